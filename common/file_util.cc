@@ -1,0 +1,154 @@
+#include "common/file_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace ocx {
+
+absl::Status PosixError(absl::string_view context, int err) {
+  std::string message = absl::StrCat(context, ": ", strerror(err));
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case EEXIST:
+      return absl::AlreadyExistsError(message);
+    case EINVAL:
+    case ENAMETOOLONG:
+      return absl::InvalidArgumentError(message);
+    case ENOSPC:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::ResourceExhaustedError(message);
+    case EAGAIN:
+    case EINTR:
+    case EBUSY:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(absl::StrCat("open ", path), errno);
+  std::string data;
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return PosixError(absl::StrCat("read ", path), err);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return data;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
+                             bool sync) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(absl::StrCat("create ", tmp), errno);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return PosixError(absl::StrCat("write ", tmp), err);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (sync && fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return PosixError(absl::StrCat("fsync ", tmp), err);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return PosixError(absl::StrCat("rename to ", path), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("MakeDirs: empty path");
+  std::string partial;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) {
+      if (partial.empty()) partial = "/";
+      continue;
+    }
+    if (!partial.empty() && partial.back() != '/') partial += '/';
+    partial.append(part.data(), part.size());
+    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return PosixError(absl::StrCat("mkdir ", partial), errno);
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return PosixError(absl::StrCat("stat ", path), errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string AbsolutePath(absl::string_view path, absl::string_view base) {
+  std::string joined =
+      (!path.empty() && path[0] == '/') ? std::string(path)
+                                        : absl::StrCat(base, "/", path);
+  std::vector<absl::string_view> out;
+  for (absl::string_view part : absl::StrSplit(joined, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!out.empty()) out.pop_back();
+      continue;
+    }
+    out.push_back(part);
+  }
+  return absl::StrCat("/", absl::StrJoin(out, "/"));
+}
+
+std::string JoinPath(absl::string_view a, absl::string_view b) {
+  if (a.empty()) return std::string(b);
+  if (b.empty()) return std::string(a);
+  bool a_slash = a.back() == '/';
+  bool b_slash = b.front() == '/';
+  if (a_slash && b_slash) return absl::StrCat(a, b.substr(1));
+  if (a_slash || b_slash) return absl::StrCat(a, b);
+  return absl::StrCat(a, "/", b);
+}
+
+}  // namespace ocx

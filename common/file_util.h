@@ -1,0 +1,41 @@
+// Small POSIX file helpers with errno turned into absl::Status in one place.
+// Thread-safe: no shared state.
+#ifndef OCX_COMMON_FILE_UTIL_H_
+#define OCX_COMMON_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ocx {
+
+// A Status for a failed system call: `<context>: <strerror(err)>`, with a
+// code chosen by errno (NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES,
+// ...).
+absl::Status PosixError(absl::string_view context, int err);
+
+// Reads a whole file. NOT_FOUND when it does not exist.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes `data` to `path` so that readers see the old file or the whole new
+// one: write to a temporary beside it, fsync if `sync`, rename.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
+                             bool sync = false);
+
+// mkdir -p with mode 0755. OK when the directory exists.
+absl::Status MakeDirs(const std::string& path);
+
+bool PathExists(const std::string& path);
+
+// `path` made absolute against `base` (itself absolute); "." and ".."
+// segments are removed lexically.
+std::string AbsolutePath(absl::string_view path, absl::string_view base);
+
+// Joins path segments with single slashes.
+std::string JoinPath(absl::string_view a, absl::string_view b);
+
+}  // namespace ocx
+
+#endif  // OCX_COMMON_FILE_UTIL_H_
