@@ -1,0 +1,121 @@
+#include "server/store/schema.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace ocx::store {
+namespace {
+
+// States are stored as the proto enum numbers. Times are epoch milliseconds.
+const char* const kMigrations[] = {
+    // 0 -> 1: the initial schema.
+    R"sql(
+CREATE TABLE evaluations (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT NOT NULL UNIQUE,
+  name        TEXT NOT NULL,
+  request_id  TEXT UNIQUE,
+  state       INTEGER NOT NULL,
+  spec        BLOB NOT NULL,
+  work_dir    TEXT NOT NULL,
+  task_count  INTEGER NOT NULL,
+  create_ms   INTEGER NOT NULL,
+  update_ms   INTEGER NOT NULL,
+  end_ms      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX evaluations_by_state ON evaluations(state, seq);
+
+CREATE TABLE tasks (
+  id              TEXT PRIMARY KEY,
+  eval_id         TEXT NOT NULL REFERENCES evaluations(id),
+  stage           INTEGER NOT NULL,
+  idx             INTEGER NOT NULL,
+  name            TEXT NOT NULL,
+  state           INTEGER NOT NULL,
+  model_abbr      TEXT NOT NULL,
+  dataset_abbrs   TEXT NOT NULL,
+  depends_on      TEXT NOT NULL,
+  num_gpus        INTEGER NOT NULL,
+  attempt_count   INTEGER NOT NULL DEFAULT 0,
+  max_attempts    INTEGER NOT NULL,
+  create_ms       INTEGER NOT NULL,
+  start_ms        INTEGER NOT NULL DEFAULT 0,
+  end_ms          INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  reason          TEXT NOT NULL DEFAULT '',
+  params          BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX tasks_by_eval ON tasks(eval_id, stage, idx);
+-- Recovery reads only unfinished tasks (states below SUCCEEDED = 5).
+CREATE INDEX tasks_active ON tasks(state) WHERE state < 5;
+
+CREATE TABLE attempts (
+  task_id     TEXT NOT NULL REFERENCES tasks(id),
+  number      INTEGER NOT NULL,
+  state       INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  backend     TEXT NOT NULL,
+  backend_id  TEXT NOT NULL DEFAULT '',
+  start_ms    INTEGER NOT NULL DEFAULT 0,
+  end_ms      INTEGER NOT NULL DEFAULT 0,
+  exit_code   INTEGER,
+  signal      INTEGER,
+  reason      TEXT NOT NULL DEFAULT '',
+  log_path    TEXT NOT NULL,
+  attempt_dir TEXT NOT NULL,
+  gpus        TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (task_id, number)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms    INTEGER NOT NULL,
+  eval_id    TEXT NOT NULL,
+  task_id    TEXT NOT NULL DEFAULT '',
+  attempt    INTEGER NOT NULL DEFAULT 0,
+  state      TEXT NOT NULL,
+  message    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_by_eval ON events(eval_id, seq);
+)sql",
+};
+
+constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+absl::StatusOr<int> UserVersion(Connection* conn) {
+  OCX_ASSIGN_OR_RETURN(auto stmt, conn->Prepare("PRAGMA user_version"));
+  OCX_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::InternalError("PRAGMA user_version returned no row");
+  return static_cast<int>(stmt->ColumnInt(0));
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return kNumMigrations; }
+
+absl::Status MigrateSchema(Connection* conn) {
+  OCX_ASSIGN_OR_RETURN(int version, UserVersion(conn));
+  if (version > kNumMigrations) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema version ", version, " is newer than this ocxd (",
+        kNumMigrations, "); upgrade ocxd or use another --database"));
+  }
+  for (int v = version; v < kNumMigrations; ++v) {
+    OCX_RETURN_IF_ERROR(conn->Exec("BEGIN IMMEDIATE"));
+    absl::Status status = conn->Exec(kMigrations[v]);
+    if (status.ok()) {
+      status = conn->Exec(absl::StrCat("PRAGMA user_version = ", v + 1));
+    }
+    if (!status.ok()) {
+      conn->Exec("ROLLBACK").IgnoreError();
+      return Annotate(status, absl::StrCat("schema migration ", v, " -> ",
+                                           v + 1));
+    }
+    OCX_RETURN_IF_ERROR(conn->Exec("COMMIT"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ocx::store

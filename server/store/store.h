@@ -1,0 +1,122 @@
+// Store: SQLite, the source of truth for evaluations, tasks, attempts and
+// the event log (DESIGN.md decision 2).
+//
+// Thread safety: the write methods (between Begin and Commit) belong to ONE
+// thread, the dispatcher's, which owns the write connection. The read
+// methods are thread-safe: each takes a connection from a small pool and
+// sees the last committed state (WAL readers never block the writer).
+#ifndef OCX_SERVER_STORE_STORE_H_
+#define OCX_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ocx/v1/resources.pb.h"
+#include "server/store/sqlite.h"
+
+namespace ocx::store {
+
+// An attempt row plus what only the daemon needs.
+struct AttemptRecord {
+  ocx::v1::Attempt attempt;
+  std::string attempt_dir;
+};
+
+// An unfinished task as recovery needs it.
+struct ActiveTaskRecord {
+  ocx::v1::Task task;  // with params
+  std::optional<AttemptRecord> last_attempt;
+};
+
+struct ActiveEvaluationRecord {
+  ocx::v1::Evaluation evaluation;  // with spec, without counts
+  int64_t seq = 0;
+};
+
+class Store {
+ public:
+  // Opens or creates the database at `path` and migrates its schema.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  // ---- Writer: the dispatcher thread only. ----
+  absl::Status Begin();
+  absl::Status Commit();
+  void Rollback();
+
+  // Inserts an evaluation (spec, state, times) and returns its creation
+  // sequence number. ALREADY_EXISTS if the id or request_id is taken.
+  absl::StatusOr<int64_t> InsertEvaluation(const ocx::v1::Evaluation& e);
+  absl::Status UpdateEvaluationState(const std::string& id,
+                                     ocx::v1::Evaluation::State state,
+                                     int64_t update_ms, int64_t end_ms);
+  // The id of the evaluation created with `request_id`, if any.
+  absl::StatusOr<std::optional<std::string>> FindByRequestId(
+      const std::string& request_id);
+
+  // Inserts a task with its params.
+  absl::Status InsertTask(const ocx::v1::Task& task);
+  // Writes the task's mutable columns: state, attempt_count, start/end,
+  // next_attempt_time, reason.
+  absl::Status UpdateTask(const ocx::v1::Task& task);
+  // Inserts or replaces an attempt row.
+  absl::Status PutAttempt(const AttemptRecord& record);
+  // Appends to the event log; returns the event's sequence number.
+  absl::StatusOr<int64_t> AppendEvent(const ocx::v1::Event& event);
+
+  // Evaluations not in a final state, oldest first.
+  absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
+  // Unfinished tasks (PENDING..RUNNING) with their latest attempt.
+  absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActiveTasks();
+  // States of the given tasks (missing ids are absent from the result).
+  absl::StatusOr<std::vector<std::pair<std::string, ocx::v1::Task::State>>>
+  TaskStates(const std::string& eval_id);
+
+  // ---- Readers: any thread. ----
+  // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence.
+  absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id);
+  // Newest first. `page_token` is the opaque token of the previous page.
+  absl::StatusOr<std::vector<ocx::v1::Evaluation>> ListEvaluations(
+      ocx::v1::Evaluation::State state, int page_size,
+      const std::string& page_token, std::string* next_page_token);
+  // By stage then index. Params are left out unless `with_params`.
+  absl::StatusOr<std::vector<ocx::v1::Task>> ListTasks(
+      const std::string& eval_id, ocx::v1::Task::State state,
+      ocx::v1::Stage stage, int page_size, const std::string& page_token,
+      std::string* next_page_token);
+  // One task with params and all attempts. NOT_FOUND for unknown ids.
+  absl::StatusOr<ocx::v1::Task> GetTask(const std::string& id);
+  // Attempt `number` of a task, or its latest for 0. NOT_FOUND when none.
+  absl::StatusOr<ocx::v1::Attempt> GetAttempt(const std::string& task_id,
+                                              int number);
+  // Events of one evaluation with sequence > after_sequence, oldest first.
+  absl::StatusOr<std::vector<ocx::v1::Event>> ListEvents(
+      const std::string& eval_id, int64_t after_sequence, int limit);
+
+ private:
+  class ReadConnection;
+  explicit Store(std::string path, std::unique_ptr<Connection> writer);
+  absl::StatusOr<std::unique_ptr<Connection>> TakeReader();
+  void ReturnReader(std::unique_ptr<Connection> conn);
+  absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
+  absl::StatusOr<Statement*> Cached(int slot, const char* sql);
+
+  const std::string path_;
+  std::unique_ptr<Connection> writer_;
+  std::vector<std::unique_ptr<Statement>> cached_;
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_
+      ABSL_GUARDED_BY(readers_mu_);
+};
+
+}  // namespace ocx::store
+
+#endif  // OCX_SERVER_STORE_STORE_H_
