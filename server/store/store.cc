@@ -147,6 +147,13 @@ absl::StatusOr<Statement*> Store::Cached(int slot, const char* sql) {
 absl::Status Store::Begin() { return writer_->Exec("BEGIN IMMEDIATE"); }
 absl::Status Store::Commit() { return writer_->Exec("COMMIT"); }
 void Store::Rollback() { writer_->Exec("ROLLBACK").IgnoreError(); }
+absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
+absl::Status Store::ReleaseSavepoint() {
+  return writer_->Exec("RELEASE request");
+}
+void Store::RollbackToSavepoint() {
+  writer_->Exec("ROLLBACK TO request; RELEASE request").IgnoreError();
+}
 
 absl::StatusOr<int64_t> Store::InsertEvaluation(const Evaluation& e) {
   OCX_ASSIGN_OR_RETURN(

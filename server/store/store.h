@@ -50,6 +50,11 @@ class Store {
   absl::Status Begin();
   absl::Status Commit();
   void Rollback();
+  // A nested scope inside the open transaction, so that one failed request
+  // can be undone without losing the rest of the group commit.
+  absl::Status Savepoint();
+  absl::Status ReleaseSavepoint();
+  void RollbackToSavepoint();
 
   // Inserts an evaluation (spec, state, times) and returns its creation
   // sequence number. ALREADY_EXISTS if the id or request_id is taken.

@@ -1,0 +1,240 @@
+#include "server/api/evaluation_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/api/grpc_status.h"
+
+namespace ocx::server {
+namespace {
+
+using ocx::v1::Evaluation;
+
+absl::Status RequireId(const std::string& id, const char* field) {
+  if (id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PageSize(int requested, int def, int max,
+                             const char* field) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be negative"));
+  }
+  if (requested == 0) return def;
+  return std::min(requested, max);
+}
+
+bool IsFinal(Evaluation::State s) {
+  return s == Evaluation::SUCCEEDED || s == Evaluation::FAILED ||
+         s == Evaluation::CANCELLED;
+}
+
+bool IsFinal(ocx::v1::Attempt::State s) {
+  return s != ocx::v1::Attempt::LAUNCHING && s != ocx::v1::Attempt::RUNNING;
+}
+
+}  // namespace
+
+EvaluationServiceImpl::EvaluationServiceImpl(store::Store* store,
+                                             Dispatcher* dispatcher,
+                                             SubmissionPolicy policy)
+    : store_(store), dispatcher_(dispatcher), policy_(std::move(policy)) {}
+
+grpc::Status EvaluationServiceImpl::CreateEvaluation(
+    grpc::ServerContext*, const ocx::v1::CreateEvaluationRequest* req,
+    Evaluation* resp) {
+  absl::StatusOr<Submission> sub =
+      PrepareSubmission(req->spec(), req->name(), req->request_id(),
+                        NewEvaluationId(), policy_, /*create_dirs=*/true);
+  if (!sub.ok()) return ToGrpcStatus(sub.status());
+  absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(*id);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  *resp = *std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::PlanEvaluation(
+    grpc::ServerContext*, const ocx::v1::PlanEvaluationRequest* req,
+    ocx::v1::PlanEvaluationResponse* resp) {
+  absl::StatusOr<Submission> sub =
+      PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
+                        /*create_dirs=*/false);
+  if (!sub.ok()) return ToGrpcStatus(sub.status());
+  resp->set_work_dir(sub->evaluation.work_dir());
+  for (ocx::v1::Task& t : sub->tasks) *resp->add_tasks() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::GetEvaluation(
+    grpc::ServerContext*, const ocx::v1::GetEvaluationRequest* req,
+    Evaluation* resp) {
+  absl::Status ok = RequireId(req->id(), "id");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  *resp = *std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::ListEvaluations(
+    grpc::ServerContext*, const ocx::v1::ListEvaluationsRequest* req,
+    ocx::v1::ListEvaluationsResponse* resp) {
+  absl::StatusOr<int> size = PageSize(req->page_size(), 50, 1000, "page_size");
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  std::string next;
+  auto list =
+      store_->ListEvaluations(req->state(), *size, req->page_token(), &next);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (Evaluation& e : *list) *resp->add_evaluations() = std::move(e);
+  resp->set_next_page_token(next);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::CancelEvaluation(
+    grpc::ServerContext*, const ocx::v1::CancelEvaluationRequest* req,
+    Evaluation* resp) {
+  absl::Status ok = RequireId(req->id(), "id");
+  if (ok.ok()) ok = dispatcher_->Cancel(req->id());
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  *resp = *std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::WatchEvaluation(
+    grpc::ServerContext* ctx, const ocx::v1::WatchEvaluationRequest* req,
+    grpc::ServerWriter<ocx::v1::WatchEvaluationResponse>* writer) {
+  absl::Status ok = RequireId(req->id(), "id");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  int64_t after = req->after_sequence();
+  uint64_t generation = 0;
+  bool first = true;
+  constexpr int kBatch = 1000;
+  while (!ctx->IsCancelled()) {
+    if (shutting_down_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "ocxd is shutting down; watch again to resume");
+    }
+    // The evaluation is read before its events: when it is final, every
+    // event up to its final one is already committed and read below.
+    absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+    if (!e.ok()) return ToGrpcStatus(e.status());
+    auto events = store_->ListEvents(req->id(), after, kBatch);
+    if (!events.ok()) return ToGrpcStatus(events.status());
+    bool more = static_cast<int>(events->size()) == kBatch;
+    if (first || !events->empty()) {
+      ocx::v1::WatchEvaluationResponse resp;
+      for (ocx::v1::Event& ev : *events) {
+        after = ev.sequence();
+        *resp.add_events() = std::move(ev);
+      }
+      e->clear_spec();
+      *resp.mutable_evaluation() = *std::move(e);
+      if (!writer->Write(resp)) return grpc::Status::OK;  // client left
+      first = false;
+    }
+    if (more) continue;
+    if (IsFinal(e->state())) return grpc::Status::OK;
+    // At most ~10 snapshots a second, however busy the dispatcher is.
+    absl::SleepFor(absl::Milliseconds(100));
+    generation = dispatcher_->WaitForCommit(generation, absl::Seconds(1));
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+}
+
+grpc::Status EvaluationServiceImpl::ListTasks(
+    grpc::ServerContext*, const ocx::v1::ListTasksRequest* req,
+    ocx::v1::ListTasksResponse* resp) {
+  absl::Status ok = RequireId(req->evaluation_id(), "evaluation_id");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  absl::StatusOr<int> size =
+      PageSize(req->page_size(), 500, 10000, "page_size");
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  // NOT_FOUND for an unknown evaluation rather than an empty list.
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->evaluation_id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  std::string next;
+  auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
+                                 req->stage(), *size, req->page_token(), &next);
+  if (!tasks.ok()) return ToGrpcStatus(tasks.status());
+  for (ocx::v1::Task& t : *tasks) *resp->add_tasks() = std::move(t);
+  resp->set_next_page_token(next);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
+                                            const ocx::v1::GetTaskRequest* req,
+                                            ocx::v1::Task* resp) {
+  absl::Status ok = RequireId(req->id(), "id");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
+  if (!t.ok()) return ToGrpcStatus(t.status());
+  *resp = *std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::ReadTaskLog(
+    grpc::ServerContext* ctx, const ocx::v1::ReadTaskLogRequest* req,
+    grpc::ServerWriter<ocx::v1::ReadTaskLogResponse>* writer) {
+  absl::Status ok = RequireId(req->task_id(), "task_id");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  if (req->attempt() < 0 || req->offset() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        req->attempt() < 0 ? "attempt: must not be negative"
+                           : "offset: must not be negative"));
+  }
+  // Before the first attempt starts there is nothing to read; with follow,
+  // wait for it.
+  absl::StatusOr<ocx::v1::Attempt> attempt =
+      store_->GetAttempt(req->task_id(), req->attempt());
+  while (!attempt.ok() && absl::IsNotFound(attempt.status()) &&
+         req->follow() && req->attempt() == 0 && !ctx->IsCancelled() &&
+         !shutting_down_) {
+    absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->task_id());
+    if (!t.ok()) return ToGrpcStatus(t.status());
+    if (t->state() == ocx::v1::Task::CANCELLED ||
+        t->state() == ocx::v1::Task::FAILED) {
+      break;
+    }
+    dispatcher_->WaitForCommit(0, absl::Milliseconds(500));
+    attempt = store_->GetAttempt(req->task_id(), req->attempt());
+  }
+  if (!attempt.ok()) return ToGrpcStatus(attempt.status());
+  int64_t offset = req->offset();
+  std::string buf(64 * 1024, '\0');
+  while (!ctx->IsCancelled()) {
+    int fd = open(attempt->log_path().c_str(), O_RDONLY | O_CLOEXEC);
+    ssize_t n = 0;
+    if (fd >= 0) {
+      n = pread(fd, buf.data(), buf.size(), offset);
+      close(fd);
+    }
+    if (n > 0) {
+      ocx::v1::ReadTaskLogResponse resp;
+      resp.set_data(buf.data(), static_cast<size_t>(n));
+      resp.set_attempt(attempt->number());
+      offset += n;
+      resp.set_offset(offset);
+      if (!writer->Write(resp)) return grpc::Status::OK;
+      continue;
+    }
+    if (!req->follow() || IsFinal(attempt->state()) || shutting_down_) break;
+    absl::SleepFor(absl::Milliseconds(200));
+    absl::StatusOr<ocx::v1::Attempt> fresh =
+        store_->GetAttempt(req->task_id(), attempt->number());
+    if (fresh.ok()) attempt = *std::move(fresh);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace ocx::server

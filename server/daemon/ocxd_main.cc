@@ -1,0 +1,284 @@
+// ocxd: the evaluation scheduler daemon. main() only wires the parts
+// together (as grpc's route_guide RunServer does): config → locks → store →
+// runner → dispatcher (recovery) → gRPC server → READY=1, then waits for
+// SIGTERM/SIGINT while feeding the systemd watchdog.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "common/waker.h"
+#include "runners/local/gpu_slots.h"
+#include "runners/local/local_runner.h"
+#include "server/api/evaluation_service.h"
+#include "server/daemon/listen_address.h"
+#include "server/daemon/lock_file.h"
+#include "server/daemon/systemd_notify.h"
+#include "server/dispatcher/dispatcher.h"
+#include "server/store/store.h"
+#include "spec/daemon_config.h"
+
+namespace {
+
+ocx::Waker* g_dispatch_waker = nullptr;
+
+extern "C" void OnSigchld(int) {
+  int saved = errno;
+  if (g_dispatch_waker != nullptr) g_dispatch_waker->Notify();
+  errno = saved;
+}
+
+std::string StateHome() {
+  if (geteuid() == 0) return "/var/lib/ocx";
+  const char* xdg = getenv("XDG_STATE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return ocx::JoinPath(xdg, "ocx");
+  const char* home = getenv("HOME");
+  if (home == nullptr || home[0] != '/') {
+    struct passwd* pw = getpwuid(geteuid());
+    home = pw != nullptr ? pw->pw_dir : "/tmp";
+  }
+  return ocx::JoinPath(home, ".local/state/ocx");
+}
+
+std::string SiblingProgram(const char* name) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "";
+  std::string path(self, static_cast<size_t>(n));
+  return ocx::JoinPath(path.substr(0, path.rfind('/')), name);
+}
+
+struct Flags {
+  std::string config;
+  std::string listen;
+  std::string database;
+  std::string work_root;
+  std::string gpus;
+  int max_parallel = -1;
+  std::string task_program;
+  std::string shim_path;
+  int initial_backoff_ms = -1;
+};
+
+absl::Status Run(const Flags& flags) {
+  ocx::v1::DaemonConfig config;
+  if (!flags.config.empty()) {
+    OCX_ASSIGN_OR_RETURN(config, ocx::spec::LoadDaemonConfigFile(flags.config));
+  }
+  if (!flags.listen.empty()) config.set_listen(flags.listen);
+  if (!flags.database.empty()) config.set_database(flags.database);
+  if (!flags.work_root.empty()) config.set_work_root(flags.work_root);
+  if (!flags.gpus.empty()) config.mutable_local()->set_gpus(flags.gpus);
+  if (flags.max_parallel >= 0) {
+    config.mutable_local()->set_max_parallel(flags.max_parallel);
+  }
+  if (!flags.task_program.empty()) config.set_task_program(flags.task_program);
+  if (!flags.shim_path.empty()) {
+    config.mutable_local()->set_shim_path(flags.shim_path);
+  }
+  if (flags.initial_backoff_ms >= 0) {
+    config.mutable_retry()->set_initial_backoff_ms(flags.initial_backoff_ms);
+  }
+  OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
+
+  char cwd[4096];
+  std::string base = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
+  std::string database =
+      config.database().empty()
+          ? ocx::JoinPath(StateHome(), "ocx.db")
+          : ocx::AbsolutePath(config.database(), base);
+  OCX_RETURN_IF_ERROR(ocx::MakeDirs(database.substr(0, database.rfind('/'))));
+  std::string work_root =
+      config.work_root().empty()
+          ? ocx::JoinPath(database.substr(0, database.rfind('/')), "work")
+          : ocx::AbsolutePath(config.work_root(), base);
+  OCX_RETURN_IF_ERROR(ocx::MakeDirs(work_root));
+
+  // Two locks: one per database, one per socket. Either one held by another
+  // daemon means we must not start (a second server on a unix socket would
+  // silently take it over).
+  std::string db_lock_path = config.lock_file().empty()
+                                 ? absl::StrCat(database, ".lock")
+                                 : config.lock_file();
+  OCX_ASSIGN_OR_RETURN(auto db_lock, ocx::daemon::LockFile::Acquire(db_lock_path));
+  OCX_ASSIGN_OR_RETURN(ocx::daemon::ListenAddress address,
+                       ocx::daemon::ResolveListenAddress(config.listen()));
+  std::unique_ptr<ocx::daemon::LockFile> socket_lock;
+  if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
+    OCX_ASSIGN_OR_RETURN(socket_lock,
+                         ocx::daemon::LockFile::Acquire(address.lock_path));
+    OCX_RETURN_IF_ERROR(ocx::daemon::RemoveStaleSocket(address));
+  }
+
+  // GPUs: the daemon config, else CUDA_VISIBLE_DEVICES, else none.
+  std::vector<int> gpus;
+  if (!config.local().gpus().empty()) {
+    OCX_ASSIGN_OR_RETURN(gpus, ocx::runners::ParseGpuList(config.local().gpus()));
+  } else {
+    OCX_ASSIGN_OR_RETURN(gpus, ocx::runners::GpusFromEnvironment());
+  }
+
+  OCX_ASSIGN_OR_RETURN(auto store, ocx::store::Store::Open(database));
+
+  ocx::runners::LocalRunner::Options local;
+  local.shim_path = config.local().shim_path().empty()
+                        ? ocx::runners::DefaultShimPath()
+                        : config.local().shim_path();
+  local.gpus = gpus;
+  local.max_parallel = config.local().max_parallel();
+  local.kill_grace_s =
+      config.local().kill_grace_s() > 0 ? config.local().kill_grace_s() : 10;
+  OCX_ASSIGN_OR_RETURN(auto runner, ocx::runners::LocalRunner::Create(local));
+
+  ocx::server::DispatcherOptions options;
+  if (config.retry().initial_backoff_ms() > 0 || flags.initial_backoff_ms == 0) {
+    options.initial_backoff_ms = config.retry().initial_backoff_ms();
+  }
+  if (config.retry().multiplier() >= 1) {
+    options.backoff_multiplier = config.retry().multiplier();
+  }
+  if (config.retry().max_backoff_ms() > 0) {
+    options.max_backoff_ms = config.retry().max_backoff_ms();
+  }
+  options.task_program = config.task_program().empty()
+                             ? SiblingProgram("ocx-task")
+                             : config.task_program();
+
+  ocx::Waker dispatch_waker;
+  g_dispatch_waker = &dispatch_waker;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSigchld;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, nullptr);
+
+  ocx::server::Dispatcher dispatcher(store.get(), runner.get(), &dispatch_waker,
+                                     options);
+  ocx::daemon::systemd::Status("recovering unfinished evaluations");
+  OCX_RETURN_IF_ERROR(dispatcher.Recover());
+
+  ocx::server::SubmissionPolicy policy;
+  policy.work_root = work_root;
+  policy.gpus = gpus;
+  policy.task_program = options.task_program;
+  ocx::server::EvaluationServiceImpl service(store.get(), &dispatcher, policy);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(64 * 1024 * 1024);
+  int bound_port = 0;
+  builder.AddListeningPort(address.grpc_target,
+                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr ||
+      (address.kind == ocx::daemon::ListenAddress::Kind::kTcp &&
+       bound_port == 0)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address.ToString(),
+                     " (in use, or not allowed)"));
+  }
+  if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
+    chmod(address.socket_path.c_str(), 0600);
+  }
+  server->GetHealthCheckService()->SetServingStatus("ocx.v1.EvaluationService",
+                                                    true);
+  dispatcher.Start();
+
+  std::string listening = address.kind == ocx::daemon::ListenAddress::Kind::kTcp
+                              ? absl::StrCat(address.ToString(), " (port ",
+                                             bound_port, ")")
+                              : address.ToString();
+  fprintf(stderr,
+          "ocxd: listening on %s; database %s; work root %s; GPUs: %s\n",
+          listening.c_str(), database.c_str(), work_root.c_str(),
+          gpus.empty() ? "none" : absl::StrJoin(gpus, ",").c_str());
+  ocx::daemon::systemd::Ready(absl::StrCat("serving on ", listening));
+
+  // SIGTERM/SIGINT are blocked in every thread (see main) and taken here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ocx::daemon::systemd::Watchdog watchdog;
+  while (true) {
+    int64_t now = ocx::NowMillis();
+    // Feed the watchdog only while the dispatcher loop is turning.
+    if (now - dispatcher.last_turn_ms() < 10000) watchdog.MaybePing(now);
+    int64_t wait_ms = watchdog.MillisUntilDue(now, 1000);
+    wait_ms = std::max<int64_t>(50, std::min<int64_t>(wait_ms, 1000));
+    struct timespec ts = {static_cast<time_t>(wait_ms / 1000),
+                          static_cast<long>((wait_ms % 1000) * 1000000)};
+    int sig = sigtimedwait(&stop_signals, nullptr, &ts);
+    if (sig == SIGTERM || sig == SIGINT) break;
+  }
+  fprintf(stderr,
+          "ocxd: stopping; running tasks keep running and are re-attached "
+          "by the next start\n");
+  ocx::daemon::systemd::Stopping();
+  server->GetHealthCheckService()->Shutdown();
+  service.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  dispatcher.Stop();
+  g_dispatch_waker = nullptr;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{
+      "ocxd: the ocx evaluation scheduler daemon. Stores evaluations in "
+      "SQLite and runs their tasks; survives restarts."};
+  app.add_option("--config", flags.config, "daemon config file (YAML)");
+  app.add_option("--listen", flags.listen,
+                 "unix:///path or host:port (default: a unix socket under "
+                 "$XDG_RUNTIME_DIR, /run/ocx for root, else /tmp/ocx-<uid>)");
+  app.add_option("--database", flags.database, "SQLite database file");
+  app.add_option("--work-root", flags.work_root,
+                 "work dirs of evaluations without their own work_dir");
+  app.add_option("--gpus", flags.gpus,
+                 "GPU ids LocalRunner may use, e.g. 4,5; 'none'");
+  app.add_option("--max-parallel", flags.max_parallel,
+                 "most local tasks at once (0: no daemon-wide limit)");
+  app.add_option("--task-program", flags.task_program, "path of ocx-task");
+  app.add_option("--shim", flags.shim_path, "path of ocx-shim");
+  app.add_option("--retry-initial-backoff-ms", flags.initial_backoff_ms,
+                 "first retry delay in ms (default 1000)");
+  CLI11_PARSE(app, argc, argv);
+
+  // Block the stop signals before any thread exists, so that every thread
+  // inherits the mask and only sigtimedwait in Run() takes them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::Status status = Run(flags);
+  if (!status.ok()) {
+    fprintf(stderr, "ocxd: %s\n", std::string(status.message()).c_str());
+    ocx::daemon::systemd::Status(status.message());
+    return status.code() == absl::StatusCode::kFailedPrecondition ? 3 : 1;
+  }
+  return 0;
+}

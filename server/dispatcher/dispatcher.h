@@ -1,0 +1,163 @@
+// Dispatcher: the one loop that owns every scheduling decision (DESIGN.md
+// decisions 2-5). It alone writes to the store: each turn it applies queued
+// commands (create, cancel), runner updates and due retries, launches ready
+// tasks into free slots, and commits all of it in one transaction (group
+// commit).
+//
+// Thread safety: Submit, Cancel, WaitForCommit and the accessors are
+// thread-safe (called from RPC threads); everything else runs on the loop
+// thread. The runner is called only from the loop thread.
+#ifndef OCX_SERVER_DISPATCHER_DISPATCHER_H_
+#define OCX_SERVER_DISPATCHER_DISPATCHER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/waker.h"
+#include "ocx/v1/resources.pb.h"
+#include "runners/runner.h"
+#include "server/store/store.h"
+
+namespace ocx::server {
+
+struct DispatcherOptions {
+  // Retry backoff: initial * multiplier^(failures-1), capped at max.
+  int64_t initial_backoff_ms = 1000;
+  double backoff_multiplier = 2.0;
+  int64_t max_backoff_ms = 100000;
+  // ocx-task, run for OpenICLInferTask / OpenICLEvalTask.
+  std::string task_program;
+};
+
+// An evaluation ready to store: the row and all its task rows.
+struct Submission {
+  ocx::v1::Evaluation evaluation;
+  std::vector<ocx::v1::Task> tasks;
+};
+
+class Dispatcher {
+ public:
+  // `store`, `runner` and `waker` must outlive the dispatcher. The waker is
+  // what the daemon's SIGCHLD handler notifies.
+  Dispatcher(store::Store* store, runners::Runner* runner, Waker* waker,
+             DispatcherOptions options);
+  ~Dispatcher();
+
+  // Loads unfinished evaluations and re-attaches their running attempts
+  // (DESIGN.md decision 5). Call once, before Start().
+  absl::Status Recover();
+
+  // Starts the loop thread.
+  void Start();
+  // Stops launching, finishes the current turn and joins the loop. Running
+  // attempts are left running, to be re-attached by the next daemon.
+  void Stop();
+
+  // Stores the submission; returns its evaluation id once committed. With a
+  // request_id seen before, returns the earlier evaluation's id and stores
+  // nothing (AIP-155).
+  absl::StatusOr<std::string> Submit(Submission submission);
+
+  // Cancels an evaluation: unstarted tasks become CANCELLED, running ones
+  // are stopped. NOT_FOUND for unknown ids; FAILED_PRECONDITION when it has
+  // already ended.
+  absl::Status Cancel(const std::string& eval_id);
+
+  // Blocks until a commit newer than `seen` or `timeout`; returns the newest
+  // commit generation.
+  uint64_t WaitForCommit(uint64_t seen, absl::Duration timeout);
+
+  // Epoch ms of the end of the last loop turn (for the systemd watchdog).
+  int64_t last_turn_ms() const { return last_turn_ms_.load(); }
+
+ private:
+  struct TaskEntry {
+    ocx::v1::Task task;  // the row, with params
+    int pending_deps = 0;
+    std::vector<std::string> dependents;
+    store::AttemptRecord attempt;  // current attempt, when launched
+  };
+  struct EvalEntry {
+    ocx::v1::Evaluation evaluation;  // row with spec, without counts
+    int64_t seq = 0;
+    bool cancel_requested = false;
+    bool started = false;
+    int failed = 0;
+    std::set<std::string> task_ids;  // unfinished tasks
+    int running[3] = {0, 0, 0};      // LAUNCHING + RUNNING, by stage
+  };
+  struct Command {
+    enum class Kind { kSubmit, kCancel } kind;
+    Submission submission;
+    std::string eval_id;
+    // Filled by the loop; `done` is set after the commit.
+    absl::StatusOr<std::string> result = absl::UnknownError("not run");
+    bool done = false;
+  };
+  using ReadyKey = std::pair<int64_t, int>;  // (eval seq, stage)
+
+  void Loop();
+  void Turn();
+  absl::Status ApplyCommand(Command* cmd, int64_t now);
+  absl::Status ApplySubmit(Command* cmd, int64_t now);
+  absl::Status ApplyCancel(Command* cmd, int64_t now);
+  absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
+  absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
+                             const std::string& reason, int64_t now);
+  absl::Status PromoteDueRetries(int64_t now);
+  absl::Status Schedule(int64_t now, std::vector<runners::LaunchSpec>* out);
+  absl::Status LaunchAll(std::vector<runners::LaunchSpec>* specs);
+  absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
+                            const std::string& message, int64_t now);
+  absl::Status FailDependents(TaskEntry* t, int64_t now);
+  absl::Status RefreshEvaluation(EvalEntry* e, int64_t now);
+  absl::Status AddEvent(const std::string& eval_id, const std::string& task_id,
+                        int attempt, const std::string& state,
+                        const std::string& message, int64_t now);
+  void MakeReady(TaskEntry* t);
+  void Unready(TaskEntry* t);
+  void Track(ocx::v1::Task task);
+  runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
+  absl::Status WriteTaskJson(const TaskEntry& t) const;
+  std::string MissingOutputs(const TaskEntry& t) const;
+  const ocx::v1::RunnerConfig& RunnerFor(const TaskEntry& t) const;
+  void Committed();
+
+  store::Store* const store_;
+  runners::Runner* const runner_;
+  Waker* const waker_;
+  const DispatcherOptions options_;
+
+  // Loop-thread state.
+  std::unordered_map<std::string, TaskEntry> tasks_;
+  std::map<std::string, EvalEntry> evals_;
+  std::map<ReadyKey, std::set<std::pair<int, std::string>>> ready_;
+  std::multimap<int64_t, std::string> backoff_;
+  std::set<std::string> touched_evals_;
+
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> last_turn_ms_{0};
+
+  absl::Mutex mu_;
+  std::deque<Command*> commands_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace ocx::server
+
+#endif  // OCX_SERVER_DISPATCHER_DISPATCHER_H_

@@ -1,0 +1,123 @@
+#include "server/submission.h"
+
+#include <unistd.h>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "partitioners/plan.h"
+#include "spec/validate.h"
+
+namespace ocx::server {
+namespace {
+
+absl::Status CheckGpus(const ocx::v1::EvaluationSpec& spec,
+                       const std::vector<int>& gpus) {
+  auto too_many = [&](const std::string& field, int needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        field, ": a task needs ", needed, " GPU(s) but this ocxd has ",
+        gpus.size(),
+        gpus.empty() ? " (no GPUs configured: set local.gpus in the daemon "
+                       "config or CUDA_VISIBLE_DEVICES)"
+                     : absl::StrCat(" (", absl::StrJoin(gpus, ","), ")")));
+  };
+  for (int i = 0; i < spec.models_size(); ++i) {
+    int n = spec.models(i).run_cfg().num_gpus();
+    if (n > static_cast<int>(gpus.size())) {
+      return too_many(absl::StrCat("models[", i, "].run_cfg.num_gpus"), n);
+    }
+  }
+  for (int i = 0; i < spec.datasets_size(); ++i) {
+    int n = spec.datasets(i).eval_cfg().num_gpus();
+    if (n > static_cast<int>(gpus.size())) {
+      return too_many(absl::StrCat("datasets[", i, "].eval_cfg.num_gpus"), n);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTaskProgram(const ocx::v1::EvaluationSpec& spec,
+                              const std::string& task_program) {
+  const std::pair<const char*, const ocx::v1::StageConfig*> stages[] = {
+      {"infer", &spec.infer()}, {"eval", &spec.eval()}};
+  for (const auto& [name, stage] : stages) {
+    const std::string& type = stage->runner().task().type();
+    if (type == "command") continue;
+    if (task_program.empty() || access(task_program.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          name, ".runner.task.type: ", type,
+          " runs the ocx-task program, which this ocxd does not have",
+          task_program.empty() ? "" : absl::StrCat(" (", task_program, ")"),
+          "; set task_program in the daemon config, or use type: command "
+          "with argv"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NewEvaluationId() {
+  static constexpr char kChars[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  absl::BitGen gen;
+  std::string id = "e";
+  for (int i = 0; i < 8; ++i) {
+    id += kChars[absl::Uniform<int>(gen, 0, 36)];
+  }
+  return id;
+}
+
+absl::StatusOr<Submission> PrepareSubmission(
+    const ocx::v1::EvaluationSpec& input, const std::string& name,
+    const std::string& request_id, const std::string& eval_id,
+    const SubmissionPolicy& policy, bool create_dirs) {
+  if (name.size() > 256) {
+    return absl::InvalidArgumentError("name: at most 256 characters");
+  }
+  if (request_id.size() > 128) {
+    return absl::InvalidArgumentError("request_id: at most 128 characters");
+  }
+  OCX_RETURN_IF_ERROR(spec::ValidateEvaluationSpec(input));
+  ocx::v1::EvaluationSpec spec = input;
+  spec::ApplyDefaults(&spec);
+  std::string work_dir;
+  if (spec.work_dir().empty()) {
+    work_dir = JoinPath(policy.work_root, eval_id);
+  } else if (spec.work_dir()[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "work_dir: \"", spec.work_dir(),
+        "\" must be an absolute path (ocxd cannot know the client's current "
+        "directory; ocxctl makes relative paths absolute)"));
+  } else {
+    work_dir = AbsolutePath(spec.work_dir(), "/");
+  }
+  OCX_RETURN_IF_ERROR(CheckGpus(spec, policy.gpus));
+  OCX_RETURN_IF_ERROR(CheckTaskProgram(spec, policy.task_program));
+  OCX_ASSIGN_OR_RETURN(std::vector<ocx::v1::Task> tasks,
+                       partitioners::PlanTasks(spec, eval_id, work_dir));
+  if (tasks.empty()) {
+    return absl::InvalidArgumentError(
+        "the evaluation has no tasks: check models and datasets");
+  }
+  if (create_dirs) {
+    absl::Status made = MakeDirs(work_dir);
+    if (!made.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("work_dir: cannot create ", work_dir, ": ",
+                       made.message()));
+    }
+  }
+  Submission sub;
+  ocx::v1::Evaluation& e = sub.evaluation;
+  e.set_id(eval_id);
+  e.set_name(name.empty() ? eval_id : name);
+  e.set_request_id(request_id);
+  *e.mutable_spec() = std::move(spec);
+  e.set_work_dir(work_dir);
+  sub.tasks = std::move(tasks);
+  return sub;
+}
+
+}  // namespace ocx::server
