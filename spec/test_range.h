@@ -1,0 +1,51 @@
+// The grammar of `reader_cfg.test_range` (and `train_range`), shared by
+// validation and by whoever applies a range to a dataset.
+//
+// Forms, as OpenCompass's load_partial_dataset reads them:
+//   ""            all rows
+//   "100"         an integer >= 0: a count of rows (OpenCompass treats 0 and
+//                 counts >= the dataset size as "all")
+//   "0.5"         a decimal number in (0, 1]: a ratio of the rows; a decimal
+//                 number > 1 is a count (its integer part)
+//   "[0:100]"     Python slices: [a:b], [a:b:c], [:b], [a:], [::c], with
+//   "[10:][::2]"  optional whitespace and negative integers; step != 0.
+//                 Several slices apply in turn (SizePartitioner chains them).
+//
+// Thread-safe: no shared state.
+#ifndef OCX_SPEC_TEST_RANGE_H_
+#define OCX_SPEC_TEST_RANGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ocx::spec {
+
+struct PySlice {
+  std::optional<int64_t> start;
+  std::optional<int64_t> stop;
+  std::optional<int64_t> step;  // never 0 when set
+};
+
+struct TestRange {
+  enum class Kind { kAll, kCount, kRatio, kSlices };
+  Kind kind = Kind::kAll;
+  int64_t count = 0;            // kCount
+  double ratio = 0;             // kRatio, in (0, 1]
+  std::vector<PySlice> slices;  // kSlices, applied in order
+
+  // kSlices only: the row indices of a dataset of `size` rows that the
+  // slices select, with Python's semantics (out-of-range bounds clamp).
+  std::vector<int64_t> SliceIndices(int64_t size) const;
+};
+
+// Parses `text` (surrounding whitespace ignored). INVALID_ARGUMENT with a
+// message that says which forms are accepted, without a field path.
+absl::StatusOr<TestRange> ParseTestRange(absl::string_view text);
+
+}  // namespace ocx::spec
+
+#endif  // OCX_SPEC_TEST_RANGE_H_

@@ -1,0 +1,449 @@
+#include "spec/validate.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "spec/placeholders.h"
+#include "spec/test_range.h"
+
+namespace ocx::spec {
+namespace {
+
+using ::ocx::v1::DatasetConfig;
+using ::ocx::v1::EvaluationSpec;
+using ::ocx::v1::ModelConfig;
+using ::ocx::v1::PartitionerConfig;
+using ::ocx::v1::RunnerConfig;
+using ::ocx::v1::StageConfig;
+using ::ocx::v1::TaskConfig;
+
+constexpr char kNaivePartitioner[] = "NaivePartitioner";
+constexpr char kSizePartitioner[] = "SizePartitioner";
+constexpr char kNumWorkerPartitioner[] = "NumWorkerPartitioner";
+constexpr char kLocalRunner[] = "LocalRunner";
+constexpr char kSlurmRunner[] = "SlurmRunner";
+constexpr char kDlcRunner[] = "DLCRunner";
+constexpr char kInferTask[] = "OpenICLInferTask";
+constexpr char kEvalTask[] = "OpenICLEvalTask";
+constexpr char kCommandTask[] = "command";
+
+constexpr int kMaxGpusPerTask = 64;
+constexpr int kMaxProcsPerTask = 64;
+constexpr int kMaxRetry = 100;
+constexpr int kMaxNaiveN = 10000;
+constexpr int kMaxNumWorkers = 4096;
+constexpr int kMaxWorkersPerGpu = 64;
+constexpr size_t kMaxWorkDirBytes = 4096;
+constexpr size_t kMaxKnownListed = 20;
+
+absl::Status Bad(absl::string_view path, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
+}
+
+std::string Sub(absl::string_view parent, absl::string_view field) {
+  return absl::StrCat(parent, ".", field);
+}
+
+std::string Index(absl::string_view parent, int i) {
+  return absl::StrCat(parent, "[", i, "]");
+}
+
+std::string Key(absl::string_view parent, absl::string_view key) {
+  return absl::StrCat(parent, "[\"", absl::CHexEscape(key), "\"]");
+}
+
+std::string Quote(absl::string_view s) {
+  return absl::StrCat("\"", absl::CHexEscape(s), "\"");
+}
+
+absl::Status CheckAtLeastZero(absl::string_view path, int64_t v) {
+  if (v < 0) return Bad(path, absl::StrCat("must be >= 0, got ", v));
+  return absl::OkStatus();
+}
+
+absl::Status CheckAtLeastZero(absl::string_view path, double v) {
+  if (!(v >= 0)) return Bad(path, absl::StrCat("must be >= 0, got ", v));
+  return absl::OkStatus();
+}
+
+absl::Status CheckInRange(absl::string_view path, int64_t v, int64_t lo,
+                          int64_t hi) {
+  if (v < lo || v > hi) {
+    return Bad(path, absl::StrCat("must be in ", lo, "..", hi, ", got ", v));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNoNul(absl::string_view path, absl::string_view s) {
+  if (s.find('\0') != absl::string_view::npos) {
+    return Bad(path, "must not contain NUL");
+  }
+  return absl::OkStatus();
+}
+
+// Abbrs become file and directory names.
+absl::Status CheckAbbr(absl::string_view path, absl::string_view abbr) {
+  if (abbr.empty()) return Bad(path, "required; must match [A-Za-z0-9._-]+");
+  if (IsSafeName(abbr)) return absl::OkStatus();
+  if (abbr == "." || abbr == "..") {
+    return Bad(path, absl::StrCat("must match [A-Za-z0-9._-]+ and not be "
+                                  "\".\" or \"..\", got ",
+                                  Quote(abbr)));
+  }
+  bool charset_ok = std::all_of(abbr.begin(), abbr.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+  if (charset_ok) {
+    return Bad(path,
+               absl::StrCat("must match [A-Za-z0-9._-]+ and be at most 128 "
+                            "bytes, got ",
+                            abbr.size(), " bytes"));
+  }
+  return Bad(path,
+             absl::StrCat("must match [A-Za-z0-9._-]+, got ", Quote(abbr)));
+}
+
+// Records abbr → path of its first use; error on the second.
+absl::Status CheckUnique(absl::string_view path, const std::string& abbr,
+                         const std::string& first_path,
+                         absl::flat_hash_map<std::string, std::string>* seen) {
+  auto [it, inserted] = seen->emplace(abbr, first_path);
+  if (!inserted) {
+    return Bad(path, absl::StrCat("duplicate ", Quote(abbr), " (also ",
+                                  it->second, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModel(
+    const ModelConfig& m, const std::string& path,
+    absl::flat_hash_map<std::string, std::string>* seen) {
+  OCX_RETURN_IF_ERROR(CheckAbbr(Sub(path, "abbr"), m.abbr()));
+  OCX_RETURN_IF_ERROR(CheckUnique(Sub(path, "abbr"), m.abbr(), path, seen));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "max_out_len"), int64_t{m.max_out_len()}));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "batch_size"), int64_t{m.batch_size()}));
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "run_cfg.num_gpus"),
+                                   m.run_cfg().num_gpus(), 0, kMaxGpusPerTask));
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "run_cfg.num_procs"),
+                                   m.run_cfg().num_procs(), 0,
+                                   kMaxProcsPerTask));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "max_seq_len"), int64_t{m.max_seq_len()}));
+  if (!m.key_env().empty() && !IsEnvVarName(m.key_env())) {
+    // Never echo the value: it may be the key itself.
+    return Bad(Sub(path, "key_env"),
+               "must be the name of an environment variable "
+               "([A-Za-z_][A-Za-z0-9_]*) that holds the key, not the key");
+  }
+  if (m.has_temperature() && !(m.temperature() >= 0 && m.temperature() <= 2)) {
+    return Bad(Sub(path, "temperature"),
+               absl::StrCat("must be in [0, 2], got ", m.temperature()));
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "query_per_second"), m.query_per_second()));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(Sub(path, "max_concurrency"),
+                                       int64_t{m.max_concurrency()}));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "timeout_s"), int64_t{m.timeout_s()}));
+  if (m.has_retry()) {
+    OCX_RETURN_IF_ERROR(
+        CheckInRange(Sub(path, "retry"), m.retry(), 0, kMaxRetry));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(absl::string_view path, absl::string_view text) {
+  absl::StatusOr<TestRange> range = ParseTestRange(text);
+  if (!range.ok()) return Bad(path, range.status().message());
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDataset(
+    const DatasetConfig& d, const std::string& path,
+    absl::flat_hash_map<std::string, std::string>* seen) {
+  OCX_RETURN_IF_ERROR(CheckAbbr(Sub(path, "abbr"), d.abbr()));
+  OCX_RETURN_IF_ERROR(CheckUnique(Sub(path, "abbr"), d.abbr(), path, seen));
+  const std::string reader = Sub(path, "reader_cfg");
+  OCX_RETURN_IF_ERROR(
+      CheckRange(Sub(reader, "test_range"), d.reader_cfg().test_range()));
+  OCX_RETURN_IF_ERROR(
+      CheckRange(Sub(reader, "train_range"), d.reader_cfg().train_range()));
+  const std::string infer = Sub(path, "infer_cfg");
+  const auto& fix_ids = d.infer_cfg().retriever().fix_id_list();
+  for (int i = 0; i < fix_ids.size(); ++i) {
+    OCX_RETURN_IF_ERROR(CheckAtLeastZero(
+        Index(Sub(infer, "retriever.fix_id_list"), i), int64_t{fix_ids[i]}));
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(infer, "inferencer.max_out_len"),
+                       int64_t{d.infer_cfg().inferencer().max_out_len()}));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(infer, "inferencer.batch_size"),
+                       int64_t{d.infer_cfg().inferencer().batch_size()}));
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "eval_cfg.num_gpus"),
+                                   d.eval_cfg().num_gpus(), 0,
+                                   kMaxGpusPerTask));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(Sub(path, "n"), int64_t{d.n()}));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(Sub(path, "k"), int64_t{d.k()}));
+  if (d.n() > 0 && d.k() > 0 && d.k() > d.n()) {
+    return Bad(Sub(path, "k"),
+               absl::StrCat("must be <= n (", d.n(), "), got ", d.k()));
+  }
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(Sub(path, "size"), d.size()));
+  const std::string& format = d.format();
+  if (!format.empty() && format != "jsonl" && format != "json" &&
+      format != "csv") {
+    return Bad(Sub(path, "format"),
+               absl::StrCat("unknown format ", Quote(format),
+                            " (known: jsonl, json, csv)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePartitioner(const PartitionerConfig& p,
+                                 const std::string& path) {
+  const std::string& type = p.type();
+  if (type == kSizePartitioner || type == kNumWorkerPartitioner) {
+    return Bad(
+        Sub(path, "type"),
+        absl::StrCat(type, " is not available in this version (available: ",
+                     kNaivePartitioner, ")"));
+  }
+  if (!type.empty() && type != kNaivePartitioner) {
+    return Bad(Sub(path, "type"),
+               absl::StrCat("unknown partitioner ", Quote(type), " (known: ",
+                            kNaivePartitioner, ", ", kSizePartitioner, ", ",
+                            kNumWorkerPartitioner, ")"));
+  }
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "n"), p.n(), 0, kMaxNaiveN));
+  // Settings of the other partitioners, in declaration order.
+  struct Foreign {
+    const char* field;
+    bool set;
+    const char* owner;
+  };
+  const Foreign foreign[] = {
+      {"max_task_size", p.max_task_size() != 0, kSizePartitioner},
+      {"gen_task_coef", p.gen_task_coef() != 0, kSizePartitioner},
+      {"strategy", !p.strategy().empty(),
+       "SizePartitioner and NumWorkerPartitioner"},
+      {"num_worker", p.num_worker() != 0, kNumWorkerPartitioner},
+      {"num_split", p.num_split() != 0, kNumWorkerPartitioner},
+      {"min_task_size", p.min_task_size() != 0, kNumWorkerPartitioner},
+      {"heavy_datasets", !p.heavy_datasets().empty(), kSizePartitioner},
+      {"heavy_factor", p.heavy_factor() != 0, kSizePartitioner},
+  };
+  for (const Foreign& f : foreign) {
+    if (f.set)
+      return Bad(Sub(path, f.field), absl::StrCat("only for ", f.owner));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
+                          absl::string_view stage) {
+  const bool infer = stage == "infer";
+  const char* own_type = infer ? kInferTask : kEvalTask;
+  const char* other_type = infer ? kEvalTask : kInferTask;
+  const std::string& type = t.type();
+  if (type == other_type) {
+    return Bad(Sub(path, "type"),
+               absl::StrCat(type, " is for the ", infer ? "eval" : "infer",
+                            " stage (known here: ", own_type, ", ",
+                            kCommandTask, ")"));
+  }
+  if (!type.empty() && type != own_type && type != kCommandTask) {
+    return Bad(Sub(path, "type"),
+               absl::StrCat("unknown task type ", Quote(type),
+                            " (known: ", own_type, ", ", kCommandTask, ")"));
+  }
+  const std::string argv_path = Sub(path, "argv");
+  if (type == kCommandTask) {
+    if (t.argv().empty()) {
+      return Bad(argv_path, "required for type command");
+    }
+    if (t.argv(0).empty()) {
+      return Bad(Index(argv_path, 0), "must not be empty (the program)");
+    }
+    for (int i = 0; i < t.argv_size(); ++i) {
+      OCX_RETURN_IF_ERROR(CheckNoNul(Index(argv_path, i), t.argv(i)));
+      absl::Status s = CheckPlaceholders(t.argv(i));
+      if (!s.ok()) return Bad(Index(argv_path, i), s.message());
+    }
+  } else if (!t.argv().empty()) {
+    return Bad(argv_path, "only for type command");
+  }
+  // Map order is unspecified; report the smallest bad key.
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : t.env()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    if (!IsEnvVarName(key)) {
+      return Bad(Key(Sub(path, "env"), key),
+                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    OCX_RETURN_IF_ERROR(
+        CheckNoNul(Key(Sub(path, "env"), key), t.env().at(key)));
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "timeout_s"), int64_t{t.timeout_s()}));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
+                            absl::string_view stage) {
+  const std::string& type = r.type();
+  if (type == kSlurmRunner || type == kDlcRunner) {
+    return Bad(
+        Sub(path, "type"),
+        absl::StrCat(type, " is not available in this version (available: ",
+                     kLocalRunner, ")"));
+  }
+  if (!type.empty() && type != kLocalRunner) {
+    return Bad(
+        Sub(path, "type"),
+        absl::StrCat("unknown runner ", Quote(type), " (known: ", kLocalRunner,
+                     ", ", kSlurmRunner, ", ", kDlcRunner, ")"));
+  }
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "max_num_workers"),
+                                   r.max_num_workers(), 0, kMaxNumWorkers));
+  OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "max_workers_per_gpu"),
+                                   r.max_workers_per_gpu(), 0,
+                                   kMaxWorkersPerGpu));
+  if (r.has_retry()) {
+    OCX_RETURN_IF_ERROR(
+        CheckInRange(Sub(path, "retry"), r.retry(), 0, kMaxRetry));
+  }
+  OCX_RETURN_IF_ERROR(ValidateTask(r.task(), Sub(path, "task"), stage));
+  // Settings of the other runners, in declaration order.
+  struct Foreign {
+    const char* field;
+    bool set;
+    const char* owner;
+  };
+  const Foreign foreign[] = {
+      {"partition", !r.partition().empty(), kSlurmRunner},
+      {"quotatype", !r.quotatype().empty(), kSlurmRunner},
+      {"qos", !r.qos().empty(), kSlurmRunner},
+      {"extra_command", !r.extra_command().empty(), kSlurmRunner},
+      {"cpus_per_task", r.cpus_per_task() != 0, kSlurmRunner},
+      {"time_limit", !r.time_limit().empty(), kSlurmRunner},
+      {"max_pending", r.max_pending() != 0, kSlurmRunner},
+      {"aliyun_cfg", r.has_aliyun_cfg(), kDlcRunner},
+      {"preemptible", r.preemptible(), kDlcRunner},
+      {"eval_with_gpu", !r.eval_with_gpu().empty(), kDlcRunner},
+  };
+  for (const Foreign& f : foreign) {
+    if (f.set)
+      return Bad(Sub(path, f.field), absl::StrCat("only for ", f.owner));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateStage(const StageConfig& s, absl::string_view stage) {
+  const std::string path(stage);
+  OCX_RETURN_IF_ERROR(
+      ValidatePartitioner(s.partitioner(), Sub(path, "partitioner")));
+  return ValidateRunner(s.runner(), Sub(path, "runner"), stage);
+}
+
+std::string KnownAbbrs(const EvaluationSpec& spec) {
+  std::vector<std::string> abbrs;
+  for (const DatasetConfig& d : spec.datasets()) {
+    if (abbrs.size() == kMaxKnownListed) {
+      abbrs.push_back("...");
+      break;
+    }
+    abbrs.push_back(d.abbr());
+  }
+  return absl::StrJoin(abbrs, ", ");
+}
+
+void ApplyStageDefaults(StageConfig* s, absl::string_view stage) {
+  PartitionerConfig* p = s->mutable_partitioner();
+  if (p->type().empty()) p->set_type(kNaivePartitioner);
+  if (p->type() == kNaivePartitioner && p->n() == 0) p->set_n(1);
+  RunnerConfig* r = s->mutable_runner();
+  if (r->type().empty()) r->set_type(kLocalRunner);
+  if (r->max_num_workers() == 0) {
+    r->set_max_num_workers(r->type() == kLocalRunner ? 16 : 32);
+  }
+  if (r->type() == kLocalRunner && r->max_workers_per_gpu() == 0) {
+    r->set_max_workers_per_gpu(1);
+  }
+  if (!r->has_retry()) r->set_retry(2);
+  TaskConfig* t = r->mutable_task();
+  if (t->type().empty()) {
+    t->set_type(stage == "infer" ? kInferTask : kEvalTask);
+  }
+}
+
+}  // namespace
+
+bool IsEnvVarName(absl::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
+  if (spec.models().empty()) {
+    return Bad("models", "must list at least one model");
+  }
+  absl::flat_hash_map<std::string, std::string> seen;
+  for (int i = 0; i < spec.models_size(); ++i) {
+    OCX_RETURN_IF_ERROR(
+        ValidateModel(spec.models(i), Index("models", i), &seen));
+  }
+  if (spec.datasets().empty()) {
+    return Bad("datasets", "must list at least one dataset");
+  }
+  seen.clear();
+  for (int i = 0; i < spec.datasets_size(); ++i) {
+    OCX_RETURN_IF_ERROR(
+        ValidateDataset(spec.datasets(i), Index("datasets", i), &seen));
+  }
+  OCX_RETURN_IF_ERROR(CheckNoNul("work_dir", spec.work_dir()));
+  if (spec.work_dir().size() > kMaxWorkDirBytes) {
+    return Bad("work_dir",
+               absl::StrCat("must be at most ", kMaxWorkDirBytes,
+                            " bytes, got ", spec.work_dir().size()));
+  }
+  OCX_RETURN_IF_ERROR(ValidateStage(spec.infer(), "infer"));
+  OCX_RETURN_IF_ERROR(ValidateStage(spec.eval(), "eval"));
+  absl::flat_hash_set<std::string> datasets;
+  for (const DatasetConfig& d : spec.datasets()) datasets.insert(d.abbr());
+  const auto& abbrs = spec.summarizer().dataset_abbrs();
+  for (int i = 0; i < abbrs.size(); ++i) {
+    if (!datasets.contains(abbrs[i])) {
+      return Bad(Index("summarizer.dataset_abbrs", i),
+                 absl::StrCat("unknown dataset ", Quote(abbrs[i]),
+                              " (known: ", KnownAbbrs(spec), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ApplyDefaults(EvaluationSpec* spec) {
+  for (ModelConfig& m : *spec->mutable_models()) {
+    if (m.run_cfg().num_procs() == 0) m.mutable_run_cfg()->set_num_procs(1);
+  }
+  ApplyStageDefaults(spec->mutable_infer(), "infer");
+  ApplyStageDefaults(spec->mutable_eval(), "eval");
+}
+
+}  // namespace ocx::spec

@@ -1,0 +1,144 @@
+#include "spec/daemon_config.h"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ocx::spec {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/ocx_daemon_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+ocx::v1::DaemonConfig Load(const std::string& yaml) {
+  absl::StatusOr<ocx::v1::DaemonConfig> config = LoadDaemonConfig(yaml);
+  EXPECT_TRUE(config.ok()) << config.status() << "\nfor:\n" << yaml;
+  return config.ok() ? *config : ocx::v1::DaemonConfig();
+}
+
+TEST(DaemonConfigTest, ShippedConfigLoadsAndValidates) {
+  absl::StatusOr<ocx::v1::DaemonConfig> config =
+      LoadDaemonConfigFile(std::string(OCX_SOURCE_DIR) + "/deploy/ocxd.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Status s = ValidateDaemonConfig(*config);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(config->listen().empty());
+}
+
+TEST(DaemonConfigTest, EmptyFileIsAnEmptyConfig) {
+  std::string path = WriteTemp("empty.yaml", "# nothing set\n");
+  absl::StatusOr<ocx::v1::DaemonConfig> config = LoadDaemonConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ByteSizeLong(), 0u);
+  EXPECT_TRUE(ValidateDaemonConfig(*config).ok());
+}
+
+TEST(DaemonConfigTest, FileErrors) {
+  std::string path = WriteTemp("bad.yaml", "local: {gpu: '0'}\n");
+  absl::StatusOr<ocx::v1::DaemonConfig> config = LoadDaemonConfigFile(path);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            path +
+                ": local.gpu: unknown field (known: gpus, max_parallel, "
+                "shim_path, kill_grace_s)");
+  std::string missing = ::testing::TempDir() + "/ocx_daemon_missing.yaml";
+  config = LoadDaemonConfigFile(missing);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr(missing));
+}
+
+TEST(DaemonConfigTest, GoodValues) {
+  const std::vector<std::string> good = {
+      "",
+      "listen: unix:///run/ocx/ocxd.sock",
+      "listen: unix:///" + std::string(106, 's'),
+      "listen: 127.0.0.1:50051",
+      "listen: localhost:1",
+      "listen: '[::]:65535'",
+      "listen: '[::1]:8080'",
+      "local: {gpus: none}",
+      "local: {gpus: '0'}",
+      "local: {gpus: '4,5, 7'}",
+      "local: {max_parallel: 0, kill_grace_s: 0}",
+      "retry: {initial_backoff_ms: 0, multiplier: 1, max_backoff_ms: 0}",
+      "retry: {initial_backoff_ms: 500, multiplier: 1.5, max_backoff_ms: "
+      "500}",
+      "retry: {initial_backoff_ms: 5000}",
+  };
+  for (const std::string& yaml : good) {
+    absl::Status s = ValidateDaemonConfig(Load(yaml));
+    EXPECT_TRUE(s.ok()) << s << "\nfor: " << yaml;
+  }
+}
+
+TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
+  const std::string usage =
+      "listen: must be unix:///absolute/path, host:port or [ipv6]:port, got ";
+  struct Case {
+    std::string yaml;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"listen: unix:relative.sock", usage + "\"unix:relative.sock\""},
+      {"listen: unix://host/x", usage + "\"unix://host/x\""},
+      {"listen: unix:///", usage + "\"unix:///\""},
+      {"listen: unix:///" + std::string(107, 's'),
+       "listen: unix socket path must be at most 107 bytes, got 108"},
+      {"listen: localhost", usage + "\"localhost\""},
+      {"listen: ':50051'", usage + "\":50051\""},
+      {"listen: 'a b:1'", usage + "\"a b:1\""},
+      {"listen: localhost:0",
+       "listen: port must be in 1..65535, got \"0\" in \"localhost:0\""},
+      {"listen: localhost:65536",
+       "listen: port must be in 1..65535, got \"65536\" in "
+       "\"localhost:65536\""},
+      {"listen: localhost:http",
+       "listen: port must be in 1..65535, got \"http\" in "
+       "\"localhost:http\""},
+      {"listen: '::1:80'",
+       "listen: IPv6 addresses go in brackets ([::1]:port), got \"::1:80\""},
+      {"listen: '[::1]'", usage + "\"[::1]\""},
+      {"listen: '[]:80'", usage + "\"[]:80\""},
+      {"listen: '[zz]:80'", usage + "\"[zz]:80\""},
+      {"local: {gpus: 'a'}",
+       "local.gpus: \"a\" is not a GPU id (expected \"none\" or "
+       "comma-separated ids such as \"0,1\")"},
+      {"local: {gpus: '0,,1'}",
+       "local.gpus: \"\" is not a GPU id (expected \"none\" or "
+       "comma-separated ids such as \"0,1\")"},
+      {"local: {gpus: '-1'}",
+       "local.gpus: \"-1\" is not a GPU id (expected \"none\" or "
+       "comma-separated ids such as \"0,1\")"},
+      {"local: {gpus: '1,2,1'}", "local.gpus: duplicate GPU id 1"},
+      {"local: {max_parallel: -1}", "local.max_parallel: must be >= 0, got -1"},
+      {"local: {kill_grace_s: -1}", "local.kill_grace_s: must be >= 0, got -1"},
+      {"retry: {initial_backoff_ms: -1}",
+       "retry.initial_backoff_ms: must be >= 0, got -1"},
+      {"retry: {multiplier: 0.5}", "retry.multiplier: must be >= 1, got 0.5"},
+      {"retry: {multiplier: -2}", "retry.multiplier: must be >= 1, got -2"},
+      {"retry: {max_backoff_ms: -1}",
+       "retry.max_backoff_ms: must be >= 0, got -1"},
+      {"retry: {initial_backoff_ms: 2000, max_backoff_ms: 1000}",
+       "retry.max_backoff_ms: must be >= initial_backoff_ms (2000), got "
+       "1000"},
+      {"database: \"a\\0b\"", "database: must not contain NUL"},
+      // The first problem in declaration order wins.
+      {"listen: x\nlocal: {gpus: y}", usage + "\"x\""},
+  };
+  for (const Case& c : cases) {
+    absl::Status s = ValidateDaemonConfig(Load(c.yaml));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_EQ(s.message(), c.error) << c.yaml;
+  }
+}
+
+}  // namespace
+}  // namespace ocx::spec
