@@ -1,0 +1,311 @@
+// End to end: a real ocxd process, real ocxctl, a real database file, real
+// task processes. Each test starts its own daemon in a temporary directory.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/journal.h"
+#include "tests/e2e/ocxd_process.h"
+
+namespace ocx::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ocx::v1::Attempt;
+using ocx::v1::Evaluation;
+using ocx::v1::Task;
+
+class E2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<OcxdProcess>(dir_.path(), ExtraArgs());
+    ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
+  }
+  virtual std::vector<std::string> ExtraArgs() { return {}; }
+
+  std::string journal() const { return dir_.path() + "/journal"; }
+
+  Evaluation Create(const ocx::v1::EvaluationSpec& spec,
+                    const std::string& request_id = "") {
+    ocx::v1::CreateEvaluationRequest req;
+    *req.mutable_spec() = spec;
+    req.set_request_id(request_id);
+    Evaluation e;
+    grpc::ClientContext ctx;
+    grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return e;
+  }
+
+  Task GetTask(const std::string& id) {
+    ocx::v1::GetTaskRequest req;
+    req.set_id(id);
+    Task t;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(daemon_->stub()->GetTask(&ctx, req, &t).ok());
+    return t;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<OcxdProcess> daemon_;
+};
+
+TEST_F(E2ETest, SixtyTasksRunToSuccessAndEvalStartsPerPair) {
+  // 5 models x 6 datasets: 30 infer + 30 eval tasks. model0's infer of ds0
+  // is slow: the eval of other pairs must not wait for it.
+  auto spec = TestSpec(5, 6, {"--journal", journal(), "--slow", "-infer-0:2500"},
+                       /*max_num_workers=*/4);
+  Evaluation e = Create(spec);
+  ASSERT_EQ(e.task_count(), 60);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  ASSERT_EQ(done->stage_counts_size(), 2);
+  EXPECT_EQ(done->stage_counts(0).succeeded(), 30);
+  EXPECT_EQ(done->stage_counts(1).succeeded(), 30);
+
+  auto runs = ReadJournal(journal());
+  EXPECT_EQ(runs.size(), 60u);
+  for (auto& [task, list] : runs) EXPECT_EQ(list.size(), 1u) << task;
+  // Outputs exist where OpenCompass puts them.
+  for (int m = 0; m < 5; ++m) {
+    for (int d = 0; d < 6; ++d) {
+      std::string pred = absl::StrCat(e.work_dir(), "/predictions/model", m,
+                                       "/ds", d, ".json");
+      std::string res = absl::StrCat(e.work_dir(), "/results/model", m, "/ds",
+                                     d, ".json");
+      EXPECT_EQ(access(pred.c_str(), F_OK), 0) << pred;
+      EXPECT_EQ(access(res.c_str(), F_OK), 0) << res;
+    }
+  }
+  // Each eval task started after its own infer task ended, and at least one
+  // eval ended before the slow infer task did (no stage barrier).
+  std::vector<Task> tasks = AllTasks(daemon_->stub(), e.id());
+  std::map<std::string, Task> by_id;
+  for (auto& t : tasks) by_id[t.id()] = t;
+  int64_t slow_end = runs[e.id() + "-infer-0"].at(0).end_ms;
+  int evals_before_slow_end = 0;
+  for (auto& t : tasks) {
+    if (t.stage() != ocx::v1::STAGE_EVAL) continue;
+    ASSERT_EQ(t.depends_on_size(), 1) << t.id();
+    const JournalRun& eval_run = runs[t.id()].at(0);
+    const JournalRun& infer_run = runs[t.depends_on(0)].at(0);
+    EXPECT_GE(eval_run.start_ms, infer_run.end_ms) << t.id();
+    if (eval_run.end_ms < slow_end) ++evals_before_slow_end;
+  }
+  EXPECT_GT(evals_before_slow_end, 0);
+}
+
+TEST_F(E2ETest, FailingTaskIsRetriedAndEveryAttemptIsRecorded) {
+  // Attempts 1 and 2 fail with exit code 3; retry 2 allows a third.
+  auto spec = TestSpec(1, 1, {"--journal", journal(), "--fail-attempts", "2"},
+                       4, /*retry=*/2);
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  Task infer = GetTask(e.id() + "-infer-0");
+  ASSERT_EQ(infer.attempts_size(), 3);
+  for (int i = 0; i < 2; ++i) {
+    const Attempt& a = infer.attempts(i);
+    EXPECT_EQ(a.number(), i + 1);
+    EXPECT_EQ(a.state(), Attempt::FAILED);
+    EXPECT_EQ(a.exit_code(), 3);
+    EXPECT_THAT(a.reason(), HasSubstr("exit code 3"));
+    EXPECT_EQ(a.name(), absl::StrCat("ocx-", infer.id(), "-", i + 1));
+    EXPECT_FALSE(a.backend_id().empty());
+    EXPECT_GT(TimestampMillis(a.end_time()), 0);
+    // One log per attempt, never overwritten.
+    std::ifstream log(a.log_path());
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("failing attempt ", i + 1)));
+  }
+  EXPECT_EQ(infer.attempts(2).state(), Attempt::SUCCEEDED);
+  EXPECT_NE(infer.attempts(0).log_path(), infer.attempts(1).log_path());
+  EXPECT_EQ(ReadJournal(journal())[infer.id()].size(), 3u);
+}
+
+TEST_F(E2ETest, RetriesRunOutThenTheTaskAndItsDependentFail) {
+  auto spec = TestSpec(1, 2, {"--fail-attempts", "9"}, 4, /*retry=*/1);
+  // Only ds1's infer fails: give ds0 its own (succeeding) argv is not
+  // possible per dataset, so both fail; check the dependent eval tasks.
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), Evaluation::FAILED);
+  Task infer = GetTask(e.id() + "-infer-0");
+  EXPECT_EQ(infer.state(), Task::FAILED);
+  EXPECT_EQ(infer.attempts_size(), 2);
+  EXPECT_THAT(infer.reason(), HasSubstr("attempt 2/2 failed: exit code 3"));
+  Task eval = GetTask(e.id() + "-eval-0");
+  EXPECT_EQ(eval.state(), Task::FAILED);
+  EXPECT_EQ(eval.attempts_size(), 0);
+  EXPECT_THAT(eval.reason(), HasSubstr("dependency " + infer.id()));
+}
+
+TEST_F(E2ETest, ExitZeroWithoutOutputsIsAFailure) {
+  auto spec = TestSpec(1, 1, {"--no-outputs"}, 4, /*retry=*/0);
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), Evaluation::FAILED);
+  Task infer = GetTask(e.id() + "-infer-0");
+  ASSERT_EQ(infer.attempts_size(), 1);
+  EXPECT_EQ(infer.attempts(0).exit_code(), 0);
+  EXPECT_THAT(infer.attempts(0).reason(),
+              HasSubstr("expected outputs are missing: predictions/model0/ds0.json"));
+}
+
+TEST_F(E2ETest, CancelStopsRunningTasksAndCancelsTheRest) {
+  auto spec = TestSpec(2, 3, {"--journal", journal(), "--sleep-ms", "60000"},
+                       /*max_num_workers=*/2);
+  Evaluation e = Create(spec);
+  // Wait until two tasks run.
+  for (int i = 0; i < 200; ++i) {
+    auto runs = ReadJournal(journal());
+    if (runs.size() >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(ReadJournal(journal()).size(), 2u);
+  ocx::v1::CancelEvaluationRequest req;
+  req.set_id(e.id());
+  Evaluation after;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(daemon_->stub()->CancelEvaluation(&ctx, req, &after).ok());
+  EXPECT_TRUE(after.state() == Evaluation::CANCELLING ||
+              after.state() == Evaluation::CANCELLED);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 30);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), Evaluation::CANCELLED);
+  int cancelled_attempts = 0;
+  for (const Task& t : AllTasks(daemon_->stub(), e.id())) {
+    EXPECT_EQ(t.state(), Task::CANCELLED) << t.id();
+    Task full = GetTask(t.id());
+    for (const Attempt& a : full.attempts()) {
+      EXPECT_EQ(a.state(), Attempt::CANCELLED);
+      EXPECT_EQ(a.signal(), SIGTERM);
+      // The task's process is gone.
+      ++cancelled_attempts;
+    }
+  }
+  EXPECT_EQ(cancelled_attempts, 2);
+  // The killed processes never wrote their end line.
+  for (auto& [task, runs] : ReadJournal(journal())) {
+    EXPECT_EQ(runs.at(0).end_ms, 0) << task;
+  }
+  // Cancelling again is a precondition error: it already ended.
+  grpc::ClientContext ctx2;
+  grpc::Status again = daemon_->stub()->CancelEvaluation(&ctx2, req, &after);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(E2ETest, SecondDaemonOnTheSameSocketOrDatabaseRefusesToStart) {
+  RunResult same_socket = RunProgram(
+      {OcxdPath(), "--listen", daemon_->server(), "--database",
+       dir_.path() + "/other.db", "--work-root", dir_.path() + "/w2"});
+  EXPECT_NE(same_socket.exit_code, 0);
+  EXPECT_THAT(same_socket.err, HasSubstr("another ocxd"));
+  RunResult same_db = RunProgram(
+      {OcxdPath(), "--listen", "unix://" + dir_.path() + "/other.sock",
+       "--database", daemon_->database(), "--work-root", dir_.path() + "/w3"});
+  EXPECT_NE(same_db.exit_code, 0);
+  EXPECT_THAT(same_db.err, HasSubstr("another ocxd"));
+  // The first daemon still serves.
+  ocx::v1::ListEvaluationsRequest req;
+  ocx::v1::ListEvaluationsResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(daemon_->stub()->ListEvaluations(&ctx, req, &resp).ok());
+}
+
+TEST_F(E2ETest, BadSpecIsRejectedWithTheFieldPathAndNothingIsStored) {
+  auto spec = TestSpec(2, 2, {});
+  spec.mutable_datasets(1)->set_abbr("ds0");  // duplicate
+  ocx::v1::CreateEvaluationRequest req;
+  *req.mutable_spec() = spec;
+  Evaluation e;
+  grpc::ClientContext ctx;
+  grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("datasets[1].abbr"));
+  ocx::v1::ListEvaluationsRequest list;
+  ocx::v1::ListEvaluationsResponse resp;
+  grpc::ClientContext ctx2;
+  ASSERT_TRUE(daemon_->stub()->ListEvaluations(&ctx2, list, &resp).ok());
+  EXPECT_EQ(resp.evaluations_size(), 0);
+}
+
+TEST_F(E2ETest, CreateWithTheSameRequestIdIsIdempotent) {
+  auto spec = TestSpec(1, 1, {});
+  Evaluation a = Create(spec, "req-123");
+  Evaluation b = Create(spec, "req-123");
+  EXPECT_EQ(a.id(), b.id());
+  ocx::v1::ListEvaluationsRequest list;
+  ocx::v1::ListEvaluationsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(daemon_->stub()->ListEvaluations(&ctx, list, &resp).ok());
+  EXPECT_EQ(resp.evaluations_size(), 1);
+}
+
+TEST_F(E2ETest, KilledDaemonReattachesToRunningTasksWithoutRerunningThem) {
+  auto spec = TestSpec(2, 2, {"--journal", journal(), "--sleep-ms", "1500"},
+                       /*max_num_workers=*/4);
+  Evaluation e = Create(spec);
+  for (int i = 0; i < 200 && ReadJournal(journal()).size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  daemon_->Stop(SIGKILL);
+  ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  for (auto& [task, runs] : ReadJournal(journal())) {
+    EXPECT_EQ(runs.size(), 1u) << task << " ran more than once";
+  }
+}
+
+class GpuE2ETest : public E2ETest {
+ protected:
+  std::vector<std::string> ExtraArgs() override { return {"--gpus", "4,5"}; }
+};
+
+TEST_F(GpuE2ETest, TaskThatCanNeverFitIsRejectedAndOthersGetListedIds) {
+  auto spec = TestSpec(1, 2, {});
+  spec.mutable_models(0)->mutable_run_cfg()->set_num_gpus(4);
+  ocx::v1::CreateEvaluationRequest req;
+  *req.mutable_spec() = spec;
+  Evaluation e;
+  grpc::ClientContext ctx;
+  grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("models[0].run_cfg.num_gpus: a task needs 4 GPU(s) "
+                        "but this ocxd has 2 (4,5)"));
+
+  spec.mutable_models(0)->mutable_run_cfg()->set_num_gpus(1);
+  Evaluation ok = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), ok.id(), 60);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  for (int i = 0; i < 2; ++i) {
+    Task t = GetTask(absl::StrCat(ok.id(), "-infer-", i));
+    ASSERT_EQ(t.attempts_size(), 1);
+    ASSERT_EQ(t.attempts(0).gpus_size(), 1);
+    int gpu = t.attempts(0).gpus(0);
+    EXPECT_TRUE(gpu == 4 || gpu == 5) << gpu;
+    std::ifstream log(t.attempts(0).log_path());
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("CUDA_VISIBLE_DEVICES=", gpu)));
+  }
+}
+
+}  // namespace
+}  // namespace ocx::testing

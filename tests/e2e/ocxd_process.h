@@ -1,0 +1,90 @@
+// Test harness: a real ocxd process on a unix socket in a temporary
+// directory, with a gRPC stub to talk to it. Used by the end-to-end and
+// crash tests; nothing in it is mocked.
+#ifndef OCX_TESTS_E2E_OCXD_PROCESS_H_
+#define OCX_TESTS_E2E_OCXD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ocx/v1/service.grpc.pb.h"
+
+namespace ocx::testing {
+
+// Paths of the binaries under test, from compile definitions.
+std::string OcxdPath();
+std::string OcxctlPath();
+std::string TestTaskPath();
+
+// A fresh directory under $TEST_TMPDIR or /tmp; removed by the destructor
+// unless OCX_KEEP_TEST_DIRS is set.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class OcxdProcess {
+ public:
+  // `dir` holds the database, work root, socket and ocxd.log.
+  explicit OcxdProcess(std::string dir, std::vector<std::string> extra_args = {});
+  ~OcxdProcess();  // SIGKILLs the daemon if still running (tasks live on).
+
+  // Starts ocxd and waits until it answers a health check (up to 20 s).
+  absl::Status Start();
+  // Sends `sig` and waits for the process to exit; returns its wait status.
+  int Stop(int sig);
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  std::string socket_path() const { return dir_ + "/ocxd.sock"; }
+  std::string server() const { return "unix://" + socket_path(); }
+  std::string database() const { return dir_ + "/ocx.db"; }
+  std::string work_root() const { return dir_ + "/work"; }
+  std::string log() const;
+
+  ocx::v1::EvaluationService::Stub* stub();
+
+ private:
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  std::unique_ptr<ocx::v1::EvaluationService::Stub> stub_;
+};
+
+// Runs a program to completion; returns its exit code (128+sig when killed)
+// and captures stdout/stderr.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+RunResult RunProgram(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& env = {});
+
+// Polls GetEvaluation until the evaluation is final or `timeout_s` passed.
+absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
+    ocx::v1::EvaluationService::Stub* stub, const std::string& id,
+    int timeout_s);
+
+// Every task of an evaluation (follows page tokens).
+std::vector<ocx::v1::Task> AllTasks(ocx::v1::EvaluationService::Stub* stub,
+                                    const std::string& id);
+
+// A spec of `models` x `datasets` whose tasks run ocx-test-task with
+// `task_args` appended (after {task_json} --attempt {attempt}).
+ocx::v1::EvaluationSpec TestSpec(int models, int datasets,
+                                 const std::vector<std::string>& task_args,
+                                 int max_num_workers = 4, int retry = 2);
+
+}  // namespace ocx::testing
+
+#endif  // OCX_TESTS_E2E_OCXD_PROCESS_H_
