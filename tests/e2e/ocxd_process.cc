@@ -83,6 +83,9 @@ absl::Status OcxdProcess::Start() {
           absl::StrCat("ocxd exited at start: ", log()));
     }
     if (access(socket_path().c_str(), F_OK) == 0) {
+      // A fresh channel per try: one that failed to connect (to the stale
+      // socket of a killed daemon) waits out a reconnect backoff.
+      stub_.reset();
       ocx::v1::ListEvaluationsRequest req;
       ocx::v1::ListEvaluationsResponse resp;
       grpc::ClientContext ctx;
@@ -109,8 +112,11 @@ int OcxdProcess::Stop(int sig) {
 
 ocx::v1::EvaluationService::Stub* OcxdProcess::stub() {
   if (stub_ == nullptr) {
-    stub_ = ocx::v1::EvaluationService::NewStub(grpc::CreateChannel(
-        "unix:" + socket_path(), grpc::InsecureChannelCredentials()));
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    stub_ = ocx::v1::EvaluationService::NewStub(grpc::CreateCustomChannel(
+        "unix:" + socket_path(), grpc::InsecureChannelCredentials(), args));
   }
   return stub_.get();
 }
