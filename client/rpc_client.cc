@@ -1,0 +1,138 @@
+#include "client/rpc_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "grpcpp/grpcpp.h"
+#include "ocx/v1/service.grpc.pb.h"
+
+namespace ocx::client {
+namespace {
+
+absl::Status ToAbslStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+template <typename Response>
+absl::Status ReadAll(grpc::ClientContext* context,
+                     grpc::ClientReaderInterface<Response>* reader,
+                     const std::function<bool(const Response&)>& on_message) {
+  Response response;
+  bool stopped = false;
+  while (reader->Read(&response)) {
+    if (!on_message(response)) {
+      stopped = true;
+      context->TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (stopped) return absl::OkStatus();
+  return ToAbslStatus(status);
+}
+
+}  // namespace
+
+struct RpcClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::EvaluationService::Stub> stub;
+};
+
+RpcClient::RpcClient(RpcClientOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  grpc::ChannelArguments args;
+  int max_backoff_ms = static_cast<int>(
+      absl::ToInt64Milliseconds(options_.max_reconnect_backoff));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              std::min(max_backoff_ms, 250));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(max_backoff_ms, 250));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
+  impl_->channel = grpc::CreateCustomChannel(
+      options_.target, grpc::InsecureChannelCredentials(), args);
+  impl_->stub = v1::EvaluationService::NewStub(impl_->channel);
+}
+
+RpcClient::~RpcClient() = default;
+
+namespace {
+
+using Stub = v1::EvaluationService::Stub;
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> CallUnary(
+    Stub* stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                 Response*),
+    const Request& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  Response response;
+  grpc::Status status = (stub->*method)(&context, request, &response);
+  if (!status.ok()) return ToAbslStatus(status);
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Evaluation> RpcClient::CreateEvaluation(
+    const v1::CreateEvaluationRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::CreateEvaluation, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::PlanEvaluationResponse> RpcClient::PlanEvaluation(
+    const v1::PlanEvaluationRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::PlanEvaluation, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::Evaluation> RpcClient::GetEvaluation(
+    const v1::GetEvaluationRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::GetEvaluation, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ListEvaluationsResponse> RpcClient::ListEvaluations(
+    const v1::ListEvaluationsRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::ListEvaluations, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::Evaluation> RpcClient::CancelEvaluation(
+    const v1::CancelEvaluationRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::CancelEvaluation, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ListTasksResponse> RpcClient::ListTasks(
+    const v1::ListTasksRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::ListTasks, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::Task> RpcClient::GetTask(const v1::GetTaskRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::GetTask, request,
+                   options_.timeout);
+}
+
+absl::Status RpcClient::WatchEvaluation(
+    const v1::WatchEvaluationRequest& request,
+    const std::function<bool(const v1::WatchEvaluationResponse&)>& on_message) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvaluationResponse>> reader =
+      impl_->stub->WatchEvaluation(&context, request);
+  return ReadAll(&context, reader.get(), on_message);
+}
+
+absl::Status RpcClient::ReadTaskLog(
+    const v1::ReadTaskLogRequest& request,
+    const std::function<bool(const v1::ReadTaskLogResponse&)>& on_message) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::ReadTaskLogResponse>> reader =
+      impl_->stub->ReadTaskLog(&context, request);
+  return ReadAll(&context, reader.get(), on_message);
+}
+
+}  // namespace ocx::client

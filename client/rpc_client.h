@@ -1,0 +1,77 @@
+// A thin client of ocx.v1.EvaluationService: one channel, insecure
+// credentials (unix socket or loopback TCP), a deadline on every unary call,
+// grpc::Status turned into absl::Status with the same code and message.
+//
+// This is the only client file that includes the generated .grpc.pb.h.
+// Thread-safe: calls may run concurrently on one RpcClient.
+#ifndef OCX_CLIENT_RPC_CLIENT_H_
+#define OCX_CLIENT_RPC_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ocx/v1/resources.pb.h"
+#include "ocx/v1/service.pb.h"
+
+namespace ocx::client {
+
+struct RpcClientOptions {
+  // gRPC target: "unix:///path" or "host:port" (see server_address.h).
+  std::string target;
+  // Deadline of each unary call. Streams have none.
+  absl::Duration timeout = absl::Seconds(30);
+  // The channel's reconnect backoff is capped at this, so that a restarted
+  // daemon is found again quickly (gRPC's default grows to 120 s).
+  absl::Duration max_reconnect_backoff = absl::Seconds(2);
+};
+
+class RpcClient {
+ public:
+  explicit RpcClient(RpcClientOptions options);
+  ~RpcClient();
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  const RpcClientOptions& options() const { return options_; }
+
+  // Unary calls. Errors carry the server's code and message; a daemon that
+  // cannot be reached gives UNAVAILABLE, a slow one DEADLINE_EXCEEDED.
+  absl::StatusOr<v1::Evaluation> CreateEvaluation(
+      const v1::CreateEvaluationRequest& request);
+  absl::StatusOr<v1::PlanEvaluationResponse> PlanEvaluation(
+      const v1::PlanEvaluationRequest& request);
+  absl::StatusOr<v1::Evaluation> GetEvaluation(
+      const v1::GetEvaluationRequest& request);
+  absl::StatusOr<v1::ListEvaluationsResponse> ListEvaluations(
+      const v1::ListEvaluationsRequest& request);
+  absl::StatusOr<v1::Evaluation> CancelEvaluation(
+      const v1::CancelEvaluationRequest& request);
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(
+      const v1::ListTasksRequest& request);
+  absl::StatusOr<v1::Task> GetTask(const v1::GetTaskRequest& request);
+
+  // Server streams: `on_message` is called for each message in order; when
+  // it returns false the call is cancelled and the result is OK. Returns the
+  // stream's final status (OK when the server ended it).
+  absl::Status WatchEvaluation(
+      const v1::WatchEvaluationRequest& request,
+      const std::function<bool(const v1::WatchEvaluationResponse&)>&
+          on_message);
+  absl::Status ReadTaskLog(
+      const v1::ReadTaskLogRequest& request,
+      const std::function<bool(const v1::ReadTaskLogResponse&)>& on_message);
+
+ private:
+  struct Impl;
+
+  const RpcClientOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ocx::client
+
+#endif  // OCX_CLIENT_RPC_CLIENT_H_
