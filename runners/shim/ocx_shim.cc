@@ -1,0 +1,529 @@
+// ocx-shim: the per-attempt supervisor of a local task (the containerd-shim /
+// conmon pattern). ocxd starts one shim per attempt in its own session; the
+// shim runs the task, outlives a daemon restart and records how the task
+// ended in the attempt directory, where a restarted ocxd finds it.
+//
+// Usage:
+//   ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] [--timeout-s N]
+//            [--kill-grace-s N] -- PROGRAM ARGS...
+//
+// Contract (also in runners/shim/README.md):
+//  a. DIR is created if missing (mkdir -p, 0755). The attempt is claimed by
+//     creating DIR/claim exclusively; its content "<pid> <starttime>\n" (pid
+//     of the shim and field 22 of /proc/<pid>/stat) appears atomically (the
+//     file is written beside and hard-linked into place, so a reader never
+//     sees it empty). If DIR/claim already exists, another shim or a recovery
+//     pass owns the attempt: exit 75 at once; nothing is run and nothing is
+//     left behind in DIR.
+//  b. The shim becomes a session leader (setsid; failure ignored when it
+//     already is one), closes inherited descriptors >= 3, ignores SIGHUP and
+//     SIGPIPE, and takes SIGTERM/SIGINT/SIGCHLD through a signalfd.
+//  c. The task runs as a child (clone(CLONE_VM|CLONE_VFORK) as posix_spawn
+//     does: cheaper than fork) in its own process group (pgid = its pid) with
+//     PR_SET_PDEATHSIG=SIGKILL (it dies if the shim is killed), stdin from
+//     /dev/null, stdout and stderr appended to FILE (created 0644), in the
+//     working directory --workdir if given, with the shim's environment, an
+//     empty signal mask and default SIGHUP/SIGPIPE. PROGRAM is looked up in
+//     PATH (execvp). If it cannot be run, "ocx-shim: cannot run PROGRAM:
+//     <strerror>" is appended to FILE and the task exits 127 (also for a
+//     --workdir that cannot be entered).
+//  d. DIR/task.pid ("<task pid>\n") is written atomically (tmp + rename).
+//  e. SIGTERM or SIGINT to the shim, or --timeout-s N seconds (N > 0) after
+//     the start: SIGTERM to the task's process group, SIGKILL to the group
+//     --kill-grace-s seconds later (default 10) if the task is still alive.
+//     The reason is "cancelled" or "timed out after N s" (the first one
+//     wins). A SIGTERM that is already pending when the shim is about to
+//     start the task (e.g. sent right after the launch) cancels it before it
+//     starts: nothing is run, the reason is "cancelled before start".
+//  f. When the task has ended, SIGKILL goes to its process group (stragglers
+//     it left behind), then DIR/exit is written atomically (tmp + fsync +
+//     rename) as lines
+//         exit_code=<n>   (-1 when killed by a signal or never run)
+//         signal=<n>      (0 when it exited)
+//         start_ms=<epoch ms>
+//         end_ms=<epoch ms>
+//         reason=<text, may be empty>
+//     and the shim exits 0. If the log cannot be opened or the task cannot be
+//     started, the exit file records exit_code=-1 and the reason.
+//
+// Exit status of the shim: 0 exit recorded; 64 usage error; 71 the attempt
+// directory or claim could not be set up (message on stderr, no exit file);
+// 74 the task ran but DIR/exit could not be written (message on stderr);
+// 75 the attempt was already claimed.
+//
+// Kept lean on purpose (one start per task): plain C++ and POSIX/Linux calls,
+// no iostreams, no exceptions, linked statically.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitSetup = 71;
+constexpr int kExitNotRecorded = 74;
+constexpr int kExitClaimed = 75;
+constexpr int kExecFailed = 127;
+
+struct Options {
+  const char* attempt_dir = nullptr;
+  const char* log = nullptr;
+  const char* workdir = nullptr;
+  long timeout_s = 0;
+  long kill_grace_s = 10;
+  char** argv = nullptr;  // PROGRAM ARGS..., null-terminated
+};
+
+// Appends to a fixed buffer, truncating silently.
+struct Buf {
+  char data[1024];
+  size_t len = 0;
+
+  Buf& S(const char* s) {
+    while (*s && len + 1 < sizeof(data)) data[len++] = *s++;
+    data[len] = '\0';
+    return *this;
+  }
+  Buf& N(long long v) {
+    char tmp[24];
+    snprintf(tmp, sizeof(tmp), "%lld", v);
+    return S(tmp);
+  }
+};
+
+void WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+void Complain(const Buf& b) {
+  WriteAll(STDERR_FILENO, b.data, b.len);
+  WriteAll(STDERR_FILENO, "\n", 1);
+}
+
+[[noreturn]] void Usage(const char* why) {
+  Buf b;
+  b.S("ocx-shim: ")
+      .S(why)
+      .S("\nusage: ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] "
+         "[--timeout-s N] [--kill-grace-s N] -- PROGRAM ARGS...");
+  Complain(b);
+  _exit(kExitUsage);
+}
+
+bool ParseSeconds(const char* s, long* out) {
+  if (*s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || v > 100L * 365 * 24 * 3600) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+Options ParseArgs(int argc, char** argv) {
+  Options o;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const char* a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      ++i;
+      break;
+    }
+    if (i + 1 >= argc) Usage("missing value or PROGRAM");
+    const char* v = argv[++i];
+    if (strcmp(a, "--attempt-dir") == 0) {
+      o.attempt_dir = v;
+    } else if (strcmp(a, "--log") == 0) {
+      o.log = v;
+    } else if (strcmp(a, "--workdir") == 0) {
+      o.workdir = v;
+    } else if (strcmp(a, "--timeout-s") == 0) {
+      if (!ParseSeconds(v, &o.timeout_s)) Usage("bad --timeout-s");
+    } else if (strcmp(a, "--kill-grace-s") == 0) {
+      if (!ParseSeconds(v, &o.kill_grace_s)) Usage("bad --kill-grace-s");
+    } else {
+      Usage("unknown option");
+    }
+  }
+  if (o.attempt_dir == nullptr || *o.attempt_dir == '\0') {
+    Usage("--attempt-dir is required");
+  }
+  if (o.log == nullptr || *o.log == '\0') Usage("--log is required");
+  if (i >= argc) Usage("PROGRAM is required after --");
+  o.argv = argv + i;
+  return o;
+}
+
+// Closes every descriptor >= 3.
+void CloseInheritedFds() {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; ++fd) close(fd);
+    return;
+  }
+  int own = dirfd(d);
+  while (struct dirent* e = readdir(d)) {
+    int fd = atoi(e->d_name);
+    if (fd >= 3 && fd != own) close(fd);
+  }
+  closedir(d);
+}
+
+// mkdir -p, mode 0755.
+bool MakeDirs(const char* path) {
+  char p[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof(p)) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  memcpy(p, path, n + 1);
+  for (size_t i = 1; i <= n; ++i) {
+    if (p[i] == '/' || p[i] == '\0') {
+      char saved = p[i];
+      p[i] = '\0';
+      if (mkdir(p, 0755) != 0 && errno != EEXIST) return false;
+      p[i] = saved;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) != 0) return false;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return false;
+  }
+  return true;
+}
+
+// Field 22 of /proc/self/stat (start time in clock ticks since boot), or 0.
+unsigned long long SelfStartTime() {
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  // The command name (field 2) may contain spaces and ')': skip to the last
+  // ')'. Field 3 follows it; skip fields 3..21.
+  char* p = strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  ++p;
+  for (int field = 3; field < 22; ++field) {
+    while (*p == ' ') ++p;
+    while (*p != ' ' && *p != '\0') ++p;
+  }
+  while (*p == ' ') ++p;
+  return strtoull(p, nullptr, 10);
+}
+
+long long NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long MonoMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Writes `b` to dirfd/name through dirfd/name.tmp + rename.
+bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
+  char tmp[64];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  WriteAll(fd, b.data, b.len);
+  bool ok = !sync || fsync(fd) == 0;
+  close(fd);
+  if (!ok || renameat(dirfd, tmp, dirfd, name) != 0) {
+    unlinkat(dirfd, tmp, 0);
+    return false;
+  }
+  return true;
+}
+
+// Creates dirfd/claim exclusively with `content`, atomically. Returns 0,
+// EEXIST when already claimed, or another errno.
+int Claim(int dirfd, const Buf& content) {
+  char tmp[64];
+  snprintf(tmp, sizeof(tmp), "claim.tmp.%d", static_cast<int>(getpid()));
+  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    WriteAll(fd, content.data, content.len);
+    close(fd);
+    int rc = linkat(dirfd, tmp, dirfd, "claim", 0);
+    int err = errno;
+    unlinkat(dirfd, tmp, 0);
+    if (rc == 0) return 0;
+    if (err == EEXIST) return EEXIST;
+    if (err != EPERM && err != EOPNOTSUPP && err != ENOSYS) return err;
+    // No hard links on this file system: fall back to O_EXCL (a reader may
+    // then briefly see an empty claim).
+  }
+  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  WriteAll(fd, content.data, content.len);
+  close(fd);
+  return 0;
+}
+
+struct Outcome {
+  int exit_code = -1;
+  int signal = 0;
+  long long start_ms = 0;
+  long long end_ms = 0;
+  const char* reason = "";
+  char reason_buf[256];
+};
+
+bool RecordExit(int dirfd, const Outcome& out) {
+  Buf b;
+  b.S("exit_code=").N(out.exit_code).S("\nsignal=").N(out.signal);
+  b.S("\nstart_ms=").N(out.start_ms).S("\nend_ms=").N(out.end_ms);
+  b.S("\nreason=").S(out.reason).S("\n");
+  if (!WriteAtomic(dirfd, "exit", b, /*sync=*/true)) {
+    Buf e;
+    e.S("ocx-shim: cannot write exit file: ").S(strerror(errno));
+    Complain(e);
+    return false;
+  }
+  return true;
+}
+
+// What the task's child needs; it shares the shim's memory until exec.
+struct TaskArgs {
+  const Options* o;
+  pid_t shim_pid;
+  int log_fd;
+  int null_fd;
+  const sigset_t* empty_mask;
+};
+
+// Stack of the task's child between clone() and exec (execvp's PATH search
+// uses the stack, not malloc). Only touched pages cost anything.
+alignas(64) char g_task_stack[256 * 1024];
+
+// Runs in the task's child until exec; never returns. It shares the shim's
+// memory (CLONE_VM|CLONE_VFORK, as posix_spawn does; the shim is suspended
+// meanwhile and has no signal handlers), but has its own descriptor table and
+// signal dispositions.
+int TaskMain(void* arg) {
+  const TaskArgs& t = *static_cast<const TaskArgs*>(arg);
+  const Options& o = *t.o;
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != t.shim_pid) _exit(kExecFailed);  // the shim died already
+  signal(SIGHUP, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
+  if (t.null_fd >= 0) dup2(t.null_fd, STDIN_FILENO);
+  dup2(t.log_fd, STDOUT_FILENO);
+  dup2(t.log_fd, STDERR_FILENO);
+  sigprocmask(SIG_SETMASK, t.empty_mask, nullptr);
+  if (o.workdir != nullptr && chdir(o.workdir) != 0) {
+    Buf b;
+    b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": cannot enter workdir ");
+    b.S(o.workdir).S(": ").S(strerror(errno)).S("\n");
+    WriteAll(STDERR_FILENO, b.data, b.len);
+    _exit(kExecFailed);
+  }
+  execvp(o.argv[0], o.argv);
+  Buf b;
+  b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": ").S(strerror(errno));
+  b.S("\n");
+  WriteAll(STDERR_FILENO, b.data, b.len);
+  _exit(kExecFailed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Take SIGTERM/SIGINT/SIGCHLD through a signalfd. ocxd starts the shim
+  // with SIGTERM/SIGINT already blocked, so a cancel sent right after the
+  // launch stays pending instead of killing the shim.
+  sigset_t empty_mask, mask;
+  sigemptyset(&empty_mask);
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+
+  Options o = ParseArgs(argc, argv);
+  CloseInheritedFds();
+  setsid();  // fails (harmlessly) when already a session leader
+
+  if (!MakeDirs(o.attempt_dir)) {
+    Buf b;
+    b.S("ocx-shim: cannot create attempt dir ").S(o.attempt_dir).S(": ");
+    Complain(b.S(strerror(errno)));
+    return kExitSetup;
+  }
+  int dirfd = open(o.attempt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) {
+    Buf b;
+    b.S("ocx-shim: cannot open attempt dir ").S(o.attempt_dir).S(": ");
+    Complain(b.S(strerror(errno)));
+    return kExitSetup;
+  }
+  pid_t self = getpid();
+  {
+    Buf claim;
+    claim.N(self).S(" ").N(static_cast<long long>(SelfStartTime())).S("\n");
+    int err = Claim(dirfd, claim);
+    if (err == EEXIST) {
+      Buf b;
+      b.S("ocx-shim: attempt ").S(o.attempt_dir);
+      Complain(b.S(" is already claimed; not starting it again"));
+      return kExitClaimed;
+    }
+    if (err != 0) {
+      Buf b;
+      b.S("ocx-shim: cannot claim attempt ").S(o.attempt_dir).S(": ");
+      Complain(b.S(strerror(err)));
+      return kExitSetup;
+    }
+  }
+
+  Outcome out;
+  out.start_ms = NowMs();
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  int log_fd =
+      open(o.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  pid_t child = -1;
+  if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)) {
+    out.reason = "cancelled before start";
+  } else if (sfd < 0 || log_fd < 0) {
+    Buf b;
+    if (sfd < 0) {
+      b.S("ocx-shim: signalfd: ").S(strerror(errno));
+    } else {
+      b.S("ocx-shim: cannot open log ").S(o.log).S(": ").S(strerror(errno));
+    }
+    memcpy(out.reason_buf, b.data, b.len + 1);
+    out.reason = out.reason_buf;
+  } else {
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    TaskArgs args = {&o, self, log_fd, null_fd, &empty_mask};
+    // Returns once the child has exec'd or exited: its setpgid() is done.
+    child = clone(TaskMain, g_task_stack + sizeof(g_task_stack),
+                  CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    int clone_errno = errno;
+    if (null_fd >= 0) close(null_fd);
+    if (child < 0) {
+      Buf b;
+      b.S("ocx-shim: cannot start the task: ").S(strerror(clone_errno));
+      memcpy(out.reason_buf, b.data, b.len + 1);
+      out.reason = out.reason_buf;
+    }
+  }
+  if (log_fd >= 0) close(log_fd);
+
+  if (child > 0) {
+    Buf pid_line;
+    pid_line.N(child).S("\n");
+    WriteAtomic(dirfd, "task.pid", pid_line, /*sync=*/false);
+
+    const long long start_mono = MonoMs();
+    const long long timeout_at =
+        o.timeout_s > 0 ? start_mono + o.timeout_s * 1000 : -1;
+    long long kill_at = -1;  // when SIGKILL follows SIGTERM
+    bool stopping = false;
+    int status = 0;
+    bool reaped = false;
+    auto stop = [&](const char* reason) {
+      if (stopping) return;
+      stopping = true;
+      out.reason = reason;
+      kill(-child, SIGTERM);
+      kill_at = MonoMs() + o.kill_grace_s * 1000;
+    };
+    while (!reaped) {
+      pid_t r = waitpid(child, &status, WNOHANG);
+      if (r == child) {
+        reaped = true;
+        break;
+      }
+      if (r < 0 && errno != EINTR) break;  // ECHILD: cannot happen
+      long long now = MonoMs();
+      if (timeout_at >= 0 && now >= timeout_at && !stopping) {
+        snprintf(out.reason_buf, sizeof(out.reason_buf),
+                 "timed out after %ld s", o.timeout_s);
+        stop(out.reason_buf);
+      }
+      if (kill_at >= 0 && now >= kill_at) {
+        kill(-child, SIGKILL);
+        kill_at = -1;
+      }
+      long long wake = -1;
+      if (timeout_at >= 0 && !stopping) wake = timeout_at;
+      if (kill_at >= 0 && (wake < 0 || kill_at < wake)) wake = kill_at;
+      long long wait_ms = wake < 0 ? -1 : (wake > now ? wake - now : 0);
+      if (wait_ms > 3600 * 1000) wait_ms = 3600 * 1000;
+      struct pollfd pfd = {sfd, POLLIN, 0};
+      int pr = poll(&pfd, 1, static_cast<int>(wait_ms));
+      if (pr < 0 && errno != EINTR) break;
+      if (pr > 0) {
+        struct signalfd_siginfo si[8];
+        ssize_t n = read(sfd, si, sizeof(si));
+        for (ssize_t k = 0; k < n / static_cast<ssize_t>(sizeof(si[0])); ++k) {
+          if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT) {
+            stop("cancelled");
+          }
+        }
+      }
+    }
+    out.end_ms = NowMs();
+    kill(-child, SIGKILL);  // whatever the task left in its group
+    if (reaped && WIFEXITED(status)) {
+      out.exit_code = WEXITSTATUS(status);
+      out.signal = 0;
+    } else if (reaped && WIFSIGNALED(status)) {
+      out.exit_code = -1;
+      out.signal = WTERMSIG(status);
+    } else {
+      snprintf(out.reason_buf, sizeof(out.reason_buf),
+               "ocx-shim: lost the task: %s", strerror(errno));
+      out.reason = out.reason_buf;
+    }
+  } else {
+    out.end_ms = NowMs();
+  }
+  return RecordExit(dirfd, out) ? 0 : kExitNotRecorded;
+}
