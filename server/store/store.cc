@@ -36,6 +36,7 @@ std::vector<std::string> SplitList(const std::string& joined) {
 }
 
 // Reads kTaskColumns starting at column 0; params from column 17 if asked.
+// Times are set only when non-zero, so that JSON output has no 1970 dates.
 Task ReadTask(const Statement& s, bool with_params) {
   Task t;
   t.set_id(s.ColumnText(0));
@@ -50,10 +51,18 @@ Task ReadTask(const Statement& s, bool with_params) {
   t.set_num_gpus(static_cast<int32_t>(s.ColumnInt(9)));
   t.set_attempt_count(static_cast<int32_t>(s.ColumnInt(10)));
   t.set_max_attempts(static_cast<int32_t>(s.ColumnInt(11)));
-  SetTimestamp(s.ColumnInt(12), t.mutable_create_time());
-  SetTimestamp(s.ColumnInt(13), t.mutable_start_time());
-  SetTimestamp(s.ColumnInt(14), t.mutable_end_time());
-  SetTimestamp(s.ColumnInt(15), t.mutable_next_attempt_time());
+  if (int64_t ms = s.ColumnInt(12); ms > 0) {
+    SetTimestamp(ms, t.mutable_create_time());
+  }
+  if (int64_t ms = s.ColumnInt(13); ms > 0) {
+    SetTimestamp(ms, t.mutable_start_time());
+  }
+  if (int64_t ms = s.ColumnInt(14); ms > 0) {
+    SetTimestamp(ms, t.mutable_end_time());
+  }
+  if (int64_t ms = s.ColumnInt(15); ms > 0) {
+    SetTimestamp(ms, t.mutable_next_attempt_time());
+  }
   t.set_reason(s.ColumnText(16));
   if (with_params) t.mutable_params()->ParseFromString(s.ColumnBlob(17));
   return t;
@@ -69,9 +78,15 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   e.mutable_spec()->ParseFromString(s.ColumnBlob(5));
   e.set_work_dir(s.ColumnText(6));
   e.set_task_count(static_cast<int32_t>(s.ColumnInt(7)));
-  SetTimestamp(s.ColumnInt(8), e.mutable_create_time());
-  SetTimestamp(s.ColumnInt(9), e.mutable_update_time());
-  SetTimestamp(s.ColumnInt(10), e.mutable_end_time());
+  if (int64_t ms = s.ColumnInt(8); ms > 0) {
+    SetTimestamp(ms, e.mutable_create_time());
+  }
+  if (int64_t ms = s.ColumnInt(9); ms > 0) {
+    SetTimestamp(ms, e.mutable_update_time());
+  }
+  if (int64_t ms = s.ColumnInt(10); ms > 0) {
+    SetTimestamp(ms, e.mutable_end_time());
+  }
   return e;
 }
 
@@ -84,8 +99,12 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
   a.set_name(s.ColumnText(first + 3));
   a.set_backend(s.ColumnText(first + 4));
   a.set_backend_id(s.ColumnText(first + 5));
-  SetTimestamp(s.ColumnInt(first + 6), a.mutable_start_time());
-  SetTimestamp(s.ColumnInt(first + 7), a.mutable_end_time());
+  if (int64_t ms = s.ColumnInt(first + 6); ms > 0) {
+    SetTimestamp(ms, a.mutable_start_time());
+  }
+  if (int64_t ms = s.ColumnInt(first + 7); ms > 0) {
+    SetTimestamp(ms, a.mutable_end_time());
+  }
   if (!s.ColumnIsNull(first + 8)) {
     a.set_exit_code(static_cast<int32_t>(s.ColumnInt(first + 8)));
   }
@@ -103,9 +122,8 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
 }
 
 absl::Status BadToken(const std::string& token) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("page_token: \"", token,
-                   "\" is not a token returned by this method"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "page_token: \"", token, "\" is not a token returned by this method"));
 }
 
 }  // namespace
@@ -475,7 +493,8 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
   ReadConnection conn(this, std::move(raw));
   std::string sql = absl::StrCat("SELECT ", kEvaluationColumns,
                                  " FROM evaluations WHERE seq < ?");
-  if (state != Evaluation::STATE_UNSPECIFIED) absl::StrAppend(&sql, " AND state=?");
+  if (state != Evaluation::STATE_UNSPECIFIED)
+    absl::StrAppend(&sql, " AND state=?");
   absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?");
   OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
   int i = 1;
@@ -524,7 +543,8 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
       "SELECT ", kTaskColumns,
       " FROM tasks WHERE eval_id=? AND (stage > ? OR (stage = ? AND idx > ?))");
   if (state != Task::STATE_UNSPECIFIED) absl::StrAppend(&sql, " AND state=?");
-  if (stage != ocx::v1::STAGE_UNSPECIFIED) absl::StrAppend(&sql, " AND stage=?");
+  if (stage != ocx::v1::STAGE_UNSPECIFIED)
+    absl::StrAppend(&sql, " AND stage=?");
   absl::StrAppend(&sql, " ORDER BY stage, idx LIMIT ?");
   OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
   int i = 1;
@@ -532,7 +552,8 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
   s->Bind(i++, after_stage);
   s->Bind(i++, after_stage);
   s->Bind(i++, after_idx);
-  if (state != Task::STATE_UNSPECIFIED) s->Bind(i++, static_cast<int64_t>(state));
+  if (state != Task::STATE_UNSPECIFIED)
+    s->Bind(i++, static_cast<int64_t>(state));
   if (stage != ocx::v1::STAGE_UNSPECIFIED) {
     s->Bind(i++, static_cast<int64_t>(stage));
   }
@@ -563,10 +584,10 @@ absl::StatusOr<Task> Store::GetTask(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
   Task t = ReadTask(*s, true);
-  OCX_ASSIGN_OR_RETURN(
-      auto a, conn->Prepare(absl::StrCat(
-                  "SELECT ", kAttemptColumns,
-                  " FROM attempts WHERE task_id=? ORDER BY number")));
+  OCX_ASSIGN_OR_RETURN(auto a,
+                       conn->Prepare(absl::StrCat(
+                           "SELECT ", kAttemptColumns,
+                           " FROM attempts WHERE task_id=? ORDER BY number")));
   a->Bind(1, id);
   while (true) {
     OCX_ASSIGN_OR_RETURN(bool arow, a->Step());
@@ -582,8 +603,8 @@ absl::StatusOr<Attempt> Store::GetAttempt(const std::string& task_id,
   ReadConnection conn(this, std::move(raw));
   std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
                                  " FROM attempts WHERE task_id=?");
-  absl::StrAppend(&sql, number > 0 ? " AND number=?"
-                                   : " ORDER BY number DESC LIMIT 1");
+  absl::StrAppend(
+      &sql, number > 0 ? " AND number=?" : " ORDER BY number DESC LIMIT 1");
   OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
   s->Bind(1, task_id);
   if (number > 0) s->Bind(2, static_cast<int64_t>(number));
@@ -604,14 +625,18 @@ absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
       auto s, conn->Prepare("SELECT seq, time_ms, eval_id, task_id, attempt, "
                             "state, message FROM events WHERE eval_id=? AND "
                             "seq > ? ORDER BY seq LIMIT ?"));
-  s->Bind(1, eval_id).Bind(2, after_sequence).Bind(3, static_cast<int64_t>(limit));
+  s->Bind(1, eval_id)
+      .Bind(2, after_sequence)
+      .Bind(3, static_cast<int64_t>(limit));
   std::vector<ocx::v1::Event> out;
   while (true) {
     OCX_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
     ocx::v1::Event e;
     e.set_sequence(s->ColumnInt(0));
-    SetTimestamp(s->ColumnInt(1), e.mutable_time());
+    if (int64_t ms = s->ColumnInt(1); ms > 0) {
+      SetTimestamp(ms, e.mutable_time());
+    }
     e.set_evaluation_id(s->ColumnText(2));
     e.set_task_id(s->ColumnText(3));
     e.set_attempt(static_cast<int32_t>(s->ColumnInt(4)));
