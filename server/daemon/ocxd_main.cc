@@ -233,6 +233,7 @@ absl::Status Run(const Flags& flags) {
           "ocxd: stopping; running tasks keep running and are re-attached "
           "by the next start\n");
   ocx::daemon::systemd::Stopping();
+  dispatcher.StopLaunching();
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -151,7 +151,9 @@ void Dispatcher::Turn() {
     status.Update(PromoteDueRetries(now));
   }
   std::vector<runners::LaunchSpec> to_launch;
-  if (status.ok() && !stopping_) status.Update(Schedule(now, &to_launch));
+  if (status.ok() && !stopping_ && !no_launch_) {
+    status.Update(Schedule(now, &to_launch));
+  }
   if (status.ok()) {
     for (const std::string& id : touched_evals_) {
       auto it = evals_.find(id);

@@ -62,6 +62,12 @@ class Dispatcher {
 
   // Starts the loop thread.
   void Start();
+  // Stops launching new attempts at once; the loop keeps applying commands
+  // and updates. The first step of a shutdown (SIGTERM).
+  void StopLaunching() {
+    no_launch_ = true;
+    waker_->Notify();
+  }
   // Stops launching, finishes the current turn and joins the loop. Running
   // attempts are left running, to be re-attached by the next daemon.
   void Stop();
@@ -150,6 +156,7 @@ class Dispatcher {
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> no_launch_{false};
   std::atomic<int64_t> last_turn_ms_{0};
 
   absl::Mutex mu_;

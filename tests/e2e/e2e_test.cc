@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -270,6 +271,140 @@ TEST_F(E2ETest, KilledDaemonReattachesToRunningTasksWithoutRerunningThem) {
   for (auto& [task, runs] : ReadJournal(journal())) {
     EXPECT_EQ(runs.size(), 1u) << task << " ran more than once";
   }
+}
+
+TEST_F(E2ETest, SigtermExitsCleanlyAndLeavesTasksToBeReattached) {
+  auto spec = TestSpec(1, 2, {"--journal", journal(), "--sleep-ms", "1500"});
+  Evaluation e = Create(spec);
+  for (int i = 0; i < 200 && ReadJournal(journal()).size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int status = daemon_->Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << daemon_->log();
+  // The tasks kept running without the daemon and finished.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  auto runs = ReadJournal(journal());
+  ASSERT_EQ(runs.size(), 2u);
+  for (auto& [task, list] : runs) EXPECT_GT(list.at(0).end_ms, 0) << task;
+  ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  for (auto& [task, list] : ReadJournal(journal())) {
+    EXPECT_EQ(list.size(), 1u) << task << " ran again after the restart";
+  }
+}
+
+TEST_F(E2ETest, WatchStreamsEventsAndResumesFromASequenceNumber) {
+  auto spec = TestSpec(1, 2, {});
+  Evaluation e = Create(spec);
+  auto watch = [&](int64_t after) {
+    ocx::v1::WatchEvaluationRequest req;
+    req.set_id(e.id());
+    req.set_after_sequence(after);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto reader = daemon_->stub()->WatchEvaluation(&ctx, req);
+    std::vector<ocx::v1::Event> events;
+    ocx::v1::WatchEvaluationResponse resp;
+    Evaluation last;
+    while (reader->Read(&resp)) {
+      for (const auto& ev : resp.events()) events.push_back(ev);
+      last = resp.evaluation();
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(last.state(), Evaluation::SUCCEEDED);
+    return events;
+  };
+  std::vector<ocx::v1::Event> all = watch(0);
+  // Created, per-task READY/RUNNING/SUCCEEDED, evaluation states.
+  ASSERT_GE(all.size(), 8u);
+  EXPECT_EQ(all.front().state(), "QUEUED");
+  EXPECT_EQ(all.back().state(), "SUCCEEDED");
+  EXPECT_EQ(all.back().task_id(), "");
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GT(all[i].sequence(), all[i - 1].sequence());
+  }
+  size_t half = all.size() / 2;
+  std::vector<ocx::v1::Event> rest = watch(all[half - 1].sequence());
+  ASSERT_EQ(rest.size(), all.size() - half);
+  EXPECT_EQ(rest.front().sequence(), all[half].sequence());
+}
+
+TEST_F(E2ETest, ListEvaluationsPagesNewestFirstAndFiltersByState) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Create(TestSpec(1, 1, {})).id());
+  for (const auto& id : ids) ASSERT_TRUE(WaitForEnd(daemon_->stub(), id, 60).ok());
+  ocx::v1::ListEvaluationsRequest req;
+  req.set_page_size(2);
+  ocx::v1::ListEvaluationsResponse page1, page2;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(daemon_->stub()->ListEvaluations(&c1, req, &page1).ok());
+  ASSERT_EQ(page1.evaluations_size(), 2);
+  EXPECT_EQ(page1.evaluations(0).id(), ids[2]);
+  EXPECT_EQ(page1.evaluations(1).id(), ids[1]);
+  ASSERT_FALSE(page1.next_page_token().empty());
+  req.set_page_token(page1.next_page_token());
+  grpc::ClientContext c2;
+  ASSERT_TRUE(daemon_->stub()->ListEvaluations(&c2, req, &page2).ok());
+  ASSERT_EQ(page2.evaluations_size(), 1);
+  EXPECT_EQ(page2.evaluations(0).id(), ids[0]);
+  EXPECT_TRUE(page2.next_page_token().empty());
+
+  ocx::v1::ListEvaluationsRequest failed;
+  failed.set_state(Evaluation::FAILED);
+  ocx::v1::ListEvaluationsResponse none;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(daemon_->stub()->ListEvaluations(&c3, failed, &none).ok());
+  EXPECT_EQ(none.evaluations_size(), 0);
+
+  ocx::v1::ListEvaluationsRequest bad;
+  bad.set_page_size(-1);
+  grpc::ClientContext c4;
+  EXPECT_EQ(daemon_->stub()->ListEvaluations(&c4, bad, &none).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
+  std::string config = dir_.path() + "/eval.yaml";
+  {
+    std::ofstream out(config);
+    out << "models:\n  - {abbr: m1, type: OpenAISDK, path: x}\n"
+        << "datasets:\n  - {abbr: d1, path: d1.jsonl}\n  - {abbr: d2, path: d2.jsonl}\n"
+        << "infer:\n  runner:\n    task: {type: command, argv: [\"" << TestTaskPath()
+        << "\", \"{task_json}\"]}\n"
+        << "eval:\n  runner:\n    task: {type: command, argv: [\"" << TestTaskPath()
+        << "\", \"{task_json}\"]}\n";
+  }
+  std::vector<std::string> env = {"OCX_SERVER=" + daemon_->server()};
+  RunResult submit = RunProgram({OcxctlPath(), "submit", config, "--watch"}, env);
+  EXPECT_EQ(submit.exit_code, 0) << submit.out << submit.err;
+  EXPECT_THAT(submit.out, HasSubstr("SUCCEEDED"));
+
+  RunResult list = RunProgram({OcxctlPath(), "list", "-o", "name"}, env);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::string id = list.out.substr(0, list.out.find('\n'));
+  RunResult json = RunProgram({OcxctlPath(), "status", id, "-o", "json"}, env);
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, HasSubstr("\"state\": \"SUCCEEDED\""));
+  RunResult tasks = RunProgram({OcxctlPath(), "tasks", id}, env);
+  EXPECT_THAT(tasks.out, HasSubstr(id + "-eval-1"));
+
+  std::string bad = dir_.path() + "/bad.yaml";
+  {
+    std::ofstream out(bad);
+    out << "models:\n  - {abbr: m1, type: OpenAISDK, run_cfg: {num_gpus: two}}\n"
+        << "datasets:\n  - {abbr: d1}\n";
+  }
+  RunResult rejected = RunProgram({OcxctlPath(), "submit", bad}, env);
+  EXPECT_EQ(rejected.exit_code, 2);
+  EXPECT_THAT(rejected.err, HasSubstr("models[0].run_cfg.num_gpus"));
+
+  RunResult unreachable = RunProgram(
+      {OcxctlPath(), "list"}, {"OCX_SERVER=unix://" + dir_.path() + "/none.sock"});
+  EXPECT_EQ(unreachable.exit_code, 3);
+  EXPECT_THAT(unreachable.err, HasSubstr("none.sock"));
 }
 
 class GpuE2ETest : public E2ETest {
