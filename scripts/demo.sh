@@ -37,6 +37,7 @@ echo "==> ocxctl status $id"
 "$ocxctl" status "$id"
 echo
 echo "==> outputs under $demo_dir/work/$id"
-(cd "$demo_dir/work/$id" && find predictions results logs -type f | sort | head -n 12)
+(cd "$demo_dir/work/$id" && find predictions results -type f | sort | head -n 12 &&
+  echo "logs/: $(find logs -type f | wc -l) files, one per attempt")
 echo "    (the daemon's files stay in $demo_dir)"
 exit $status
