@@ -126,9 +126,9 @@ bool PathExists(const std::string& path) {
 }
 
 std::string AbsolutePath(absl::string_view path, absl::string_view base) {
-  std::string joined =
-      (!path.empty() && path[0] == '/') ? std::string(path)
-                                        : absl::StrCat(base, "/", path);
+  std::string joined = (!path.empty() && path[0] == '/')
+                           ? std::string(path)
+                           : absl::StrCat(base, "/", path);
   std::vector<absl::string_view> out;
   for (absl::string_view part : absl::StrSplit(joined, '/')) {
     if (part.empty() || part == ".") continue;

@@ -23,7 +23,7 @@ void Waker::Notify() {
 
 bool Waker::Wait(int64_t timeout_ms) {
   struct pollfd pfd = {fd_, POLLIN, 0};
-  int timeout = timeout_ms < 0 ? -1
+  int timeout = timeout_ms < 0         ? -1
                 : timeout_ms > 3600000 ? 3600000
                                        : static_cast<int>(timeout_ms);
   int rc = poll(&pfd, 1, timeout);

@@ -25,9 +25,9 @@ std::string TaskName(Stage stage, const PlannedTask& planned) {
   for (const auto& d : planned.datasets) {
     parts.push_back(absl::StrCat(planned.model.abbr(), "/", d.config().abbr()));
   }
-  return absl::StrCat(stage == ocx::v1::STAGE_INFER ? "OpenICLInfer"
-                                                    : "OpenICLEval",
-                      "[", absl::StrJoin(parts, ","), "]");
+  return absl::StrCat(
+      stage == ocx::v1::STAGE_INFER ? "OpenICLInfer" : "OpenICLEval", "[",
+      absl::StrJoin(parts, ","), "]");
 }
 
 int EvalGpus(const PlannedTask& planned) {
@@ -101,9 +101,9 @@ std::string ResultPath(const std::string& model_abbr,
   return absl::StrCat("results/", model_abbr, "/", dataset_abbr, ".json");
 }
 
-absl::StatusOr<std::vector<Task>> PlanTasks(
-    const ocx::v1::EvaluationSpec& spec, const std::string& eval_id,
-    const std::string& work_dir) {
+absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
+                                            const std::string& eval_id,
+                                            const std::string& work_dir) {
   std::vector<Task> tasks;
   OCX_RETURN_IF_ERROR(
       AddStage(spec, ocx::v1::STAGE_INFER, eval_id, work_dir, &tasks));

@@ -104,9 +104,8 @@ absl::StatusOr<Submission> PrepareSubmission(
   if (create_dirs) {
     absl::Status made = MakeDirs(work_dir);
     if (!made.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("work_dir: cannot create ", work_dir, ": ",
-                       made.message()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "work_dir: cannot create ", work_dir, ": ", made.message()));
     }
   }
   Submission sub;

@@ -23,10 +23,10 @@
 //     PR_SET_PDEATHSIG=SIGKILL (it dies if the shim is killed), stdin from
 //     /dev/null, stdout and stderr appended to FILE (created 0644), in the
 //     working directory --workdir if given, with the shim's environment, an
-//     empty signal mask and default SIGHUP/SIGPIPE. PROGRAM is looked up in
-//     PATH (execvp). If it cannot be run, "ocx-shim: cannot run PROGRAM:
-//     <strerror>" is appended to FILE and the task exits 127 (also for a
-//     --workdir that cannot be entered).
+//     empty signal mask and every signal disposition at its default. PROGRAM
+//     is looked up in PATH (execvp). If it cannot be run, "ocx-shim: cannot
+//     run PROGRAM: <strerror>" is appended to FILE and the task exits 127
+//     (also for a --workdir that cannot be entered).
 //  d. DIR/task.pid ("<task pid>\n") is written atomically (tmp + rename).
 //  e. SIGTERM or SIGINT to the shim, or --timeout-s N seconds (N > 0) after
 //     the start: SIGTERM to the task's process group, SIGKILL to the group
@@ -345,8 +345,15 @@ int TaskMain(void* arg) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != t.shim_pid) _exit(kExecFailed);  // the shim died already
-  signal(SIGHUP, SIG_DFL);
-  signal(SIGPIPE, SIG_DFL);
+  // Every disposition back to default: the shim ignores SIGHUP/SIGPIPE, and
+  // whoever started it may have ignored more (a shell's `cmd &` ignores
+  // SIGINT and SIGQUIT).
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
   if (t.null_fd >= 0) dup2(t.null_fd, STDIN_FILENO);
   dup2(t.log_fd, STDOUT_FILENO);
   dup2(t.log_fd, STDERR_FILENO);
@@ -379,6 +386,13 @@ int main(int argc, char** argv) {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
+  // Whoever started the shim may have ignored these. An ignored SIGCHLD
+  // makes the kernel reap the task behind our back and never report it;
+  // SIGTERM/SIGINT are only kept while blocked because Linux queues blocked
+  // signals even when ignored, so make them plain too.
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
 

@@ -197,9 +197,8 @@ grpc::Status EvaluationServiceImpl::ReadTaskLog(
   // wait for it.
   absl::StatusOr<ocx::v1::Attempt> attempt =
       store_->GetAttempt(req->task_id(), req->attempt());
-  while (!attempt.ok() && absl::IsNotFound(attempt.status()) &&
-         req->follow() && req->attempt() == 0 && !ctx->IsCancelled() &&
-         !shutting_down_) {
+  while (!attempt.ok() && absl::IsNotFound(attempt.status()) && req->follow() &&
+         req->attempt() == 0 && !ctx->IsCancelled() && !shutting_down_) {
     absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->task_id());
     if (!t.ok()) return ToGrpcStatus(t.status());
     if (t->state() == ocx::v1::Task::CANCELLED ||

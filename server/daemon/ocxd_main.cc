@@ -97,10 +97,9 @@ absl::Status Run(const Flags& flags) {
 
   char cwd[4096];
   std::string base = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
-  std::string database =
-      config.database().empty()
-          ? ocx::JoinPath(StateHome(), "ocx.db")
-          : ocx::AbsolutePath(config.database(), base);
+  std::string database = config.database().empty()
+                             ? ocx::JoinPath(StateHome(), "ocx.db")
+                             : ocx::AbsolutePath(config.database(), base);
   OCX_RETURN_IF_ERROR(ocx::MakeDirs(database.substr(0, database.rfind('/'))));
   std::string work_root =
       config.work_root().empty()
@@ -114,7 +113,8 @@ absl::Status Run(const Flags& flags) {
   std::string db_lock_path = config.lock_file().empty()
                                  ? absl::StrCat(database, ".lock")
                                  : config.lock_file();
-  OCX_ASSIGN_OR_RETURN(auto db_lock, ocx::daemon::LockFile::Acquire(db_lock_path));
+  OCX_ASSIGN_OR_RETURN(auto db_lock,
+                       ocx::daemon::LockFile::Acquire(db_lock_path));
   OCX_ASSIGN_OR_RETURN(ocx::daemon::ListenAddress address,
                        ocx::daemon::ResolveListenAddress(config.listen()));
   std::unique_ptr<ocx::daemon::LockFile> socket_lock;
@@ -127,7 +127,8 @@ absl::Status Run(const Flags& flags) {
   // GPUs: the daemon config, else CUDA_VISIBLE_DEVICES, else none.
   std::vector<int> gpus;
   if (!config.local().gpus().empty()) {
-    OCX_ASSIGN_OR_RETURN(gpus, ocx::runners::ParseGpuList(config.local().gpus()));
+    OCX_ASSIGN_OR_RETURN(gpus,
+                         ocx::runners::ParseGpuList(config.local().gpus()));
   } else {
     OCX_ASSIGN_OR_RETURN(gpus, ocx::runners::GpusFromEnvironment());
   }
@@ -145,7 +146,8 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(auto runner, ocx::runners::LocalRunner::Create(local));
 
   ocx::server::DispatcherOptions options;
-  if (config.retry().initial_backoff_ms() > 0 || flags.initial_backoff_ms == 0) {
+  if (config.retry().initial_backoff_ms() > 0 ||
+      flags.initial_backoff_ms == 0) {
     options.initial_backoff_ms = config.retry().initial_backoff_ms();
   }
   if (config.retry().multiplier() >= 1) {
@@ -191,9 +193,8 @@ absl::Status Run(const Flags& flags) {
   if (server == nullptr ||
       (address.kind == ocx::daemon::ListenAddress::Kind::kTcp &&
        bound_port == 0)) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address.ToString(),
-                     " (in use, or not allowed)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address.ToString(), " (in use, or not allowed)"));
   }
   if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
     chmod(address.socket_path.c_str(), 0600);
@@ -202,10 +203,10 @@ absl::Status Run(const Flags& flags) {
                                                     true);
   dispatcher.Start();
 
-  std::string listening = address.kind == ocx::daemon::ListenAddress::Kind::kTcp
-                              ? absl::StrCat(address.ToString(), " (port ",
-                                             bound_port, ")")
-                              : address.ToString();
+  std::string listening =
+      address.kind == ocx::daemon::ListenAddress::Kind::kTcp
+          ? absl::StrCat(address.ToString(), " (port ", bound_port, ")")
+          : address.ToString();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s\n",
           listening.c_str(), database.c_str(), work_root.c_str(),

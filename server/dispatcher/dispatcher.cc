@@ -121,8 +121,9 @@ void Dispatcher::Loop() {
     if (stopping_) break;
     int64_t sleep_ms = std::min(kMaxSleepMs, runner_->poll_interval_ms());
     if (!backoff_.empty()) {
-      sleep_ms = std::min(sleep_ms, std::max<int64_t>(
-                                        0, backoff_.begin()->first - NowMillis()));
+      sleep_ms =
+          std::min(sleep_ms,
+                   std::max<int64_t>(0, backoff_.begin()->first - NowMillis()));
     }
     waker_->Wait(sleep_ms);
   }
@@ -157,7 +158,8 @@ void Dispatcher::Turn() {
   if (status.ok()) {
     for (const std::string& id : touched_evals_) {
       auto it = evals_.find(id);
-      if (it != evals_.end()) status.Update(RefreshEvaluation(&it->second, now));
+      if (it != evals_.end())
+        status.Update(RefreshEvaluation(&it->second, now));
     }
     touched_evals_.clear();
   }
@@ -213,7 +215,8 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
   Submission& sub = cmd->submission;
   Evaluation& e = sub.evaluation;
   if (!e.request_id().empty()) {
-    OCX_ASSIGN_OR_RETURN(auto existing, store_->FindByRequestId(e.request_id()));
+    OCX_ASSIGN_OR_RETURN(auto existing,
+                         store_->FindByRequestId(e.request_id()));
     if (existing.has_value()) {
       cmd->result = *existing;
       return absl::OkStatus();
@@ -268,8 +271,8 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
   EvalEntry& e = it->second;
   if (!e.cancel_requested) {
     e.cancel_requested = true;
-    OCX_RETURN_IF_ERROR(
-        AddEvent(e.evaluation.id(), "", 0, "CANCELLING", "cancel requested", now));
+    OCX_RETURN_IF_ERROR(AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
+                                 "cancel requested", now));
   }
   std::vector<std::string> ids(e.task_ids.begin(), e.task_ids.end());
   for (const std::string& id : ids) {
@@ -283,7 +286,8 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
         break;
       case Task::LAUNCHING:
       case Task::RUNNING: {
-        absl::Status s = runner_->Cancel({t.task.id(), t.attempt.attempt.number()});
+        absl::Status s =
+            runner_->Cancel({t.task.id(), t.attempt.attempt.number()});
         if (!s.ok() && !absl::IsNotFound(s)) {
           fprintf(stderr, "ocxd: cancel %s: %s\n", t.task.id().c_str(),
                   s.ToString().c_str());
@@ -343,8 +347,7 @@ void Dispatcher::Unready(TaskEntry* t) {
 }
 
 absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
-                                      const std::string& message,
-                                      int64_t now) {
+                                      const std::string& message, int64_t now) {
   EvalEntry& e = evals_.at(t->task.evaluation_id());
   Task::State old = t->task.state();
   bool was_running = old == Task::LAUNCHING || old == Task::RUNNING;
@@ -396,10 +399,9 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
 }
 
 absl::Status Dispatcher::FailDependents(TaskEntry* t, int64_t now) {
-  std::string reason =
-      absl::StrCat("dependency ", t->task.id(), " ",
-                   t->task.state() == Task::CANCELLED ? "was cancelled"
-                                                      : "failed");
+  std::string reason = absl::StrCat(
+      "dependency ", t->task.id(), " ",
+      t->task.state() == Task::CANCELLED ? "was cancelled" : "failed");
   Task::State state =
       t->task.state() == Task::CANCELLED ? Task::CANCELLED : Task::FAILED;
   std::vector<std::string> dependents = t->dependents;
@@ -439,8 +441,8 @@ absl::Status Dispatcher::RefreshEvaluation(EvalEntry* e, int64_t now) {
   if (state == e->evaluation.state()) return absl::OkStatus();
   bool final = e->task_ids.empty();
   e->evaluation.set_state(state);
-  OCX_RETURN_IF_ERROR(store_->UpdateEvaluationState(
-      e->evaluation.id(), state, now, final ? now : 0));
+  OCX_RETURN_IF_ERROR(store_->UpdateEvaluationState(e->evaluation.id(), state,
+                                                    now, final ? now : 0));
   std::string message;
   if (final) {
     message = e->failed > 0 ? absl::StrCat(e->failed, " task(s) failed")
@@ -517,7 +519,8 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
     }
   }
   if (!u.reason.empty()) absl::StrAppend(&reason, "; ", u.reason);
-  if (state != Attempt::SUCCEEDED && evals_.at(t.task.evaluation_id()).cancel_requested) {
+  if (state != Attempt::SUCCEEDED &&
+      evals_.at(t.task.evaluation_id()).cancel_requested) {
     state = Attempt::CANCELLED;
     reason = absl::StrCat("cancelled by user (", reason, ")");
   }
@@ -526,12 +529,12 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
 }
 
 absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
-                                       const std::string& reason,
-                                       int64_t now) {
+                                       const std::string& reason, int64_t now) {
   Attempt& a = t->attempt.attempt;
   a.set_state(state);
   a.set_reason(reason);
-  if (TimestampMillis(a.end_time()) == 0) SetTimestamp(now, a.mutable_end_time());
+  if (TimestampMillis(a.end_time()) == 0)
+    SetTimestamp(now, a.mutable_end_time());
   OCX_RETURN_IF_ERROR(store_->PutAttempt(t->attempt));
   const int n = a.number();
   const int max = t->task.max_attempts();
@@ -547,14 +550,14 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
   if (t->task.attempt_count() < max) {
     double backoff = options_.initial_backoff_ms *
                      std::pow(options_.backoff_multiplier, n - 1);
-    int64_t delay = static_cast<int64_t>(
-        std::min<double>(backoff, static_cast<double>(options_.max_backoff_ms)));
+    int64_t delay = static_cast<int64_t>(std::min<double>(
+        backoff, static_cast<double>(options_.max_backoff_ms)));
     SetTimestamp(now + delay, t->task.mutable_next_attempt_time());
-    OCX_RETURN_IF_ERROR(SetTaskState(
-        t, Task::READY,
-        absl::StrCat("attempt ", n, "/", max, " failed: ", reason,
-                     "; retrying in ", FormatSeconds(delay)),
-        now));
+    OCX_RETURN_IF_ERROR(
+        SetTaskState(t, Task::READY,
+                     absl::StrCat("attempt ", n, "/", max, " failed: ", reason,
+                                  "; retrying in ", FormatSeconds(delay)),
+                     now));
     MakeReady(t);
     return absl::OkStatus();
   }
@@ -623,8 +626,8 @@ absl::Status Dispatcher::WriteTaskJson(const TaskEntry& t) const {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.add_whitespace = true;
-  auto status =
-      google::protobuf::util::MessageToJsonString(t.task.params(), &json, options);
+  auto status = google::protobuf::util::MessageToJsonString(t.task.params(),
+                                                            &json, options);
   if (!status.ok()) {
     return absl::InternalError(absl::StrCat("task.json: ", status.ToString()));
   }
@@ -651,11 +654,11 @@ absl::Status Dispatcher::Schedule(int64_t now,
           break;
         }
         queue.erase(queue.begin());
-        OCX_RETURN_IF_ERROR(SetTaskState(
-            &t, Task::FAILED,
-            absl::StrCat("cannot run on ", runner_->backend(), ": ",
-                         placed.status().message()),
-            now));
+        OCX_RETURN_IF_ERROR(
+            SetTaskState(&t, Task::FAILED,
+                         absl::StrCat("cannot run on ", runner_->backend(),
+                                      ": ", placed.status().message()),
+                         now));
         continue;
       }
       spec.gpus = *placed;
@@ -712,11 +715,11 @@ absl::Status Dispatcher::LaunchAll(std::vector<runners::LaunchSpec>* specs) {
     t.attempt.attempt.set_backend_id(*id);
     t.attempt.attempt.set_state(Attempt::RUNNING);
     OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
-    OCX_RETURN_IF_ERROR(SetTaskState(
-        &t, Task::RUNNING,
-        absl::StrCat("attempt ", spec.key.attempt, " running as ",
-                     runner_->backend(), " ", *id),
-        now));
+    OCX_RETURN_IF_ERROR(
+        SetTaskState(&t, Task::RUNNING,
+                     absl::StrCat("attempt ", spec.key.attempt, " running as ",
+                                  runner_->backend(), " ", *id),
+                     now));
   }
   return absl::OkStatus();
 }
@@ -768,7 +771,8 @@ absl::Status Dispatcher::Recover() {
           r.last_attempt->attempt.number() != t.task.attempt_count()) {
         // The attempt row is always committed with the task's LAUNCHING
         // state; without it, start over.
-        OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::READY, "re-queued after restart", now));
+        OCX_RETURN_IF_ERROR(
+            SetTaskState(&t, Task::READY, "re-queued after restart", now));
         MakeReady(&t);
         continue;
       }
@@ -804,8 +808,8 @@ absl::Status Dispatcher::Recover() {
         }
       }
       if (dep_failed) {
-        OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::FAILED,
-                                         "a dependency failed", now));
+        OCX_RETURN_IF_ERROR(
+            SetTaskState(&t, Task::FAILED, "a dependency failed", now));
       } else if (t.pending_deps == 0) {
         t.task.set_state(Task::READY);
         OCX_RETURN_IF_ERROR(store_->UpdateTask(t.task));
@@ -820,11 +824,13 @@ absl::Status Dispatcher::Recover() {
       cmd.eval_id = id;
       OCX_RETURN_IF_ERROR(ApplyCancel(&cmd, now));
     }
-    std::vector<std::string> touched(touched_evals_.begin(), touched_evals_.end());
+    std::vector<std::string> touched(touched_evals_.begin(),
+                                     touched_evals_.end());
     touched_evals_.clear();
     for (const std::string& id : touched) {
       auto it = evals_.find(id);
-      if (it != evals_.end()) OCX_RETURN_IF_ERROR(RefreshEvaluation(&it->second, now));
+      if (it != evals_.end())
+        OCX_RETURN_IF_ERROR(RefreshEvaluation(&it->second, now));
     }
     return absl::OkStatus();
   };

@@ -55,13 +55,14 @@ std::string Expand(const std::string& arg, const ocx::v1::TaskParams& p,
 
 TaskPaths PathsFor(const ocx::v1::TaskParams& p, int attempt) {
   TaskPaths paths;
-  paths.task_dir = JoinPath(p.work_dir(), absl::StrCat(".ocx/tasks/", p.task_id()));
+  paths.task_dir =
+      JoinPath(p.work_dir(), absl::StrCat(".ocx/tasks/", p.task_id()));
   paths.task_json = JoinPath(paths.task_dir, "task.json");
   paths.attempt_dir = JoinPath(paths.task_dir, absl::StrCat(attempt));
-  paths.log_path = JoinPath(
-      p.work_dir(), absl::StrCat("logs/", StageWord(p.stage()), "/",
-                                 p.model().abbr(), "/", p.task_id(), ".",
-                                 attempt, ".out"));
+  paths.log_path =
+      JoinPath(p.work_dir(), absl::StrCat("logs/", StageWord(p.stage()), "/",
+                                          p.model().abbr(), "/", p.task_id(),
+                                          ".", attempt, ".out"));
   return paths;
 }
 

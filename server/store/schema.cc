@@ -110,8 +110,8 @@ absl::Status MigrateSchema(Connection* conn) {
     }
     if (!status.ok()) {
       conn->Exec("ROLLBACK").IgnoreError();
-      return Annotate(status, absl::StrCat("schema migration ", v, " -> ",
-                                           v + 1));
+      return Annotate(status,
+                      absl::StrCat("schema migration ", v, " -> ", v + 1));
     }
     OCX_RETURN_IF_ERROR(conn->Exec("COMMIT"));
   }

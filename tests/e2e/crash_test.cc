@@ -29,9 +29,10 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
   ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
 
   // 10 models x 10 datasets: 100 infer + 100 eval tasks of ~150-350 ms.
-  auto spec = TestSpec(10, 10, {"--journal", journal, "--sleep-ms", "150",
-                                "--slow", "-infer-1:200"},
-                       /*max_num_workers=*/4, /*retry=*/2);
+  auto spec = TestSpec(
+      10, 10,
+      {"--journal", journal, "--sleep-ms", "150", "--slow", "-infer-1:200"},
+      /*max_num_workers=*/4, /*retry=*/2);
   ocx::v1::CreateEvaluationRequest req;
   *req.mutable_spec() = spec;
   Evaluation big;
@@ -76,8 +77,8 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
   EXPECT_GT(TimestampMillis(done->end_time()), last_kill_ms);
   for (const std::string& id : acknowledged) {
     auto small = WaitForEnd(daemon.stub(), id, 120);
-    ASSERT_TRUE(small.ok()) << "acknowledged evaluation " << id << ": "
-                            << small.status();
+    ASSERT_TRUE(small.ok())
+        << "acknowledged evaluation " << id << ": " << small.status();
     EXPECT_EQ(small->state(), Evaluation::SUCCEEDED) << id;
   }
 
@@ -96,8 +97,8 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
       std::vector<JournalRun> list = runs[t.id()];
       // Ran exactly as often as recorded, once per attempt number.
       ASSERT_EQ(static_cast<int>(list.size()), t.attempts_size())
-          << t.id() << " ran " << list.size() << " times, "
-          << t.attempts_size() << " attempts recorded";
+          << t.id() << " ran " << list.size() << " times, " << t.attempts_size()
+          << " attempts recorded";
       std::vector<int> numbers;
       for (const JournalRun& r : list) numbers.push_back(r.attempt);
       std::sort(numbers.begin(), numbers.end());
@@ -110,8 +111,8 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
                   return a.start_ms < b.start_ms;
                 });
       for (size_t i = 0; i < list.size(); ++i) {
-        EXPECT_GT(list[i].end_ms, 0) << t.id() << " attempt "
-                                     << list[i].attempt << " never ended";
+        EXPECT_GT(list[i].end_ms, 0)
+            << t.id() << " attempt " << list[i].attempt << " never ended";
         if (i > 0) {
           EXPECT_GE(list[i].start_ms, list[i - 1].end_ms)
               << t.id() << ": attempts " << list[i - 1].attempt << " and "
@@ -122,9 +123,10 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
     }
   }
   EXPECT_EQ(checked, 200 + 2 * static_cast<int>(acknowledged.size()));
-  printf("crash test: %d kills, %zu acknowledged submissions during kills, "
-         "%d tasks checked\n",
-         kills, acknowledged.size(), checked);
+  printf(
+      "crash test: %d kills, %zu acknowledged submissions during kills, "
+      "%d tasks checked\n",
+      kills, acknowledged.size(), checked);
 }
 
 }  // namespace

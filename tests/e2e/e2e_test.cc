@@ -20,10 +20,10 @@
 namespace ocx::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using ocx::v1::Attempt;
 using ocx::v1::Evaluation;
 using ocx::v1::Task;
+using ::testing::HasSubstr;
 
 class E2ETest : public ::testing::Test {
  protected:
@@ -63,8 +63,9 @@ class E2ETest : public ::testing::Test {
 TEST_F(E2ETest, SixtyTasksRunToSuccessAndEvalStartsPerPair) {
   // 5 models x 6 datasets: 30 infer + 30 eval tasks. model0's infer of ds0
   // is slow: the eval of other pairs must not wait for it.
-  auto spec = TestSpec(5, 6, {"--journal", journal(), "--slow", "-infer-0:2500"},
-                       /*max_num_workers=*/4);
+  auto spec =
+      TestSpec(5, 6, {"--journal", journal(), "--slow", "-infer-0:2500"},
+               /*max_num_workers=*/4);
   Evaluation e = Create(spec);
   ASSERT_EQ(e.task_count(), 60);
   auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
@@ -81,9 +82,9 @@ TEST_F(E2ETest, SixtyTasksRunToSuccessAndEvalStartsPerPair) {
   for (int m = 0; m < 5; ++m) {
     for (int d = 0; d < 6; ++d) {
       std::string pred = absl::StrCat(e.work_dir(), "/predictions/model", m,
-                                       "/ds", d, ".json");
-      std::string res = absl::StrCat(e.work_dir(), "/results/model", m, "/ds",
-                                     d, ".json");
+                                      "/ds", d, ".json");
+      std::string res =
+          absl::StrCat(e.work_dir(), "/results/model", m, "/ds", d, ".json");
       EXPECT_EQ(access(pred.c_str(), F_OK), 0) << pred;
       EXPECT_EQ(access(res.c_str(), F_OK), 0) << res;
     }
@@ -162,8 +163,9 @@ TEST_F(E2ETest, ExitZeroWithoutOutputsIsAFailure) {
   Task infer = GetTask(e.id() + "-infer-0");
   ASSERT_EQ(infer.attempts_size(), 1);
   EXPECT_EQ(infer.attempts(0).exit_code(), 0);
-  EXPECT_THAT(infer.attempts(0).reason(),
-              HasSubstr("expected outputs are missing: predictions/model0/ds0.json"));
+  EXPECT_THAT(
+      infer.attempts(0).reason(),
+      HasSubstr("expected outputs are missing: predictions/model0/ds0.json"));
 }
 
 TEST_F(E2ETest, CancelStopsRunningTasksAndCancelsTheRest) {
@@ -210,9 +212,9 @@ TEST_F(E2ETest, CancelStopsRunningTasksAndCancelsTheRest) {
 }
 
 TEST_F(E2ETest, SecondDaemonOnTheSameSocketOrDatabaseRefusesToStart) {
-  RunResult same_socket = RunProgram(
-      {OcxdPath(), "--listen", daemon_->server(), "--database",
-       dir_.path() + "/other.db", "--work-root", dir_.path() + "/w2"});
+  RunResult same_socket = RunProgram({OcxdPath(), "--listen", daemon_->server(),
+                                      "--database", dir_.path() + "/other.db",
+                                      "--work-root", dir_.path() + "/w2"});
   EXPECT_NE(same_socket.exit_code, 0);
   EXPECT_THAT(same_socket.err, HasSubstr("another ocxd"));
   RunResult same_db = RunProgram(
@@ -304,7 +306,8 @@ TEST_F(E2ETest, WatchStreamsEventsAndResumesFromASequenceNumber) {
     req.set_id(e.id());
     req.set_after_sequence(after);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(60));
     auto reader = daemon_->stub()->WatchEvaluation(&ctx, req);
     std::vector<ocx::v1::Event> events;
     ocx::v1::WatchEvaluationResponse resp;
@@ -335,7 +338,8 @@ TEST_F(E2ETest, WatchStreamsEventsAndResumesFromASequenceNumber) {
 TEST_F(E2ETest, ListEvaluationsPagesNewestFirstAndFiltersByState) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(Create(TestSpec(1, 1, {})).id());
-  for (const auto& id : ids) ASSERT_TRUE(WaitForEnd(daemon_->stub(), id, 60).ok());
+  for (const auto& id : ids)
+    ASSERT_TRUE(WaitForEnd(daemon_->stub(), id, 60).ok());
   ocx::v1::ListEvaluationsRequest req;
   req.set_page_size(2);
   ocx::v1::ListEvaluationsResponse page1, page2;
@@ -371,14 +375,16 @@ TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
   {
     std::ofstream out(config);
     out << "models:\n  - {abbr: m1, type: OpenAISDK, path: x}\n"
-        << "datasets:\n  - {abbr: d1, path: d1.jsonl}\n  - {abbr: d2, path: d2.jsonl}\n"
-        << "infer:\n  runner:\n    task: {type: command, argv: [\"" << TestTaskPath()
-        << "\", \"{task_json}\"]}\n"
-        << "eval:\n  runner:\n    task: {type: command, argv: [\"" << TestTaskPath()
-        << "\", \"{task_json}\"]}\n";
+        << "datasets:\n  - {abbr: d1, path: d1.jsonl}\n  - {abbr: d2, path: "
+           "d2.jsonl}\n"
+        << "infer:\n  runner:\n    task: {type: command, argv: [\""
+        << TestTaskPath() << "\", \"{task_json}\"]}\n"
+        << "eval:\n  runner:\n    task: {type: command, argv: [\""
+        << TestTaskPath() << "\", \"{task_json}\"]}\n";
   }
   std::vector<std::string> env = {"OCX_SERVER=" + daemon_->server()};
-  RunResult submit = RunProgram({OcxctlPath(), "submit", config, "--watch"}, env);
+  RunResult submit =
+      RunProgram({OcxctlPath(), "submit", config, "--watch"}, env);
   EXPECT_EQ(submit.exit_code, 0) << submit.out << submit.err;
   EXPECT_THAT(submit.out, HasSubstr("SUCCEEDED"));
 
@@ -394,15 +400,17 @@ TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
   std::string bad = dir_.path() + "/bad.yaml";
   {
     std::ofstream out(bad);
-    out << "models:\n  - {abbr: m1, type: OpenAISDK, run_cfg: {num_gpus: two}}\n"
+    out << "models:\n  - {abbr: m1, type: OpenAISDK, run_cfg: {num_gpus: "
+           "two}}\n"
         << "datasets:\n  - {abbr: d1}\n";
   }
   RunResult rejected = RunProgram({OcxctlPath(), "submit", bad}, env);
   EXPECT_EQ(rejected.exit_code, 2);
   EXPECT_THAT(rejected.err, HasSubstr("models[0].run_cfg.num_gpus"));
 
-  RunResult unreachable = RunProgram(
-      {OcxctlPath(), "list"}, {"OCX_SERVER=unix://" + dir_.path() + "/none.sock"});
+  RunResult unreachable =
+      RunProgram({OcxctlPath(), "list"},
+                 {"OCX_SERVER=unix://" + dir_.path() + "/none.sock"});
   EXPECT_EQ(unreachable.exit_code, 3);
   EXPECT_THAT(unreachable.err, HasSubstr("none.sock"));
 }

@@ -26,7 +26,8 @@ std::string TestTaskPath() { return OCX_TEST_TASK_PATH; }
 TempDir::TempDir() {
   const char* base = getenv("TEST_TMPDIR");
   // Socket paths must stay under 108 bytes: keep the prefix short.
-  std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/ocxe2e.XXXXXX");
+  std::string tmpl =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/ocxe2e.XXXXXX");
   char* made = mkdtemp(tmpl.data());
   path_ = made != nullptr ? made : "/tmp";
 }
@@ -53,11 +54,10 @@ std::string OcxdProcess::log() const {
 }
 
 absl::Status OcxdProcess::Start() {
-  std::vector<std::string> args = {OcxdPath(),
-                                   "--listen", server(),
-                                   "--database", database(),
-                                   "--work-root", work_root(),
-                                   "--retry-initial-backoff-ms", "100"};
+  std::vector<std::string> args = {
+      OcxdPath(), "--listen",    server(),    "--database",
+      database(), "--work-root", work_root(), "--retry-initial-backoff-ms",
+      "100"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -141,8 +141,8 @@ RunResult RunProgram(const std::vector<std::string>& args,
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                       : 128 + WTERMSIG(status);
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   auto slurp = [](const char* path) {
     std::ifstream in(path);
     std::stringstream s;
@@ -180,10 +180,9 @@ absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("evaluation ", id, " still ",
-                   ocx::v1::Evaluation::State_Name(e.state()), " after ",
-                   timeout_s, " s"));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "evaluation ", id, " still ", ocx::v1::Evaluation::State_Name(e.state()),
+      " after ", timeout_s, " s"));
 }
 
 std::vector<ocx::v1::Task> AllTasks(ocx::v1::EvaluationService::Stub* stub,

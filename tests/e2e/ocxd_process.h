@@ -35,7 +35,8 @@ class TempDir {
 class OcxdProcess {
  public:
   // `dir` holds the database, work root, socket and ocxd.log.
-  explicit OcxdProcess(std::string dir, std::vector<std::string> extra_args = {});
+  explicit OcxdProcess(std::string dir,
+                       std::vector<std::string> extra_args = {});
   ~OcxdProcess();  // SIGKILLs the daemon if still running (tasks live on).
 
   // Starts ocxd and waits until it answers a health check (up to 20 s).

@@ -228,6 +228,10 @@ TEST_F(LocalRunnerTest, CancelStopsTheTask) {
   LaunchSpec spec = Spec("c", 1, {"/bin/sleep", "1000"});
   ASSERT_TRUE(runner.Launch(spec).ok());
   ASSERT_EQ(UntilRunning(runner, spec.key).kind, Kind::kRunning);
+  // Running means claimed; wait until the task itself has started, so the
+  // cancel stops it rather than preventing its start.
+  ASSERT_TRUE(WaitFor(
+      [&] { return PathExists(spec.attempt_dir + "/task.pid"); }, kWaitMs));
   ASSERT_TRUE(runner.Cancel(spec.key).ok());
   std::vector<AttemptUpdate> ups = UntilFinal(runner, spec.key);
   ASSERT_THAT(ups, ElementsAre(IsKind(Kind::kExited)));
@@ -410,6 +414,10 @@ TEST_F(LocalRunnerTest, CancelOfAdoptedAttemptVerifiesAndSignalsTheShim) {
   }
   LocalRunner second(Opts());
   ASSERT_TRUE(second.Adopt(spec, id).ok());
+  // Running means claimed; wait until the task itself has started, so the
+  // cancel stops it rather than preventing its start.
+  ASSERT_TRUE(WaitFor(
+      [&] { return PathExists(spec.attempt_dir + "/task.pid"); }, kWaitMs));
   ASSERT_TRUE(second.Cancel(spec.key).ok());
   std::vector<AttemptUpdate> ups = UntilFinal(second, spec.key);
   ASSERT_FALSE(ups.empty());

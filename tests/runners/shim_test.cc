@@ -53,6 +53,18 @@ std::vector<std::string> ListDir(const std::string& path) {
   return names;
 }
 
+// How ShimTest::Start() starts the shim.
+struct StartOpts {
+  // Start with SIGTERM blocked and pending, as if cancelled right after
+  // the launch.
+  bool pending_sigterm = false;
+  // Start with SIGTERM, SIGINT, SIGQUIT and SIGCHLD ignored, as a shell's
+  // background job or a careless parent would.
+  bool ignore_signals = false;
+  // A descriptor to leak into the shim.
+  int extra_fd = -1;
+};
+
 class ShimTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,10 +75,8 @@ class ShimTest : public ::testing::Test {
   }
 
   // Starts ocx-shim with `args` (after argv[0]); its stderr goes to
-  // root_/shim.err. With `pending_sigterm` it starts with SIGTERM blocked and
-  // pending, as if cancelled right after the launch.
-  pid_t Start(const std::vector<std::string>& args,
-              bool pending_sigterm = false, int extra_fd = -1) {
+  // root_/shim.err.
+  pid_t Start(const std::vector<std::string>& args, StartOpts opts = {}) {
     std::vector<std::string> all = {OCX_SHIM_PATH};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -77,15 +87,19 @@ class ShimTest : public ::testing::Test {
     if (pid == 0) {
       int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) dup2(fd, STDERR_FILENO);
-      if (extra_fd >= 0) fcntl(extra_fd, F_SETFD, 0);  // keep it across exec
+      if (opts.extra_fd >= 0) fcntl(opts.extra_fd, F_SETFD, 0);  // no CLOEXEC
       sigset_t mask;
       sigemptyset(&mask);
-      if (pending_sigterm) {
+      if (opts.pending_sigterm) {
         sigaddset(&mask, SIGTERM);
         sigprocmask(SIG_SETMASK, &mask, nullptr);
         raise(SIGTERM);
       } else {
         sigprocmask(SIG_SETMASK, &mask, nullptr);
+      }
+      if (opts.ignore_signals) {
+        for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD})
+          signal(sig, SIG_IGN);
       }
       execv(argv[0], argv.data());
       _exit(99);
@@ -209,9 +223,10 @@ TEST_F(ShimTest, InheritedDescriptorsAreClosed) {
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 57);
   close(fd);
   ASSERT_EQ(high, 57);
+  StartOpts opts;
+  opts.extra_fd = high;
   pid_t shim =
-      Start(Args({"/bin/sh", "-c", "ls /proc/$$/fd; ls /proc/$PPID/fd"}), false,
-            high);
+      Start(Args({"/bin/sh", "-c", "ls /proc/$$/fd; ls /proc/$PPID/fd"}), opts);
   close(high);
   int status = Wait(shim);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -291,6 +306,26 @@ TEST_F(ShimTest, SigintCancelsToo) {
   EXPECT_EQ(Exit().signal, SIGTERM);
 }
 
+TEST_F(ShimTest, InheritedIgnoredSignalsDoNotDisableCancel) {
+  StartOpts opts;
+  opts.ignore_signals = true;
+  pid_t shim = Start(
+      Args({"/bin/sh", "-c", "grep SigIgn /proc/self/status; exec sleep 1000"}),
+      opts);
+  ASSERT_TRUE(
+      WaitFor([&] { return Slurp(log_).find("SigIgn") != std::string::npos; },
+              kWaitMs));
+  ASSERT_EQ(kill(shim, SIGINT), 0);
+  int status = Wait(shim);
+  ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << status;
+  ExitRecord rec = Exit();
+  EXPECT_EQ(rec.reason, "cancelled");
+  EXPECT_EQ(rec.signal, SIGTERM);
+  // The task starts with nothing ignored.
+  EXPECT_EQ(Slurp(log_), "SigIgn:\t0000000000000000\n");
+}
+
 TEST_F(ShimTest, TaskIgnoringSigtermIsKilledAfterGrace) {
   std::string ready = root_ + "/ready";
   pid_t shim = Start(
@@ -323,8 +358,10 @@ TEST_F(ShimTest, TimeoutStopsTask) {
 
 TEST_F(ShimTest, CancelPendingAtStartRunsNothing) {
   std::string marker = root_ + "/marker";
-  int status = Wait(Start(Args({"/bin/sh", "-c", "echo ran > " + marker}),
-                          /*pending_sigterm=*/true));
+  StartOpts opts;
+  opts.pending_sigterm = true;
+  int status =
+      Wait(Start(Args({"/bin/sh", "-c", "echo ran > " + marker}), opts));
   ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << status;
   ExitRecord rec = Exit();

@@ -45,7 +45,8 @@ void Journal(const std::string& path, const std::string& line) {
 }
 
 void MakeParents(const std::string& path) {
-  for (size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos; ++pos) {
+  for (size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos;
+       ++pos) {
     mkdir(path.substr(0, pos).c_str(), 0755);
   }
 }
@@ -65,13 +66,20 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--attempt") attempt = atoi(next().c_str());
-    else if (a == "--journal") journal = next();
-    else if (a == "--sleep-ms") sleep_ms = atoi(next().c_str());
-    else if (a == "--fail-attempts") fail_attempts = atoi(next().c_str());
-    else if (a == "--exit-code") exit_code = atoi(next().c_str());
-    else if (a == "--no-outputs") outputs = false;
-    else if (a == "--slow") slow = next();
+    if (a == "--attempt")
+      attempt = atoi(next().c_str());
+    else if (a == "--journal")
+      journal = next();
+    else if (a == "--sleep-ms")
+      sleep_ms = atoi(next().c_str());
+    else if (a == "--fail-attempts")
+      fail_attempts = atoi(next().c_str());
+    else if (a == "--exit-code")
+      exit_code = atoi(next().c_str());
+    else if (a == "--no-outputs")
+      outputs = false;
+    else if (a == "--slow")
+      slow = next();
     else {
       fprintf(stderr, "ocx-test-task: unknown option %s\n", a.c_str());
       return 2;
@@ -100,7 +108,8 @@ int main(int argc, char** argv) {
       params.task_id().find(slow.substr(0, colon)) != std::string::npos) {
     sleep_ms += atoi(slow.substr(colon + 1).c_str());
   }
-  if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  if (sleep_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
   int rc = 0;
   if (attempt <= fail_attempts) {
     fprintf(stderr, "failing attempt %d on purpose\n", attempt);
@@ -110,8 +119,8 @@ int main(int argc, char** argv) {
       std::string path = params.work_dir() + "/" + rel;
       MakeParents(path);
       std::ofstream out(path);
-      out << "{\"task\": \"" << params.task_id() << "\", \"attempt\": " << attempt
-          << "}\n";
+      out << "{\"task\": \"" << params.task_id()
+          << "\", \"attempt\": " << attempt << "}\n";
     }
   }
   Journal(journal, id + " end " + std::to_string(NowMs()) + "\n");
