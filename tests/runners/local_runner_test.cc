@@ -21,6 +21,7 @@
 namespace ocx::runners {
 namespace {
 
+using ::ocx::runners::testing::CleanUp;
 using ::ocx::runners::testing::MakeTempDir;
 using ::ocx::runners::testing::ProcessGone;
 using ::ocx::runners::testing::ReadPidFile;
@@ -36,6 +37,7 @@ constexpr int kWaitMs = 10000;
 class LocalRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override { root_ = MakeTempDir(); }
+  void TearDown() override { CleanUp(root_); }
 
   LocalRunner::Options Opts(std::vector<int> gpus = {}) {
     LocalRunner::Options o;

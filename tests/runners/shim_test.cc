@@ -23,6 +23,7 @@
 namespace ocx::runners {
 namespace {
 
+using ::ocx::runners::testing::CleanUp;
 using ::ocx::runners::testing::MakeTempDir;
 using ::ocx::runners::testing::ProcessGone;
 using ::ocx::runners::testing::ReadPidFile;
@@ -73,6 +74,7 @@ class ShimTest : public ::testing::Test {
     log_ = root_ + "/logs/task.out";
     ASSERT_TRUE(MakeDirs(root_ + "/logs").ok());
   }
+  void TearDown() override { CleanUp(root_); }
 
   // Starts ocx-shim with `args` (after argv[0]); its stderr goes to
   // root_/shim.err.

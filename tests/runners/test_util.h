@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
@@ -64,6 +66,32 @@ inline pid_t ReadPidFile(const std::string& path) {
   int pid = -1;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid)) return -1;
   return pid;
+}
+
+// Ends whatever a test left running under `root` (a failed assertion may
+// return before its shims end) and removes `root`. A shim is only killed
+// after its claim was verified against /proc; its task's process group is
+// killed first, while the live shim guarantees the group id is still its.
+// Then reaps the test process's own exited children (shims of destroyed
+// runners), so repeated runs do not pile up zombies.
+inline void CleanUp(const std::string& root) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() != kClaimFile) continue;
+    std::string dir = it->path().parent_path().string();
+    absl::StatusOr<Claim> claim = ReadClaim(dir);
+    if (!claim.ok()) continue;
+    absl::StatusOr<bool> alive = ClaimHolderAlive(*claim);
+    if (!alive.ok() || !*alive) continue;
+    pid_t task = ReadPidFile(dir + "/" + kTaskPidFile);
+    if (task > 0) kill(-task, SIGKILL);
+    kill(claim->pid, SIGKILL);
+  }
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  std::filesystem::remove_all(root, ec);
 }
 
 }  // namespace ocx::runners::testing
