@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/journal.h"
 #include "tests/e2e/ocxd_process.h"
@@ -413,6 +414,26 @@ TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
                  {"OCX_SERVER=unix://" + dir_.path() + "/none.sock"});
   EXPECT_EQ(unreachable.exit_code, 3);
   EXPECT_THAT(unreachable.err, HasSubstr("none.sock"));
+}
+
+TEST_F(E2ETest, HealthCheckReportsServingForTheServerAndTheService) {
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "unix:" + daemon_->socket_path(), grpc::InsecureChannelCredentials()));
+  for (const char* service : {"", "ocx.v1.EvaluationService"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+  grpc::health::v1::HealthCheckRequest unknown;
+  unknown.set_service("no.such.Service");
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(health->Check(&ctx, unknown, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 class GpuE2ETest : public E2ETest {
