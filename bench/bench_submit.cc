@@ -1,0 +1,443 @@
+// bench_submit: how fast a large evaluation is accepted and inspected.
+//
+// Targets (issue): one evaluation of 10,000 tasks is committed in under
+// 0.3 s; `ocxctl status` of it answers in under 50 ms.
+//
+// A real ocxd (tests/e2e/ocxd_process.h) on a unix socket in a temporary
+// directory. The big spec is 100 models x 50 datasets with NaivePartitioner
+// n=1: 5,000 infer + 5,000 eval tasks. The daemon is started with
+// --max-parallel 1 and every task runs `/bin/sleep 3600`, and a small
+// evaluation created first holds the only slot, so no task of the big
+// evaluations starts while it is measured; everything is cancelled at the
+// end.
+//
+// Measured: CreateEvaluation (median of 3, a fresh evaluation each),
+// GetEvaluation (median and p95 of 50), the real `ocxctl status <id>`
+// (median of 10, process start included) and `ocxctl tasks <id>` (all 10k
+// tasks, median of 3). Baselines in the same run: 10,000 rows of the same
+// width inserted into a fresh SQLite file in one transaction (WAL,
+// synchronous=NORMAL; before and after, mean), the same reads of a small
+// (1 model x 1 dataset: 2 tasks) evaluation, and `ocxctl list -o name`
+// (client start-up plus one small RPC).
+//
+// Usage: bench_submit [--models M] [--datasets D]
+#include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
+#include "ocx/v1/service.grpc.pb.h"
+#include "tests/e2e/ocxd_process.h"
+
+namespace {
+
+using ocx::bench::Fmt;
+using ocx::bench::Median;
+using ocx::bench::Now;
+using ocx::bench::Percentile;
+
+constexpr int kCreates = 3;
+constexpr int kGets = 50;
+constexpr int kStatusRuns = 10;
+constexpr int kTasksRuns = 3;
+
+bool Check(int rc, sqlite3* db, const char* what) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  fprintf(stderr, "sqlite %s: %s\n", what, sqlite3_errmsg(db));
+  return false;
+}
+
+// Inserts `rows` task-like rows with a `blob_bytes` params blob into a fresh
+// database file in one transaction; seconds from BEGIN to COMMIT, negative on
+// error.
+double RawSqliteInsert(const std::string& path, int rows, int blob_bytes) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return -1;
+  bool ok = Check(sqlite3_exec(db,
+                               "PRAGMA journal_mode=WAL;"
+                               "PRAGMA synchronous=NORMAL;"
+                               "CREATE TABLE tasks (id TEXT PRIMARY KEY, "
+                               "eval_id TEXT NOT NULL, stage INTEGER, "
+                               "idx INTEGER, name TEXT, state INTEGER, "
+                               "model_abbr TEXT, dataset_abbrs TEXT, "
+                               "depends_on TEXT, create_ms INTEGER, "
+                               "params BLOB NOT NULL) WITHOUT ROWID;"
+                               "CREATE UNIQUE INDEX tasks_by_eval ON "
+                               "tasks(eval_id, stage, idx);",
+                               nullptr, nullptr, nullptr),
+                  db, "schema");
+  std::mt19937 rng(42);
+  std::string blob(blob_bytes, '\0');
+  for (char& c : blob) c = static_cast<char>(rng());
+  sqlite3_stmt* stmt = nullptr;
+  ok = ok && Check(sqlite3_prepare_v2(
+                       db, "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       -1, &stmt, nullptr),
+                   db, "prepare");
+  double start = Now();
+  ok = ok &&
+       Check(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), db,
+             "begin");
+  for (int i = 0; ok && i < rows; ++i) {
+    int stage = i < rows / 2 ? 1 : 2;
+    std::string id =
+        absl::StrCat("eabcdefgh-", stage == 1 ? "infer" : "eval", "-", i);
+    std::string name =
+        absl::StrCat("OpenICLInfer[model", i % 100, "/ds", i % 50, "]");
+    blob[i % blob.size()] ^= 1;
+    sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, "eabcdefgh", -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, stage);
+    sqlite3_bind_int(stmt, 4, i);
+    sqlite3_bind_text(stmt, 5, name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 6, 2);
+    sqlite3_bind_text(stmt, 7, "model", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 8, "ds", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 9, "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 10, 1700000000000LL + i);
+    sqlite3_bind_blob(stmt, 11, blob.data(), static_cast<int>(blob.size()),
+                      SQLITE_TRANSIENT);
+    ok = Check(sqlite3_step(stmt), db, "insert");
+    sqlite3_reset(stmt);
+  }
+  ok = ok && Check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db,
+                   "commit");
+  double elapsed = Now() - start;
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return ok ? elapsed : -1;
+}
+
+// Average width of the stored task rows' params blob, and the row count.
+void StoredTaskWidth(const std::string& db_path, double* avg_params,
+                     int64_t* rows) {
+  *avg_params = 0;
+  *rows = 0;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_close(db);
+    return;
+  }
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT avg(length(params)), count(*) FROM tasks",
+                         -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    *avg_params = sqlite3_column_double(s, 0);
+    *rows = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+ocx::v1::EvaluationSpec SleepSpec(int models, int datasets) {
+  ocx::v1::EvaluationSpec spec =
+      ocx::testing::TestSpec(models, datasets, {}, /*max_num_workers=*/4,
+                             /*retry=*/0);
+  for (ocx::v1::StageConfig* stage :
+       {spec.mutable_infer(), spec.mutable_eval()}) {
+    stage->mutable_partitioner()->set_type("NaivePartitioner");
+    stage->mutable_partitioner()->set_n(1);
+    ocx::v1::TaskConfig* task = stage->mutable_runner()->mutable_task();
+    task->clear_argv();
+    task->add_argv("/bin/sleep");
+    task->add_argv("3600");
+  }
+  return spec;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(int seconds) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(seconds));
+  return ctx;
+}
+
+// Seconds, or negative on error (printed).
+double TimedCreate(ocx::v1::EvaluationService::Stub* stub,
+                   const ocx::v1::EvaluationSpec& spec, const std::string& name,
+                   ocx::v1::Evaluation* out) {
+  ocx::v1::CreateEvaluationRequest req;
+  *req.mutable_spec() = spec;
+  req.set_name(name);
+  auto ctx = Context(120);
+  double start = Now();
+  grpc::Status s = stub->CreateEvaluation(ctx.get(), req, out);
+  double elapsed = Now() - start;
+  if (!s.ok()) {
+    fprintf(stderr, "CreateEvaluation %s: %s\n", name.c_str(),
+            s.error_message().c_str());
+    return -1;
+  }
+  return elapsed;
+}
+
+double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id) {
+  ocx::v1::GetEvaluationRequest req;
+  req.set_id(id);
+  ocx::v1::Evaluation e;
+  auto ctx = Context(30);
+  double start = Now();
+  grpc::Status s = stub->GetEvaluation(ctx.get(), req, &e);
+  double elapsed = Now() - start;
+  if (!s.ok()) {
+    fprintf(stderr, "GetEvaluation %s: %s\n", id.c_str(),
+            s.error_message().c_str());
+    return -1;
+  }
+  return elapsed;
+}
+
+// Reads every task of `id` in pages of `page_size`; seconds (negative on
+// error) and the number of pages.
+double TimedListAll(ocx::v1::EvaluationService::Stub* stub,
+                    const std::string& id, int page_size, int* pages) {
+  *pages = 0;
+  std::string token;
+  double start = Now();
+  do {
+    ocx::v1::ListTasksRequest req;
+    req.set_evaluation_id(id);
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    ocx::v1::ListTasksResponse resp;
+    auto ctx = Context(60);
+    grpc::Status s = stub->ListTasks(ctx.get(), req, &resp);
+    if (!s.ok()) {
+      fprintf(stderr, "ListTasks %s: %s\n", id.c_str(),
+              s.error_message().c_str());
+      return -1;
+    }
+    ++*pages;
+    token = resp.next_page_token();
+  } while (!token.empty());
+  return Now() - start;
+}
+
+// Cancels the evaluations and waits until they have ended.
+void CancelAll(ocx::v1::EvaluationService::Stub* stub,
+               const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    ocx::v1::CancelEvaluationRequest req;
+    req.set_id(id);
+    ocx::v1::Evaluation e;
+    auto ctx = Context(60);
+    grpc::Status s = stub->CancelEvaluation(ctx.get(), req, &e);
+    if (!s.ok()) {
+      fprintf(stderr, "cancel %s: %s\n", id.c_str(), s.error_message().c_str());
+    }
+  }
+  for (const std::string& id : ids) {
+    auto e = ocx::testing::WaitForEnd(stub, id, 60);
+    if (!e.ok()) fprintf(stderr, "%s\n", e.status().ToString().c_str());
+  }
+}
+
+struct Sample {
+  std::vector<double> seconds;
+  bool ok = true;
+  void Add(double s) {
+    if (s < 0) ok = false;
+    seconds.push_back(s);
+  }
+  double MedianMs() const { return Median(seconds) * 1e3; }
+  double P95Ms() const { return Percentile(seconds, 95) * 1e3; }
+};
+
+// One run of ocxctl; seconds, negative (and the output printed) on failure.
+double TimedOcxctl(const ocx::testing::OcxdProcess& ocxd,
+                   const std::string& out_path,
+                   const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {ocx::testing::OcxctlPath(), "--server",
+                                   ocxd.server(), "--timeout", "60s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ocx::bench::TimedRun run = ocx::bench::RunTimed(argv, out_path);
+  if (run.exit_code != 0) {
+    std::string out = ocx::bench::ReadSmallFile(out_path);
+    fprintf(stderr, "ocxctl %s exited %d: %.2000s\n", args[0].c_str(),
+            run.exit_code, out.c_str());
+    return -1;
+  }
+  return run.seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int models = 100, datasets = 50;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--models" || a == "--datasets") && i + 1 < argc) {
+      (a == "--models" ? models : datasets) = atoi(argv[++i]);
+    } else {
+      fprintf(stderr, "usage: %s [--models M] [--datasets D]\n", argv[0]);
+      return 2;
+    }
+  }
+  const int tasks = 2 * models * datasets;
+  printf("bench_submit: evaluations of %d models x %d datasets = %d tasks\n",
+         models, datasets, tasks);
+
+  ocx::testing::TempDir dir;
+  // Raw SQLite baseline, before.
+  const int kRawBlob = 600;
+  double raw_before = RawSqliteInsert(dir.path() + "/raw1.db", tasks, kRawBlob);
+  if (raw_before < 0) return 1;
+  printf("raw sqlite: %d rows (%d-byte blob) in one transaction: %.1f ms\n",
+         tasks, kRawBlob, raw_before * 1e3);
+
+  ocx::testing::OcxdProcess ocxd(dir.path(), {"--max-parallel", "1"});
+  if (absl::Status s = ocxd.Start(); !s.ok()) {
+    fprintf(stderr, "ocxd: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  auto* stub = ocxd.stub();
+  std::string out_path = dir.path() + "/ocxctl.out";
+
+  // Client start-up baseline against a daemon with nothing in it.
+  Sample list_s;
+  for (int i = 0; i < kStatusRuns; ++i) {
+    list_s.Add(TimedOcxctl(ocxd, out_path, {"-o", "name", "list"}));
+  }
+  if (!list_s.ok) return 1;
+
+  // The small evaluation: created first, its infer task takes the only slot.
+  ocx::v1::Evaluation small;
+  double small_create = TimedCreate(stub, SleepSpec(1, 1), "small", &small);
+  if (small_create < 0) return 1;
+  printf("create small (%d tasks): %.1f ms; ocxd VmRSS now %.1f MB\n",
+         small.task_count(), small_create * 1e3,
+         ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS") * 1.024e-3);
+
+  // Whatever happens from here on, no `sleep 3600` task is left behind.
+  std::vector<std::string> ids = {small.id()};
+  auto cancel_all = absl::MakeCleanup([&ids, stub] { CancelAll(stub, ids); });
+  Sample create_s;
+  ocx::v1::EvaluationSpec big_spec = SleepSpec(models, datasets);
+  std::string big_id;
+  for (int i = 0; i < kCreates; ++i) {
+    ocx::v1::Evaluation e;
+    double s = TimedCreate(stub, big_spec, absl::StrCat("big", i), &e);
+    if (s < 0) return 1;
+    create_s.Add(s);
+    ids.push_back(e.id());
+    if (big_id.empty()) big_id = e.id();
+    printf("create big #%d (%d tasks): %.1f ms; ocxd VmRSS now %.1f MB\n",
+           i + 1, e.task_count(), s * 1e3,
+           ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS") * 1.024e-3);
+    if (e.task_count() != tasks) {
+      fprintf(stderr, "expected %d tasks, got %d\n", tasks, e.task_count());
+      return 1;
+    }
+  }
+
+  double avg_params = 0;
+  int64_t rows = 0;
+  StoredTaskWidth(ocxd.database(), &avg_params, &rows);
+  printf("stored: %lld task rows, params blob %.0f bytes on average\n",
+         static_cast<long long>(rows), avg_params);
+
+  // GetEvaluation, big and small interleaved (after a warm-up).
+  Sample get_big, get_small;
+  TimedGet(stub, big_id);
+  TimedGet(stub, small.id());
+  for (int i = 0; i < kGets; ++i) {
+    get_big.Add(TimedGet(stub, big_id));
+    get_small.Add(TimedGet(stub, small.id()));
+  }
+  if (!get_big.ok || !get_small.ok) return 1;
+
+  // Where ocxctl's time goes: reading all tasks in default (500) pages and
+  // in one page.
+  Sample list500, list_one;
+  int pages500 = 0, pages_one = 0;
+  for (int i = 0; i < kTasksRuns; ++i) {
+    list500.Add(TimedListAll(stub, big_id, 0, &pages500));
+    list_one.Add(TimedListAll(stub, big_id, 10000, &pages_one));
+  }
+  if (!list500.ok || !list_one.ok) return 1;
+
+  // ocxctl status / tasks.
+  Sample status_big, status_small, tasks_big;
+  int64_t status_bytes = 0;
+  for (int i = 0; i < kStatusRuns; ++i) {
+    status_big.Add(TimedOcxctl(ocxd, out_path, {"status", big_id}));
+    status_bytes = ocx::bench::FileSize(out_path);
+    status_small.Add(TimedOcxctl(ocxd, out_path, {"status", small.id()}));
+  }
+  for (int i = 0; i < kTasksRuns; ++i) {
+    tasks_big.Add(TimedOcxctl(ocxd, out_path, {"tasks", big_id}));
+  }
+  if (!status_big.ok || !status_small.ok || !tasks_big.ok) return 1;
+
+  int64_t hwm_kb = ocx::bench::ProcStatusKb(ocxd.pid(), "VmHWM");
+  int64_t rss_kb = ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS");
+
+  std::move(cancel_all).Invoke();
+  ocxd.Stop(SIGTERM);
+
+  double raw_after = RawSqliteInsert(dir.path() + "/raw2.db", tasks, kRawBlob);
+  if (raw_after < 0) return 1;
+  printf("raw sqlite (after): %.1f ms\n", raw_after * 1e3);
+  double raw = (raw_before + raw_after) / 2;
+
+  const double create_med = Median(create_s.seconds);
+  printf("\n");
+  printf(
+      "CreateEvaluation %d tasks: median %.1f ms (target < 300 ms); raw "
+      "sqlite mean %.1f ms; ratio %.2f\n",
+      tasks, create_med * 1e3, raw * 1e3, create_med / raw);
+  printf(
+      "GetEvaluation %d tasks: median %.2f ms, p95 %.2f ms; small: median "
+      "%.2f ms, p95 %.2f ms; ratio %.2f\n",
+      tasks, get_big.MedianMs(), get_big.P95Ms(), get_small.MedianMs(),
+      get_small.P95Ms(), get_big.MedianMs() / get_small.MedianMs());
+  printf(
+      "ocxctl status %d tasks: median %.1f ms (target < 50 ms; output %lld "
+      "bytes); small: %.1f ms; ratio %.2f\n",
+      tasks, status_big.MedianMs(), static_cast<long long>(status_bytes),
+      status_small.MedianMs(), status_big.MedianMs() / status_small.MedianMs());
+  printf("ocxctl list -o name (start-up baseline): median %.1f ms\n",
+         list_s.MedianMs());
+  printf("ocxctl tasks %d tasks: median %.1f ms\n", tasks,
+         tasks_big.MedianMs());
+  printf("ocxd with %d queued tasks: VmRSS %.1f MB, VmHWM %.1f MB\n",
+         (kCreates * tasks) + small.task_count(), rss_kb * 1.024e-3,
+         hwm_kb * 1.024e-3);
+  printf(
+      "ListTasks of all %d tasks over gRPC: %d pages (default size): %.1f "
+      "ms; %d page(s) of up to 10000: %.1f ms\n",
+      tasks, pages500, list500.MedianMs(), pages_one, list_one.MedianMs());
+
+  ocx::bench::PrintResult({
+      {"bench", "submit"},
+      {"tasks", absl::StrCat(tasks)},
+      {"create_s", Fmt(create_med, 4)},
+      {"raw_sqlite_s", Fmt(raw, 4)},
+      {"ratio_create_vs_sqlite", Fmt(create_med / raw, 2)},
+      {"params_bytes", Fmt(avg_params, 0)},
+      {"get_ms", Fmt(get_big.MedianMs(), 2)},
+      {"get_p95_ms", Fmt(get_big.P95Ms(), 2)},
+      {"get_small_ms", Fmt(get_small.MedianMs(), 2)},
+      {"ratio_get_vs_small", Fmt(get_big.MedianMs() / get_small.MedianMs(), 2)},
+      {"status_ms", Fmt(status_big.MedianMs(), 1)},
+      {"status_small_ms", Fmt(status_small.MedianMs(), 1)},
+      {"ratio_status_vs_small",
+       Fmt(status_big.MedianMs() / status_small.MedianMs(), 2)},
+      {"list_ms", Fmt(list_s.MedianMs(), 1)},
+      {"tasks_ms", Fmt(tasks_big.MedianMs(), 1)},
+      {"list_tasks_default_pages_ms", Fmt(list500.MedianMs(), 1)},
+      {"list_tasks_one_page_ms", Fmt(list_one.MedianMs(), 1)},
+      {"ocxd_hwm_mb", Fmt(hwm_kb * 1.024e-3, 1)},
+  });
+  return 0;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs every benchmark of bench/ from a build directory and checks the
+# issue's targets against the final `RESULT name=value ...` line of each.
+#
+#   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
+#
+# Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory
+# Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
+# Speed targets are ratios against baselines measured in the same process
+# (the machines are shared and noisy), or absolute figures printed next to
+# their baselines.
+#
+# Exit status: 0 when every benchmark ran (a MISS is a finding, reported in
+# the table), 1 when a benchmark failed or printed no RESULT line.
+set -u -o pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=${1:-$root/build}
+if [[ ! -d $build ]]; then
+  echo "run_all.sh: no build directory $build" >&2
+  exit 1
+fi
+build=$(cd "$build" && pwd)
+logs=$build/bench-logs
+mkdir -p "$logs"
+
+benches=(dispatch submit memory)
+declare -A result status
+for b in "${benches[@]}"; do
+  exe=$build/bin/bench_$b
+  echo "==== bench_$b ($(date -u +%H:%M:%S) UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  if [[ ! -x $exe ]]; then
+    echo "run_all.sh: $exe is missing; build target bench_$b" >&2
+    status[$b]=missing
+    continue
+  fi
+  "$exe" 2>&1 | tee "$logs/bench_$b.log"
+  rc=$?
+  line=$(grep '^RESULT ' "$logs/bench_$b.log" | tail -n 1)
+  if [[ $rc -ne 0 || -z $line ]]; then
+    status[$b]="failed (exit $rc)"
+  else
+    status[$b]=ok
+    result[$b]=$line
+  fi
+  echo
+done
+
+# value BENCH KEY: the KEY=value of BENCH's RESULT line.
+value() {
+  local line=${result[$1]:-}
+  sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$line"
+}
+
+failed=0
+rows=()
+# row BENCH KEY OP LIMIT TARGET-TEXT DETAIL-TEXT
+row() {
+  local b=$1 key=$2 op=$3 limit=$4 target=$5 detail=$6 v verdict
+  if [[ ${status[$b]:-} != ok ]]; then
+    rows+=("bench_$b|$target|-|${status[$b]:-not run}|ERROR")
+    failed=1
+    return
+  fi
+  v=$(value "$b" "$key")
+  if [[ -z $v ]]; then
+    rows+=("bench_$b|$target|-|no $key in RESULT|ERROR")
+    failed=1
+    return
+  fi
+  if awk -v v="$v" -v l="$limit" -v op="$op" \
+      'BEGIN { exit !((op == "<" && v < l) || (op == ">=" && v >= l)) }'; then
+    verdict=PASS
+  else
+    verdict=MISS
+  fi
+  rows+=("bench_$b|$target|$key=$v|$detail|$verdict")
+}
+
+row dispatch ratio ">=" 0.5 \
+  "5,000 no-op tasks: ocx/xargs tasks/s >= 0.5" \
+  "$(value dispatch ocx_tasks_per_s) vs $(value dispatch xargs_tasks_per_s) tasks/s (xargs runs differ x$(value dispatch xargs_spread)); vs ocx-shim alone $(value dispatch ratio_vs_shim_only); CPU ratio $(value dispatch cpu_ratio)"
+row submit create_s "<" 0.3 \
+  "CreateEvaluation of 10,000 tasks < 0.3 s" \
+  "raw SQLite insert $(value submit raw_sqlite_s) s, ratio $(value submit ratio_create_vs_sqlite)"
+row submit status_ms "<" 50 \
+  "ocxctl status of it < 50 ms" \
+  "2-task eval $(value submit status_small_ms) ms, ocxctl list $(value submit list_ms) ms; GetEvaluation $(value submit get_ms) ms (p95 $(value submit get_p95_ms))"
+row memory hwm_mb "<" 100 \
+  "ocxd VmHWM with 100,000 finished tasks < 100 MB" \
+  "empty database $(value memory empty_hwm_mb) MB, ratio $(value memory ratio_hwm_vs_empty)"
+
+echo "==== summary"
+{
+  echo "benchmark|target|measured|baseline / detail|result"
+  echo "---------|------|--------|-----------------|------"
+  printf '%s\n' "${rows[@]}"
+} | awk -F'|' '
+  { for (i = 1; i <= NF; ++i) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
+  END { for (r = 1; r <= n; ++r) { line = ""
+          for (i = 1; i < nf; ++i) line = line sprintf("%-*s  ", w[i], cell[r, i])
+          line = line cell[r, nf]
+          print line } }'
+echo "logs: $logs"
+exit $failed
