@@ -31,6 +31,8 @@ using v1::Evaluation;
 using v1::Task;
 
 constexpr char kLostConnection[] = "lost connection to ocxd, reconnecting…";
+// `ocxctl status ID` shows this many of its tasks.
+constexpr int kStatusTasks = 20;
 // `ocxctl status` without an id shows this many recent evaluations.
 constexpr int kRecentEvaluations = 20;
 
@@ -488,16 +490,26 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
     int64_t after = evaluation->last_event_sequence();
     return WatchUntilDone(ctx, *std::move(evaluation), after);
   }
+  // One page of tasks: status of a 10,000-task evaluation must stay quick
+  // (and readable); `ocxctl tasks` lists them all.
   std::vector<Task> tasks;
+  bool more = false;
   if (ctx.format == OutputFormat::kTable || ctx.format == OutputFormat::kWide) {
     v1::ListTasksRequest request;
     request.set_evaluation_id(evaluation_id);
-    absl::StatusOr<std::vector<Task>> all = ListAllTasks(ctx, request);
-    if (!all.ok()) return Fail(ctx, all.status(), what, evaluation_id);
-    tasks = *std::move(all);
+    request.set_page_size(kStatusTasks);
+    absl::StatusOr<v1::ListTasksResponse> page = ctx.client->ListTasks(request);
+    if (!page.ok()) return Fail(ctx, page.status(), what, evaluation_id);
+    tasks.assign(page->tasks().begin(), page->tasks().end());
+    more = !page->next_page_token().empty();
   }
   *ctx.out << FormatEvaluationStatus(*evaluation, tasks, Render(ctx))
            << std::flush;
+  if (more) {
+    *ctx.out << "(first " << tasks.size() << " of " << evaluation->task_count()
+             << " tasks; all of them: ocxctl tasks " << evaluation_id << ")"
+             << std::endl;
+  }
   return kExitOk;
 }
 

@@ -26,12 +26,12 @@ bool Waker::Wait(int64_t timeout_ms) {
   int timeout = timeout_ms < 0         ? -1
                 : timeout_ms > 3600000 ? 3600000
                                        : static_cast<int>(timeout_ms);
-  int rc = poll(&pfd, 1, timeout);
-  if (rc <= 0) return false;
+  poll(&pfd, 1, timeout);
+  // Read even when poll() failed: a signal handler that notifies (SIGCHLD)
+  // interrupts poll with EINTR after writing, and an unread counter would
+  // make the next Wait() return at once for nothing.
   uint64_t value;
-  ssize_t n = read(fd_, &value, sizeof(value));
-  (void)n;
-  return true;
+  return read(fd_, &value, sizeof(value)) == sizeof(value);
 }
 
 }  // namespace ocx

@@ -161,8 +161,8 @@ grpc::Status EvaluationServiceImpl::ListTasks(
       PageSize(req->page_size(), 500, 10000, "page_size");
   if (!size.ok()) return ToGrpcStatus(size.status());
   // NOT_FOUND for an unknown evaluation rather than an empty list.
-  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->evaluation_id());
-  if (!e.ok()) return ToGrpcStatus(e.status());
+  absl::Status exists = store_->CheckEvaluationExists(req->evaluation_id());
+  if (!exists.ok()) return ToGrpcStatus(exists);
   std::string next;
   auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
                                  req->stage(), *size, req->page_token(), &next);

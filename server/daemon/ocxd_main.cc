@@ -237,7 +237,7 @@ absl::Status Run(const Flags& flags) {
   dispatcher.StopLaunching();
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   dispatcher.Stop();
   g_dispatch_waker = nullptr;
   return absl::OkStatus();

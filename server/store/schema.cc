@@ -80,6 +80,11 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_eval ON events(eval_id, seq);
 )sql",
+    // 1 -> 2: per-evaluation counts by stage and state (GetEvaluation, Watch)
+    // read a covering index instead of every task row.
+    R"sql(
+CREATE INDEX tasks_counts ON tasks(eval_id, stage, state);
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -481,6 +481,19 @@ absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
   return e;
 }
 
+absl::Status Store::CheckEvaluationExists(const std::string& id) {
+  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
+  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(auto s,
+                       conn->Prepare("SELECT 1 FROM evaluations WHERE id=?"));
+  s->Bind(1, id);
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("evaluation ", id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     Evaluation::State state, int page_size, const std::string& page_token,
     std::string* next_page_token) {

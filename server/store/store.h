@@ -87,6 +87,8 @@ class Store {
   // ---- Readers: any thread. ----
   // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence.
   absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id);
+  // NOT_FOUND unless the evaluation exists (a primary-key lookup).
+  absl::Status CheckEvaluationExists(const std::string& id);
   // Newest first. `page_token` is the opaque token of the previous page.
   absl::StatusOr<std::vector<ocx::v1::Evaluation>> ListEvaluations(
       ocx::v1::Evaluation::State state, int page_size,
