@@ -245,8 +245,9 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
   };
   absl::Status status = insert();
   if (!status.ok()) {
+    // Nothing was tracked yet: the entry is added only after every insert
+    // succeeded (an existing evaluation with this id must stay).
     store_->RollbackToSavepoint();
-    evals_.erase(e.id());
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(
           absl::StrCat("evaluation ", e.id(), " already exists"));
@@ -362,6 +363,8 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
     SetTimestamp(now, t->task.mutable_end_time());
     t->task.set_reason(message);
     if (state == Task::FAILED) ++e.failed;
+  } else if (state == Task::READY && !message.empty()) {
+    t->task.set_reason(message);  // why it waits: "attempt 1/3 failed: ..."
   }
   if (state == Task::LAUNCHING || state == Task::RUNNING) e.started = true;
   OCX_RETURN_IF_ERROR(store_->UpdateTask(t->task));

@@ -497,6 +497,9 @@ absl::Status Store::CheckEvaluationExists(const std::string& id) {
 absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     Evaluation::State state, int page_size, const std::string& page_token,
     std::string* next_page_token) {
+  if (page_size <= 0) {
+    return absl::InvalidArgumentError("page_size: must be positive");
+  }
   int64_t before = INT64_MAX;
   if (!page_token.empty() &&
       (!absl::SimpleAtoi(page_token, &before) || before <= 0)) {
@@ -541,6 +544,9 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
     const std::string& eval_id, Task::State state, ocx::v1::Stage stage,
     int page_size, const std::string& page_token,
     std::string* next_page_token) {
+  if (page_size <= 0) {
+    return absl::InvalidArgumentError("page_size: must be positive");
+  }
   // Token: "<stage>.<index>" of the last task returned.
   int64_t after_stage = 0, after_idx = -1;
   if (!page_token.empty()) {
