@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/socket_path.h"
 
 namespace ocx::client {
 namespace {
@@ -86,14 +87,8 @@ bool IsPort(absl::string_view text) {
 }  // namespace
 
 std::string UserSocketPath(const char* xdg_runtime_dir, uid_t euid) {
-  if (xdg_runtime_dir != nullptr && xdg_runtime_dir[0] == '/') {
-    std::string dir = xdg_runtime_dir;
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    if (dir == "/") dir.clear();
-    return absl::StrCat(dir, "/ocx/ocxd.sock");
-  }
-  if (euid == 0) return kSystemSocketPath;
-  return absl::StrCat("/tmp/ocx-", euid, "/ocxd.sock");
+  return DefaultSocketPathFor(xdg_runtime_dir == nullptr ? "" : xdg_runtime_dir,
+                              euid);
 }
 
 std::string DefaultSocketPath(const std::string& system_socket) {

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/socket_path.h"
 #include "common/status_macros.h"
 
 namespace ocx::daemon {
@@ -124,20 +125,6 @@ absl::StatusOr<bool> EnsureDirectory(const std::string& dir, mode_t mode) {
 std::string ListenAddress::ToString() const {
   if (kind == Kind::kUnix) return absl::StrCat("unix://", socket_path);
   return grpc_target;
-}
-
-std::string DefaultSocketPathFor(absl::string_view xdg_runtime_dir,
-                                 uid_t euid) {
-  if (!xdg_runtime_dir.empty() && xdg_runtime_dir[0] == '/') {
-    return JoinPath(JoinPath(xdg_runtime_dir, "ocx"), kSocketName);
-  }
-  if (euid == 0) return absl::StrCat("/run/ocx/", kSocketName);
-  return absl::StrCat("/tmp/ocx-", euid, "/", kSocketName);
-}
-
-std::string DefaultSocketPath() {
-  const char* xdg = getenv("XDG_RUNTIME_DIR");
-  return DefaultSocketPathFor(xdg == nullptr ? "" : xdg, geteuid());
 }
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view configured) {

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/socket_path.h"
 
 namespace ocx::daemon {
 
@@ -50,17 +51,9 @@ struct ListenAddress {
   std::string ToString() const;
 };
 
-// The default socket path, the same rule the client uses
-// (client/server_address.h):
-//   $XDG_RUNTIME_DIR/ocx/ocxd.sock  when XDG_RUNTIME_DIR is set (absolute);
-//   /run/ocx/ocxd.sock              else when running as root (euid 0);
-//   /tmp/ocx-<euid>/ocxd.sock       otherwise.
-std::string DefaultSocketPath();
-
-// DefaultSocketPath() for a given environment: `xdg_runtime_dir` is the
-// value of XDG_RUNTIME_DIR (empty or relative: ignored, as the XDG base
-// directory spec says).
-std::string DefaultSocketPathFor(absl::string_view xdg_runtime_dir, uid_t euid);
+// The default socket path (common/socket_path.h), shared with the client.
+using ::ocx::DefaultSocketPath;
+using ::ocx::DefaultSocketPathFor;
 
 // Parses the `listen` setting without touching the file system:
 //   ""                       -> unix socket at DefaultSocketPath()
