@@ -1,54 +1,16 @@
 #include "server/dispatcher/task_command.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "spec/placeholders.h"
 
 namespace ocx::server {
 namespace {
 
 std::string StageWord(ocx::v1::Stage stage) {
   return stage == ocx::v1::STAGE_INFER ? "infer" : "eval";
-}
-
-std::string Expand(const std::string& arg, const ocx::v1::TaskParams& p,
-                   const TaskPaths& paths, int attempt) {
-  std::string out;
-  for (size_t i = 0; i < arg.size(); ++i) {
-    char c = arg[i];
-    if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {
-      out += c;
-      ++i;
-      continue;
-    }
-    if (c != '{') {
-      out += c;
-      continue;
-    }
-    size_t end = arg.find('}', i);
-    if (end == std::string::npos) {
-      out.append(arg, i, std::string::npos);
-      break;
-    }
-    std::string name = arg.substr(i + 1, end - i - 1);
-    if (name == "task_json") {
-      out += paths.task_json;
-    } else if (name == "task_id") {
-      out += p.task_id();
-    } else if (name == "evaluation_id") {
-      out += p.evaluation_id();
-    } else if (name == "work_dir") {
-      out += p.work_dir();
-    } else if (name == "attempt") {
-      absl::StrAppend(&out, attempt);
-    } else if (name == "stage") {
-      out += StageWord(p.stage());
-    } else {
-      // Validation rejects unknown placeholders; keep the text if one slips by.
-      out.append(arg, i, end - i + 1);
-    }
-    i = end;
-  }
-  return out;
 }
 
 }  // namespace
@@ -71,8 +33,15 @@ std::vector<std::string> TaskArgv(const ocx::v1::TaskParams& p,
                                   const std::string& task_program) {
   std::vector<std::string> argv;
   if (p.task().type() == "command") {
+    const std::map<std::string, std::string> values = {
+        {"task_json", paths.task_json},       {"task_id", p.task_id()},
+        {"evaluation_id", p.evaluation_id()}, {"work_dir", p.work_dir()},
+        {"attempt", absl::StrCat(attempt)},   {"stage", StageWord(p.stage())}};
     for (const std::string& arg : p.task().argv()) {
-      argv.push_back(Expand(arg, p, paths, attempt));
+      // Validation accepted exactly what expands; keep the text otherwise.
+      absl::StatusOr<std::string> expanded =
+          spec::ExpandPlaceholders(arg, values);
+      argv.push_back(expanded.ok() ? *std::move(expanded) : arg);
     }
     return argv;
   }
