@@ -397,6 +397,17 @@ TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
   EXPECT_THAT(json.out, HasSubstr("\"state\": \"SUCCEEDED\""));
   RunResult tasks = RunProgram({OcxctlPath(), "tasks", id}, env);
   EXPECT_THAT(tasks.out, HasSubstr(id + "-eval-1"));
+  RunResult logs = RunProgram({OcxctlPath(), "logs", id + "-infer-0"}, env);
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("task " + id + "-infer-0 attempt 1"));
+
+  // --dry-run prints the plan and stores nothing.
+  RunResult plan =
+      RunProgram({OcxctlPath(), "submit", config, "--dry-run"}, env);
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("dry-run-eval-1"));
+  RunResult after = RunProgram({OcxctlPath(), "list", "-o", "name"}, env);
+  EXPECT_EQ(after.out, list.out);
 
   std::string bad = dir_.path() + "/bad.yaml";
   {
