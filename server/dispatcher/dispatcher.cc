@@ -43,9 +43,28 @@ constexpr int64_t kMaxSleepMs = 1000;
 
 }  // namespace
 
-Dispatcher::Dispatcher(store::Store* store, runners::Runner* runner,
-                       Waker* waker, DispatcherOptions options)
-    : store_(store), runner_(runner), waker_(waker), options_(options) {}
+Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
+                       DispatcherOptions options)
+    : store_(store),
+      runners_(std::move(runners)),
+      waker_(waker),
+      options_(std::move(options)) {
+  for (const auto& [type, runner] : runners_) {
+    if (runner == nullptr || by_backend_.count(runner->backend()) > 0) continue;
+    by_backend_[runner->backend()] = runner;
+    distinct_runners_.push_back(runner);
+  }
+}
+
+runners::Runner* Dispatcher::RunnerOf(const TaskEntry& t) const {
+  auto it = runners_.find(RunnerConfigFor(t).type());
+  return it == runners_.end() ? nullptr : it->second;
+}
+
+runners::Runner* Dispatcher::RunnerOfAttempt(const TaskEntry& t) const {
+  auto it = by_backend_.find(t.attempt.attempt.backend());
+  return it == by_backend_.end() ? RunnerOf(t) : it->second;
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -119,7 +138,10 @@ void Dispatcher::Loop() {
     Turn();
     last_turn_ms_ = NowMillis();
     if (stopping_) break;
-    int64_t sleep_ms = std::min(kMaxSleepMs, runner_->poll_interval_ms());
+    int64_t sleep_ms = kMaxSleepMs;
+    for (runners::Runner* r : distinct_runners_) {
+      sleep_ms = std::min(sleep_ms, r->poll_interval_ms());
+    }
     if (!backoff_.empty()) {
       sleep_ms =
           std::min(sleep_ms,
@@ -136,7 +158,10 @@ void Dispatcher::Turn() {
     absl::MutexLock lock(&mu_);
     commands.swap(commands_);
   }
-  std::vector<runners::AttemptUpdate> updates = runner_->Poll();
+  std::vector<runners::AttemptUpdate> updates;
+  for (runners::Runner* r : distinct_runners_) {
+    for (runners::AttemptUpdate& u : r->Poll()) updates.push_back(std::move(u));
+  }
 
   absl::Status status = store_->Begin();
   if (status.ok()) {
@@ -151,7 +176,7 @@ void Dispatcher::Turn() {
     }
     status.Update(PromoteDueRetries(now));
   }
-  std::vector<runners::LaunchSpec> to_launch;
+  std::vector<Launch> to_launch;
   if (status.ok() && !stopping_ && !no_launch_) {
     status.Update(Schedule(now, &to_launch));
   }
@@ -287,8 +312,11 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
         break;
       case Task::LAUNCHING:
       case Task::RUNNING: {
+        runners::Runner* runner = RunnerOfAttempt(t);
         absl::Status s =
-            runner_->Cancel({t.task.id(), t.attempt.attempt.number()});
+            runner == nullptr
+                ? absl::NotFoundError("no runner")
+                : runner->Cancel({t.task.id(), t.attempt.attempt.number()});
         if (!s.ok() && !absl::IsNotFound(s)) {
           fprintf(stderr, "ocxd: cancel %s: %s\n", t.task.id().c_str(),
                   s.ToString().c_str());
@@ -593,7 +621,8 @@ absl::Status Dispatcher::PromoteDueRetries(int64_t now) {
 
 // ---- Launching ----
 
-const ocx::v1::RunnerConfig& Dispatcher::RunnerFor(const TaskEntry& t) const {
+const ocx::v1::RunnerConfig& Dispatcher::RunnerConfigFor(
+    const TaskEntry& t) const {
   const auto& spec = evals_.at(t.task.evaluation_id()).evaluation.spec();
   return t.task.stage() == ocx::v1::STAGE_INFER ? spec.infer().runner()
                                                 : spec.eval().runner();
@@ -602,7 +631,7 @@ const ocx::v1::RunnerConfig& Dispatcher::RunnerFor(const TaskEntry& t) const {
 runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
                                                 int attempt) const {
   const ocx::v1::TaskParams& p = t.task.params();
-  const ocx::v1::RunnerConfig& runner = RunnerFor(t);
+  const ocx::v1::RunnerConfig& runner = RunnerConfigFor(t);
   TaskPaths paths = PathsFor(p, attempt);
   runners::LaunchSpec spec;
   spec.key = {t.task.id(), attempt};
@@ -637,30 +666,39 @@ absl::Status Dispatcher::WriteTaskJson(const TaskEntry& t) const {
   return WriteFileAtomic(paths.task_json, json);
 }
 
-absl::Status Dispatcher::Schedule(int64_t now,
-                                  std::vector<runners::LaunchSpec>* out) {
+absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
+  // Runners that said "full" this turn: their other queues wait too.
+  std::set<runners::Runner*> full;
   for (auto q = ready_.begin(); q != ready_.end();) {
     auto& queue = q->second;
-    bool runner_full = false;
     while (!queue.empty()) {
       TaskEntry& t = tasks_.at(queue.begin()->second);
       EvalEntry& e = evals_.at(t.task.evaluation_id());
-      const ocx::v1::RunnerConfig& rc = RunnerFor(t);
+      const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
       int limit = rc.max_num_workers() > 0 ? rc.max_num_workers() : 16;
       if (e.running[t.task.stage()] >= limit) break;
+      runners::Runner* runner = RunnerOf(t);
+      if (runner == nullptr) {
+        queue.erase(queue.begin());
+        OCX_RETURN_IF_ERROR(SetTaskState(
+            &t, Task::FAILED,
+            absl::StrCat(rc.type(), " is not available in this ocxd"), now));
+        continue;
+      }
+      if (full.count(runner) > 0) break;
       int attempt = t.task.attempt_count() + 1;
       runners::LaunchSpec spec = BuildLaunchSpec(t, attempt);
-      absl::StatusOr<std::vector<int>> placed = runner_->Place(spec);
+      absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
       if (!placed.ok()) {
         if (absl::IsResourceExhausted(placed.status())) {
-          runner_full = true;
+          full.insert(runner);
           break;
         }
         queue.erase(queue.begin());
         OCX_RETURN_IF_ERROR(
             SetTaskState(&t, Task::FAILED,
-                         absl::StrCat("cannot run on ", runner_->backend(),
-                                      ": ", placed.status().message()),
+                         absl::StrCat("cannot run on ", runner->backend(), ": ",
+                                      placed.status().message()),
                          now));
         continue;
       }
@@ -676,7 +714,7 @@ absl::Status Dispatcher::Schedule(int64_t now,
       a.set_number(attempt);
       a.set_state(Attempt::LAUNCHING);
       a.set_name(spec.name);
-      a.set_backend(runner_->backend());
+      a.set_backend(runner->backend());
       a.set_log_path(spec.log_path);
       for (int g : spec.gpus) a.add_gpus(g);
       SetTimestamp(now, a.mutable_start_time());
@@ -684,32 +722,33 @@ absl::Status Dispatcher::Schedule(int64_t now,
       // the backend hears of it.
       OCX_RETURN_IF_ERROR(store_->PutAttempt(rec));
       OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::LAUNCHING, "", now));
-      out->push_back(std::move(spec));
+      out->push_back(Launch{runner, std::move(spec)});
     }
     if (queue.empty()) {
       q = ready_.erase(q);
     } else {
       ++q;
     }
-    if (runner_full) break;
   }
   return absl::OkStatus();
 }
 
-absl::Status Dispatcher::LaunchAll(std::vector<runners::LaunchSpec>* specs) {
-  for (runners::LaunchSpec& spec : *specs) {
+absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
+  for (Launch& launch : *launches) {
+    const runners::LaunchSpec& spec = launch.spec;
+    runners::Runner* runner = launch.runner;
     int64_t now = NowMillis();
     auto it = tasks_.find(spec.key.task_id);
     if (it == tasks_.end()) {
-      runner_->Unplace(spec.key);
+      runner->Unplace(spec.key);
       continue;
     }
     TaskEntry& t = it->second;
     absl::Status ready = WriteTaskJson(t);
     absl::StatusOr<std::string> id =
-        ready.ok() ? runner_->Launch(spec) : absl::StatusOr<std::string>(ready);
+        ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
     if (!id.ok()) {
-      runner_->Unplace(spec.key);
+      runner->Unplace(spec.key);
       OCX_RETURN_IF_ERROR(FinishAttempt(
           &t, Attempt::FAILED,
           absl::StrCat("could not start: ", id.status().message()), now));
@@ -721,7 +760,7 @@ absl::Status Dispatcher::LaunchAll(std::vector<runners::LaunchSpec>* specs) {
     OCX_RETURN_IF_ERROR(
         SetTaskState(&t, Task::RUNNING,
                      absl::StrCat("attempt ", spec.key.attempt, " running as ",
-                                  runner_->backend(), " ", *id),
+                                  runner->backend(), " ", *id),
                      now));
   }
   return absl::OkStatus();
@@ -786,7 +825,13 @@ absl::Status Dispatcher::Recover() {
       spec.gpus.assign(t.attempt.attempt.gpus().begin(),
                        t.attempt.attempt.gpus().end());
       absl::Status ok = WriteTaskJson(t);
-      if (ok.ok()) ok = runner_->Adopt(spec, t.attempt.attempt.backend_id());
+      runners::Runner* runner = RunnerOfAttempt(t);
+      if (ok.ok() && runner == nullptr) {
+        ok = absl::FailedPreconditionError(
+            absl::StrCat("its backend \"", t.attempt.attempt.backend(),
+                         "\" is not configured in this ocxd"));
+      }
+      if (ok.ok()) ok = runner->Adopt(spec, t.attempt.attempt.backend_id());
       if (!ok.ok()) {
         OCX_RETURN_IF_ERROR(FinishAttempt(
             &t, Attempt::LOST,

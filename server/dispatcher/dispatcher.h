@@ -48,12 +48,21 @@ struct Submission {
   std::vector<ocx::v1::Task> tasks;
 };
 
+// The backends this daemon runs tasks on, by the runner type a config names
+// (`runner.type`: LocalRunner, SlurmRunner, DLCRunner). Not owned.
+using RunnerSet = std::map<std::string, runners::Runner*>;
+
 class Dispatcher {
  public:
-  // `store`, `runner` and `waker` must outlive the dispatcher. The waker is
-  // what the daemon's SIGCHLD handler notifies.
-  Dispatcher(store::Store* store, runners::Runner* runner, Waker* waker,
+  // `store`, the runners and `waker` must outlive the dispatcher. The waker
+  // is what the daemon's SIGCHLD handler and the runners notify.
+  Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
              DispatcherOptions options);
+  // A dispatcher with one runner serving `runner.type: LocalRunner`.
+  Dispatcher(store::Store* store, runners::Runner* local, Waker* waker,
+             DispatcherOptions options)
+      : Dispatcher(store, RunnerSet{{"LocalRunner", local}}, waker,
+                   std::move(options)) {}
   ~Dispatcher();
 
   // Loads unfinished evaluations and re-attaches their running attempts
@@ -114,6 +123,11 @@ class Dispatcher {
     bool done = false;
   };
   using ReadyKey = std::pair<int64_t, int>;  // (eval seq, stage)
+  // An attempt placed and committed, to be started after the commit.
+  struct Launch {
+    runners::Runner* runner;
+    runners::LaunchSpec spec;
+  };
 
   void Loop();
   void Turn();
@@ -124,8 +138,8 @@ class Dispatcher {
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now);
   absl::Status PromoteDueRetries(int64_t now);
-  absl::Status Schedule(int64_t now, std::vector<runners::LaunchSpec>* out);
-  absl::Status LaunchAll(std::vector<runners::LaunchSpec>* specs);
+  absl::Status Schedule(int64_t now, std::vector<Launch>* out);
+  absl::Status LaunchAll(std::vector<Launch>* launches);
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);
   absl::Status FailDependents(TaskEntry* t, int64_t now);
@@ -139,11 +153,19 @@ class Dispatcher {
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
   absl::Status WriteTaskJson(const TaskEntry& t) const;
   std::string MissingOutputs(const TaskEntry& t) const;
-  const ocx::v1::RunnerConfig& RunnerFor(const TaskEntry& t) const;
+  const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
+  // The runner of the task's stage; nullptr when this daemon has none of
+  // that type.
+  runners::Runner* RunnerOf(const TaskEntry& t) const;
+  // The runner that launched an attempt (by its recorded backend name).
+  runners::Runner* RunnerOfAttempt(const TaskEntry& t) const;
   void Committed();
 
   store::Store* const store_;
-  runners::Runner* const runner_;
+  const RunnerSet runners_;
+  // Each distinct runner once, and by backend name ("local", "slurm", ...).
+  std::vector<runners::Runner*> distinct_runners_;
+  std::map<std::string, runners::Runner*> by_backend_;
   Waker* const waker_;
   const DispatcherOptions options_;
 
