@@ -20,6 +20,8 @@ namespace {
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 constexpr size_t kMaxUnixPath = 107;
 constexpr int64_t kMaxGpuId = 1 << 20;
+// dlc calls at once: each is a process; more only hammers DLC's API.
+constexpr int kMaxDlcCalls = 64;
 
 absl::Status Bad(absl::string_view path, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
@@ -130,6 +132,37 @@ absl::Status CheckAtLeastZero(absl::string_view path, int64_t v) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateDlc(const ocx::v1::DlcRunnerSettings& dlc) {
+  OCX_RETURN_IF_ERROR(CheckNoNul("dlc.dlc_path", dlc.dlc_path()));
+  const std::pair<const char*, int64_t> non_negative[] = {
+      {"dlc.poll_interval_ms", dlc.poll_interval_ms()},
+      {"dlc.max_concurrent_calls", dlc.max_concurrent_calls()},
+      {"dlc.submit_tries", dlc.submit_tries()},
+      {"dlc.call_timeout_ms", dlc.call_timeout_ms()},
+      {"dlc.retry_initial_backoff_ms", dlc.retry_initial_backoff_ms()},
+      {"dlc.retry_max_backoff_ms", dlc.retry_max_backoff_ms()},
+      {"dlc.max_preemptions", dlc.max_preemptions()},
+      {"dlc.log_interval_ms", dlc.log_interval_ms()},
+      {"dlc.max_parallel", dlc.max_parallel()},
+  };
+  for (const auto& [path, v] : non_negative) {
+    OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
+  }
+  if (dlc.max_concurrent_calls() > kMaxDlcCalls) {
+    return Bad("dlc.max_concurrent_calls",
+               absl::StrCat("must be at most ", kMaxDlcCalls, ", got ",
+                            dlc.max_concurrent_calls()));
+  }
+  if (dlc.retry_initial_backoff_ms() > 0 && dlc.retry_max_backoff_ms() > 0 &&
+      dlc.retry_max_backoff_ms() < dlc.retry_initial_backoff_ms()) {
+    return Bad("dlc.retry_max_backoff_ms",
+               absl::StrCat("must be >= retry_initial_backoff_ms (",
+                            dlc.retry_initial_backoff_ms(), "), got ",
+                            dlc.retry_max_backoff_ms()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text) {
@@ -177,6 +210,7 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
                             retry.max_backoff_ms()));
   }
   OCX_RETURN_IF_ERROR(CheckNoNul("task_program", config.task_program()));
+  OCX_RETURN_IF_ERROR(ValidateDlc(config.dlc()));
   return absl::OkStatus();
 }
 

@@ -32,7 +32,10 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
 //   local.max_parallel, local.kill_grace_s >= 0
 //   retry.initial_backoff_ms, retry.max_backoff_ms >= 0; max >= initial when
 //   both are set; retry.multiplier >= 1 when set
-//   database, work_root, lock_file, task_program, local.shim_path: no NUL
+//   database, work_root, lock_file, task_program, local.shim_path,
+//   dlc.dlc_path: no NUL
+//   dlc.*: >= 0; dlc.max_concurrent_calls <= 64; dlc.retry_max_backoff_ms
+//   >= dlc.retry_initial_backoff_ms when both are set
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config);
 
 }  // namespace ocx::spec

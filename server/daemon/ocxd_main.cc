@@ -1,7 +1,7 @@
 // ocxd: the evaluation scheduler daemon. main() only wires the parts
 // together (as grpc's route_guide RunServer does): config → locks → store →
-// runner → dispatcher (recovery) → gRPC server → READY=1, then waits for
-// SIGTERM/SIGINT while feeding the systemd watchdog.
+// runners (local, DLC) → dispatcher (recovery) → gRPC server → READY=1, then
+// waits for SIGTERM/SIGINT while feeding the systemd watchdog.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,6 +24,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
+#include "runners/dlc/dlc_runner.h"
 #include "runners/local/gpu_slots.h"
 #include "runners/local/local_runner.h"
 #include "server/api/evaluation_service.h"
@@ -62,6 +65,38 @@ std::string SiblingProgram(const char* name) {
   return ocx::JoinPath(path.substr(0, path.rfind('/')), name);
 }
 
+// Tells the DLC runner the runner config of an attempt's stage, read from
+// the evaluation stored with it. The dispatcher does not hand runner configs
+// to runners (LaunchSpec has none); until it does, this reads them through
+// the store's read connections. Called on the dispatcher thread only.
+class DlcContextFromStore {
+ public:
+  explicit DlcContextFromStore(ocx::store::Store* store) : store_(store) {}
+
+  absl::StatusOr<ocx::runners::DlcTaskContext> Get(
+      const ocx::runners::LaunchSpec& spec) {
+    OCX_ASSIGN_OR_RETURN(ocx::v1::Task task, store_->GetTask(spec.key.task_id));
+    auto it = specs_.find(task.evaluation_id());
+    if (it == specs_.end()) {
+      OCX_ASSIGN_OR_RETURN(ocx::v1::Evaluation e,
+                           store_->GetEvaluation(task.evaluation_id()));
+      // Specs never change once stored; keep a bounded few.
+      if (specs_.size() >= 64) specs_.clear();
+      it = specs_.emplace(e.id(), std::move(*e.mutable_spec())).first;
+    }
+    ocx::runners::DlcTaskContext ctx;
+    ctx.eval_stage = task.stage() != ocx::v1::STAGE_INFER;
+    ctx.runner = ctx.eval_stage ? it->second.eval().runner()
+                                : it->second.infer().runner();
+    ctx.task_name = task.name();
+    return ctx;
+  }
+
+ private:
+  ocx::store::Store* const store_;
+  std::map<std::string, ocx::v1::EvaluationSpec> specs_;
+};
+
 struct Flags {
   std::string config;
   std::string listen;
@@ -72,6 +107,7 @@ struct Flags {
   std::string task_program;
   std::string shim_path;
   int initial_backoff_ms = -1;
+  std::string dlc_path;
 };
 
 absl::Status Run(const Flags& flags) {
@@ -93,6 +129,8 @@ absl::Status Run(const Flags& flags) {
   if (flags.initial_backoff_ms >= 0) {
     config.mutable_retry()->set_initial_backoff_ms(flags.initial_backoff_ms);
   }
+  if (!flags.dlc_path.empty())
+    config.mutable_dlc()->set_dlc_path(flags.dlc_path);
   OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
 
   char cwd[4096];
@@ -145,6 +183,45 @@ absl::Status Run(const Flags& flags) {
       config.local().kill_grace_s() > 0 ? config.local().kill_grace_s() : 10;
   OCX_ASSIGN_OR_RETURN(auto runner, ocx::runners::LocalRunner::Create(local));
 
+  // The dispatcher's waker: SIGCHLD (local tasks) and the DLC runner's
+  // worker threads wake the loop through it.
+  ocx::Waker dispatch_waker;
+
+  // DLCRunner. Its dlc calls run on worker threads; with no `dlc` installed
+  // it still starts, and attempts fail with "could not submit".
+  const ocx::v1::DlcRunnerSettings& dc = config.dlc();
+  DlcContextFromStore dlc_context(store.get());
+  ocx::runners::DlcRunner::Options dlc;
+  if (!dc.dlc_path().empty()) {
+    dlc.dlc_path = dc.dlc_path().find('/') == std::string::npos
+                       ? dc.dlc_path()
+                       : ocx::AbsolutePath(dc.dlc_path(), base);
+  }
+  dlc.context_source = [&dlc_context](const ocx::runners::LaunchSpec& spec) {
+    return dlc_context.Get(spec);
+  };
+  dlc.wakeup = [&dispatch_waker] { dispatch_waker.Notify(); };
+  if (dc.poll_interval_ms() > 0) dlc.poll_interval_ms = dc.poll_interval_ms();
+  if (dc.max_concurrent_calls() > 0) {
+    dlc.max_concurrent_calls = dc.max_concurrent_calls();
+  }
+  if (dc.submit_tries() > 0) dlc.submit_tries = dc.submit_tries();
+  if (dc.call_timeout_ms() > 0) dlc.call_timeout_ms = dc.call_timeout_ms();
+  if (dc.retry_initial_backoff_ms() > 0) {
+    dlc.retry_initial_backoff_ms = dc.retry_initial_backoff_ms();
+  }
+  if (dc.retry_max_backoff_ms() > 0) {
+    dlc.retry_max_backoff_ms = dc.retry_max_backoff_ms();
+  }
+  dlc.retry_max_backoff_ms =
+      std::max(dlc.retry_max_backoff_ms, dlc.retry_initial_backoff_ms);
+  if (dc.has_max_preemptions()) dlc.max_preemptions = dc.max_preemptions();
+  if (dc.has_log_interval_ms()) dlc.log_interval_ms = dc.log_interval_ms();
+  dlc.max_parallel = dc.max_parallel();
+  const std::string dlc_path = dlc.dlc_path;
+  OCX_ASSIGN_OR_RETURN(auto dlc_runner,
+                       ocx::runners::DlcRunner::Create(std::move(dlc)));
+
   ocx::server::DispatcherOptions options;
   if (config.retry().initial_backoff_ms() > 0 ||
       flags.initial_backoff_ms == 0) {
@@ -160,7 +237,6 @@ absl::Status Run(const Flags& flags) {
                              ? SiblingProgram("ocx-task")
                              : config.task_program();
 
-  ocx::Waker dispatch_waker;
   g_dispatch_waker = &dispatch_waker;
   struct sigaction sa = {};
   sa.sa_handler = OnSigchld;
@@ -168,8 +244,11 @@ absl::Status Run(const Flags& flags) {
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, nullptr);
 
-  ocx::server::Dispatcher dispatcher(store.get(), runner.get(), &dispatch_waker,
-                                     options);
+  ocx::server::Dispatcher dispatcher(
+      store.get(),
+      ocx::server::RunnerSet{{"LocalRunner", runner.get()},
+                             {"DLCRunner", dlc_runner.get()}},
+      &dispatch_waker, options);
   ocx::daemon::systemd::Status("recovering unfinished evaluations");
   OCX_RETURN_IF_ERROR(dispatcher.Recover());
 
@@ -208,9 +287,11 @@ absl::Status Run(const Flags& flags) {
           ? absl::StrCat(address.ToString(), " (port ", bound_port, ")")
           : address.ToString();
   fprintf(stderr,
-          "ocxd: listening on %s; database %s; work root %s; GPUs: %s\n",
+          "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
+          "dlc: %s\n",
           listening.c_str(), database.c_str(), work_root.c_str(),
-          gpus.empty() ? "none" : absl::StrJoin(gpus, ",").c_str());
+          gpus.empty() ? "none" : absl::StrJoin(gpus, ",").c_str(),
+          dlc_path.c_str());
   ocx::daemon::systemd::Ready(absl::StrCat("serving on ", listening));
 
   // SIGTERM/SIGINT are blocked in every thread (see main) and taken here.
@@ -265,6 +346,9 @@ int main(int argc, char** argv) {
   app.add_option("--shim", flags.shim_path, "path of ocx-shim");
   app.add_option("--retry-initial-backoff-ms", flags.initial_backoff_ms,
                  "first retry delay in ms (default 1000)");
+  app.add_option("--dlc", flags.dlc_path,
+                 "the dlc command line of Alibaba PAI-DLC, for DLCRunner "
+                 "(default: dlc in PATH)");
   CLI11_PARSE(app, argc, argv);
 
   // Block the stop signals before any thread exists, so that every thread

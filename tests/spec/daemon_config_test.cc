@@ -72,6 +72,11 @@ TEST(DaemonConfigTest, GoodValues) {
       "retry: {initial_backoff_ms: 500, multiplier: 1.5, max_backoff_ms: "
       "500}",
       "retry: {initial_backoff_ms: 5000}",
+      "dlc: {dlc_path: /opt/dlc/bin/dlc, poll_interval_ms: 500, "
+      "max_concurrent_calls: 64, submit_tries: 1, call_timeout_ms: 1000, "
+      "retry_initial_backoff_ms: 100, retry_max_backoff_ms: 100, "
+      "max_preemptions: 0, log_interval_ms: 0, max_parallel: 8}",
+      "dlc: {retry_initial_backoff_ms: 5000}",
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateDaemonConfig(Load(yaml));
@@ -130,6 +135,18 @@ TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
        "retry.max_backoff_ms: must be >= initial_backoff_ms (2000), got "
        "1000"},
       {"database: \"a\\0b\"", "database: must not contain NUL"},
+      {"dlc: {dlc_path: \"a\\0b\"}", "dlc.dlc_path: must not contain NUL"},
+      {"dlc: {poll_interval_ms: -1}",
+       "dlc.poll_interval_ms: must be >= 0, got -1"},
+      {"dlc: {max_preemptions: -2}",
+       "dlc.max_preemptions: must be >= 0, got -2"},
+      {"dlc: {log_interval_ms: -1}",
+       "dlc.log_interval_ms: must be >= 0, got -1"},
+      {"dlc: {max_concurrent_calls: 65}",
+       "dlc.max_concurrent_calls: must be at most 64, got 65"},
+      {"dlc: {retry_initial_backoff_ms: 2000, retry_max_backoff_ms: 10}",
+       "dlc.retry_max_backoff_ms: must be >= retry_initial_backoff_ms (2000), "
+       "got 10"},
       // The first problem in declaration order wins.
       {"listen: x\nlocal: {gpus: y}", usage + "\"x\""},
   };

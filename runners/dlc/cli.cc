@@ -1,0 +1,231 @@
+#include "runners/dlc/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+
+extern char** environ;
+
+namespace ocx::runners::dlc {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Appends what is readable now; returns false at EOF or on a hard error.
+bool Drain(int fd, std::string* out) {
+  char buf[16384];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      if (out->size() < kMaxOutputBytes) {
+        out->append(buf, std::min(static_cast<size_t>(n),
+                                  kMaxOutputBytes - out->size()));
+      }
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+}
+
+// argv0 itself when it has a '/', else the first executable of that name in
+// PATH (resolved before fork(): execvp is not async-signal-safe).
+absl::StatusOr<std::string> FindProgram(const std::string& argv0) {
+  if (argv0.find('/') != std::string::npos) return argv0;
+  const char* path = getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    std::string candidate = JoinPath(dir.empty() ? "." : dir, argv0);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("cannot run ", argv0, ": not found in PATH"));
+}
+
+}  // namespace
+
+std::string CliResult::Describe() const {
+  if (!spawn_status.ok()) return std::string(spawn_status.message());
+  std::string what;
+  if (aborted) {
+    what = "aborted (ocxd is stopping)";
+  } else if (timed_out) {
+    what = "timed out";
+  } else if (signal != 0) {
+    what = absl::StrCat("killed by signal ", signal);
+  } else {
+    what = absl::StrCat("exit status ", exit_code);
+  }
+  constexpr size_t kMax = 300;
+  std::string text = output.size() > kMax
+                         ? absl::StrCat(output.substr(0, kMax), "...")
+                         : output;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  if (text.empty()) return absl::StrCat(what, ", no output");
+  return absl::StrCat(what, ": \"", absl::CHexEscape(text), "\"");
+}
+
+CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
+                 const std::atomic<bool>* abort) {
+  CliResult result;
+  if (argv.empty() || argv[0].empty()) {
+    result.spawn_status = absl::InvalidArgumentError("no program to run");
+    return result;
+  }
+  absl::StatusOr<std::string> program = FindProgram(argv[0]);
+  if (!program.ok()) {
+    result.spawn_status = program.status();
+    return result;
+  }
+  // Everything the child needs is prepared before fork(): after it, in a
+  // multi-threaded process, the child may only make async-signal-safe calls.
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  int fds[2];
+  int status_fds[2];  // the child reports a failed exec through it
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    result.spawn_status = PosixError("pipe", errno);
+    return result;
+  }
+  if (pipe2(status_fds, O_CLOEXEC) != 0) {
+    result.spawn_status = PosixError("pipe", errno);
+    close(fds[0]);
+    close(fds[1]);
+    return result;
+  }
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Own process group, so a timeout kills all of it; and it dies with
+    // ocxd: a restarted daemon never races a call of its predecessor (a
+    // `dlc create job` still running while the new one looks the job up).
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    // ocxd blocks SIGTERM/SIGINT and ignores SIGPIPE: a clean slate.
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, STDIN_FILENO) < 0 ||
+        dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
+      int err = errno;
+      ssize_t n = write(status_fds[1], &err, sizeof(err));
+      (void)n;
+      _exit(127);
+    }
+    // Only 0-2 and the status pipe (close-on-exec) stay open.
+    const unsigned keep = static_cast<unsigned>(status_fds[1]);
+    if ((keep > 3 && syscall(SYS_close_range, 3u, keep - 1, 0u) != 0) ||
+        syscall(SYS_close_range, keep + 1, ~0u, 0u) != 0) {
+      for (int fd = STDERR_FILENO + 1; fd < 65536; ++fd) {
+        if (fd != status_fds[1]) close(fd);
+      }
+    }
+    execve(program->c_str(), args.data(), environ);
+    int err = errno;
+    ssize_t n = write(status_fds[1], &err, sizeof(err));
+    (void)n;
+    _exit(127);
+  }
+  close(fds[1]);
+  close(status_fds[1]);
+  if (pid < 0) {
+    result.spawn_status = PosixError("fork", errno);
+    close(fds[0]);
+    close(status_fds[0]);
+    return result;
+  }
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(status_fds[0], &exec_errno, sizeof(exec_errno));
+  } while (got < 0 && errno == EINTR);
+  close(status_fds[0]);
+  if (got == sizeof(exec_errno)) {
+    waitpid(pid, nullptr, 0);
+    close(fds[0]);
+    result.spawn_status =
+        PosixError(absl::StrCat("cannot run ", *program), exec_errno);
+    return result;
+  }
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+
+  const int64_t deadline = timeout_ms > 0 ? SteadyMs() + timeout_ms : 0;
+  bool open = true;
+  bool killed = false;
+  int status = 0;
+  bool exited = false;
+  while (!exited) {
+    struct pollfd p = {fds[0], POLLIN, 0};
+    if (open) {
+      if (poll(&p, 1, 50) > 0) open = Drain(fds[0], &result.output);
+    } else {
+      usleep(5000);  // output closed: it is exiting
+    }
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      exited = true;
+      break;
+    }
+    if (r < 0 && errno != EINTR) {
+      // ECHILD: reaped elsewhere; nothing more to learn.
+      result.spawn_status = PosixError("waitpid", errno);
+      close(fds[0]);
+      return result;
+    }
+    if (!killed && ((deadline > 0 && SteadyMs() >= deadline) ||
+                    (abort != nullptr && abort->load()))) {
+      if (deadline > 0 && SteadyMs() >= deadline) {
+        result.timed_out = true;
+      } else {
+        result.aborted = true;
+      }
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  // What it wrote just before exiting. A descendant that kept the pipe open
+  // does not hold us up: read what is there, then stop.
+  if (open) Drain(fds[0], &result.output);
+  close(fds[0]);
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace ocx::runners::dlc
