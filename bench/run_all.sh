@@ -4,7 +4,7 @@
 #
 #   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
 #
-# Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory
+# Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
@@ -25,7 +25,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory)
+benches=(dispatch submit memory plan)
 declare -A result status
 for b in "${benches[@]}"; do
   exe=$build/bin/bench_$b
@@ -90,6 +90,13 @@ row submit status_ms "<" 50 \
 row memory hwm_mb "<" 100 \
   "ocxd VmHWM with 100,000 finished tasks < 100 MB" \
   "empty database $(value memory empty_hwm_mb) MB, ratio $(value memory ratio_hwm_vs_empty)"
+
+row plan plan_s "<" 1 \
+  "plan 200 models x 500 datasets (SizePartitioner) < 1 s" \
+  "$(value plan tasks) tasks; PlanTasks alone $(value plan plan_tasks_only_s) s; NaivePartitioner, same task count, $(value plan naive_plan_s) s (per-task ratio $(value plan ratio_plan_per_task)); VmHWM $(value plan hwm_mb) MB"
+row plan commit_s "<" 3 \
+  "commit those tasks in one transaction < 3 s" \
+  "NaivePartitioner, same task count, $(value plan naive_commit_s) s (per-task ratio $(value plan ratio_commit_per_task))"
 
 echo "==== summary"
 {

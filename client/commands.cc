@@ -397,6 +397,15 @@ void ExpandConfigDir(absl::string_view config_dir, v1::EvaluationSpec* spec) {
   }
 }
 
+void AbsoluteDatasetPaths(absl::string_view config_dir,
+                          v1::EvaluationSpec* spec) {
+  for (v1::DatasetConfig& d : *spec->mutable_datasets()) {
+    if (d.path().empty() || d.path()[0] == '/') continue;
+    std::string path = AbsolutePath(d.path(), config_dir);
+    if (Exists(path)) d.set_path(std::move(path));
+  }
+}
+
 int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
   absl::StatusOr<v1::EvaluationSpec> spec =
       spec::LoadEvaluationSpecFile(options.file);
@@ -405,6 +414,7 @@ int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
   std::string config_dir = AbsolutePath(options.file, cwd);
   config_dir.resize(config_dir.rfind('/'));
   ExpandConfigDir(config_dir.empty() ? "/" : config_dir, &*spec);
+  AbsoluteDatasetPaths(config_dir.empty() ? "/" : config_dir, &*spec);
   if (!spec->work_dir().empty() && spec->work_dir()[0] != '/') {
     spec->set_work_dir(AbsolutePath(spec->work_dir(), cwd));
   }

@@ -81,7 +81,9 @@ struct SubmitOptions {
   std::string cwd;
 };
 
-// Loads the spec, expands {config_dir}, makes work_dir absolute, validates it
+// Loads the spec, expands {config_dir}, makes work_dir absolute (against
+// the current directory) and dataset paths absolute (against the config's
+// directory, see AbsoluteDatasetPaths), validates it
 // (spec::ValidateEvaluationSpec) and submits it, retrying Create with one
 // request_id; with `watch` follows the evaluation to the end.
 int RunSubmit(const CommandContext& ctx, const SubmitOptions& options);
@@ -117,6 +119,14 @@ int RunLogs(const CommandContext& ctx, const std::string& task_id, int attempt,
 // daemon's placeholder expansion yields the path verbatim; `{{` and `}}`
 // are left for the daemon.
 void ExpandConfigDir(absl::string_view config_dir, v1::EvaluationSpec* spec);
+
+// Makes each dataset's relative `path` absolute against `config_dir` (the
+// directory of the spec file) when a file or directory exists there, so
+// that ocxd, which cannot know the client's directories, can read it to
+// count samples. Other relative paths (dataset ids such as
+// "opencompass/gsm8k", resolved by the task program) are left as written.
+void AbsoluteDatasetPaths(absl::string_view config_dir,
+                          v1::EvaluationSpec* spec);
 
 // A random UUID v4 (from /dev/urandom), e.g.
 // "3f2b8c1e-9d4a-4c6b-8e2f-0a1b2c3d4e5f".

@@ -101,8 +101,13 @@ std::string FormatTaskDetail(const v1::Task& task,
 std::string FormatAttempts(const std::vector<v1::Attempt>& attempts,
                            const RenderOptions& options);
 
-// A dry run: ID STAGE MODEL DATASETS GPUS DEPENDS (wide lists every dataset
-// and dependency) and a totals line. json/yaml: the response; name: task ids.
+// A dry run: ID STAGE MODEL DATASETS SAMPLES COST GPUS DEPENDS, plus REUSED
+// when a task would be reused. DATASETS lists the parts with their ranges
+// ("gsm8k_0 [0:189]"); SAMPLES and COST are the task's sums, "-" when the
+// partitioner did not count them. Wide lists every dataset and dependency.
+// Then a totals line (tasks by stage, infer samples and cost, GPUs, work
+// dir) and the number of reused tasks. json/yaml: the response; name: task
+// ids.
 std::string FormatPlan(const v1::PlanEvaluationResponse& plan,
                        const RenderOptions& options);
 

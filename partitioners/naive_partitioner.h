@@ -1,5 +1,7 @@
 // NaivePartitioner: for each model, its datasets grouped `n` per task
-// (default 1), in config order — OpenCompass partitioners/naive.py.
+// (default 1), in config order — OpenCompass partitioners/naive.py. It
+// never splits a dataset and needs no sizes (dataset files are not read);
+// sizes it is given (explicit `size`s) are copied into the tasks.
 #ifndef OCX_PARTITIONERS_NAIVE_PARTITIONER_H_
 #define OCX_PARTITIONERS_NAIVE_PARTITIONER_H_
 
@@ -10,7 +12,8 @@ namespace ocx::partitioners {
 class NaivePartitioner : public Partitioner {
  public:
   std::string name() const override { return "NaivePartitioner"; }
-  absl::StatusOr<std::vector<PlannedTask>> Partition(
+  bool NeedsDatasetSizes(ocx::v1::Stage) const override { return false; }
+  absl::StatusOr<Partitioning> Partition(
       const PartitionInput& input) const override;
 };
 

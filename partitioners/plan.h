@@ -1,11 +1,20 @@
 // The planner: turns a validated evaluation spec into its task graph — the
 // infer tasks of the infer partitioner, the eval tasks of the eval
 // partitioner, and the edges between them (DESIGN.md decision 6: an eval
-// task for (model, dataset) waits for every infer task covering that pair,
-// and nothing else).
+// task for (model, dataset) waits for every infer task covering a part of
+// that pair, and nothing else).
+//
+// Each task's params also carry:
+//   required_inputs      (eval) the prediction of every part of each of its
+//                        pairs: the parts manifest. The dispatcher refuses
+//                        to start the task while one is missing.
+//   output_fingerprints  one per expected output (partitioners/
+//                        fingerprint.h), and `fingerprint` for the task.
 #ifndef OCX_PARTITIONERS_PLAN_H_
 #define OCX_PARTITIONERS_PLAN_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,13 +24,47 @@
 
 namespace ocx::partitioners {
 
+// The reason of a task created SUCCEEDED because its outputs were reused.
+inline constexpr char kReusedReason[] =
+    "reused: outputs with the same fingerprint exist";
+
+struct PlanOptions {
+  // Samples each dataset selects (test_range applied), index-aligned with
+  // spec.datasets(); 0 means unknown. Must be known for every dataset when
+  // NeedsDatasetSizes(spec); may be empty otherwise.
+  std::vector<int64_t> num_samples;
+};
+
+// Whether the spec's partitioners need dataset sizes (SizePartitioner in
+// either stage; NumWorkerPartitioner with num_split > 1 in the infer stage).
+// `spec` validated, with defaults applied.
+bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec);
+
 // Tasks in PENDING (with dependencies) or READY state, ids
 // "<eval_id>-infer-<i>" / "<eval_id>-eval-<i>", params filled (work_dir,
-// datasets, expected outputs, task config), max_attempts = retry + 1.
-// `spec` must be validated with defaults applied.
+// datasets with sample counts and costs, expected outputs with their
+// fingerprints, required inputs, task config), max_attempts = retry + 1.
+// `spec` must be validated with defaults applied. INVALID_ARGUMENT when
+// two dataset parts would write the same output (a dataset named like
+// another's part, "gsm8k_0"), or for sizes the partitioner cannot honour;
+// FAILED_PRECONDITION when a needed size is missing from `options`.
 absl::StatusOr<std::vector<ocx::v1::Task>> PlanTasks(
     const ocx::v1::EvaluationSpec& spec, const std::string& eval_id,
-    const std::string& work_dir);
+    const std::string& work_dir, const PlanOptions& options = {});
+
+// Says whether the output at `path` (relative to the work dir) exists and
+// was recorded with `fingerprint`.
+using OutputMatcher = std::function<bool(const std::string& path,
+                                         const std::string& fingerprint)>;
+
+// Keyed reuse (DESIGN.md decision 7). In `tasks` (as PlanTasks returns
+// them), a task whose every expected output matches, and whose every
+// dependency is itself reused, becomes SUCCEEDED with kReusedReason; the
+// others become PENDING when a dependency is not reused, else READY.
+// Returns the number of reused tasks. `matches` is called once per expected
+// output of a task whose dependencies are all reused.
+int MarkReusedTasks(std::vector<ocx::v1::Task>* tasks,
+                    const OutputMatcher& matches);
 
 // Output paths relative to the work dir (DESIGN.md decision 9).
 std::string PredictionPath(const std::string& model_abbr,

@@ -1,12 +1,18 @@
 #include "server/submission.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
 #include "spec/validate.h"
 
@@ -57,6 +63,41 @@ absl::Status CheckTaskProgram(const ocx::v1::EvaluationSpec& spec,
   return absl::OkStatus();
 }
 
+// Keyed reuse: an output matches when it exists, a record of it exists,
+// and both the fingerprint and the file's size and mtime are the recorded
+// ones (a file rewritten since, by anything, does not match).
+absl::Status MarkReused(const std::string& work_dir, store::Store* store,
+                        std::vector<ocx::v1::Task>* tasks) {
+  if (!PathExists(work_dir)) return absl::OkStatus();  // a fresh work dir
+  absl::flat_hash_map<std::string, size_t> found;      // relative path -> index
+  std::vector<std::string> paths;
+  std::vector<partitioners::FileIdentity> files;
+  for (const ocx::v1::Task& t : *tasks) {
+    for (const std::string& rel : t.params().expected_outputs()) {
+      if (found.contains(rel)) continue;
+      std::string path = JoinPath(work_dir, rel);
+      struct stat st;
+      if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      found.emplace(rel, paths.size());
+      paths.push_back(std::move(path));
+      files.push_back({st.st_size, int64_t{st.st_mtim.tv_sec} * 1000000000 +
+                                       st.st_mtim.tv_nsec});
+    }
+  }
+  if (paths.empty()) return absl::OkStatus();
+  OCX_ASSIGN_OR_RETURN(auto records, store->GetOutputs(paths));
+  partitioners::MarkReusedTasks(
+      tasks, [&](const std::string& rel, const std::string& fingerprint) {
+        auto it = found.find(rel);
+        if (it == found.end()) return false;
+        const std::optional<store::OutputRecord>& r = records[it->second];
+        const partitioners::FileIdentity& f = files[it->second];
+        return r.has_value() && r->fingerprint == fingerprint &&
+               r->size == f.size && r->mtime_ns == f.mtime_ns;
+      });
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string NewEvaluationId() {
@@ -95,11 +136,33 @@ absl::StatusOr<Submission> PrepareSubmission(
   }
   OCX_RETURN_IF_ERROR(CheckGpus(spec, policy.gpus));
   OCX_RETURN_IF_ERROR(CheckTaskProgram(spec, policy.task_program));
-  OCX_ASSIGN_OR_RETURN(std::vector<ocx::v1::Task> tasks,
-                       partitioners::PlanTasks(spec, eval_id, work_dir));
+  partitioners::SizeCacheLookup lookup;
+  if (policy.store != nullptr) {
+    lookup =
+        [store = policy.store](
+            const std::string& path, const std::string& reader,
+            const partitioners::FileIdentity& file) -> std::optional<int64_t> {
+      auto cached =
+          store->LookupDatasetSize(path, reader, file.size, file.mtime_ns);
+      // A cache that cannot be read is a miss: the file is counted.
+      return cached.ok() ? *cached : std::nullopt;
+    };
+  }
+  OCX_ASSIGN_OR_RETURN(
+      partitioners::ResolvedSizes sizes,
+      partitioners::ResolveDatasetSizes(
+          spec, partitioners::NeedsDatasetSizes(spec), lookup));
+  partitioners::PlanOptions plan_options;
+  plan_options.num_samples = std::move(sizes.selected);
+  OCX_ASSIGN_OR_RETURN(
+      std::vector<ocx::v1::Task> tasks,
+      partitioners::PlanTasks(spec, eval_id, work_dir, plan_options));
   if (tasks.empty()) {
     return absl::InvalidArgumentError(
         "the evaluation has no tasks: check models and datasets");
+  }
+  if (policy.store != nullptr) {
+    OCX_RETURN_IF_ERROR(MarkReused(work_dir, policy.store, &tasks));
   }
   if (create_dirs) {
     absl::Status made = MakeDirs(work_dir);
@@ -116,6 +179,14 @@ absl::StatusOr<Submission> PrepareSubmission(
   *e.mutable_spec() = std::move(spec);
   e.set_work_dir(work_dir);
   sub.tasks = std::move(tasks);
+  for (partitioners::CountedSize& c : sizes.counted) {
+    store::DatasetSizeRecord& r = sub.dataset_sizes.emplace_back();
+    r.path = std::move(c.path);
+    r.reader = std::move(c.reader);
+    r.file_size = c.file.size;
+    r.mtime_ns = c.file.mtime_ns;
+    r.num_samples = c.num_samples;
+  }
   return sub;
 }
 

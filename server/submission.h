@@ -1,7 +1,11 @@
 // Turns a CreateEvaluation/PlanEvaluation request into rows: validates the
 // spec (field paths in errors), applies defaults, checks what this daemon
-// can run (GPUs, ocx-task), resolves the work dir and plans the tasks.
-// Nothing here writes to the store. Thread-safe (no shared state).
+// can run (GPUs, ocx-task), resolves the work dir, resolves dataset sizes
+// (explicit, cached, or counted from the files — only when a partitioner
+// needs them), plans the tasks and marks the ones whose outputs can be
+// reused. Nothing here writes to the store: new cache entries travel in the
+// Submission to the dispatcher. Thread-safe (no shared state; the store is
+// only read).
 #ifndef OCX_SERVER_SUBMISSION_H_
 #define OCX_SERVER_SUBMISSION_H_
 
@@ -11,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "ocx/v1/spec.pb.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/store/store.h"
 
 namespace ocx::server {
 
@@ -22,11 +27,18 @@ struct SubmissionPolicy {
   std::vector<int> gpus;
   // ocx-task; empty when this daemon has none.
   std::string task_program;
+  // Read for the dataset size cache and the output fingerprints (keyed
+  // reuse). Null: files are counted every time and nothing is reused.
+  store::Store* store = nullptr;
 };
 
-// INVALID_ARGUMENT "<field path>: <problem>" for bad input,
-// FAILED_PRECONDITION when this daemon cannot run it (too many GPUs, no
-// ocx-task). `create_dirs` makes the work dir (Create; not Plan).
+// INVALID_ARGUMENT "<field path>: <problem>" for bad input (including a
+// malformed dataset file, with its line, and a test_range that selects
+// nothing), FAILED_PRECONDITION when this daemon cannot run it (too many
+// GPUs, no ocx-task, a dataset file it cannot read). `create_dirs` makes the
+// work dir (Create; not Plan). Tasks whose every output exists with the
+// fingerprint they would produce (and whose dependencies are reused too)
+// come back SUCCEEDED with partitioners::kReusedReason.
 absl::StatusOr<Submission> PrepareSubmission(
     const ocx::v1::EvaluationSpec& spec, const std::string& name,
     const std::string& request_id, const std::string& eval_id,

@@ -68,26 +68,28 @@ bool LooksLikeDecimal(absl::string_view s) {
   return i == s.size();
 }
 
-absl::StatusOr<std::vector<PySlice>> ParseSlices(absl::string_view text) {
+// Slices at the start of `text`; errors quote `full`, the whole range.
+absl::StatusOr<std::vector<PySlice>> ParseSlices(absl::string_view text,
+                                                 absl::string_view full) {
   std::vector<PySlice> slices;
   size_t i = 0;
   while (i < text.size()) {
-    if (text[i] != '[') return FormError(text);
+    if (text[i] != '[') return FormError(full);
     ++i;
     PySlice slice;
-    if (!ReadInt(text, &i, &slice.start)) return FormError(text);
-    if (i >= text.size() || text[i] != ':') return FormError(text);
+    if (!ReadInt(text, &i, &slice.start)) return FormError(full);
+    if (i >= text.size() || text[i] != ':') return FormError(full);
     ++i;
-    if (!ReadInt(text, &i, &slice.stop)) return FormError(text);
+    if (!ReadInt(text, &i, &slice.stop)) return FormError(full);
     if (i < text.size() && text[i] == ':') {
       ++i;
-      if (!ReadInt(text, &i, &slice.step)) return FormError(text);
+      if (!ReadInt(text, &i, &slice.step)) return FormError(full);
       if (slice.step.has_value() && *slice.step == 0) {
         return absl::InvalidArgumentError(
-            absl::StrCat("slice step must not be 0, got \"", text, "\""));
+            absl::StrCat("slice step must not be 0, got \"", full, "\""));
       }
     }
-    if (i >= text.size() || text[i] != ']') return FormError(text);
+    if (i >= text.size() || text[i] != ']') return FormError(full);
     ++i;
     while (i < text.size() &&
            absl::ascii_isspace(static_cast<unsigned char>(text[i])))
@@ -104,9 +106,25 @@ absl::StatusOr<TestRange> ParseTestRange(absl::string_view text) {
   TestRange range;
   if (text.empty()) return range;
   if (text[0] == '[') {
-    auto slices = ParseSlices(text);
+    auto slices = ParseSlices(text, text);
     if (!slices.ok()) return slices.status();
     range.kind = TestRange::Kind::kSlices;
+    range.slices = *std::move(slices);
+    return range;
+  }
+  // A count or ratio, optionally followed by slices ("100[0:50]").
+  if (size_t bracket = text.find('['); bracket != absl::string_view::npos) {
+    absl::string_view head =
+        absl::StripTrailingAsciiWhitespace(text.substr(0, bracket));
+    auto slices = ParseSlices(text.substr(bracket), text);
+    if (!slices.ok()) return slices.status();
+    absl::StatusOr<TestRange> prefix = ParseTestRange(head);
+    if (!prefix.ok()) return FormError(text);
+    if (prefix->kind != TestRange::Kind::kCount &&
+        prefix->kind != TestRange::Kind::kRatio) {
+      return FormError(text);
+    }
+    range = *std::move(prefix);
     range.slices = *std::move(slices);
     return range;
   }
@@ -147,6 +165,57 @@ absl::StatusOr<TestRange> ParseTestRange(absl::string_view text) {
     range.count = static_cast<int64_t>(std::floor(v));
   }
   return range;
+}
+
+int64_t SliceLength(const PySlice& s, int64_t len) {
+  if (len <= 0) return 0;
+  // CPython's PySlice_AdjustIndices, then PySlice_AdjustIndices' length.
+  const int64_t step = s.step.value_or(1);
+  const int64_t lower = step > 0 ? 0 : -1;
+  const int64_t upper = step > 0 ? len : len - 1;
+  auto adjust = [&](std::optional<int64_t> v, int64_t dflt) {
+    if (!v.has_value()) return dflt;
+    int64_t x = *v;
+    if (x < 0) {
+      // x >= INT64_MIN and len > 0: no overflow.
+      x += len;
+      return x < lower ? lower : x;
+    }
+    return x > upper ? upper : x;
+  };
+  const int64_t start = adjust(s.start, step > 0 ? lower : upper);
+  const int64_t stop = adjust(s.stop, step > 0 ? upper : lower);
+  // start and stop are in [-1, len]: their difference cannot overflow.
+  if (step > 0) {
+    if (start >= stop) return 0;
+    return (stop - start - 1) / step + 1;
+  }
+  if (stop >= start) return 0;
+  // |step| may be 2^63: compare before negating.
+  const uint64_t span = static_cast<uint64_t>(start - stop - 1);
+  const uint64_t magnitude = static_cast<uint64_t>(-(step + 1)) + 1;
+  return static_cast<int64_t>(span / magnitude + 1);
+}
+
+int64_t TestRange::Count(int64_t size) const {
+  if (size <= 0) return 0;
+  int64_t n = size;
+  switch (kind) {
+    case Kind::kAll:
+    case Kind::kSlices:
+      break;
+    case Kind::kCount:
+      if (count > 0 && count < size) n = count;
+      break;
+    case Kind::kRatio:
+      // floor(ratio * size) in long double: exact for sizes below 2^63.
+      n = static_cast<int64_t>(
+          std::floor(static_cast<long double>(ratio) * size));
+      if (n > size) n = size;
+      break;
+  }
+  for (const PySlice& s : slices) n = SliceLength(s, n);
+  return n;
 }
 
 std::vector<int64_t> TestRange::SliceIndices(int64_t size) const {

@@ -7,11 +7,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
 #include "spec/test_range.h"
 
@@ -40,6 +42,11 @@ constexpr int kMaxGpusPerTask = 64;
 constexpr int kMaxProcsPerTask = 64;
 constexpr int kMaxRetry = 100;
 constexpr int kMaxNaiveN = 10000;
+// Partitioner bounds: far above any real setting, low enough that
+// factor x samples and part counts stay well inside int64.
+constexpr int64_t kMaxTaskSize = int64_t{1} << 50;
+constexpr int64_t kMaxFactor = 1000000;
+constexpr int64_t kMaxNumWorkerSplit = 100000;
 constexpr int kMaxNumWorkers = 4096;
 constexpr int kMaxWorkersPerGpu = 64;
 constexpr size_t kMaxWorkDirBytes = 4096;
@@ -215,41 +222,108 @@ absl::Status ValidateDataset(
 absl::Status ValidatePartitioner(const PartitionerConfig& p,
                                  const std::string& path) {
   const std::string& type = p.type();
-  if (type == kSizePartitioner || type == kNumWorkerPartitioner) {
-    return Bad(
-        Sub(path, "type"),
-        absl::StrCat(type, " is not available in this version (available: ",
-                     kNaivePartitioner, ")"));
-  }
-  if (!type.empty() && type != kNaivePartitioner) {
+  if (!type.empty() && type != kNaivePartitioner && type != kSizePartitioner &&
+      type != kNumWorkerPartitioner) {
     return Bad(Sub(path, "type"),
                absl::StrCat("unknown partitioner ", Quote(type), " (known: ",
                             kNaivePartitioner, ", ", kSizePartitioner, ", ",
                             kNumWorkerPartitioner, ")"));
   }
+  const bool naive = type.empty() || type == kNaivePartitioner;
+  const bool size = type == kSizePartitioner;
+  const bool num_worker = type == kNumWorkerPartitioner;
+  // Each setting in declaration order: an error when it belongs to another
+  // partitioner type, else its range.
+  auto only_for = [&](absl::string_view field, absl::string_view owner) {
+    return Bad(Sub(path, field), absl::StrCat("only for ", owner));
+  };
+  auto at_least_one = [&](absl::string_view field, int64_t v,
+                          int64_t max) -> absl::Status {
+    if (v < 1 || v > max) {
+      return Bad(Sub(path, field),
+                 v < 1 ? absl::StrCat("must be >= 1, got ", v)
+                       : absl::StrCat("must be at most ", max, ", got ", v));
+    }
+    return absl::OkStatus();
+  };
+  if (p.n() != 0 && !naive) return only_for("n", kNaivePartitioner);
   OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "n"), p.n(), 0, kMaxNaiveN));
-  // Settings of the other partitioners, in declaration order.
-  struct Foreign {
-    const char* field;
-    bool set;
-    const char* owner;
-  };
-  const Foreign foreign[] = {
-      {"max_task_size", p.max_task_size() != 0, kSizePartitioner},
-      {"gen_task_coef", p.gen_task_coef() != 0, kSizePartitioner},
-      {"strategy", !p.strategy().empty(),
-       "SizePartitioner and NumWorkerPartitioner"},
-      {"num_worker", p.num_worker() != 0, kNumWorkerPartitioner},
-      {"num_split", p.num_split() != 0, kNumWorkerPartitioner},
-      {"min_task_size", p.min_task_size() != 0, kNumWorkerPartitioner},
-      {"heavy_datasets", !p.heavy_datasets().empty(), kSizePartitioner},
-      {"heavy_factor", p.heavy_factor() != 0, kSizePartitioner},
-  };
-  for (const Foreign& f : foreign) {
-    if (f.set)
-      return Bad(Sub(path, f.field), absl::StrCat("only for ", f.owner));
+  if (p.has_max_task_size()) {
+    if (!size) return only_for("max_task_size", kSizePartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("max_task_size", p.max_task_size(), kMaxTaskSize));
+  }
+  if (p.has_gen_task_coef()) {
+    if (!size) return only_for("gen_task_coef", kSizePartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("gen_task_coef", p.gen_task_coef(), kMaxFactor));
+  }
+  if (!p.strategy().empty()) {
+    if (naive) {
+      return only_for("strategy", "SizePartitioner and NumWorkerPartitioner");
+    }
+    if (p.strategy() != kStrategyHeuristic && p.strategy() != kStrategySplit) {
+      return Bad(Sub(path, "strategy"),
+                 absl::StrCat("unknown strategy ", Quote(p.strategy()),
+                              " (known: ", kStrategyHeuristic, ", ",
+                              kStrategySplit, ")"));
+    }
+  }
+  if (p.has_num_worker()) {
+    if (!num_worker) return only_for("num_worker", kNumWorkerPartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("num_worker", p.num_worker(), kMaxNumWorkerSplit));
+  }
+  if (p.has_num_split()) {
+    if (!num_worker) return only_for("num_split", kNumWorkerPartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("num_split", p.num_split(), kMaxNumWorkerSplit));
+  }
+  if (p.has_min_task_size()) {
+    if (!num_worker) return only_for("min_task_size", kNumWorkerPartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("min_task_size", p.min_task_size(), INT32_MAX));
+  }
+  if (!p.heavy_datasets().empty()) {
+    if (!size) return only_for("heavy_datasets", kSizePartitioner);
+    for (int i = 0; i < p.heavy_datasets_size(); ++i) {
+      const std::string field = Index(Sub(path, "heavy_datasets"), i);
+      if (p.heavy_datasets(i).empty()) {
+        return Bad(field, "must not be empty (an fnmatch pattern of abbrs)");
+      }
+      OCX_RETURN_IF_ERROR(CheckNoNul(field, p.heavy_datasets(i)));
+    }
+  }
+  if (p.has_heavy_factor()) {
+    if (!size) return only_for("heavy_factor", kSizePartitioner);
+    OCX_RETURN_IF_ERROR(
+        at_least_one("heavy_factor", p.heavy_factor(), kMaxFactor));
   }
   return absl::OkStatus();
+}
+
+// Fills the unset settings of the chosen partitioner (spec/
+// partitioner_defaults.h); settings of other types stay unset.
+void ApplyPartitionerDefaults(PartitionerConfig* p) {
+  if (p->type() == kNaivePartitioner) {
+    if (p->n() == 0) p->set_n(1);
+    return;
+  }
+  if (p->strategy().empty()) p->set_strategy(kStrategyHeuristic);
+  if (p->type() == kSizePartitioner) {
+    if (!p->has_max_task_size()) p->set_max_task_size(kDefaultMaxTaskSize);
+    if (!p->has_gen_task_coef()) p->set_gen_task_coef(kDefaultGenTaskCoef);
+    if (p->heavy_datasets().empty()) {
+      for (const char* pattern : kDefaultHeavyDatasets) {
+        p->add_heavy_datasets(pattern);
+      }
+    }
+    if (!p->has_heavy_factor()) p->set_heavy_factor(kDefaultHeavyFactor);
+  } else if (p->type() == kNumWorkerPartitioner) {
+    if (!p->has_num_worker()) p->set_num_worker(kDefaultNumWorker);
+    if (!p->has_num_split()) p->set_num_split(p->num_worker());
+    if (!p->has_min_task_size()) p->set_min_task_size(kDefaultMinTaskSize);
+  }
 }
 
 absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
@@ -302,16 +376,121 @@ absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
   return absl::OkStatus();
 }
 
+// DLCRunner settings (docs/dlc.md). Everything here ends up as a `dlc`
+// argument or a quoted word of the job's shell, so the checks are about
+// what DLC accepts and what a remote shell can carry.
+absl::Status ValidateDlcRunner(const RunnerConfig& r, const std::string& path) {
+  const std::string cfg_path = Sub(path, "aliyun_cfg");
+  if (!r.has_aliyun_cfg()) {
+    return Bad(cfg_path,
+               "required for DLCRunner (workspace_id, worker_image, "
+               "dlc_config_path, ...)");
+  }
+  const ocx::v1::AliyunConfig& c = r.aliyun_cfg();
+  auto field = [&](absl::string_view name) { return Sub(cfg_path, name); };
+  // A DLC id, image or path: no NUL, no whitespace or control characters.
+  auto check_word = [&](absl::string_view name,
+                        const std::string& v) -> absl::Status {
+    OCX_RETURN_IF_ERROR(CheckNoNul(field(name), v));
+    for (char ch : v) {
+      if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+        return Bad(field(name),
+                   absl::StrCat("must not contain whitespace or control "
+                                "characters, got ",
+                                Quote(v)));
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto check_abs = [&](absl::string_view name,
+                       const std::string& v) -> absl::Status {
+    OCX_RETURN_IF_ERROR(CheckNoNul(field(name), v));
+    if (!v.empty() && v[0] != '/') {
+      return Bad(field(name),
+                 absl::StrCat("must be an absolute path, got ", Quote(v)));
+    }
+    return absl::OkStatus();
+  };
+  // In declaration order.
+  OCX_RETURN_IF_ERROR(check_abs("bashrc_path", c.bashrc_path()));
+  OCX_RETURN_IF_ERROR(CheckNoNul(field("conda_env_name"), c.conda_env_name()));
+  if (!c.bashrc_path().empty() && c.conda_env_name().empty()) {
+    return Bad(field("conda_env_name"), "required with bashrc_path");
+  }
+  if (c.bashrc_path().empty() && !c.conda_env_name().empty()) {
+    return Bad(field("bashrc_path"),
+               "required with conda_env_name (the file that sets up conda)");
+  }
+  OCX_RETURN_IF_ERROR(check_abs("python_env_path", c.python_env_path()));
+  if (!c.python_env_path().empty() && !c.bashrc_path().empty()) {
+    return Bad(field("python_env_path"),
+               "set either bashrc_path + conda_env_name or python_env_path, "
+               "not both");
+  }
+  if (c.dlc_config_path().empty()) {
+    return Bad(field("dlc_config_path"), "required for DLCRunner");
+  }
+  OCX_RETURN_IF_ERROR(check_abs("dlc_config_path", c.dlc_config_path()));
+  if (c.workspace_id().empty()) {
+    return Bad(field("workspace_id"), "required for DLCRunner");
+  }
+  OCX_RETURN_IF_ERROR(check_word("workspace_id", c.workspace_id()));
+  if (c.worker_image().empty()) {
+    return Bad(field("worker_image"), "required for DLCRunner");
+  }
+  OCX_RETURN_IF_ERROR(check_word("worker_image", c.worker_image()));
+  OCX_RETURN_IF_ERROR(check_word("resource_id", c.resource_id()));
+  for (int i = 0; i < c.data_sources_size(); ++i) {
+    const std::string p = Index(field("data_sources"), i);
+    const std::string& d = c.data_sources(i);
+    if (d.empty()) return Bad(p, "must not be empty");
+    OCX_RETURN_IF_ERROR(check_word(absl::StrCat("data_sources[", i, "]"), d));
+    if (d.find(',') != std::string::npos) {
+      return Bad(p, absl::StrCat("must not contain ',' (one data source id "
+                                 "per entry), got ",
+                                 Quote(d)));
+    }
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(field("priority"), int64_t{c.priority()}));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : c.extra_envs()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    if (!IsEnvVarName(key)) {
+      return Bad(Key(field("extra_envs"), key),
+                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    OCX_RETURN_IF_ERROR(
+        CheckNoNul(Key(field("extra_envs"), key), c.extra_envs().at(key)));
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(field("worker_cpu"), int64_t{c.worker_cpu()}));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(field("worker_memory_gi"),
+                                       int64_t{c.worker_memory_gi()}));
+  const std::string hf = absl::AsciiStrToLower(c.hf_offline());
+  if (!hf.empty() && hf != "true" && hf != "false" && hf != "1" && hf != "0") {
+    return Bad(field("hf_offline"), absl::StrCat("expected true or false, got ",
+                                                 Quote(c.hf_offline())));
+  }
+  for (int i = 0; i < r.eval_with_gpu_size(); ++i) {
+    if (r.eval_with_gpu(i).empty()) {
+      return Bad(Index(Sub(path, "eval_with_gpu"), i), "must not be empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
                             absl::string_view stage) {
   const std::string& type = r.type();
-  if (type == kSlurmRunner || type == kDlcRunner) {
+  if (type == kSlurmRunner) {
     return Bad(
         Sub(path, "type"),
         absl::StrCat(type, " is not available in this version (available: ",
-                     kLocalRunner, ")"));
+                     kLocalRunner, ", ", kDlcRunner, ")"));
   }
-  if (!type.empty() && type != kLocalRunner) {
+  if (!type.empty() && type != kLocalRunner && type != kDlcRunner) {
     return Bad(
         Sub(path, "type"),
         absl::StrCat("unknown runner ", Quote(type), " (known: ", kLocalRunner,
@@ -345,9 +524,13 @@ absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
       {"preemptible", r.preemptible(), kDlcRunner},
       {"eval_with_gpu", !r.eval_with_gpu().empty(), kDlcRunner},
   };
+  const std::string effective_type = type.empty() ? kLocalRunner : type;
   for (const Foreign& f : foreign) {
-    if (f.set)
+    if (f.set && effective_type != f.owner)
       return Bad(Sub(path, f.field), absl::StrCat("only for ", f.owner));
+  }
+  if (type == kDlcRunner) {
+    OCX_RETURN_IF_ERROR(ValidateDlcRunner(r, path));
   }
   return absl::OkStatus();
 }
@@ -374,7 +557,7 @@ std::string KnownAbbrs(const EvaluationSpec& spec) {
 void ApplyStageDefaults(StageConfig* s, absl::string_view stage) {
   PartitionerConfig* p = s->mutable_partitioner();
   if (p->type().empty()) p->set_type(kNaivePartitioner);
-  if (p->type() == kNaivePartitioner && p->n() == 0) p->set_n(1);
+  ApplyPartitionerDefaults(p);
   RunnerConfig* r = s->mutable_runner();
   if (r->type().empty()) r->set_type(kLocalRunner);
   if (r->max_num_workers() == 0) {

@@ -42,10 +42,22 @@ bool IsFinal(ocx::v1::Attempt::State s) {
 
 }  // namespace
 
+namespace {
+
+// Planning reads the size cache and the output records from the store.
+SubmissionPolicy WithStore(SubmissionPolicy policy, store::Store* store) {
+  if (policy.store == nullptr) policy.store = store;
+  return policy;
+}
+
+}  // namespace
+
 EvaluationServiceImpl::EvaluationServiceImpl(store::Store* store,
                                              Dispatcher* dispatcher,
                                              SubmissionPolicy policy)
-    : store_(store), dispatcher_(dispatcher), policy_(std::move(policy)) {}
+    : store_(store),
+      dispatcher_(dispatcher),
+      policy_(WithStore(std::move(policy), store)) {}
 
 grpc::Status EvaluationServiceImpl::CreateEvaluation(
     grpc::ServerContext*, const ocx::v1::CreateEvaluationRequest* req,
@@ -70,7 +82,21 @@ grpc::Status EvaluationServiceImpl::PlanEvaluation(
                         /*create_dirs=*/false);
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   resp->set_work_dir(sub->evaluation.work_dir());
-  for (ocx::v1::Task& t : sub->tasks) *resp->add_tasks() = std::move(t);
+  int64_t samples = 0, cost = 0;
+  int reused = 0;
+  for (ocx::v1::Task& t : sub->tasks) {
+    if (t.state() == ocx::v1::Task::SUCCEEDED) ++reused;
+    if (t.stage() == ocx::v1::STAGE_INFER) {
+      for (const ocx::v1::TaskDataset& d : t.params().datasets()) {
+        samples += d.num_samples();
+        cost += d.cost();
+      }
+    }
+    *resp->add_tasks() = std::move(t);
+  }
+  resp->set_total_samples(samples);
+  resp->set_total_cost(cost);
+  resp->set_reused_tasks(reused);
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -255,13 +256,25 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
     SetTimestamp(now, e.mutable_create_time());
     SetTimestamp(now, e.mutable_update_time());
     OCX_ASSIGN_OR_RETURN(int64_t seq, store_->InsertEvaluation(e));
+    int reused = 0;
     for (Task& t : sub.tasks) {
       SetTimestamp(now, t.mutable_create_time());
+      if (IsFinal(t.state())) {
+        SetTimestamp(now, t.mutable_end_time());
+        ++reused;
+      }
       OCX_RETURN_IF_ERROR(store_->InsertTask(t));
+    }
+    for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
+      OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
     }
     OCX_RETURN_IF_ERROR(AddEvent(
         e.id(), "", 0, "QUEUED",
-        absl::StrCat("evaluation created with ", sub.tasks.size(), " tasks"),
+        absl::StrCat("evaluation created with ", sub.tasks.size(), " tasks",
+                     reused > 0 ? absl::StrCat(" (", reused,
+                                               " reused: outputs with the "
+                                               "same fingerprint exist)")
+                                : ""),
         now));
     EvalEntry& entry = evals_[e.id()];
     entry.evaluation = e;
@@ -280,7 +293,10 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
     return status;
   }
   OCX_RETURN_IF_ERROR(store_->ReleaseSavepoint());
-  for (Task& t : sub.tasks) Track(std::move(t));
+  for (Task& t : sub.tasks) {
+    // Reused tasks are done; Track() counts only tracked dependencies.
+    if (!IsFinal(t.state())) Track(std::move(t));
+  }
   touched_evals_.insert(e.id());
   cmd->result = e.id();
   return absl::OkStatus();
@@ -504,11 +520,16 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
       (t.task.state() != Task::LAUNCHING && t.task.state() != Task::RUNNING)) {
     return absl::OkStatus();
   }
+  // A backend may learn the job id or the real start time after Launch()
+  // returned (DLC): store them as they come, so a restart finds the job.
+  const bool changed =
+      (!u.backend_id.empty() && u.backend_id != a.backend_id()) ||
+      (u.start_ms > 0 && u.start_ms != TimestampMillis(a.start_time()));
   if (!u.backend_id.empty()) a.set_backend_id(u.backend_id);
   if (u.start_ms > 0) SetTimestamp(u.start_ms, a.mutable_start_time());
   switch (u.kind) {
     case runners::AttemptUpdate::Kind::kRunning:
-      if (a.state() == Attempt::LAUNCHING) {
+      if (a.state() == Attempt::LAUNCHING || changed) {
         a.set_state(Attempt::RUNNING);
         OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
       }
@@ -555,7 +576,10 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
     state = Attempt::CANCELLED;
     reason = absl::StrCat("cancelled by user (", reason, ")");
   }
-  if (state == Attempt::SUCCEEDED) reason = "exit code 0";
+  if (state == Attempt::SUCCEEDED) {
+    reason = "exit code 0";
+    OCX_RETURN_IF_ERROR(RecordOutputs(t, now));
+  }
   return FinishAttempt(&t, state, reason, now);
 }
 
@@ -605,6 +629,42 @@ std::string Dispatcher::MissingOutputs(const TaskEntry& t) const {
     }
   }
   return absl::StrJoin(missing, ", ");
+}
+
+std::string Dispatcher::MissingInputs(const TaskEntry& t) const {
+  constexpr int kNamed = 10;
+  std::vector<std::string> missing;
+  int more = 0;
+  for (const std::string& in : t.task.params().required_inputs()) {
+    if (PathExists(JoinPath(t.task.params().work_dir(), in))) continue;
+    if (static_cast<int>(missing.size()) < kNamed) {
+      missing.push_back(in);
+    } else {
+      ++more;
+    }
+  }
+  std::string text = absl::StrJoin(missing, ", ");
+  if (more > 0) absl::StrAppend(&text, " and ", more, " more");
+  return text;
+}
+
+absl::Status Dispatcher::RecordOutputs(const TaskEntry& t, int64_t now) {
+  const ocx::v1::TaskParams& p = t.task.params();
+  if (p.output_fingerprints_size() != p.expected_outputs_size()) {
+    return absl::OkStatus();  // planned before fingerprints existed
+  }
+  for (int i = 0; i < p.expected_outputs_size(); ++i) {
+    store::OutputRecord r;
+    r.path = JoinPath(p.work_dir(), p.expected_outputs(i));
+    struct stat st;
+    if (stat(r.path.c_str(), &st) != 0) continue;
+    r.fingerprint = p.output_fingerprints(i);
+    r.size = st.st_size;
+    r.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    r.task_id = t.task.id();
+    OCX_RETURN_IF_ERROR(store_->PutOutput(r, now));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Dispatcher::PromoteDueRetries(int64_t now) {
@@ -744,6 +804,16 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
       continue;
     }
     TaskEntry& t = it->second;
+    // The parts manifest: an eval task starts only when every prediction
+    // part of its pairs exists (OpenCompass evaluated whatever parts it
+    // found up to the first gap).
+    std::string missing = MissingInputs(t);
+    if (!missing.empty()) {
+      runner->Unplace(spec.key);
+      OCX_RETURN_IF_ERROR(FinishAttempt(
+          &t, Attempt::FAILED, absl::StrCat("missing inputs: ", missing), now));
+      continue;
+    }
     absl::Status ready = WriteTaskJson(t);
     absl::StatusOr<std::string> id =
         ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);

@@ -42,10 +42,15 @@ struct DispatcherOptions {
   std::string task_program;
 };
 
-// An evaluation ready to store: the row and all its task rows.
+// An evaluation ready to store: the row and all its task rows. Tasks
+// created SUCCEEDED (reused outputs) are stored but never scheduled; their
+// dependents start as if they had just succeeded.
 struct Submission {
   ocx::v1::Evaluation evaluation;
   std::vector<ocx::v1::Task> tasks;
+  // Dataset sizes counted while planning, stored in the same transaction
+  // (the size cache; only the dispatcher writes).
+  std::vector<store::DatasetSizeRecord> dataset_sizes;
 };
 
 // The backends this daemon runs tasks on, by the runner type a config names
@@ -153,6 +158,12 @@ class Dispatcher {
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
   absl::Status WriteTaskJson(const TaskEntry& t) const;
   std::string MissingOutputs(const TaskEntry& t) const;
+  // required_inputs that do not exist, joined ("" when all do); at most a
+  // few are named.
+  std::string MissingInputs(const TaskEntry& t) const;
+  // Records the fingerprint, size and mtime of each output of a task that
+  // succeeded (keyed reuse).
+  absl::Status RecordOutputs(const TaskEntry& t, int64_t now);
   const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
   // The runner of the task's stage; nullptr when this daemon has none of
   // that type.

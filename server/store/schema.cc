@@ -85,6 +85,30 @@ CREATE INDEX events_by_eval ON events(eval_id, seq);
     R"sql(
 CREATE INDEX tasks_counts ON tasks(eval_id, stage, state);
 )sql",
+    // 2 -> 3: counted dataset sizes, valid while the file's size and mtime
+    // are unchanged (one row per path and reader: a changed file replaces
+    // its row); and the fingerprint each output was made with, with the
+    // output's size and mtime when it was recorded (keyed reuse).
+    R"sql(
+CREATE TABLE dataset_sizes (
+  path        TEXT NOT NULL,
+  reader      TEXT NOT NULL,
+  file_size   INTEGER NOT NULL,
+  mtime_ns    INTEGER NOT NULL,
+  num_samples INTEGER NOT NULL,
+  update_ms   INTEGER NOT NULL,
+  PRIMARY KEY (path, reader)
+) WITHOUT ROWID;
+
+CREATE TABLE outputs (
+  path        TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  size        INTEGER NOT NULL,
+  mtime_ns    INTEGER NOT NULL,
+  task_id     TEXT NOT NULL,
+  update_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

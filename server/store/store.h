@@ -40,6 +40,28 @@ struct ActiveEvaluationRecord {
   int64_t seq = 0;
 };
 
+// A dataset's counted sample count (partitioners/dataset_size.h), valid
+// while the file at `path` has this size and mtime. `reader` says how it
+// was counted ("jsonl", "csv", "json:test").
+struct DatasetSizeRecord {
+  std::string path;
+  std::string reader;
+  int64_t file_size = 0;
+  int64_t mtime_ns = 0;
+  int64_t num_samples = 0;
+};
+
+// The fingerprint an output file was made with (keyed reuse), and the
+// file's size and mtime when it was recorded: a file changed since then
+// does not match.
+struct OutputRecord {
+  std::string path;  // absolute
+  std::string fingerprint;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string task_id;  // the task that made it
+};
+
 class Store {
  public:
   // Opens or creates the database at `path` and migrates its schema.
@@ -75,6 +97,11 @@ class Store {
   absl::Status PutAttempt(const AttemptRecord& record);
   // Appends to the event log; returns the event's sequence number.
   absl::StatusOr<int64_t> AppendEvent(const ocx::v1::Event& event);
+  // Inserts or replaces the size of (path, reader).
+  absl::Status PutDatasetSize(const DatasetSizeRecord& record,
+                              int64_t update_ms);
+  // Inserts or replaces the record of an output path.
+  absl::Status PutOutput(const OutputRecord& record, int64_t update_ms);
 
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
@@ -106,6 +133,15 @@ class Store {
   // Events of one evaluation with sequence > after_sequence, oldest first.
   absl::StatusOr<std::vector<ocx::v1::Event>> ListEvents(
       const std::string& eval_id, int64_t after_sequence, int limit);
+  // The cached sample count of (path, reader) if it was counted for a file
+  // of this size and mtime.
+  absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
+      const std::string& path, const std::string& reader, int64_t file_size,
+      int64_t mtime_ns);
+  // The records of `paths` (index-aligned; nullopt where none), read in one
+  // snapshot.
+  absl::StatusOr<std::vector<std::optional<OutputRecord>>> GetOutputs(
+      const std::vector<std::string>& paths);
 
  private:
   class ReadConnection;

@@ -4,6 +4,7 @@
 #include "client/commands.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -346,6 +347,36 @@ TEST_F(CommandsTest, SubmitRetriesCreateWithTheSameRequestId) {
             dir_ + "/task.py");
 }
 
+TEST_F(CommandsTest, DatasetPathsBesideTheConfigBecomeAbsolute) {
+  // data/gsm8k.jsonl exists beside the config; opencompass/gsm8k is a
+  // dataset id the task program resolves, not a file: left alone.
+  ASSERT_EQ(mkdir((dir_ + "/data").c_str(), 0755), 0);
+  std::ofstream(dir_ + "/data/gsm8k.jsonl") << "{}\n";
+  fake_.create = [](int, const v1::CreateEvaluationRequest&, Evaluation* e) {
+    e->set_id("e1");
+    return grpc::Status::OK;
+  };
+  SubmitOptions options;
+  options.file = WriteSpec(R"(models: [{abbr: m}]
+datasets:
+  - {abbr: a, path: data/gsm8k.jsonl}
+  - {abbr: b, path: ./data/../data/gsm8k.jsonl}
+  - {abbr: c, path: opencompass/gsm8k}
+  - {abbr: d, path: /abs/d.jsonl}
+  - {abbr: e}
+)");
+  options.cwd = "/somewhere/else";
+  EXPECT_EQ(RunSubmit(ctx_, options), 0) << err_.str();
+  std::vector<v1::CreateEvaluationRequest> creates = fake_.creates();
+  ASSERT_EQ(creates.size(), 1u);
+  const auto& datasets = creates[0].spec().datasets();
+  EXPECT_EQ(datasets[0].path(), dir_ + "/data/gsm8k.jsonl");
+  EXPECT_EQ(datasets[1].path(), dir_ + "/data/gsm8k.jsonl");
+  EXPECT_EQ(datasets[2].path(), "opencompass/gsm8k");
+  EXPECT_EQ(datasets[3].path(), "/abs/d.jsonl");
+  EXPECT_EQ(datasets[4].path(), "");
+}
+
 TEST_F(CommandsTest, SubmitKeepsAGivenRequestIdAndPrintsNameOnly) {
   fake_.create = [](int, const v1::CreateEvaluationRequest&, Evaluation* e) {
     e->set_id("e1");
@@ -432,8 +463,10 @@ TEST_F(CommandsTest, DryRunPrintsThePlanAndStoresNothing) {
   options.cwd = "/p";
   EXPECT_EQ(RunSubmit(ctx_, options), 0) << err_.str();
   EXPECT_EQ(out_.str(),
-            "ID                STAGE   MODEL   DATASETS   GPUS   DEPENDS\n"
-            "dry-run-infer-0   infer   m       d          0      -\n"
+            "ID                STAGE   MODEL   DATASETS   SAMPLES   COST   "
+            "GPUS   DEPENDS\n"
+            "dry-run-infer-0   infer   m       d          -         -      "
+            "0      -\n"
             "\n"
             "1 task (1 infer, 0 eval), CPU only, work dir /p/out\n"
             "dry run: nothing was stored\n");

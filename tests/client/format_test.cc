@@ -440,17 +440,49 @@ v1::PlanEvaluationResponse Plan() {
 }
 
 TEST(FormatPlanTest, TableAndTotals) {
-  EXPECT_EQ(FormatPlan(Plan(), Options(OutputFormat::kTable)),
-            R"(ID                STAGE   MODEL   DATASETS   GPUS   DEPENDS
-dry-run-infer-0   infer   llama   gsm8k_0    1      -
-dry-run-infer-1   infer   llama   gsm8k_1    1      -
-dry-run-eval-0    eval    llama   gsm8k      0      dry-run-infer-0,dry-run-infer-1
+  EXPECT_EQ(
+      FormatPlan(Plan(), Options(OutputFormat::kTable)),
+      R"(ID                STAGE   MODEL   DATASETS   SAMPLES   COST   GPUS   DEPENDS
+dry-run-infer-0   infer   llama   gsm8k_0    -         -      1      -
+dry-run-infer-1   infer   llama   gsm8k_1    -         -      1      -
+dry-run-eval-0    eval    llama   gsm8k      -         -      0      dry-run-infer-0,dry-run-infer-1
 
 3 tasks (2 infer, 1 eval), up to 1 GPU per task, work dir /w/dry-run
 dry run: nothing was stored
 )");
   EXPECT_EQ(FormatPlan(Plan(), Options(OutputFormat::kName)),
             "dry-run-infer-0\ndry-run-infer-1\ndry-run-eval-0\n");
+}
+
+TEST(FormatPlanTest, PartsRangesSamplesCostsAndReuse) {
+  v1::PlanEvaluationResponse plan = Plan();
+  auto add_part = [](Task* t, const std::string& abbr, const std::string& range,
+                     int64_t samples, int64_t cost) {
+    v1::TaskDataset* d = t->mutable_params()->add_datasets();
+    d->mutable_config()->set_abbr(abbr);
+    d->mutable_config()->mutable_reader_cfg()->set_test_range(range);
+    d->set_num_samples(samples);
+    d->set_cost(cost);
+  };
+  add_part(plan.mutable_tasks(0), "gsm8k_0", "[0:189]", 189, 37800);
+  add_part(plan.mutable_tasks(1), "gsm8k_1", "100[189:378]", 185, 37000);
+  add_part(plan.mutable_tasks(1), "mmlu", "", 20, 80);
+  add_part(plan.mutable_tasks(2), "gsm8k", "", 374, 0);
+  plan.mutable_tasks(0)->set_state(Task::SUCCEEDED);
+  plan.set_total_samples(394);
+  plan.set_total_cost(74880);
+  plan.set_reused_tasks(1);
+  EXPECT_EQ(
+      FormatPlan(plan, Options(OutputFormat::kTable)),
+      R"(ID                STAGE   MODEL   DATASETS                    SAMPLES   COST    GPUS   DEPENDS                           REUSED
+dry-run-infer-0   infer   llama   gsm8k_0 [0:189]             189       37800   1      -                                 yes
+dry-run-infer-1   infer   llama   gsm8k_1 100[189:378],mmlu   205       37080   1      -
+dry-run-eval-0    eval    llama   gsm8k                       374       -       0      dry-run-infer-0,dry-run-infer-1
+
+3 tasks (2 infer, 1 eval), 394 samples (cost 74880), up to 1 GPU per task, work dir /w/dry-run
+1 task is reused: outputs with the same fingerprint exist
+dry run: nothing was stored
+)");
 }
 
 TEST(FormatCreatedTest, SentenceOrId) {

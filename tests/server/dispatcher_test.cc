@@ -6,6 +6,7 @@
 #include "server/dispatcher/dispatcher.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -595,6 +596,113 @@ TEST_F(DispatcherTest, ExitZeroWithoutExpectedOutputsFails) {
   EXPECT_THAT(a.reason(), HasSubstr("expected outputs are missing"));
   EXPECT_THAT(a.reason(), HasSubstr("predictions/m0/ds0.json"));
   EXPECT_THAT(t.reason(), HasSubstr("predictions/m0/ds0.json"));
+}
+
+// ---- Parts manifest and keyed reuse ----
+
+TEST_F(DispatcherTest, EvalWithAMissingPartFailsWithoutStarting) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submission sub = MakeSubmission(MakeSpec(SpecOptions().Retry(0)), "ev");
+  // As if the pair had a second prediction part that nothing produced.
+  for (Task& t : sub.tasks) {
+    if (t.stage() == ocx::v1::STAGE_EVAL) {
+      EXPECT_THAT(t.params().required_inputs(),
+                  ElementsAre("predictions/m0/ds0.json"));
+      t.mutable_params()->add_required_inputs("predictions/m0/ds0_1.json");
+    }
+  }
+  ASSERT_TRUE(dispatcher_->Submit(std::move(sub)).ok());
+  ASSERT_TRUE(WaitLaunched(Key("ev-infer-0", 1)));
+  Succeed(Key("ev-infer-0", 1));
+  ASSERT_TRUE(WaitEvalState("ev", Evaluation::FAILED));
+  Task eval = GetTask("ev-eval-0");
+  EXPECT_EQ(eval.state(), Task::FAILED);
+  ASSERT_EQ(eval.attempts_size(), 1);
+  EXPECT_EQ(eval.attempts(0).state(), Attempt::FAILED);
+  EXPECT_EQ(eval.attempts(0).reason(),
+            "missing inputs: predictions/m0/ds0_1.json");
+  EXPECT_EQ(eval.reason(),
+            "attempt 1/1 failed: missing inputs: predictions/m0/ds0_1.json");
+  EXPECT_FALSE(runner_->WasLaunched(Key("ev-eval-0", 1)));
+}
+
+TEST_F(DispatcherTest, SucceededTasksRecordTheirOutputsFingerprints) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  std::string ev = Submit(MakeSpec(SpecOptions().Datasets(2)));
+  ASSERT_EQ(RunToEnd(ev), Evaluation::SUCCEEDED);
+  for (const char* id : {"ev-infer-0", "ev-infer-1", "ev-eval-0"}) {
+    Task t = GetTask(id);
+    ASSERT_EQ(t.params().output_fingerprints_size(), 1) << id;
+    std::string path =
+        JoinPath(t.params().work_dir(), t.params().expected_outputs(0));
+    auto records = store_->GetOutputs({path});
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_TRUE((*records)[0].has_value()) << path;
+    const store::OutputRecord& r = *(*records)[0];
+    EXPECT_EQ(r.fingerprint, t.params().output_fingerprints(0));
+    EXPECT_EQ(r.task_id, id);
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(r.size, st.st_size);
+    EXPECT_EQ(r.mtime_ns,
+              int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec);
+  }
+}
+
+TEST_F(DispatcherTest, ReusedTasksAreStoredButNeverRunAndFreeTheirDependents) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submission sub = MakeSubmission(MakeSpec(SpecOptions().Datasets(2)), "ev");
+  // (m0, ds0) was done before: its infer task is reused, its eval starts
+  // at once.
+  partitioners::MarkReusedTasks(
+      &sub.tasks, [](const std::string& path, const std::string&) {
+        return path == "predictions/m0/ds0.json";
+      });
+  ASSERT_EQ(sub.tasks[0].state(), Task::SUCCEEDED);
+  ASSERT_EQ(sub.tasks[2].state(), Task::READY);  // ev-eval-0
+  // Its input exists, as reuse found it.
+  std::string pred =
+      JoinPath(sub.evaluation.work_dir(), "predictions/m0/ds0.json");
+  ASSERT_TRUE(
+      MakeDirs(std::filesystem::path(pred).parent_path().string()).ok());
+  ASSERT_TRUE(WriteFileAtomic(pred, "{}").ok());
+  ASSERT_TRUE(dispatcher_->Submit(std::move(sub)).ok());
+  ASSERT_TRUE(WaitLaunched(Key("ev-eval-0", 1)));
+  ASSERT_TRUE(WaitLaunched(Key("ev-infer-1", 1)));
+  EXPECT_EQ(RunToEnd("ev"), Evaluation::SUCCEEDED);
+  EXPECT_FALSE(runner_->WasLaunched(Key("ev-infer-0", 1)));
+  EXPECT_EQ(runner_->launched().size(), 3u);
+  Task reused = GetTask("ev-infer-0");
+  EXPECT_EQ(reused.state(), Task::SUCCEEDED);
+  EXPECT_EQ(reused.reason(), partitioners::kReusedReason);
+  EXPECT_EQ(reused.attempts_size(), 0);
+  EXPECT_TRUE(reused.has_end_time());
+  Evaluation done = GetEvaluation("ev");
+  ASSERT_EQ(done.stage_counts_size(), 2);
+  EXPECT_EQ(done.stage_counts(0).succeeded(), 2);
+  EXPECT_EQ(done.stage_counts(1).succeeded(), 2);
+}
+
+TEST_F(DispatcherTest, AFullyReusedEvaluationSucceedsAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submission sub = MakeSubmission(MakeSpec(SpecOptions()), "ev");
+  EXPECT_EQ(partitioners::MarkReusedTasks(
+                &sub.tasks,
+                [](const std::string&, const std::string&) { return true; }),
+            2);
+  sub.dataset_sizes.push_back({"/d/x.jsonl", "jsonl", 1, 2, 3});
+  ASSERT_TRUE(dispatcher_->Submit(std::move(sub)).ok());
+  ASSERT_TRUE(WaitEvalState("ev", Evaluation::SUCCEEDED));
+  EXPECT_TRUE(runner_->launched().empty());
+  std::vector<ocx::v1::Event> events = Events("ev");
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].message(),
+            "evaluation created with 2 tasks (2 reused: outputs with the same "
+            "fingerprint exist)");
+  // The counted size went into the cache in the same transaction.
+  auto cached = store_->LookupDatasetSize("/d/x.jsonl", "jsonl", 1, 2);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(*cached, std::optional<int64_t>(3));
 }
 
 TEST_F(DispatcherTest, LaunchErrorFailsTheAttemptAndFreesItsPlace) {

@@ -241,6 +241,102 @@ TEST(StoreSchemaTest, NewerDatabaseIsRefusedNamingBothVersions) {
   EXPECT_EQ(UserVersion(path), 99);
 }
 
+TEST_F(StoreTest, MigrationTwoToThreeAddsTheSizeAndOutputTablesKeepingData) {
+  Insert(MakeEvaluation("e1"), {MakeTask("e1", ocx::v1::STAGE_INFER, 0)});
+  store_.reset();
+  {
+    // Back to version 2, as a database written by the previous release.
+    auto conn = Connection::Open(db_path(), /*read_only=*/false);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE((*conn)
+                    ->Exec("DROP TABLE dataset_sizes; DROP TABLE outputs; "
+                           "PRAGMA user_version = 2")
+                    .ok());
+  }
+  ASSERT_EQ(UserVersion(db_path()), 2);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_EQ(LatestSchemaVersion(), 3);
+  EXPECT_EQ(UserVersion(db_path()), 3);
+  EXPECT_TRUE(store_->GetTask("e1-infer-0").ok());
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(
+      store_->PutDatasetSize({"/d/a.jsonl", "jsonl", 10, 20, 30}, kT0).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  auto got = store_->LookupDatasetSize("/d/a.jsonl", "jsonl", 10, 20);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, std::optional<int64_t>(30));
+}
+
+// ---- Dataset sizes and outputs ----
+
+TEST_F(StoreTest, DatasetSizesAreValidForOneFileIdentity) {
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(
+      store_->PutDatasetSize({"/d/a.jsonl", "jsonl", 100, 5000, 1319}, kT0)
+          .ok());
+  ASSERT_TRUE(
+      store_->PutDatasetSize({"/d/a.json", "json:test", 100, 5000, 7}, kT0)
+          .ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  auto lookup = [&](const std::string& path, const std::string& reader,
+                    int64_t size, int64_t mtime) {
+    auto got = store_->LookupDatasetSize(path, reader, size, mtime);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : std::nullopt;
+  };
+  EXPECT_EQ(lookup("/d/a.jsonl", "jsonl", 100, 5000), 1319);
+  EXPECT_EQ(lookup("/d/a.jsonl", "jsonl", 101, 5000), std::nullopt);
+  EXPECT_EQ(lookup("/d/a.jsonl", "jsonl", 100, 5001), std::nullopt);
+  EXPECT_EQ(lookup("/d/a.jsonl", "csv", 100, 5000), std::nullopt);
+  EXPECT_EQ(lookup("/d/a.json", "json:test", 100, 5000), 7);
+  EXPECT_EQ(lookup("/d/a.json", "json:train", 100, 5000), std::nullopt);
+  // The file changed and was counted again: its row is replaced.
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(
+      store_->PutDatasetSize({"/d/a.jsonl", "jsonl", 120, 6000, 1400}, kT0)
+          .ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  EXPECT_EQ(lookup("/d/a.jsonl", "jsonl", 120, 6000), 1400);
+  EXPECT_EQ(lookup("/d/a.jsonl", "jsonl", 100, 5000), std::nullopt);
+}
+
+TEST_F(StoreTest, OutputRecordsAreReadIndexAligned) {
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_
+                  ->PutOutput({"/w/predictions/m/a.json", "00112233aabbccdd",
+                               42, 777, "e1-infer-0"},
+                              kT0)
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->PutOutput({"/w/results/m/a.json", "ffffffffffffffff", 9, 8,
+                               "e1-eval-0"},
+                              kT0)
+                  .ok());
+  // A later run of the same output replaces the record.
+  ASSERT_TRUE(store_
+                  ->PutOutput({"/w/results/m/a.json", "0123456789abcdef", 10,
+                               11, "e2-eval-0"},
+                              kT0)
+                  .ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  auto got = store_->GetOutputs(
+      {"/w/results/m/a.json", "/w/missing.json", "/w/predictions/m/a.json"});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ((*got)[0]->fingerprint, "0123456789abcdef");
+  EXPECT_EQ((*got)[0]->size, 10);
+  EXPECT_EQ((*got)[0]->mtime_ns, 11);
+  EXPECT_EQ((*got)[0]->task_id, "e2-eval-0");
+  EXPECT_FALSE((*got)[1].has_value());
+  ASSERT_TRUE((*got)[2].has_value());
+  EXPECT_EQ((*got)[2]->path, "/w/predictions/m/a.json");
+  EXPECT_EQ((*got)[2]->fingerprint, "00112233aabbccdd");
+  auto none = store_->GetOutputs({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 // ---- Transactions ----
 
 TEST_F(StoreTest, EvaluationAndTasksInOneTransactionWithCounts) {

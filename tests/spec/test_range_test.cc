@@ -101,5 +101,100 @@ TEST(TestRangeTest, SliceIndicesFollowPython) {
   EXPECT_THAT(Rows("[::-9223372036854775808]", 10), ElementsAre(9));
 }
 
+TEST(TestRangeTest, CountOrRatioFollowedBySlices) {
+  TestRange count = Parse("100[0:50]");
+  EXPECT_EQ(count.kind, TestRange::Kind::kCount);
+  EXPECT_EQ(count.count, 100);
+  ASSERT_EQ(count.slices.size(), 1u);
+  EXPECT_EQ(count.slices[0].stop, 50);
+  TestRange ratio = Parse(" 0.5 [::2][1:]");
+  EXPECT_EQ(ratio.kind, TestRange::Kind::kRatio);
+  EXPECT_EQ(ratio.slices.size(), 2u);
+  const std::string forms =
+      "must be a count (100), a ratio in (0, 1] (0.5) or a slice such as "
+      "[0:100], [:50], [100:] or [::2]";
+  EXPECT_EQ(ParseTestRange("abc[0:1]").status().message(),
+            forms + ", got \"abc[0:1]\"");
+  EXPECT_EQ(ParseTestRange("100[0:").status().message(),
+            forms + ", got \"100[0:\"");
+  EXPECT_EQ(ParseTestRange("-1[0:1]").status().message(),
+            forms + ", got \"-1[0:1]\"");
+  EXPECT_EQ(ParseTestRange("5[::0]").status().message(),
+            "slice step must not be 0, got \"5[::0]\"");
+}
+
+TEST(TestRangeTest, CountFollowsOpenCompassLoadPartialDataset) {
+  // ''/None: all; a count: min(count, size), 0 meaning all; a ratio:
+  // floor(ratio * size); then any slices.
+  struct Case {
+    std::string range;
+    int64_t size;
+    int64_t count;
+  };
+  const std::vector<Case> cases = {
+      {"", 1319, 1319},
+      {"100", 1319, 100},
+      {"0", 1319, 1319},
+      {"5000", 1319, 1319},
+      {"0.5", 1319, 659},
+      {"1.0", 7, 7},
+      {"0.1", 5, 0},
+      {"250.7", 1000, 250},
+      {"[0:100]", 1319, 100},
+      {"[:50]", 1319, 50},
+      {"[100:]", 1319, 1219},
+      {"[::2]", 1319, 660},
+      {"[::2]", 1318, 659},
+      {"[-10:]", 5, 5},
+      {"[5:2]", 10, 0},
+      {"[::-3]", 10, 4},
+      {"100[0:50]", 1319, 50},
+      {"100[90:200]", 1319, 10},
+      {"0.5[::2]", 100, 25},
+      {"[0:100][10:20]", 1319, 10},
+      {"[100:][0:189]", 1319, 189},
+      {"[100:][1134:1323]", 1319, 85},
+      {"", 0, 0},
+      {"100", -3, 0},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Parse(c.range).Count(c.size), c.count)
+        << c.range << " of " << c.size;
+  }
+  // Huge sizes are counted, not materialised.
+  EXPECT_EQ(Parse("[::2]").Count(int64_t{1} << 53), int64_t{1} << 52);
+  EXPECT_EQ(Parse("[::-9223372036854775808]").Count(int64_t{1} << 53), 1);
+}
+
+TEST(TestRangeTest, CountAgreesWithSliceIndices) {
+  const std::vector<std::string> ranges = {"[:]",
+                                           "[1:]",
+                                           "[:-1]",
+                                           "[2:7]",
+                                           "[::3]",
+                                           "[::-1]",
+                                           "[::-2]",
+                                           "[7:1:-2]",
+                                           "[-3:-1]",
+                                           "[-100:100]",
+                                           "[1::4]",
+                                           "[:1:-1]",
+                                           "[3:3]",
+                                           "[0:5][1:]",
+                                           "[::2][::-1][1:3]",
+                                           "[5:][::-3][1:]",
+                                           "[-1::-1]",
+                                           "[9:0:-4]",
+                                           "[1:2:9223372036854775807]"};
+  for (const std::string& text : ranges) {
+    TestRange r = Parse(text);
+    for (int64_t size = 0; size <= 23; ++size) {
+      EXPECT_EQ(r.Count(size),
+                static_cast<int64_t>(r.SliceIndices(size).size()))
+          << text << " of " << size;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ocx::spec

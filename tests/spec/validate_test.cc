@@ -148,9 +148,33 @@ TEST(ValidateTest, GoodEdgeValuesPass) {
           "{max_num_workers: 4096, max_workers_per_gpu: 64, "
           "retry: 0}}\n",
       std::string(kBase) +
+          "infer: {partitioner: {type: SizePartitioner, max_task_size: 1, "
+          "gen_task_coef: 1, strategy: split, heavy_datasets: ['gsm8k*'], "
+          "heavy_factor: 1}}\n"
+          "eval: {partitioner: {type: SizePartitioner}}\n",
+      std::string(kBase) +
+          "infer: {partitioner: {type: NumWorkerPartitioner, num_worker: 1, "
+          "num_split: 100000, min_task_size: 1, strategy: heuristic}}\n"
+          "eval: {partitioner: {type: NumWorkerPartitioner}}\n",
+      "models: [{abbr: m}]\ndatasets: [{abbr: d, reader_cfg: {test_range: "
+      "'100[0:50]'}}, {abbr: e, reader_cfg: {test_range: '0.5[::2]'}}]\n",
+      std::string(kBase) +
           "eval: {runner: {task: {type: command, argv: "
           "[\"/bin/echo\", \"{{}}\", \"}}{{\"]}}}\n",
       "models: [{abbr: m}]\ndatasets: [{abbr: d, n: 0, k: 5}]\n",
+      // DLCRunner as OpenCompass's DLC configs write it.
+      std::string(kBase) +
+          "infer: {runner: {type: DLCRunner, max_num_workers: 32, retry: 2, "
+          "preemptible: true, aliyun_cfg: {bashrc_path: /home/u/.bashrc, "
+          "conda_env_name: opencompass, dlc_config_path: /home/u/.dlc/config, "
+          "workspace_id: ws-123, worker_image: 'pai/pytorch:2.1-gpu', "
+          "resource_id: quota-1, data_sources: [d-1, d-2], priority: 3, "
+          "extra_envs: {HF_HUB_CACHE: /nas/hf, http_proxy: "
+          "'http://p:3128'}, worker_cpu: 16, worker_memory_gi: 256, "
+          "hf_offline: false}}}\n"
+          "eval: {runner: {type: DLCRunner, eval_with_gpu: [plugin_eval], "
+          "aliyun_cfg: {python_env_path: /nas/envs/oc, dlc_config_path: /c, "
+          "workspace_id: w, worker_image: i}}}\n",
       "models: [{abbr: m}]\ndatasets: [{abbr: a, reader_cfg: "
       "{test_range: \" [ -10 : ] \"}}, {abbr: b, reader_cfg: "
       "{test_range: '[::-1]'}}, {abbr: c, reader_cfg: {test_range: 0}}, "
@@ -299,12 +323,55 @@ std::vector<BadCase> BadCases() {
        "work_dir: must be at most 4096 bytes, got 4097"},
       {WithBase("work_dir: \"/tmp/a\\0b\""), "work_dir: must not contain NUL"},
       // Partitioner.
-      {WithBase("infer: {partitioner: {type: SizePartitioner}}"),
-       "infer.partitioner.type: SizePartitioner is not available in this "
-       "version (available: NaivePartitioner)"},
-      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner}}"),
-       "infer.partitioner.type: NumWorkerPartitioner is not available in "
-       "this version (available: NaivePartitioner)"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "max_task_size: 0}}"),
+       "infer.partitioner.max_task_size: must be >= 1, got 0"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "max_task_size: -5}}"),
+       "infer.partitioner.max_task_size: must be >= 1, got -5"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "gen_task_coef: 0}}"),
+       "infer.partitioner.gen_task_coef: must be >= 1, got 0"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "strategy: greedy}}"),
+       "infer.partitioner.strategy: unknown strategy \"greedy\" (known: "
+       "heuristic, split)"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "heavy_datasets: [gsm8k*, '']}}"),
+       "infer.partitioner.heavy_datasets[1]: must not be empty (an fnmatch "
+       "pattern of abbrs)"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "heavy_factor: 0}}"),
+       "infer.partitioner.heavy_factor: must be >= 1, got 0"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, "
+                "num_worker: 8}}"),
+       "infer.partitioner.num_worker: only for NumWorkerPartitioner"},
+      {WithBase("infer: {partitioner: {type: SizePartitioner, n: 2}}"),
+       "infer.partitioner.n: only for NaivePartitioner"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "num_worker: 0}}"),
+       "infer.partitioner.num_worker: must be >= 1, got 0"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "num_split: -1}}"),
+       "infer.partitioner.num_split: must be >= 1, got -1"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "num_split: 100001}}"),
+       "infer.partitioner.num_split: must be at most 100000, got 100001"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "min_task_size: 0}}"),
+       "infer.partitioner.min_task_size: must be >= 1, got 0"},
+      {WithBase("eval: {partitioner: {type: NumWorkerPartitioner, "
+                "strategy: Split}}"),
+       "eval.partitioner.strategy: unknown strategy \"Split\" (known: "
+       "heuristic, split)"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "max_task_size: 100}}"),
+       "infer.partitioner.max_task_size: only for SizePartitioner"},
+      {WithBase("infer: {partitioner: {type: NumWorkerPartitioner, "
+                "heavy_factor: 10}}"),
+       "infer.partitioner.heavy_factor: only for SizePartitioner"},
+      {WithBase("infer: {partitioner: {num_worker: 0}}"),
+       "infer.partitioner.num_worker: only for NumWorkerPartitioner"},
       {WithBase("infer: {partitioner: {type: naive}}"),
        "infer.partitioner.type: unknown partitioner \"naive\" (known: "
        "NaivePartitioner, SizePartitioner, NumWorkerPartitioner)"},
@@ -329,10 +396,71 @@ std::vector<BadCase> BadCases() {
       // Runner.
       {WithBase("infer: {runner: {type: SlurmRunner, partition: llm}}"),
        "infer.runner.type: SlurmRunner is not available in this version "
-       "(available: LocalRunner)"},
+       "(available: LocalRunner, DLCRunner)"},
+      // DLCRunner: aliyun_cfg (docs/dlc.md).
       {WithBase("eval: {runner: {type: DLCRunner}}"),
-       "eval.runner.type: DLCRunner is not available in this version "
-       "(available: LocalRunner)"},
+       "eval.runner.aliyun_cfg: required for DLCRunner (workspace_id, "
+       "worker_image, dlc_config_path, ...)"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{workspace_id: w, worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.dlc_config_path: required for DLCRunner"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.workspace_id: required for DLCRunner"},
+      {WithBase("eval: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: w}}}"),
+       "eval.runner.aliyun_cfg.worker_image: required for DLCRunner"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: .dlc/config, workspace_id: w, "
+                "worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.dlc_config_path: must be an absolute path, "
+       "got \".dlc/config\""},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{bashrc_path: /rc, dlc_config_path: /c, workspace_id: w, "
+                "worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.conda_env_name: required with bashrc_path"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{conda_env_name: oc, dlc_config_path: /c, workspace_id: w, "
+                "worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.bashrc_path: required with conda_env_name "
+       "(the file that sets up conda)"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{bashrc_path: /rc, conda_env_name: oc, python_env_path: /py, "
+                "dlc_config_path: /c, workspace_id: w, worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.python_env_path: set either bashrc_path + "
+       "conda_env_name or python_env_path, not both"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{python_env_path: py, dlc_config_path: /c, workspace_id: w, "
+                "worker_image: i}}}"),
+       "infer.runner.aliyun_cfg.python_env_path: must be an absolute path, "
+       "got \"py\""},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: 'w 1', worker_image: "
+                "i}}}"),
+       "infer.runner.aliyun_cfg.workspace_id: must not contain whitespace or "
+       "control characters, got \"w 1\""},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: w, worker_image: i, "
+                "data_sources: [d1, 'd2,d3']}}}"),
+       "infer.runner.aliyun_cfg.data_sources[1]: must not contain ',' (one "
+       "data source id per entry), got \"d2,d3\""},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: w, worker_image: i, "
+                "extra_envs: {'HF HOME': /x}}}}"),
+       "infer.runner.aliyun_cfg.extra_envs[\"HF HOME\"]: not an environment "
+       "variable name ([A-Za-z_][A-Za-z0-9_]*)"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: w, worker_image: i, "
+                "worker_cpu: -1}}}"),
+       "infer.runner.aliyun_cfg.worker_cpu: must be >= 0, got -1"},
+      {WithBase("infer: {runner: {type: DLCRunner, aliyun_cfg: "
+                "{dlc_config_path: /c, workspace_id: w, worker_image: i, "
+                "hf_offline: sometimes}}}"),
+       "infer.runner.aliyun_cfg.hf_offline: expected true or false, got "
+       "\"sometimes\""},
+      {WithBase("infer: {runner: {type: DLCRunner, partition: llm, "
+                "aliyun_cfg: {}}}"),
+       "infer.runner.partition: only for SlurmRunner"},
       {WithBase("infer: {runner: {type: K8sRunner}}"),
        "infer.runner.type: unknown runner \"K8sRunner\" (known: LocalRunner, "
        "SlurmRunner, DLCRunner)"},
@@ -414,9 +542,8 @@ std::vector<BadCase> BadCases() {
        "infer.runner.type: unknown runner \"Y\" (known: LocalRunner, "
        "SlurmRunner, DLCRunner)"},
       {WithBase("infer: {runner: {type: SlurmRunner}, partitioner: "
-                "{type: SizePartitioner}}"),
-       "infer.partitioner.type: SizePartitioner is not available in this "
-       "version (available: NaivePartitioner)"},
+                "{type: SizePartitioner, gen_task_coef: -1}}"),
+       "infer.partitioner.gen_task_coef: must be >= 1, got -1"},
       {WithBase("summarizer: {dataset_abbrs: [x]}\n"
                 "eval: {runner: {task: {timeout_s: -1}}}"),
        "eval.runner.task.timeout_s: must be >= 0, got -1"},
@@ -501,6 +628,33 @@ TEST(ApplyDefaultsTest, KeepsWhatTheUserWrote) {
   EXPECT_EQ(spec.infer().runner().retry(), 0);  // optional: 0 is a value
   EXPECT_EQ(spec.infer().runner().task().type(), "command");
   EXPECT_EQ(spec.eval().runner().retry(), 2);
+}
+
+TEST(ApplyDefaultsTest, PartitionerDefaultsAreOpenCompasss) {
+  EvaluationSpec spec = Load(WithBase(
+      "infer: {partitioner: {type: SizePartitioner}}\n"
+      "eval: {partitioner: {type: NumWorkerPartitioner, num_worker: 4}}\n"));
+  ASSERT_TRUE(ValidateEvaluationSpec(spec).ok());
+  ApplyDefaults(&spec);
+  const auto& size = spec.infer().partitioner();
+  EXPECT_EQ(size.max_task_size(), 40000);
+  EXPECT_EQ(size.gen_task_coef(), 20);
+  EXPECT_EQ(size.strategy(), "heuristic");
+  EXPECT_EQ(size.heavy_factor(), 10);
+  EXPECT_THAT(size.heavy_datasets(),
+              ::testing::ElementsAre("bbh*", "gsm8k*", "math*", "strategyqa*",
+                                     "agieval-jec*", "agieval-gaokao-mathcloze",
+                                     "agieval-math", "*professional_law"));
+  EXPECT_FALSE(size.has_num_worker());
+  EXPECT_EQ(size.n(), 0);
+  const auto& workers = spec.eval().partitioner();
+  EXPECT_EQ(workers.num_worker(), 4);
+  EXPECT_EQ(workers.num_split(), 4);  // num_split defaults to num_worker
+  EXPECT_EQ(workers.min_task_size(), 16);
+  EXPECT_EQ(workers.strategy(), "heuristic");
+  EXPECT_FALSE(workers.has_max_task_size());
+  absl::Status s = ValidateEvaluationSpec(spec);
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 TEST(ApplyDefaultsTest, ClusterRunnersGetMoreWorkers) {

@@ -1,0 +1,136 @@
+#include "partitioners/fingerprint.h"
+
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace ocx::partitioners {
+namespace {
+
+constexpr uint64_t kPrime = 1099511628211ull;
+// Bump to invalidate every recorded fingerprint when the scheme changes.
+constexpr absl::string_view kScheme = "ocx-fingerprint-v1";
+
+void UpdateInt(Fnv1a64* h, int64_t v) {
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+  }
+  h->Update(absl::string_view(bytes, 8));
+}
+
+}  // namespace
+
+void Fnv1a64::Update(absl::string_view bytes) {
+  uint64_t h = hash_;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= kPrime;
+  }
+  hash_ = h;
+}
+
+void Fnv1a64::UpdateField(absl::string_view bytes) {
+  UpdateInt(this, static_cast<int64_t>(bytes.size()));
+  Update(bytes);
+}
+
+std::string FingerprintHex(uint64_t value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kHex[value & 0xf];
+    value >>= 4;
+  }
+  return out;
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+std::string ModelFingerprintBytes(const ocx::v1::ModelConfig& model) {
+  ocx::v1::ModelConfig m = model;
+  m.clear_run_cfg();
+  m.clear_key_env();
+  m.clear_query_per_second();
+  m.clear_max_concurrency();
+  m.clear_timeout_s();
+  m.clear_retry();
+  return DeterministicBytes(m);
+}
+
+Fnv1a64 OutputHashPrefix(ocx::v1::Stage stage, absl::string_view model_bytes) {
+  Fnv1a64 h;
+  h.UpdateField(kScheme);
+  UpdateInt(&h, static_cast<int64_t>(stage));
+  h.UpdateField(model_bytes);
+  return h;
+}
+
+std::string InferPartBytes(const ocx::v1::DatasetConfig& part) {
+  ocx::v1::DatasetConfig d = part;
+  d.clear_eval_cfg();
+  d.clear_size();
+  return DeterministicBytes(d);
+}
+
+std::string InferOutputFingerprintFromBytes(const Fnv1a64& prefix,
+                                            absl::string_view part_bytes,
+                                            const ocx::v1::TaskConfig& task) {
+  Fnv1a64 h = prefix;
+  h.UpdateField(part_bytes);
+  h.UpdateField(task.type());
+  return FingerprintHex(h.value());
+}
+
+std::string InferOutputFingerprint(const Fnv1a64& prefix,
+                                   const ocx::v1::DatasetConfig& part,
+                                   const ocx::v1::TaskConfig& task) {
+  return InferOutputFingerprintFromBytes(prefix, InferPartBytes(part), task);
+}
+
+std::string EvalDatasetBytes(const ocx::v1::DatasetConfig& dataset) {
+  ocx::v1::DatasetConfig d = dataset;
+  d.clear_size();
+  return DeterministicBytes(d);
+}
+
+std::string EvalOutputFingerprint(
+    const Fnv1a64& prefix, const ocx::v1::DatasetConfig& dataset,
+    const ocx::v1::TaskConfig& task,
+    const std::vector<std::string>& part_fingerprints) {
+  return EvalOutputFingerprintFromBytes(prefix, EvalDatasetBytes(dataset), task,
+                                        part_fingerprints);
+}
+
+std::string EvalOutputFingerprintFromBytes(
+    const Fnv1a64& prefix, absl::string_view dataset_bytes,
+    const ocx::v1::TaskConfig& task,
+    const std::vector<std::string>& part_fingerprints) {
+  Fnv1a64 h = prefix;
+  h.UpdateField(dataset_bytes);
+  h.UpdateField(task.type());
+  UpdateInt(&h, task.dump_details() ? 1 : 0);
+  UpdateInt(&h, static_cast<int64_t>(part_fingerprints.size()));
+  for (const std::string& fp : part_fingerprints) h.UpdateField(fp);
+  return FingerprintHex(h.value());
+}
+
+std::string TaskFingerprint(ocx::v1::Stage stage,
+                            const std::vector<std::string>& outputs) {
+  Fnv1a64 h;
+  h.UpdateField(kScheme);
+  UpdateInt(&h, static_cast<int64_t>(stage));
+  UpdateInt(&h, static_cast<int64_t>(outputs.size()));
+  for (const std::string& fp : outputs) h.UpdateField(fp);
+  return FingerprintHex(h.value());
+}
+
+}  // namespace ocx::partitioners
