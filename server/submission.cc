@@ -29,13 +29,17 @@ absl::Status CheckGpus(const ocx::v1::EvaluationSpec& spec,
                        "config or CUDA_VISIBLE_DEVICES)"
                      : absl::StrCat(" (", absl::StrJoin(gpus, ","), ")")));
   };
-  for (int i = 0; i < spec.models_size(); ++i) {
+  // Only LocalRunner hands out this machine's GPUs; Slurm and DLC jobs ask
+  // their own cluster.
+  const bool local_infer = spec.infer().runner().type() == "LocalRunner";
+  const bool local_eval = spec.eval().runner().type() == "LocalRunner";
+  for (int i = 0; local_infer && i < spec.models_size(); ++i) {
     int n = spec.models(i).run_cfg().num_gpus();
     if (n > static_cast<int>(gpus.size())) {
       return too_many(absl::StrCat("models[", i, "].run_cfg.num_gpus"), n);
     }
   }
-  for (int i = 0; i < spec.datasets_size(); ++i) {
+  for (int i = 0; local_eval && i < spec.datasets_size(); ++i) {
     int n = spec.datasets(i).eval_cfg().num_gpus();
     if (n > static_cast<int>(gpus.size())) {
       return too_many(absl::StrCat("datasets[", i, "].eval_cfg.num_gpus"), n);
