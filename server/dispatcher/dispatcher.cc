@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -621,24 +622,19 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
       absl::StrCat("attempt ", n, "/", max, " failed: ", reason), now);
 }
 
-std::string Dispatcher::MissingOutputs(const TaskEntry& t) const {
-  std::vector<std::string> missing;
-  for (const std::string& out : t.task.params().expected_outputs()) {
-    if (!PathExists(JoinPath(t.task.params().work_dir(), out))) {
-      missing.push_back(out);
-    }
-  }
-  return absl::StrJoin(missing, ", ");
-}
+namespace {
 
-std::string Dispatcher::MissingInputs(const TaskEntry& t) const {
-  constexpr int kNamed = 10;
+// The paths of `files` (relative to `work_dir`) that do not exist, joined
+// with ", "; after `named` of them, only a count ("and 3 more").
+std::string MissingFiles(
+    const std::string& work_dir,
+    const google::protobuf::RepeatedPtrField<std::string>& files, int named) {
   std::vector<std::string> missing;
   int more = 0;
-  for (const std::string& in : t.task.params().required_inputs()) {
-    if (PathExists(JoinPath(t.task.params().work_dir(), in))) continue;
-    if (static_cast<int>(missing.size()) < kNamed) {
-      missing.push_back(in);
+  for (const std::string& file : files) {
+    if (PathExists(JoinPath(work_dir, file))) continue;
+    if (static_cast<int>(missing.size()) < named) {
+      missing.push_back(file);
     } else {
       ++more;
     }
@@ -646,6 +642,19 @@ std::string Dispatcher::MissingInputs(const TaskEntry& t) const {
   std::string text = absl::StrJoin(missing, ", ");
   if (more > 0) absl::StrAppend(&text, " and ", more, " more");
   return text;
+}
+
+}  // namespace
+
+std::string Dispatcher::MissingOutputs(const TaskEntry& t) const {
+  return MissingFiles(t.task.params().work_dir(),
+                      t.task.params().expected_outputs(),
+                      std::numeric_limits<int>::max());
+}
+
+std::string Dispatcher::MissingInputs(const TaskEntry& t) const {
+  return MissingFiles(t.task.params().work_dir(),
+                      t.task.params().required_inputs(), /*named=*/10);
 }
 
 absl::Status Dispatcher::RecordOutputs(const TaskEntry& t, int64_t now) {
