@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "ocx/v1/spec.pb.h"
 
 namespace ocx::runners {
 
@@ -57,6 +58,9 @@ struct LaunchSpec {
   std::vector<int> gpus;
   // Kill the attempt after this many seconds; 0: no limit.
   int timeout_s = 0;
+  // The stage's runner settings from the evaluation spec (partition, qos,
+  // aliyun_cfg, ...), for backends that shape jobs from them.
+  ocx::v1::RunnerConfig runner;
 };
 
 // A change in an attempt's life, reported by Poll().

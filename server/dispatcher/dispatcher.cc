@@ -710,12 +710,16 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   spec.env["OCX_TASK_JSON"] = paths.task_json;
   spec.env["OCX_WORK_DIR"] = p.work_dir();
   spec.env["OCX_EVALUATION_ID"] = p.evaluation_id();
+  spec.env["OCX_TASK_ID"] = t.task.id();
+  spec.env["OCX_ATTEMPT"] = absl::StrCat(attempt);
+  spec.env["OCX_ATTEMPT_DIR"] = paths.attempt_dir;
   spec.work_dir = p.work_dir();
   spec.attempt_dir = paths.attempt_dir;
   spec.log_path = paths.log_path;
   spec.num_gpus = t.task.num_gpus();
   spec.max_workers_per_gpu = std::max(1, runner.max_workers_per_gpu());
   spec.timeout_s = p.task().timeout_s();
+  spec.runner = runner;
   return spec;
 }
 

@@ -1,0 +1,61 @@
+// ocx-task: the task program that runners launch (`<ocx-task> infer|eval
+// <task.json>`, server/dispatcher/task_command.h). It reads the task's
+// parameters and runs one stage of OpenCompass's pipeline on them.
+//
+// Exit codes: 0 the task's outputs are written; 1 the task failed (the
+// reason is the last line on stderr, which is the attempt's log); 2 bad
+// usage or unreadable parameters.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/file_util.h"
+#include "google/protobuf/util/json_util.h"
+#include "ocx/v1/resources.pb.h"
+#include "task/eval/eval_task.h"
+#include "task/infer/infer_task.h"
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: ocx-task infer|eval TASK_JSON\n"
+               "  Runs one OpenICLInferTask or OpenICLEvalTask of ocxd.\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) return Usage();
+  const std::string verb = argv[1];
+  const std::string task_json = argv[2];
+  if (verb != "infer" && verb != "eval") return Usage();
+
+  absl::StatusOr<std::string> text = ocx::ReadFile(task_json);
+  if (!text.ok()) {
+    std::fprintf(stderr, "ocx-task: %s\n", text.status().ToString().c_str());
+    return 2;
+  }
+  ocx::v1::TaskParams params;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(*text, &params,
+                                                            options);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "ocx-task: %s is not a task file: %s\n",
+                 task_json.c_str(), parsed.ToString().c_str());
+    return 2;
+  }
+
+  absl::Status status = verb == "infer"
+                            ? ocx::task::RunInferTask(params, task_json)
+                            : ocx::task::RunEvalTask(params, task_json);
+  if (!status.ok()) {
+    std::fprintf(stderr, "ocx-task %s failed: %s\n", verb.c_str(),
+                 status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
