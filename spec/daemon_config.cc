@@ -163,6 +163,46 @@ absl::Status ValidateDlc(const ocx::v1::DlcRunnerSettings& dlc) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateSlurm(const ocx::v1::SlurmRunnerSettings& s) {
+  const std::pair<const char*, const std::string*> strings[] = {
+      {"slurm.sbatch_path", &s.sbatch_path()},
+      {"slurm.squeue_path", &s.squeue_path()},
+      {"slurm.sacct_path", &s.sacct_path()},
+      {"slurm.scancel_path", &s.scancel_path()},
+      {"slurm.default_partition", &s.default_partition()},
+  };
+  for (const auto& [path, v] : strings) {
+    OCX_RETURN_IF_ERROR(CheckNoNul(path, *v));
+  }
+  for (int i = 0; i < s.sacct_args_size(); ++i) {
+    OCX_RETURN_IF_ERROR(
+        CheckNoNul(absl::StrCat("slurm.sacct_args[", i, "]"), s.sacct_args(i)));
+  }
+  for (int i = 0; i < s.sbatch_args_size(); ++i) {
+    OCX_RETURN_IF_ERROR(CheckNoNul(absl::StrCat("slurm.sbatch_args[", i, "]"),
+                                   s.sbatch_args(i)));
+  }
+  const std::pair<const char*, int64_t> non_negative[] = {
+      {"slurm.poll_interval_ms", s.poll_interval_ms()},
+      {"slurm.call_timeout_ms", s.call_timeout_ms()},
+      {"slurm.backoff_initial_ms", s.backoff_initial_ms()},
+      {"slurm.backoff_max_ms", s.backoff_max_ms()},
+      {"slurm.max_in_flight", s.max_in_flight()},
+      {"slurm.max_resubmits", s.max_resubmits()},
+  };
+  for (const auto& [path, v] : non_negative) {
+    OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
+  }
+  if (s.backoff_initial_ms() > 0 && s.backoff_max_ms() > 0 &&
+      s.backoff_max_ms() < s.backoff_initial_ms()) {
+    return Bad(
+        "slurm.backoff_max_ms",
+        absl::StrCat("must be >= backoff_initial_ms (", s.backoff_initial_ms(),
+                     "), got ", s.backoff_max_ms()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text) {
@@ -211,6 +251,7 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
   }
   OCX_RETURN_IF_ERROR(CheckNoNul("task_program", config.task_program()));
   OCX_RETURN_IF_ERROR(ValidateDlc(config.dlc()));
+  OCX_RETURN_IF_ERROR(ValidateSlurm(config.slurm()));
   return absl::OkStatus();
 }
 

@@ -36,6 +36,8 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
 //   dlc.dlc_path: no NUL
 //   dlc.*: >= 0; dlc.max_concurrent_calls <= 64; dlc.retry_max_backoff_ms
 //   >= dlc.retry_initial_backoff_ms when both are set
+//   slurm.*: no NUL in paths and args; numbers >= 0;
+//   slurm.backoff_max_ms >= slurm.backoff_initial_ms when both are set
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config);
 
 }  // namespace ocx::spec

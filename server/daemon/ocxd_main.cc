@@ -1,7 +1,7 @@
 // ocxd: the evaluation scheduler daemon. main() only wires the parts
 // together (as grpc's route_guide RunServer does): config → locks → store →
-// runners (local, DLC) → dispatcher (recovery) → gRPC server → READY=1, then
-// waits for SIGTERM/SIGINT while feeding the systemd watchdog.
+// runners (local, DLC, Slurm) → dispatcher (recovery) → gRPC server → READY=1,
+// then waits for SIGTERM/SIGINT while feeding the systemd watchdog.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,7 @@
 #include "runners/dlc/dlc_runner.h"
 #include "runners/local/gpu_slots.h"
 #include "runners/local/local_runner.h"
+#include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
 #include "server/daemon/listen_address.h"
 #include "server/daemon/lock_file.h"
@@ -108,7 +110,25 @@ struct Flags {
   std::string shim_path;
   int initial_backoff_ms = -1;
   std::string dlc_path;
+  // SlurmRunner (docs/slurm.md).
+  std::string slurm_sbatch;
+  std::string slurm_squeue;
+  std::string slurm_sacct;
+  std::string slurm_scancel;
+  std::vector<std::string> slurm_sacct_args;
+  std::string slurm_partition;
+  int slurm_poll_interval_ms = -1;
 };
+
+// A command given as a bare name is looked up in PATH when run; a path is
+// made absolute against the daemon's start directory.
+std::string CommandPath(const std::string& configured, const char* fallback,
+                        const std::string& base) {
+  if (configured.empty()) return fallback;
+  return configured.find('/') == std::string::npos
+             ? configured
+             : ocx::AbsolutePath(configured, base);
+}
 
 absl::Status Run(const Flags& flags) {
   ocx::v1::DaemonConfig config;
@@ -131,6 +151,21 @@ absl::Status Run(const Flags& flags) {
   }
   if (!flags.dlc_path.empty())
     config.mutable_dlc()->set_dlc_path(flags.dlc_path);
+  ocx::v1::SlurmRunnerSettings* sl = config.mutable_slurm();
+  if (!flags.slurm_sbatch.empty()) sl->set_sbatch_path(flags.slurm_sbatch);
+  if (!flags.slurm_squeue.empty()) sl->set_squeue_path(flags.slurm_squeue);
+  if (!flags.slurm_sacct.empty()) sl->set_sacct_path(flags.slurm_sacct);
+  if (!flags.slurm_scancel.empty()) sl->set_scancel_path(flags.slurm_scancel);
+  if (!flags.slurm_sacct_args.empty()) {
+    sl->clear_sacct_args();
+    for (const std::string& a : flags.slurm_sacct_args) sl->add_sacct_args(a);
+  }
+  if (!flags.slurm_partition.empty()) {
+    sl->set_default_partition(flags.slurm_partition);
+  }
+  if (flags.slurm_poll_interval_ms > 0) {
+    sl->set_poll_interval_ms(flags.slurm_poll_interval_ms);
+  }
   OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
 
   char cwd[4096];
@@ -222,6 +257,31 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(auto dlc_runner,
                        ocx::runners::DlcRunner::Create(std::move(dlc)));
 
+  // SlurmRunner. Its Slurm calls run on one worker thread; with no Slurm
+  // installed it still starts, and attempts fail with "could not run sbatch".
+  const ocx::v1::SlurmRunnerSettings& sc = config.slurm();
+  ocx::runners::SlurmRunner::Options slurm;
+  slurm.sbatch = CommandPath(sc.sbatch_path(), "sbatch", base);
+  slurm.squeue = CommandPath(sc.squeue_path(), "squeue", base);
+  slurm.sacct = CommandPath(sc.sacct_path(), "sacct", base);
+  slurm.scancel = CommandPath(sc.scancel_path(), "scancel", base);
+  slurm.sacct_args.assign(sc.sacct_args().begin(), sc.sacct_args().end());
+  slurm.sbatch_args.assign(sc.sbatch_args().begin(), sc.sbatch_args().end());
+  slurm.default_partition = sc.default_partition();
+  slurm.wakeup = [&dispatch_waker] { dispatch_waker.Notify(); };
+  if (sc.poll_interval_ms() > 0) slurm.poll_interval_ms = sc.poll_interval_ms();
+  if (sc.call_timeout_ms() > 0) slurm.call_timeout_ms = sc.call_timeout_ms();
+  if (sc.backoff_initial_ms() > 0) {
+    slurm.backoff_initial_ms = sc.backoff_initial_ms();
+  }
+  if (sc.backoff_max_ms() > 0) slurm.backoff_max_ms = sc.backoff_max_ms();
+  slurm.backoff_max_ms =
+      std::max(slurm.backoff_max_ms, slurm.backoff_initial_ms);
+  slurm.max_in_flight = sc.max_in_flight();
+  if (sc.has_max_resubmits()) slurm.max_resubmits = sc.max_resubmits();
+  OCX_ASSIGN_OR_RETURN(auto slurm_runner,
+                       ocx::runners::SlurmRunner::Create(std::move(slurm)));
+
   ocx::server::DispatcherOptions options;
   if (config.retry().initial_backoff_ms() > 0 ||
       flags.initial_backoff_ms == 0) {
@@ -247,7 +307,8 @@ absl::Status Run(const Flags& flags) {
   ocx::server::Dispatcher dispatcher(
       store.get(),
       ocx::server::RunnerSet{{"LocalRunner", runner.get()},
-                             {"DLCRunner", dlc_runner.get()}},
+                             {"DLCRunner", dlc_runner.get()},
+                             {"SlurmRunner", slurm_runner.get()}},
       &dispatch_waker, options);
   ocx::daemon::systemd::Status("recovering unfinished evaluations");
   OCX_RETURN_IF_ERROR(dispatcher.Recover());
@@ -349,6 +410,22 @@ int main(int argc, char** argv) {
   app.add_option("--dlc", flags.dlc_path,
                  "the dlc command line of Alibaba PAI-DLC, for DLCRunner "
                  "(default: dlc in PATH)");
+  app.add_option("--slurm-sbatch", flags.slurm_sbatch,
+                 "sbatch for SlurmRunner (default: sbatch in PATH)");
+  app.add_option("--slurm-squeue", flags.slurm_squeue,
+                 "squeue for SlurmRunner (default: squeue in PATH)");
+  app.add_option("--slurm-sacct", flags.slurm_sacct,
+                 "sacct for SlurmRunner (default: sacct in PATH)");
+  app.add_option("--slurm-scancel", flags.slurm_scancel,
+                 "scancel for SlurmRunner (default: scancel in PATH)");
+  app.add_option("--slurm-sacct-arg", flags.slurm_sacct_args,
+                 "an option put before sacct's own, e.g. -c on a cluster "
+                 "without slurmdbd (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--slurm-partition", flags.slurm_partition,
+                 "partition of Slurm stages that name none");
+  app.add_option("--slurm-poll-interval-ms", flags.slurm_poll_interval_ms,
+                 "ms between squeue polls (default 2000)");
   CLI11_PARSE(app, argc, argv);
 
   // Block the stop signals before any thread exists, so that every thread

@@ -1,0 +1,197 @@
+// SlurmRunner: runs task attempts as Slurm batch jobs (docs/slurm.md;
+// OpenCompass's runners/slurm.py and slurm_sequential.py, made asynchronous,
+// batched and restart-safe).
+//
+// One worker thread makes every Slurm call, so the dispatcher thread never
+// waits for Slurm. Each turn of the worker:
+//   1. scancel: the job ids of every cancel asked for since the last turn,
+//      in one call (chunks of Options::scancel_batch ids);
+//   2. lookups: attempts whose job may exist under their name (adopted after
+//      a restart before the id was saved, or an sbatch whose outcome is
+//      unknown) are looked up with one `squeue --name` for all of them and
+//      one `sacct --name` for those squeue does not know;
+//   3. submissions: `sbatch --parsable` per queued attempt (a generated
+//      script in the attempt dir), at most RunnerConfig.max_pending jobs of
+//      one stage of one evaluation pending at once;
+//   4. every poll_interval_ms: one `squeue -t all --jobs=<all live ids>`,
+//      and one `sacct --jobs=` for the ids squeue no longer has.
+// So a poll costs two calls at most, whatever the number of jobs.
+//
+// Outcomes (slurm_command.h ClassifyState): COMPLETED → kExited 0 (the
+// dispatcher then checks the outputs); FAILED, TIMEOUT, OUT_OF_MEMORY,
+// DEADLINE, CANCELLED → kExited non-zero with the state explained; a job
+// that ends NODE_FAIL, PREEMPTED or BOOT_FAIL is submitted again within the
+// same attempt as "<name>-r<k>" (up to max_resubmits times, not using the
+// task's retry budget). A job neither squeue nor sacct know, with no exit
+// file, for not_found_limit polls → kLost.
+//
+// Slurm calls that fail because the controller is unreachable (or time out)
+// are retried with exponential backoff and never count against a task. An
+// sbatch that Slurm refuses (unknown partition, bad GRES, ...) fails that
+// attempt with sbatch's own message.
+//
+// Adopt() with a numeric backend id, or a job id saved in the attempt dir
+// (<attempt_dir>/slurm-job), watches that job; otherwise the job is looked
+// up by name before anything is submitted, so a name is never submitted
+// twice.
+//
+// Destroying a SlurmRunner leaves the jobs alone; a new instance adopts them.
+//
+// Thread safety: Runner methods are called from the dispatcher thread only
+// (runner.h); they share state with the worker under one mutex. `wakeup` is
+// called from the worker thread.
+#ifndef OCX_RUNNERS_SLURM_SLURM_RUNNER_H_
+#define OCX_RUNNERS_SLURM_SLURM_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "runners/dlc/cli.h"
+#include "runners/runner.h"
+#include "runners/slurm/slurm_command.h"
+
+namespace ocx::runners {
+
+class SlurmRunner : public Runner {
+ public:
+  struct Options {
+    // The Slurm commands; bare names are looked up in PATH.
+    std::string sbatch = "sbatch";
+    std::string squeue = "squeue";
+    std::string sacct = "sacct";
+    std::string scancel = "scancel";
+    // Put before sacct's own options: {"-c"} reads the jobcomp file on a
+    // cluster without slurmdbd.
+    std::vector<std::string> sacct_args;
+    // Passed to every sbatch before the stage's extra_command.
+    std::vector<std::string> sbatch_args;
+    // -p when the stage names no partition; empty: Slurm's default.
+    std::string default_partition;
+    // Called (from the worker) when Poll() has news; may be empty.
+    std::function<void()> wakeup;
+    // Between two squeue polls.
+    int64_t poll_interval_ms = 2000;
+    // A Slurm call running longer is killed and counts as failed.
+    int64_t call_timeout_ms = 60000;
+    // Backoff after a failed call: initial, doubling up to max.
+    int64_t backoff_initial_ms = 1000;
+    int64_t backoff_max_ms = 30000;
+    // Jobs placed or live at once across all evaluations; 0: no limit.
+    int max_in_flight = 0;
+    // Resubmissions after NODE_FAIL / PREEMPTED / BOOT_FAIL per attempt.
+    int max_resubmits = 3;
+    // Polls in a row that find no trace of a job before it is kLost.
+    int not_found_limit = 3;
+    // Job ids per scancel call.
+    int scancel_batch = 256;
+  };
+
+  // INVALID_ARGUMENT for empty command paths or non-positive limits.
+  static absl::StatusOr<std::unique_ptr<SlurmRunner>> Create(Options options);
+
+  explicit SlurmRunner(Options options);
+  ~SlurmRunner() override;
+
+  SlurmRunner(const SlurmRunner&) = delete;
+  SlurmRunner& operator=(const SlurmRunner&) = delete;
+
+  // "slurm".
+  std::string backend() const override;
+  // RESOURCE_EXHAUSTED when max_in_flight jobs are placed or live. No GPU
+  // ids: Slurm picks them (--gres).
+  absl::StatusOr<std::vector<int>> Place(const LaunchSpec& spec) override;
+  void Unplace(const AttemptKey& key) override;
+  // Writes the batch script and queues the submission; returns spec.name
+  // (provisional: a kRunning update carries the job id). INVALID_ARGUMENT
+  // when the script cannot be built; errno codes for unwritable dirs.
+  absl::StatusOr<std::string> Launch(const LaunchSpec& spec) override;
+  absl::Status Adopt(const LaunchSpec& spec,
+                     const std::string& backend_id) override;
+  std::vector<AttemptUpdate> Poll() override;
+  // Collected and sent with the next scancel batch. NOT_FOUND for attempts
+  // not live here.
+  absl::Status Cancel(const AttemptKey& key) override;
+  int live_count() const override;
+  int64_t poll_interval_ms() const override;
+
+  // Slurm commands run so far (for benchmarks and tests).
+  int64_t calls() const { return calls_.load(); }
+
+ private:
+  enum class Phase { kSubmit, kLookup, kWatch };
+  struct Job {
+    std::string base_name;
+    std::string log_path;
+    std::string attempt_dir;
+    std::string script_path;
+    std::string group;  // evaluation + stage, for max_pending
+    int max_pending = 0;
+    slurm::SubmitOptions submit;
+
+    Phase phase = Phase::kSubmit;
+    int incarnation = 0;
+    std::string job_id;
+    std::string state;  // last Slurm state seen
+    bool running_reported = false;
+    bool cancel_requested = false;
+    bool cancel_sent = false;
+    int not_found = 0;
+    bool busy = false;  // an sbatch for it is running
+  };
+
+  absl::StatusOr<Job> Prepare(const LaunchSpec& spec) const;
+  void WorkerLoop();
+  // One turn; returns true when outbox_ got something.
+  bool Turn();
+  dlc::CliResult Call(const std::vector<std::string>& argv);
+  // Marks the controller unreachable: no calls before the backoff ends.
+  void Backoff(const std::string& what, const dlc::CliResult& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelTurn();
+  void LookupTurn();
+  void SubmitTurn();
+  void PollTurn();
+  // Applies what Slurm says about the current job of `key`.
+  void ApplyRecord(const AttemptKey& key, Job& j, const slurm::JobRecord& r,
+                   int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Found(const AttemptKey& key, Job& j, const std::string& job_id,
+             int incarnation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(const AttemptKey& key, const Job& j, AttemptUpdate u)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  AttemptUpdate Exited(const AttemptKey& key, const Job& j, int exit_code,
+                       int signal, std::string reason) const;
+  static void Note(const Job& j, const std::string& text);
+  static void SaveJobFile(const Job& j);
+
+  const Options options_;
+  std::atomic<int64_t> calls_{0};
+
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::set<AttemptKey> placed_ ABSL_GUARDED_BY(mu_);
+  std::map<AttemptKey, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<AttemptUpdate> outbox_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;  // work for the worker now
+  int64_t next_poll_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t backoff_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;  // calls failed in a row
+
+  std::atomic<bool> abort_calls_{false};
+  std::thread worker_;
+};
+
+}  // namespace ocx::runners
+
+#endif  // OCX_RUNNERS_SLURM_SLURM_RUNNER_H_

@@ -1,0 +1,356 @@
+// End to end on a real single-node Slurm cluster (started by the ctest
+// fixture slurm.cluster_start, tests/slurm/start-slurm.sh): a real ocxd with
+// SlurmRunner submits ocx-test-task jobs through sbatch and follows them
+// with squeue and sacct. Label `slurm`; needs root (slurmd runs jobs).
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/journal.h"
+#include "tests/e2e/ocxd_process.h"
+
+namespace ocx::testing {
+namespace {
+
+using ocx::v1::Attempt;
+using ocx::v1::Evaluation;
+using ocx::v1::Task;
+using ::testing::HasSubstr;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// RunProgram runs argv[0] as a path: find the Slurm client in PATH.
+std::string Bin(const std::string& name) {
+  const char* path = getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(
+           path != nullptr ? path : "/usr/bin:/bin", ':', absl::SkipEmpty())) {
+    std::string p = absl::StrCat(dir, "/", name);
+    if (access(p.c_str(), X_OK) == 0) return p;
+  }
+  return "/usr/bin/" + name;
+}
+
+bool IsDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+class SlurmE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(getenv("SLURM_CONF"), nullptr)
+        << "run through ctest -L slurm (the fixture starts the cluster)";
+    yaml_ = dir_.path() + "/ocxd.yaml";
+    // The test cluster has no slurmdbd: sacct reads the jobcomp file (-c).
+    std::ofstream(yaml_) << "slurm:\n"
+                            "  poll_interval_ms: 500\n"
+                            "  backoff_initial_ms: 500\n"
+                            "  backoff_max_ms: 4000\n"
+                            "  sacct_args: ['-c']\n";
+    StartDaemon();
+  }
+  void TearDown() override {
+    daemon_.reset();
+    // Leave nothing queued for the next test.
+    std::vector<std::string> ids;
+    for (const auto& [id, name] : QueuedJobs()) ids.push_back(id);
+    if (!ids.empty()) {
+      ids.insert(ids.begin(), Bin("scancel"));
+      RunProgram(ids);
+    }
+  }
+
+  void StartDaemon() {
+    daemon_ = std::make_unique<OcxdProcess>(
+        dir_.path(), std::vector<std::string>{"--config", yaml_});
+    ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
+  }
+
+  std::string journal() const { return dir_.path() + "/journal"; }
+
+  // Both stages on SlurmRunner.
+  ocx::v1::EvaluationSpec SlurmSpec(int models, int datasets,
+                                    std::vector<std::string> task_args,
+                                    int retry = 2, int workers = 32) {
+    task_args.insert(task_args.begin(), {"--journal", journal()});
+    ocx::v1::EvaluationSpec spec =
+        TestSpec(models, datasets, task_args, workers, retry);
+    spec.set_work_dir(dir_.path() + "/work");
+    for (auto* stage : {spec.mutable_infer(), spec.mutable_eval()}) {
+      stage->mutable_runner()->set_type("SlurmRunner");
+      stage->mutable_runner()->set_partition("debug");
+    }
+    return spec;
+  }
+
+  Evaluation Create(const ocx::v1::EvaluationSpec& spec) {
+    ocx::v1::CreateEvaluationRequest req;
+    *req.mutable_spec() = spec;
+    Evaluation e;
+    grpc::ClientContext ctx;
+    grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return e;
+  }
+
+  Task GetTask(const std::string& id) {
+    ocx::v1::GetTaskRequest req;
+    req.set_id(id);
+    Task t;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(daemon_->stub()->GetTask(&ctx, req, &t).ok());
+    return t;
+  }
+
+  // job id -> name of jobs squeue lists as pending or running.
+  std::map<std::string, std::string> QueuedJobs() {
+    RunResult r = RunProgram({Bin("squeue"), "-h", "-o", "%i|%j"});
+    std::map<std::string, std::string> out;
+    for (absl::string_view line :
+         absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '|');
+      if (f.size() == 2) out[f[0]] = f[1];
+    }
+    return out;
+  }
+  int CountQueued(const std::string& eval_id, const std::string& state) {
+    RunResult r = RunProgram({Bin("squeue"), "-h", "-t", state, "-o", "%j"});
+    int n = 0;
+    for (absl::string_view line :
+         absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      n += absl::StrContains(line, eval_id);
+    }
+    return n;
+  }
+  // job name -> how many finished Slurm jobs had it (the jobcomp record).
+  std::map<std::string, int> FinishedJobsByName(const std::string& eval_id) {
+    RunResult r = RunProgram(
+        {Bin("sacct"), "-c", "-n", "-P", "-X", "-o", "JobID,JobName,State"});
+    std::map<std::string, int> n;
+    for (absl::string_view line :
+         absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '|');
+      if (f.size() >= 2 && absl::StrContains(f[1], eval_id)) ++n[f[1]];
+    }
+    return n;
+  }
+  bool WaitUntil(const std::function<bool()>& cond, int timeout_s) {
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return cond();
+  }
+
+  // Every task succeeded with one attempt on Slurm, each task ran once, and
+  // each attempt's job name was submitted exactly once (sacct).
+  void ExpectAllSucceededOnce(const std::string& eval_id) {
+    auto runs = ReadJournal(journal());
+    const size_t expected = AllTasks(daemon_->stub(), eval_id).size();
+    // slurmctld appends to the jobcomp file shortly after a job ends.
+    std::map<std::string, int> jobs;
+    WaitUntil(
+        [&] {
+          jobs = FinishedJobsByName(eval_id);
+          return jobs.size() >= expected;
+        },
+        20);
+    int tasks = 0;
+    for (const Task& listed : AllTasks(daemon_->stub(), eval_id)) {
+      Task t = GetTask(listed.id());
+      ++tasks;
+      EXPECT_EQ(t.state(), Task::SUCCEEDED) << t.id() << ": " << t.reason();
+      ASSERT_EQ(t.attempts_size(), 1) << t.id();
+      const Attempt& a = t.attempts(0);
+      EXPECT_EQ(a.backend(), "slurm");
+      EXPECT_TRUE(IsDigits(a.backend_id())) << a.backend_id();
+      EXPECT_EQ(jobs[a.name()], 1) << a.name();
+      EXPECT_EQ(runs[t.id()].size(), 1u) << t.id();
+    }
+    EXPECT_GT(tasks, 0);
+    EXPECT_EQ(static_cast<int>(jobs.size()), tasks)
+        << "a job name was submitted that is no attempt's";
+  }
+
+  TempDir dir_;
+  std::string yaml_;
+  std::unique_ptr<OcxdProcess> daemon_;
+};
+
+TEST_F(SlurmE2ETest, EvaluationSucceedsOnSlurm) {
+  Evaluation e = Create(SlurmSpec(2, 2, {"--sleep-ms", "200"}));
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  ExpectAllSucceededOnce(e.id());
+  Task t = GetTask(AllTasks(daemon_->stub(), e.id())[0].id());
+  std::string log = Slurp(t.attempts(0).log_path());
+  // The job's own output and ocx's notes share the attempt log.
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("task ", t.id(), " attempt 1")));
+  EXPECT_THAT(log, HasSubstr("[ocx-slurm "));
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("as Slurm job ",
+                                          t.attempts(0).backend_id())));
+}
+
+TEST_F(SlurmE2ETest, FailingTaskIsRetriedThenFails) {
+  ocx::v1::EvaluationSpec spec =
+      SlurmSpec(1, 1, {"--fail-attempts", "99", "--exit-code", "5"},
+                /*retry=*/1);
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::FAILED);
+  bool saw_infer = false;
+  for (const Task& listed : AllTasks(daemon_->stub(), e.id())) {
+    Task t = GetTask(listed.id());
+    EXPECT_EQ(t.state(), Task::FAILED) << t.id();
+    if (t.stage() != ocx::v1::STAGE_INFER) continue;
+    saw_infer = true;
+    ASSERT_EQ(t.attempts_size(), 2) << t.id();
+    std::set<std::string> ids;
+    for (const Attempt& a : t.attempts()) {
+      EXPECT_EQ(a.state(), Attempt::FAILED);
+      EXPECT_EQ(a.exit_code(), 5);
+      EXPECT_THAT(a.reason(), HasSubstr("Slurm job " + a.backend_id()));
+      EXPECT_THAT(a.reason(), HasSubstr("FAILED"));
+      ids.insert(a.backend_id());
+    }
+    EXPECT_EQ(ids.size(), 2u) << "each attempt is its own Slurm job";
+  }
+  EXPECT_TRUE(saw_infer);
+}
+
+TEST_F(SlurmE2ETest, ExitZeroWithoutOutputsFails) {
+  Evaluation e = Create(SlurmSpec(1, 1, {"--no-outputs"}, /*retry=*/0));
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::FAILED);
+  Task infer;
+  for (const Task& t : AllTasks(daemon_->stub(), e.id())) {
+    if (t.stage() == ocx::v1::STAGE_INFER) infer = GetTask(t.id());
+  }
+  ASSERT_EQ(infer.attempts_size(), 1);
+  EXPECT_EQ(infer.attempts(0).exit_code(), 0);
+  EXPECT_THAT(infer.attempts(0).reason(),
+              HasSubstr("expected outputs are missing"));
+}
+
+TEST_F(SlurmE2ETest, CancelLeavesNoJobInTheQueue) {
+  Evaluation e = Create(SlurmSpec(2, 3, {"--sleep-ms", "120000"}));
+  ASSERT_TRUE(WaitUntil([&] { return CountQueued(e.id(), "R") == 6; }, 60))
+      << daemon_->log();
+  RunResult r = RunProgram(
+      {OcxctlPath(), "--server", daemon_->server(), "cancel", e.id()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::CANCELLED);
+  EXPECT_EQ(CountQueued(e.id(), "PD,R,CG,S,CF"), 0) << "jobs left behind";
+  for (const Task& listed : AllTasks(daemon_->stub(), e.id())) {
+    Task t = GetTask(listed.id());
+    EXPECT_EQ(t.state(), Task::CANCELLED) << t.id();
+    if (t.stage() == ocx::v1::STAGE_INFER) {
+      ASSERT_EQ(t.attempts_size(), 1);
+      EXPECT_THAT(t.attempts(0).reason(), HasSubstr("CANCELLED by ocx"));
+    }
+  }
+  // scancel was batched: the daemon's log holds no per-job errors, and the
+  // jobs were cancelled within one poll interval of each other.
+  std::map<std::string, int> jobs = FinishedJobsByName(e.id());
+  EXPECT_EQ(jobs.size(), 6u);
+}
+
+TEST_F(SlurmE2ETest, GpuJobsSeeTheirGpu) {
+  ocx::v1::EvaluationSpec spec = SlurmSpec(1, 2, {});
+  spec.mutable_models(0)->mutable_run_cfg()->set_num_gpus(1);
+  // The infer task checks that Slurm gave it a GPU, then runs as usual.
+  auto* task = spec.mutable_infer()->mutable_runner()->mutable_task();
+  std::vector<std::string> argv(task->argv().begin(), task->argv().end());
+  task->clear_argv();
+  for (const char* a :
+       {"/bin/sh", "-c",
+        "echo \"gpus=$CUDA_VISIBLE_DEVICES\"; "
+        "test -n \"$CUDA_VISIBLE_DEVICES\" || exit 9; exec \"$@\"",
+        "sh"}) {
+    task->add_argv(a);
+  }
+  for (const std::string& a : argv) task->add_argv(a);
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  int checked = 0;
+  for (const Task& listed : AllTasks(daemon_->stub(), e.id())) {
+    Task t = GetTask(listed.id());
+    if (t.stage() != ocx::v1::STAGE_INFER) continue;
+    ++checked;
+    std::string log = Slurp(t.attempts(0).log_path());
+    EXPECT_THAT(log, ::testing::ContainsRegex("gpus=[0-9]"));
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+TEST_F(SlurmE2ETest, KillDashNineAdoptsJobsWithoutResubmitting) {
+  // 4 models x 5 datasets: 20 infer jobs, then 20 eval jobs.
+  Evaluation e = Create(SlurmSpec(4, 5, {"--sleep-ms", "4000"}));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return CountQueued(e.id(), "PD") + CountQueued(e.id(), "R") >= 20;
+      },
+      60))
+      << daemon_->log();
+  EXPECT_EQ(daemon_->Stop(SIGKILL) & 0x7f, SIGKILL);
+  daemon_.reset();
+  StartDaemon();
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 240);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  ExpectAllSucceededOnce(e.id());
+}
+
+TEST_F(SlurmE2ETest, ControllerOutageIsWaitedOut) {
+  Evaluation e = Create(SlurmSpec(2, 3, {"--sleep-ms", "3000"}));
+  ASSERT_TRUE(WaitUntil([&] { return CountQueued(e.id(), "R") >= 1; }, 60))
+      << daemon_->log();
+  // Stop slurmctld (only the pid in its own pid file) for 30 s.
+  std::string pid_file = std::string(OCX_SLURM_DIR) + "/run/slurmctld.pid";
+  pid_t pid = atoi(Slurp(pid_file).c_str());
+  ASSERT_GT(pid, 1);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+  RunResult start = RunProgram({OCX_SLURM_CLUSTER, "start"},
+                               {absl::StrCat("OCX_SLURM_DIR=", OCX_SLURM_DIR)});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 240);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED) << daemon_->log();
+  ExpectAllSucceededOnce(e.id());
+  EXPECT_THAT(daemon_->log(), HasSubstr("Unable to contact slurm controller"));
+}
+
+}  // namespace
+}  // namespace ocx::testing
