@@ -23,6 +23,8 @@
 #include "common/file_util.h"
 #include "spec/evaluation_spec.h"
 #include "spec/validate.h"
+#include "summary/render.h"
+#include "summary/results_proto.h"
 
 namespace ocx::client {
 namespace {
@@ -232,14 +234,23 @@ int WatchUntilDone(const CommandContext& ctx, Evaluation evaluation,
     absl::MutexLock lock(&mu);
     view.Update(evaluation, absl::Now());
   }
-  std::unique_ptr<Ticker> ticker;
-  if (view_options.tty) {
-    ticker = std::make_unique<Ticker>(ctx.tick, [&view, &mu] {
-      absl::MutexLock lock(&mu);
-      view.Tick(absl::Now());
-    });
-  }
   const std::string id = evaluation.id();
+  // Per-task progress comes from ListTasks (the watch stream carries no
+  // tasks): polled on the ticker's thread, about once per tick.
+  std::unique_ptr<Ticker> ticker = std::make_unique<Ticker>(
+      ctx.tick, [&view, &mu, &ctx, id, tty = view_options.tty] {
+        v1::ListTasksRequest request;
+        request.set_evaluation_id(id);
+        request.set_state(Task::RUNNING);
+        absl::StatusOr<v1::ListTasksResponse> running =
+            ctx.client->ListTasks(request);
+        absl::MutexLock lock(&mu);
+        if (running.ok()) {
+          view.UpdateTasks({running->tasks().begin(), running->tasks().end()},
+                           absl::Now());
+        }
+        if (tty) view.Tick(absl::Now());
+      });
   const std::string what = absl::StrCat("evaluation ", id);
   auto fail = [&](const absl::Status& status) {
     ticker.reset();
@@ -590,6 +601,34 @@ int RunTask(const CommandContext& ctx, const std::string& task_id) {
     return Fail(ctx, task.status(), absl::StrCat("task ", task_id), task_id);
   }
   *ctx.out << FormatTaskDetail(*task, Render(ctx)) << std::flush;
+  return kExitOk;
+}
+
+int RunResults(const CommandContext& ctx, const std::string& evaluation_id,
+               const std::string& format) {
+  std::string name = absl::AsciiStrToLower(format);
+  if (name.empty()) {
+    if (ctx.format == OutputFormat::kJson) {
+      name = "json";
+    } else if (ctx.format == OutputFormat::kTable ||
+               ctx.format == OutputFormat::kWide) {
+      name = "table";
+    } else {
+      return Usage(ctx, "results: -o must be table, csv, md or json");
+    }
+  }
+  v1::GetEvaluationResultsRequest request;
+  request.set_name(evaluation_id);
+  absl::StatusOr<v1::EvaluationResults> results =
+      ctx.client->GetEvaluationResults(request);
+  if (!results.ok()) {
+    return Fail(ctx, results.status(),
+                absl::StrCat("evaluation ", evaluation_id), evaluation_id);
+  }
+  absl::StatusOr<std::string> text =
+      summary::Render(summary::FromProto(*results), name);
+  if (!text.ok()) return Usage(ctx, text.status().message());
+  *ctx.out << *text << std::flush;
   return kExitOk;
 }
 

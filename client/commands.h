@@ -105,6 +105,13 @@ int RunTasks(const CommandContext& ctx, const std::string& evaluation_id,
 // One task with its attempts.
 int RunTask(const CommandContext& ctx, const std::string& task_id);
 
+// The evaluation's summary table, computed by ocxd from the results files
+// (partial while it runs), printed exactly as summary/summary.{txt,csv,md}
+// hold it. `format`: table | csv | md | json; empty: from ctx.format
+// (json for -o json, the table otherwise).
+int RunResults(const CommandContext& ctx, const std::string& evaluation_id,
+               const std::string& format);
+
 // Cancels an evaluation and prints its new state.
 int RunCancel(const CommandContext& ctx, const std::string& evaluation_id);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "yaml-cpp/yaml.h"
@@ -446,6 +447,17 @@ std::string FormatEvaluationStatus(const Evaluation& evaluation,
   return out;
 }
 
+std::string FormatProgress(const Task& task, bool with_rate) {
+  if (!task.has_progress()) return kNone;
+  const v1::TaskProgress& p = task.progress();
+  std::string out = p.total() > 0 ? absl::StrCat(p.done(), "/", p.total())
+                                  : absl::StrCat(p.done());
+  if (with_rate) {
+    absl::StrAppend(&out, " (", absl::StrFormat("%.1f", p.rate_per_s()), "/s)");
+  }
+  return out;
+}
+
 std::string FormatTaskList(const std::vector<Task>& tasks,
                            const RenderOptions& options) {
   switch (options.format) {
@@ -464,16 +476,20 @@ std::string FormatTaskList(const std::vector<Task>& tasks,
   bool wide = options.format == OutputFormat::kWide;
   std::vector<std::vector<std::string>> rows;
   if (wide) {
-    rows.push_back({"ID", "STAGE", "STATE", "ATTEMPTS", "MODEL", "DATASETS",
-                    "GPUS", "AGE", "DURATION", "REASON"});
+    rows.push_back({"ID", "STAGE", "STATE", "PROGRESS", "ATTEMPTS", "MODEL",
+                    "DATASETS", "GPUS", "AGE", "DURATION", "REASON"});
   } else {
-    rows.push_back(
-        {"ID", "STAGE", "STATE", "ATTEMPTS", "MODEL", "DATASETS", "AGE"});
+    rows.push_back({"ID", "STAGE", "STATE", "PROGRESS", "ATTEMPTS", "MODEL",
+                    "DATASETS", "AGE"});
   }
   for (const Task& t : tasks) {
-    std::vector<std::string> row = {
-        t.id(),      StageName(t.stage()),   StateName(t.state()),
-        Attempts(t), OrNone(t.model_abbr()), JoinList(t.dataset_abbrs(), wide)};
+    std::vector<std::string> row = {t.id(),
+                                    StageName(t.stage()),
+                                    StateName(t.state()),
+                                    FormatProgress(t, wide),
+                                    Attempts(t),
+                                    OrNone(t.model_abbr()),
+                                    JoinList(t.dataset_abbrs(), wide)};
     if (wide) row.push_back(absl::StrCat(t.num_gpus()));
     row.push_back(Age(t.create_time(), options));
     if (wide) {

@@ -91,6 +91,10 @@ std::string FormatEvaluationStatus(const v1::Evaluation& evaluation,
 std::string FormatTaskList(const std::vector<v1::Task>& tasks,
                            const RenderOptions& options);
 
+// A running task's progress: "120/500" ("120" when the total is unknown),
+// with " (3.2/s)" when `with_rate`; "-" without a report.
+std::string FormatProgress(const v1::Task& task, bool with_rate);
+
 // One task with its attempts (`ocxctl task`): a describe-style block and the
 // attempts table. json/yaml: the Task; name: its id.
 std::string FormatTaskDetail(const v1::Task& task,

@@ -126,6 +126,17 @@ int main(int argc, char** argv) {
       ->required();
 
   std::string cancel_id;
+  std::string results_id;
+  std::string results_format;
+  CLI::App* results = app.add_subcommand(
+      "results", "Print an evaluation's summary table (partial while it runs)");
+  results->add_option("EVAL_ID", results_id, "evaluation id")->required();
+  results
+      ->add_option("-o,--format", results_format,
+                   "table, csv, md or json (default: the table; json "
+                   "with the global -o json)")
+      ->check(CLI::IsMember({"table", "csv", "md", "json"}, CLI::ignore_case));
+
   CLI::App* cancel = app.add_subcommand("cancel", "Cancel an evaluation");
   cancel->add_option("EVAL_ID", cancel_id, "evaluation id")->required();
 
@@ -191,6 +202,9 @@ int main(int argc, char** argv) {
     return ocx::client::RunTasks(ctx, tasks_id, tasks_state, tasks_stage);
   }
   if (*task) return ocx::client::RunTask(ctx, task_id);
+  if (*results) {
+    return ocx::client::RunResults(ctx, results_id, results_format);
+  }
   if (*cancel) return ocx::client::RunCancel(ctx, cancel_id);
   if (*logs) {
     return ocx::client::RunLogs(ctx, logs_id, logs_attempt, logs_follow);

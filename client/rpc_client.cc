@@ -117,6 +117,12 @@ absl::StatusOr<v1::Task> RpcClient::GetTask(const v1::GetTaskRequest& request) {
                    options_.timeout);
 }
 
+absl::StatusOr<v1::EvaluationResults> RpcClient::GetEvaluationResults(
+    const v1::GetEvaluationResultsRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::GetEvaluationResults, request,
+                   options_.timeout);
+}
+
 absl::Status RpcClient::WatchEvaluation(
     const v1::WatchEvaluationRequest& request,
     const std::function<bool(const v1::WatchEvaluationResponse&)>& on_message) {

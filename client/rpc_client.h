@@ -53,6 +53,8 @@ class RpcClient {
   absl::StatusOr<v1::ListTasksResponse> ListTasks(
       const v1::ListTasksRequest& request);
   absl::StatusOr<v1::Task> GetTask(const v1::GetTaskRequest& request);
+  absl::StatusOr<v1::EvaluationResults> GetEvaluationResults(
+      const v1::GetEvaluationResultsRequest& request);
 
   // Server streams: `on_message` is called for each message in order; when
   // it returns false the call is cancelled and the result is OK. Returns the

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/format.h"
 
@@ -129,9 +130,41 @@ std::vector<std::string> WatchView::Frame(absl::Time now) const {
   for (const StageCounts& counts : evaluation_.stage_counts()) {
     lines.push_back(StageLine(counts, options_.bar_width, count_width));
   }
+  for (const std::string& line : task_lines_) lines.push_back(line);
   for (const std::string& event : events_) lines.push_back(event);
   if (!notice_.empty()) lines.push_back(notice_);
   return lines;
+}
+
+void WatchView::UpdateTasks(const std::vector<v1::Task>& running,
+                            absl::Time now) {
+  if (finished_) return;
+  task_lines_.clear();
+  for (const v1::Task& t : running) {
+    if (!t.has_progress()) continue;
+    const v1::TaskProgress& p = t.progress();
+    const std::string count = p.total() > 0
+                                  ? absl::StrCat(p.done(), "/", p.total())
+                                  : absl::StrCat(p.done());
+    const std::string rate = absl::StrFormat("%.1f/s", p.rate_per_s());
+    if (options_.tty) {
+      if (static_cast<int>(task_lines_.size()) < options_.max_events) {
+        task_lines_.push_back(
+            absl::StrCat("  ", t.id(), "  ", count, " samples  ", rate));
+      }
+      continue;
+    }
+    auto it = plain_progress_.find(t.id());
+    if (it != plain_progress_.end() &&
+        (it->second.first == p.done() ||
+         now - it->second.second < options_.plain_progress_every)) {
+      continue;
+    }
+    plain_progress_[t.id()] = {p.done(), now};
+    *out_ << "  " << t.id() << " progress " << count << " (" << rate << ")\n"
+          << std::flush;
+  }
+  if (options_.tty && has_evaluation_) Draw(now);
 }
 
 std::string WatchView::PlainLine(absl::Time now) const {

@@ -12,6 +12,7 @@
 #define OCX_CLIENT_WATCH_VIEW_H_
 
 #include <deque>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct WatchViewOptions {
   // Characters inside the progress bar's brackets.
   int bar_width = 20;
   absl::TimeZone time_zone = absl::UTCTimeZone();
+  // Plain output: the shortest gap between two progress lines of a task.
+  absl::Duration plain_progress_every = absl::Seconds(10);
 };
 
 // `[#####x..........]`: '#' for succeeded, 'x' for failed or cancelled, '.'
@@ -60,6 +63,13 @@ class WatchView {
   void Update(const v1::WatchEvaluationResponse& batch, absl::Time now);
   // A snapshot without events (GetEvaluation, Create's answer).
   void Update(const v1::Evaluation& evaluation, absl::Time now);
+
+  // The running tasks with their progress (ListTasks, polled by the
+  // caller). TTY: one frame line per task that reported ("  <id>  120/500
+  // samples  3.2/s"), at most `max_events` of them, redrawn on the next
+  // Draw. Plain: a line "  <id> progress 120/500 (3.2/s)" when a task's
+  // count changed, at most every `plain_progress_every` per task.
+  void UpdateTasks(const std::vector<v1::Task>& running, absl::Time now);
 
   // Redraws the elapsed time. TTY only; a no-op otherwise or after Finish().
   void Tick(absl::Time now);
@@ -93,6 +103,10 @@ class WatchView {
   // The plain progress line printed last, so that repeats are skipped.
   std::string last_plain_;
   bool header_printed_ = false;
+  // Progress lines of running tasks (TTY frame).
+  std::vector<std::string> task_lines_;
+  // Plain: per task, the count printed last and when.
+  std::map<std::string, std::pair<int64_t, absl::Time>> plain_progress_;
   bool finished_ = false;
 };
 

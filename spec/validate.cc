@@ -9,8 +9,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "spec/partitioner_defaults.h"
@@ -481,16 +484,68 @@ absl::Status ValidateDlcRunner(const RunnerConfig& r, const std::string& path) {
   return absl::OkStatus();
 }
 
+// Slurm's --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, UNLIMITED.
+bool IsSlurmTime(absl::string_view t) {
+  if (t == "UNLIMITED" || t == "INFINITE" || t == "infinite") return true;
+  auto numbers = [](absl::string_view part, size_t min, size_t max) {
+    std::vector<absl::string_view> f = absl::StrSplit(part, ':');
+    if (f.size() < min || f.size() > max) return false;
+    for (absl::string_view n : f) {
+      if (n.empty() || n.size() > 6 ||
+          !std::all_of(n.begin(), n.end(), absl::ascii_isdigit)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  size_t dash = t.find('-');
+  if (dash == absl::string_view::npos) return numbers(t, 1, 3);
+  return numbers(t.substr(0, dash), 1, 1) && numbers(t.substr(dash + 1), 1, 3);
+}
+
+// SlurmRunner settings (docs/slurm.md). `partition` is optional, as in
+// OpenCompass: without it sbatch uses ocxd's slurm.default_partition, else
+// the cluster's default partition.
+absl::Status ValidateSlurmRunner(const RunnerConfig& r,
+                                 const std::string& path) {
+  const std::pair<const char*, const std::string*> words[] = {
+      {"partition", &r.partition()},
+      {"qos", &r.qos()},
+      {"quotatype", &r.quotatype()},
+  };
+  for (const auto& [field, v] : words) {
+    if (std::any_of(v->begin(), v->end(), [](char c) {
+          return c == '\0' || absl::ascii_isspace(c);
+        })) {
+      return Bad(
+          Sub(path, field),
+          absl::StrCat("must not contain spaces or NUL, got ", Quote(*v)));
+    }
+  }
+  for (int i = 0; i < r.extra_command_size(); ++i) {
+    const std::string& e = r.extra_command(i);
+    if (absl::StripAsciiWhitespace(e).empty()) {
+      return Bad(Index(Sub(path, "extra_command"), i), "must not be empty");
+    }
+    OCX_RETURN_IF_ERROR(CheckNoNul(Index(Sub(path, "extra_command"), i), e));
+  }
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "cpus_per_task"), int64_t{r.cpus_per_task()}));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero(Sub(path, "max_pending"), int64_t{r.max_pending()}));
+  if (!r.time_limit().empty() && !IsSlurmTime(r.time_limit())) {
+    return Bad(Sub(path, "time_limit"),
+               absl::StrCat("expected minutes, H:M:S or D-H:M:S, got ",
+                            Quote(r.time_limit())));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
                             absl::string_view stage) {
   const std::string& type = r.type();
-  if (type == kSlurmRunner) {
-    return Bad(
-        Sub(path, "type"),
-        absl::StrCat(type, " is not available in this version (available: ",
-                     kLocalRunner, ", ", kDlcRunner, ")"));
-  }
-  if (!type.empty() && type != kLocalRunner && type != kDlcRunner) {
+  if (!type.empty() && type != kLocalRunner && type != kDlcRunner &&
+      type != kSlurmRunner) {
     return Bad(
         Sub(path, "type"),
         absl::StrCat("unknown runner ", Quote(type), " (known: ", kLocalRunner,
@@ -532,6 +587,9 @@ absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
   if (type == kDlcRunner) {
     OCX_RETURN_IF_ERROR(ValidateDlcRunner(r, path));
   }
+  if (type == kSlurmRunner) {
+    OCX_RETURN_IF_ERROR(ValidateSlurmRunner(r, path));
+  }
   return absl::OkStatus();
 }
 
@@ -540,6 +598,118 @@ absl::Status ValidateStage(const StageConfig& s, absl::string_view stage) {
   OCX_RETURN_IF_ERROR(
       ValidatePartitioner(s.partitioner(), Sub(path, "partitioner")));
   return ValidateRunner(s.runner(), Sub(path, "runner"), stage);
+}
+
+// The infer-side settings ocx-task relies on (task/infer/), checked when
+// the infer stage runs OpenICLInferTask (the default): values that are set
+// must be ones ocx-task understands. Settings it cannot run without (the
+// model's openai_api_base) are not required here, because a spec must stay
+// valid after ApplyDefaults names the task type; ocx-task reports them with
+// the same field path when the task starts.
+absl::Status ValidateInferSide(const EvaluationSpec& spec) {
+  const std::string& task_type = spec.infer().runner().task().type();
+  if (!task_type.empty() && task_type != kInferTask) return absl::OkStatus();
+  for (int i = 0; i < spec.models_size(); ++i) {
+    const ModelConfig& m = spec.models(i);
+    const std::string path = Index("models", i);
+    if (!m.type().empty() && m.type() != "OpenAISDK" && m.type() != "OpenAI") {
+      return Bad(Sub(path, "type"),
+                 absl::StrCat("unknown model type ", Quote(m.type()),
+                              " for OpenICLInferTask (known: OpenAISDK, "
+                              "OpenAI; run other models with task type "
+                              "command)"));
+    }
+    const std::string& base = m.openai_api_base();
+    if (!base.empty() && !absl::StartsWith(base, "http://") &&
+        !absl::StartsWith(base, "https://")) {
+      return Bad(Sub(path, "openai_api_base"),
+                 absl::StrCat("must start with http:// or https://, got ",
+                              Quote(base)));
+    }
+    if (!m.api().empty() && m.api() != "chat" && m.api() != "completions") {
+      return Bad(Sub(path, "api"), absl::StrCat("unknown api ", Quote(m.api()),
+                                                " (known: chat, completions)"));
+    }
+  }
+  for (int i = 0; i < spec.datasets_size(); ++i) {
+    const ocx::v1::InferConfig& c = spec.datasets(i).infer_cfg();
+    const std::string path = Sub(Index("datasets", i), "infer_cfg");
+    const std::string& inferencer = c.inferencer().type();
+    if (!inferencer.empty() && inferencer != "GenInferencer" &&
+        inferencer != "PPLInferencer") {
+      return Bad(Sub(path, "inferencer.type"),
+                 absl::StrCat("unknown inferencer ", Quote(inferencer),
+                              " (known: GenInferencer, PPLInferencer)"));
+    }
+    const std::string& retriever = c.retriever().type();
+    if (!retriever.empty() && retriever != "ZeroRetriever" &&
+        retriever != "FixKRetriever") {
+      return Bad(Sub(path, "retriever.type"),
+                 absl::StrCat("unknown retriever ", Quote(retriever),
+                              " (known: ZeroRetriever, FixKRetriever)"));
+    }
+    if (inferencer == "PPLInferencer" && c.prompt_template().has_template_() &&
+        !c.prompt_template().template_().has_struct_value()) {
+      return Bad(Sub(path, "prompt_template.template"),
+                 "must map each label to its template for PPLInferencer");
+    }
+    if (inferencer == "PPLInferencer" &&
+        c.prompt_template().template_().has_struct_value() &&
+        c.prompt_template().template_().struct_value().fields().empty()) {
+      return Bad(Sub(path, "prompt_template.template"),
+                 "must map at least one label to its template");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The eval-side settings ocx-task eval relies on (task/eval/), checked
+// when the eval stage runs OpenICLEvalTask (the default): evaluator and
+// postprocessor types that are set must be ones it implements. Keep these
+// lists in step with task/eval/evaluators.h and postprocessors.h
+// (tests/task/eval checks that every name accepted here is known there).
+absl::Status ValidateEvalSide(const EvaluationSpec& spec) {
+  const std::string& task_type = spec.eval().runner().task().type();
+  if (!task_type.empty() && task_type != kEvalTask) return absl::OkStatus();
+  static const char* const kEvaluators[] = {"AccEvaluator", "EMEvaluator",
+                                            "RougeEvaluator", "BleuEvaluator",
+                                            "Gsm8kEvaluator"};
+  static const char* const kPostprocessors[] = {"general",
+                                                "first-capital",
+                                                "first_option",
+                                                "first-option",
+                                                "first_option_postprocess",
+                                                "math-last-number",
+                                                "strip"};
+  auto check = [](const std::string& path, const std::string& type,
+                  const char* what, const auto& known) -> absl::Status {
+    if (type.empty()) return absl::OkStatus();
+    for (const char* k : known) {
+      if (type == k) return absl::OkStatus();
+    }
+    return Bad(path,
+               absl::StrCat("unknown ", what, " ", Quote(type),
+                            " (known: ", absl::StrJoin(known, ", "), ")"));
+  };
+  for (int i = 0; i < spec.models_size(); ++i) {
+    OCX_RETURN_IF_ERROR(
+        check(Sub(Index("models", i), "pred_postprocessor.type"),
+              spec.models(i).pred_postprocessor().type(), "postprocessor",
+              kPostprocessors));
+  }
+  for (int i = 0; i < spec.datasets_size(); ++i) {
+    const ocx::v1::EvalConfig& c = spec.datasets(i).eval_cfg();
+    const std::string path = Sub(Index("datasets", i), "eval_cfg");
+    OCX_RETURN_IF_ERROR(check(Sub(path, "evaluator.type"), c.evaluator().type(),
+                              "evaluator", kEvaluators));
+    OCX_RETURN_IF_ERROR(check(Sub(path, "pred_postprocessor.type"),
+                              c.pred_postprocessor().type(), "postprocessor",
+                              kPostprocessors));
+    OCX_RETURN_IF_ERROR(check(Sub(path, "dataset_postprocessor.type"),
+                              c.dataset_postprocessor().type(), "postprocessor",
+                              kPostprocessors));
+  }
+  return absl::OkStatus();
 }
 
 std::string KnownAbbrs(const EvaluationSpec& spec) {
@@ -608,6 +778,8 @@ absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
   }
   OCX_RETURN_IF_ERROR(ValidateStage(spec.infer(), "infer"));
   OCX_RETURN_IF_ERROR(ValidateStage(spec.eval(), "eval"));
+  OCX_RETURN_IF_ERROR(ValidateInferSide(spec));
+  OCX_RETURN_IF_ERROR(ValidateEvalSide(spec));
   absl::flat_hash_set<std::string> datasets;
   for (const DatasetConfig& d : spec.datasets()) datasets.insert(d.abbr());
   const auto& abbrs = spec.summarizer().dataset_abbrs();

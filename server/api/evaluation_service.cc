@@ -8,6 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/api/grpc_status.h"
+#include "server/api/task_progress.h"
+#include "summary/results_proto.h"
+#include "summary/summary_table.h"
 
 namespace ocx::server {
 namespace {
@@ -193,7 +196,17 @@ grpc::Status EvaluationServiceImpl::ListTasks(
   auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
                                  req->stage(), *size, req->page_token(), &next);
   if (!tasks.ok()) return ToGrpcStatus(tasks.status());
-  for (ocx::v1::Task& t : *tasks) *resp->add_tasks() = std::move(t);
+  // Progress lives in the work dir: read only when some task runs.
+  std::string work_dir;
+  for (ocx::v1::Task& t : *tasks) {
+    if (t.state() == ocx::v1::Task::RUNNING && work_dir.empty()) {
+      absl::StatusOr<Evaluation> e =
+          store_->GetEvaluation(req->evaluation_id());
+      if (e.ok()) work_dir = e->work_dir();
+    }
+    if (!work_dir.empty()) FillTaskProgress(work_dir, &t);
+    *resp->add_tasks() = std::move(t);
+  }
   resp->set_next_page_token(next);
   return grpc::Status::OK;
 }
@@ -205,7 +218,20 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
   if (!t.ok()) return ToGrpcStatus(t.status());
+  FillTaskProgress(t->params().work_dir(), &*t);
   *resp = *std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvaluationServiceImpl::GetEvaluationResults(
+    grpc::ServerContext*, const ocx::v1::GetEvaluationResultsRequest* req,
+    ocx::v1::EvaluationResults* resp) {
+  absl::Status ok = RequireId(req->name(), "name");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->name());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  *resp =
+      summary::ToProto(summary::BuildSummaryTable(e->spec(), e->work_dir()));
   return grpc::Status::OK;
 }
 

@@ -52,6 +52,9 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   grpc::Status ReadTaskLog(
       grpc::ServerContext* ctx, const ocx::v1::ReadTaskLogRequest* req,
       grpc::ServerWriter<ocx::v1::ReadTaskLogResponse>* writer) override;
+  grpc::Status GetEvaluationResults(
+      grpc::ServerContext* ctx, const ocx::v1::GetEvaluationResultsRequest* req,
+      ocx::v1::EvaluationResults* resp) override;
 
  private:
   store::Store* const store_;

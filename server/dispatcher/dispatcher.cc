@@ -16,6 +16,8 @@
 #include "common/time_util.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/dispatcher/task_command.h"
+#include "summary/summary_files.h"
+#include "summary/summary_table.h"
 
 namespace ocx::server {
 namespace {
@@ -488,6 +490,13 @@ absl::Status Dispatcher::RefreshEvaluation(EvalEntry* e, int64_t now) {
   }
   if (state == e->evaluation.state()) return absl::OkStatus();
   bool final = e->task_ids.empty();
+  // The summary is written before the terminal state is committed (this
+  // turn's commit): a crash in between leaves the evaluation active, and
+  // recovery refreshes it and writes the summary again.
+  std::string summary_note;
+  if (state == Evaluation::SUCCEEDED || state == Evaluation::FAILED) {
+    summary_note = WriteSummary(e->evaluation);
+  }
   e->evaluation.set_state(state);
   OCX_RETURN_IF_ERROR(store_->UpdateEvaluationState(e->evaluation.id(), state,
                                                     now, final ? now : 0));
@@ -495,6 +504,7 @@ absl::Status Dispatcher::RefreshEvaluation(EvalEntry* e, int64_t now) {
   if (final) {
     message = e->failed > 0 ? absl::StrCat(e->failed, " task(s) failed")
                             : "all tasks ended";
+    if (!summary_note.empty()) absl::StrAppend(&message, "; ", summary_note);
   }
   OCX_RETURN_IF_ERROR(AddEvent(e->evaluation.id(), "", 0,
                                Evaluation::State_Name(state), message, now));
@@ -506,6 +516,27 @@ absl::Status Dispatcher::RefreshEvaluation(EvalEntry* e, int64_t now) {
     evals_.erase(e->evaluation.id());
   }
   return absl::OkStatus();
+}
+
+std::string Dispatcher::WriteSummary(const Evaluation& evaluation) {
+  // Only when some results file exists: an evaluation of `command` tasks
+  // that write none gets no empty table. Reading the results files costs
+  // one small read per (model, dataset), once per evaluation.
+  const summary::SummaryTable table =
+      summary::BuildSummaryTable(evaluation.spec(), evaluation.work_dir());
+  bool any = false;
+  for (const summary::SummaryRow& row : table.rows) {
+    for (const auto& v : row.values) any = any || v.has_value();
+  }
+  if (!any) return "";
+  absl::Status written =
+      summary::WriteSummaryFiles(evaluation.work_dir(), table);
+  if (!written.ok()) {
+    fprintf(stderr, "ocxd: evaluation %s: summary not written: %s\n",
+            evaluation.id().c_str(), written.ToString().c_str());
+    return absl::StrCat("summary not written: ", written.message());
+  }
+  return "summary written to summary/summary.{txt,csv,md}";
 }
 
 // ---- Runner updates ----

@@ -148,6 +148,10 @@ class Dispatcher {
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);
   absl::Status FailDependents(TaskEntry* t, int64_t now);
+  // Writes the summary files of an ending evaluation when it has any
+  // results; returns a note for its final event ("" when nothing was
+  // written). A failure is logged and noted, never fatal.
+  std::string WriteSummary(const ocx::v1::Evaluation& evaluation);
   absl::Status RefreshEvaluation(EvalEntry* e, int64_t now);
   absl::Status AddEvent(const std::string& eval_id, const std::string& task_id,
                         int attempt, const std::string& state,

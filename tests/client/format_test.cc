@@ -272,21 +272,33 @@ TEST(JsonToYamlTest, RejectsMalformedJson) {
 TEST(FormatTaskListTest, TableShortensDatasetLists) {
   EXPECT_EQ(
       FormatTaskList(Tasks(), Options(OutputFormat::kTable)),
-      R"(ID                  STAGE   STATE       ATTEMPTS   MODEL   DATASETS   AGE
-e7qk2m4xa-infer-0   infer   SUCCEEDED   1/3        llama   gsm8k_0    3m12s
-e7qk2m4xa-infer-1   infer   FAILED      3/3        llama   a,b,c,+2   3m12s
-e7qk2m4xa-eval-0    eval    PENDING     0/3        llama   gsm8k      3m12s
+      R"(ID                  STAGE   STATE       PROGRESS   ATTEMPTS   MODEL   DATASETS   AGE
+e7qk2m4xa-infer-0   infer   SUCCEEDED   -          1/3        llama   gsm8k_0    3m12s
+e7qk2m4xa-infer-1   infer   FAILED      -          3/3        llama   a,b,c,+2   3m12s
+e7qk2m4xa-eval-0    eval    PENDING     -          0/3        llama   gsm8k      3m12s
 )");
 }
 
 TEST(FormatTaskListTest, WideAddsGpusDurationAndReason) {
   EXPECT_EQ(
       FormatTaskList(Tasks(), Options(OutputFormat::kWide)),
-      R"(ID                  STAGE   STATE       ATTEMPTS   MODEL   DATASETS    GPUS   AGE     DURATION   REASON
-e7qk2m4xa-infer-0   infer   SUCCEEDED   1/3        llama   gsm8k_0     1      3m12s   60s        -
-e7qk2m4xa-infer-1   infer   FAILED      3/3        llama   a,b,c,d,e   1      3m12s   60s        exit code 1
-e7qk2m4xa-eval-0    eval    PENDING     0/3        llama   gsm8k       0      3m12s   -          -
+      R"(ID                  STAGE   STATE       PROGRESS   ATTEMPTS   MODEL   DATASETS    GPUS   AGE     DURATION   REASON
+e7qk2m4xa-infer-0   infer   SUCCEEDED   -          1/3        llama   gsm8k_0     1      3m12s   60s        -
+e7qk2m4xa-infer-1   infer   FAILED      -          3/3        llama   a,b,c,d,e   1      3m12s   60s        exit code 1
+e7qk2m4xa-eval-0    eval    PENDING     -          0/3        llama   gsm8k       0      3m12s   -          -
 )");
+}
+
+TEST(FormatTaskListTest, ProgressOfRunningTasks) {
+  Task t;
+  t.set_state(Task::RUNNING);
+  EXPECT_EQ(FormatProgress(t, false), "-");
+  t.mutable_progress()->set_done(120);
+  EXPECT_EQ(FormatProgress(t, false), "120");
+  t.mutable_progress()->set_total(500);
+  t.mutable_progress()->set_rate_per_s(3.25);
+  EXPECT_EQ(FormatProgress(t, false), "120/500");
+  EXPECT_EQ(FormatProgress(t, true), "120/500 (3.2/s)");
 }
 
 TEST(FormatTaskListTest, NameAndJson) {
@@ -315,8 +327,8 @@ STAGE   TOTAL   PENDING   READY   RUNNING   SUCCEEDED   FAILED   CANCELLED
 infer   10      2         1       2         4           1        0
 eval    2       2         0       0         0           0        0
 
-ID                  STAGE   STATE       ATTEMPTS   MODEL   DATASETS   AGE
-e7qk2m4xa-infer-0   infer   SUCCEEDED   1/3        llama   gsm8k_0    3m12s
+ID                  STAGE   STATE       PROGRESS   ATTEMPTS   MODEL   DATASETS   AGE
+e7qk2m4xa-infer-0   infer   SUCCEEDED   -          1/3        llama   gsm8k_0    3m12s
 )");
 }
 

@@ -232,5 +232,48 @@ TEST(WatchViewTtyTest, RedrawsInPlace) {
       << out.str();
 }
 
+v1::Task Running(const std::string& id, int64_t done, int64_t total,
+                 double rate) {
+  v1::Task t;
+  t.set_id(id);
+  t.set_state(v1::Task::RUNNING);
+  t.mutable_progress()->set_done(done);
+  t.mutable_progress()->set_total(total);
+  t.mutable_progress()->set_rate_per_s(rate);
+  return t;
+}
+
+TEST(WatchViewTest, TtyFrameShowsRunningTasksProgress) {
+  std::ostringstream out;
+  WatchViewOptions options;
+  options.tty = true;
+  WatchView view(&out, options);
+  view.Update(
+      Snapshot(Evaluation::RUNNING, Counts(v1::STAGE_INFER, 2, 0, 2, 0, 0),
+               Counts(v1::STAGE_EVAL, 1, 1, 0, 0, 0)),
+      kStart);
+  v1::Task silent;
+  silent.set_id("e7qk2m4xa-infer-1");
+  silent.set_state(v1::Task::RUNNING);
+  view.UpdateTasks({Running("e7qk2m4xa-infer-0", 120, 500, 3.25), silent},
+                   kStart);
+  std::vector<std::string> frame = view.Frame(kStart);
+  ASSERT_EQ(frame.size(), 4u);
+  EXPECT_EQ(frame[3], "  e7qk2m4xa-infer-0  120/500 samples  3.2/s");
+}
+
+TEST(WatchViewTest, PlainPrintsProgressWhenItChangesAtMostEvery10s) {
+  std::ostringstream out;
+  WatchView view(&out, WatchViewOptions());
+  view.UpdateTasks({Running("t0", 10, 50, 1.0)}, kStart);
+  view.UpdateTasks({Running("t0", 20, 50, 1.0)}, kStart + absl::Seconds(5));
+  view.UpdateTasks({Running("t0", 20, 50, 1.0)}, kStart + absl::Seconds(20));
+  view.UpdateTasks({Running("t0", 30, 50, 1.0)}, kStart + absl::Seconds(21));
+  // 20 at +5s is too soon; at +20s it is printed; 30 at +21s is too soon.
+  EXPECT_EQ(out.str(),
+            "  t0 progress 10/50 (1.0/s)\n"
+            "  t0 progress 20/50 (1.0/s)\n");
+}
+
 }  // namespace
 }  // namespace ocx::client

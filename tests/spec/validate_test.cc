@@ -38,7 +38,7 @@ models:
         - {role: HUMAN, begin: "<|im_start|>user\n", end: "<|im_end|>\n"}
         - {role: BOT, begin: "<|im_start|>assistant\n", end: "<|im_end|>\n",
            generate: true}
-    pred_postprocessor: {type: extract_non_reasoning_content}
+    pred_postprocessor: {type: strip}
     run_cfg: {num_gpus: 1, num_procs: 1}
   - abbr: qwen2.5-0.5b
     type: HuggingFaceCausalLM
@@ -63,9 +63,9 @@ datasets:
       retriever: {type: ZeroRetriever}
       inferencer: {type: GenInferencer, max_out_len: 512}
     eval_cfg:
-      evaluator: {type: Gsm8kEvaluator}
-      pred_postprocessor: {type: gsm8k_postprocess}
-      dataset_postprocessor: {type: gsm8k_dataset_postprocess}
+      evaluator: {type: AccEvaluator}
+      pred_postprocessor: {type: math-last-number}
+      dataset_postprocessor: {type: math-last-number}
       pred_role: BOT
     n: 4
     k: 2
@@ -162,6 +162,20 @@ TEST(ValidateTest, GoodEdgeValuesPass) {
           "eval: {runner: {task: {type: command, argv: "
           "[\"/bin/echo\", \"{{}}\", \"}}{{\"]}}}\n",
       "models: [{abbr: m}]\ndatasets: [{abbr: d, n: 0, k: 5}]\n",
+      // Every evaluator and postprocessor ocx-task eval implements.
+      "models: [{abbr: m, pred_postprocessor: {type: general}}]\n"
+      "datasets: [{abbr: a, eval_cfg: {evaluator: {type: AccEvaluator}, "
+      "pred_postprocessor: {type: first-capital}, dataset_postprocessor: "
+      "{type: strip}}}, {abbr: b, eval_cfg: {evaluator: {type: EMEvaluator},"
+      " pred_postprocessor: {type: first_option_postprocess}}}, {abbr: c, "
+      "eval_cfg: {evaluator: {type: RougeEvaluator}, pred_postprocessor: "
+      "{type: math-last-number}}}, {abbr: e, eval_cfg: {evaluator: {type: "
+      "BleuEvaluator}, pred_postprocessor: {type: first-option}}}, {abbr: f,"
+      " eval_cfg: {pred_postprocessor: {type: first_option}}}]\n",
+      // Other eval task programs bring their own evaluators.
+      "models: [{abbr: m}]\ndatasets: [{abbr: d, eval_cfg: {evaluator: "
+      "{type: MathEvaluator}}}]\neval: {runner: {task: {type: command, "
+      "argv: [/bin/true]}}}\n",
       // DLCRunner as OpenCompass's DLC configs write it.
       std::string(kBase) +
           "infer: {runner: {type: DLCRunner, max_num_workers: 32, retry: 2, "
@@ -182,6 +196,18 @@ TEST(ValidateTest, GoodEdgeValuesPass) {
       "{test_range: 250.0}}, {abbr: g, reader_cfg: {test_range: "
       "'[0:100][10: 20]'}}]\n",
       std::string(kBase) + "work_dir: " + std::string(4096, 'w') + "\n",
+      // Infer-side settings ocx-task runs, and other model types when the
+      // infer stage runs a command instead.
+      "models: [{abbr: m, type: OpenAISDK, api: completions, "
+      "openai_api_base: 'https://api.example.com/v1', key_env: KEY}]\n"
+      "datasets: [{abbr: d, infer_cfg: {prompt_template: {template: "
+      "{A: '{q} A', B: '{q} B'}}, retriever: {type: FixKRetriever, "
+      "fix_id_list: [0]}, inferencer: {type: PPLInferencer}}}]\n"
+      "infer: {runner: {task: {type: OpenICLInferTask}}}\n",
+      "models: [{abbr: m, type: VLLM, api: chat}]\ndatasets: [{abbr: d, "
+      "infer_cfg: {retriever: {type: ZeroRetriever}, inferencer: {type: "
+      "GenInferencer}}}]\n"
+      "infer: {runner: {task: {type: command, argv: [x]}}}\n",
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateEvaluationSpec(Load(yaml));
@@ -394,9 +420,9 @@ std::vector<BadCase> BadCases() {
       {WithBase("infer: {partitioner: {n: -1}}"),
        "infer.partitioner.n: must be in 0..10000, got -1"},
       // Runner.
-      {WithBase("infer: {runner: {type: SlurmRunner, partition: llm}}"),
-       "infer.runner.type: SlurmRunner is not available in this version "
-       "(available: LocalRunner, DLCRunner)"},
+      {WithBase("infer: {runner: {type: SlurmRunner, time_limit: 1h}}"),
+       "infer.runner.time_limit: expected minutes, H:M:S or D-H:M:S, got "
+       "\"1h\""},
       // DLCRunner: aliyun_cfg (docs/dlc.md).
       {WithBase("eval: {runner: {type: DLCRunner}}"),
        "eval.runner.aliyun_cfg: required for DLCRunner (workspace_id, "
@@ -523,6 +549,59 @@ std::vector<BadCase> BadCases() {
        "([A-Za-z_][A-Za-z0-9_]*)"},
       {WithBase("infer: {runner: {task: {timeout_s: -1}}}"),
        "infer.runner.task.timeout_s: must be >= 0, got -1"},
+      // Infer-side settings that ocx-task (OpenICLInferTask) relies on.
+      {"models: [{abbr: m, type: HuggingFaceCausalLM}]\n"
+       "datasets: [{abbr: d}]\n",
+       "models[0].type: unknown model type \"HuggingFaceCausalLM\" for "
+       "OpenICLInferTask (known: OpenAISDK, OpenAI; run other models with "
+       "task type command)"},
+      {"models: [{abbr: m, type: OpenAISDK, openai_api_base: "
+       "'127.0.0.1:8000/v1'}]\ndatasets: [{abbr: d}]\n",
+       "models[0].openai_api_base: must start with http:// or https://, got "
+       "\"127.0.0.1:8000/v1\""},
+      {"models: [{abbr: m, type: OpenAI, api: responses}]\n"
+       "datasets: [{abbr: d}]\n",
+       "models[0].api: unknown api \"responses\" (known: chat, completions)"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, "
+       "infer_cfg: {inferencer: {type: "
+       "CLPInferencer}}}]\n",
+       "datasets[0].infer_cfg.inferencer.type: unknown inferencer "
+       "\"CLPInferencer\" (known: GenInferencer, PPLInferencer)"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, infer_cfg: {retriever: "
+       "{type: TopkRetriever}}}]\n",
+       "datasets[0].infer_cfg.retriever.type: unknown retriever "
+       "\"TopkRetriever\" (known: ZeroRetriever, FixKRetriever)"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, infer_cfg: "
+       "{prompt_template: {template: '{q}'}, inferencer: {type: "
+       "PPLInferencer}}}]\n",
+       "datasets[0].infer_cfg.prompt_template.template: must map each label "
+       "to its template for PPLInferencer"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, infer_cfg: "
+       "{prompt_template: {template: {}}, inferencer: {type: "
+       "PPLInferencer}}}]\n",
+       "datasets[0].infer_cfg.prompt_template.template: must map at least one "
+       "label to its template"},
+      // Eval side (OpenICLEvalTask, the default eval task).
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, eval_cfg: {evaluator: "
+       "{type: MathEvaluator}}}]\n",
+       "datasets[0].eval_cfg.evaluator.type: unknown evaluator "
+       "\"MathEvaluator\" (known: AccEvaluator, EMEvaluator, RougeEvaluator, "
+       "BleuEvaluator, Gsm8kEvaluator)"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, eval_cfg: "
+       "{pred_postprocessor: {type: gsm8k}}}]\n",
+       "datasets[0].eval_cfg.pred_postprocessor.type: unknown postprocessor "
+       "\"gsm8k\" (known: general, first-capital, first_option, "
+       "first-option, first_option_postprocess, math-last-number, strip)"},
+      {"models: [{abbr: m}]\ndatasets: [{abbr: d, eval_cfg: "
+       "{dataset_postprocessor: {type: x}}}]\n",
+       "datasets[0].eval_cfg.dataset_postprocessor.type: unknown "
+       "postprocessor \"x\" (known: general, first-capital, first_option, "
+       "first-option, first_option_postprocess, math-last-number, strip)"},
+      {"models: [{abbr: m, pred_postprocessor: {type: Upper}}]\n"
+       "datasets: [{abbr: d}]\n",
+       "models[0].pred_postprocessor.type: unknown postprocessor \"Upper\" "
+       "(known: general, first-capital, first_option, first-option, "
+       "first_option_postprocess, math-last-number, strip)"},
       // Summarizer.
       {"models: [{abbr: m}]\ndatasets: [{abbr: gsm8k}, {abbr: d}]\n"
        "summarizer: {dataset_abbrs: [gsm8k, mmlu]}",

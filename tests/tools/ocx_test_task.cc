@@ -8,6 +8,10 @@
 //
 // --fail-attempts N: attempts 1..N exit with --exit-code (default 3).
 // --slow SUBSTR:MS: sleep MS more when the task id contains SUBSTR.
+// --progress N: during the sleep, report N samples done one by one in
+//   <dirname(TASK_JSON)>/progress.json, as ocx-task infer does.
+// --outputs-from DIR: an expected output whose path exists under DIR is a
+//   copy of that file (real prediction files for eval tests).
 // The journal gets "<task_id> <attempt> start <ms>" and "... end <ms>"
 // lines (O_APPEND, one write each), so tests can count runs and check that
 // two attempts of a task never overlapped.
@@ -63,6 +67,8 @@ int main(int argc, char** argv) {
   bool outputs = true;
   std::string journal;
   std::string slow;
+  int progress = 0;
+  std::string outputs_from;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -80,6 +86,10 @@ int main(int argc, char** argv) {
       outputs = false;
     else if (a == "--slow")
       slow = next();
+    else if (a == "--progress")
+      progress = atoi(next().c_str());
+    else if (a == "--outputs-from")
+      outputs_from = next();
     else {
       fprintf(stderr, "ocx-test-task: unknown option %s\n", a.c_str());
       return 2;
@@ -108,8 +118,22 @@ int main(int argc, char** argv) {
       params.task_id().find(slow.substr(0, colon)) != std::string::npos) {
     sleep_ms += atoi(slow.substr(colon + 1).c_str());
   }
-  if (sleep_ms > 0)
+  if (progress > 0) {
+    const std::string dir = task_json.substr(0, task_json.rfind('/') + 1);
+    const int step_ms = sleep_ms / progress;
+    for (int done = 1; done <= progress; ++done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+      std::ofstream(dir + "progress.json.tmp")
+          << "{\"attempt\": " << attempt << ", \"done\": " << done
+          << ", \"total\": " << progress
+          << ", \"rate_per_s\": " << (step_ms > 0 ? 1000.0 / step_ms : 0.0)
+          << ", \"update_time_ms\": " << NowMs() << "}\n";
+      rename((dir + "progress.json.tmp").c_str(),
+             (dir + "progress.json").c_str());
+    }
+  } else if (sleep_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  }
   int rc = 0;
   if (attempt <= fail_attempts) {
     fprintf(stderr, "failing attempt %d on purpose\n", attempt);
@@ -118,7 +142,12 @@ int main(int argc, char** argv) {
     for (const std::string& rel : params.expected_outputs()) {
       std::string path = params.work_dir() + "/" + rel;
       MakeParents(path);
+      std::ifstream from(outputs_from.empty() ? "" : outputs_from + "/" + rel);
       std::ofstream out(path);
+      if (from) {
+        out << from.rdbuf();
+        continue;
+      }
       out << "{\"task\": \"" << params.task_id()
           << "\", \"attempt\": " << attempt << "}\n";
     }

@@ -1,0 +1,30 @@
+// Progress of running tasks, read from the file their task program writes:
+// <work_dir>/.ocx/tasks/<task id>/progress.json =
+//   {"attempt": N, "done": D, "total": T, "rate_per_s": R,
+//    "update_time_ms": unix ms}
+// (ocx-task infer writes it about once a second; any `command` program may).
+//
+// Thread-safe: no shared state.
+#ifndef OCX_SERVER_API_TASK_PROGRESS_H_
+#define OCX_SERVER_API_TASK_PROGRESS_H_
+
+#include <optional>
+#include <string>
+
+#include "ocx/v1/resources.pb.h"
+
+namespace ocx::server {
+
+// The progress of `attempt` of `task_id`; nullopt when the file is
+// missing, garbled, or from another attempt (a stale report of an earlier
+// attempt must not show as the current one's).
+std::optional<ocx::v1::TaskProgress> ReadTaskProgress(
+    const std::string& work_dir, const std::string& task_id, int attempt);
+
+// Sets task->progress when the task is RUNNING and its current attempt has
+// reported; leaves it unset otherwise.
+void FillTaskProgress(const std::string& work_dir, ocx::v1::Task* task);
+
+}  // namespace ocx::server
+
+#endif  // OCX_SERVER_API_TASK_PROGRESS_H_
