@@ -15,17 +15,12 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "runners/cli/shell_quote.h"
 
 namespace ocx::runners::dlc {
 namespace {
 
 using ocx::v1::AliyunConfig;
-
-bool IsSafeShellChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-         c == '.' || c == '/' || c == ':' || c == '@' || c == '%' || c == '+' ||
-         c == ',' || c == '-';
-}
 
 bool IsEnvName(absl::string_view name) {
   if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0])))
@@ -135,22 +130,6 @@ void AppendConfig(const AliyunConfig& cfg, std::vector<std::string>* argv) {
 }
 
 }  // namespace
-
-std::string ShellQuote(absl::string_view s) {
-  if (!s.empty() && std::all_of(s.begin(), s.end(), IsSafeShellChar)) {
-    return std::string(s);
-  }
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += "'";
-  return out;
-}
 
 absl::StatusOr<std::string> BuildRemoteShell(const AliyunConfig& cfg,
                                              const RemoteTask& task) {

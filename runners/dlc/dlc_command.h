@@ -20,12 +20,6 @@
 
 namespace ocx::runners::dlc {
 
-// `s` as one POSIX shell word: unchanged when it is non-empty and made only
-// of [A-Za-z0-9_./:@%+,-], else in single quotes with each ' written as '\''.
-// The result never expands, substitutes or splits, whatever `s` holds
-// (except NUL, which no shell word can carry).
-std::string ShellQuote(absl::string_view s);
-
 // What the remote shell runs.
 struct RemoteTask {
   // The task program and its arguments (quoted word by word).

@@ -19,7 +19,6 @@
 namespace ocx::runners {
 namespace {
 
-using dlc::CliResult;
 using dlc::JobInfo;
 
 // Live log windows end this many seconds before now, so that a window never
@@ -421,7 +420,7 @@ void DlcRunner::WorkerLoop() {
       op = std::move(queue_.front());
       queue_.pop_front();
     }
-    CliResult r = dlc::RunCli(op.argv, options_.call_timeout_ms, &abort_calls_);
+    CliResult r = RunCli(op.argv, options_.call_timeout_ms, &abort_calls_);
     if ((op.kind == Op::Kind::kLogs || op.kind == Op::Kind::kFinalLogs) &&
         r.ok()) {
       AppendLogOutput(op.log_path, r.output);

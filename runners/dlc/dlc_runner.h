@@ -72,7 +72,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ocx/v1/spec.pb.h"
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
 #include "runners/dlc/dlc_command.h"
 #include "runners/runner.h"
 
@@ -237,20 +237,19 @@ class DlcRunner : public Runner {
   void Enqueue(Op op, Attempt& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
   // Applies a finished call; true when outbox_ got something.
-  bool Apply(const Op& op, const dlc::CliResult& r)
+  bool Apply(const Op& op, const CliResult& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyCreate(const AttemptKey& key, Attempt& a, const dlc::CliResult& r,
+  void ApplyCreate(const AttemptKey& key, Attempt& a, const CliResult& r,
                    int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyLookup(const AttemptKey& key, Attempt& a, const dlc::CliResult& r,
+  void ApplyLookup(const AttemptKey& key, Attempt& a, const CliResult& r,
                    int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyGet(const AttemptKey& key, Attempt& a, const dlc::CliResult& r,
+  void ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
                 int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyLogs(const Op& op, Attempt& a, const dlc::CliResult& r, int64_t now)
+  void ApplyLogs(const Op& op, Attempt& a, const CliResult& r, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyFinalLogs(const AttemptKey& key, Attempt& a,
-                      const dlc::CliResult& r, int64_t now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyStop(const AttemptKey& key, Attempt& a, const dlc::CliResult& r,
+  void ApplyFinalLogs(const AttemptKey& key, Attempt& a, const CliResult& r,
+                      int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyStop(const AttemptKey& key, Attempt& a, const CliResult& r,
                  int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failed call: note it and wait before the next one.
   void Backoff(Attempt& a, const std::string& what, const std::string& why,

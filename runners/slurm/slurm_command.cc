@@ -11,12 +11,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "runners/dlc/dlc_command.h"
+#include "runners/cli/shell_quote.h"
 
 namespace ocx::runners::slurm {
 namespace {
-
-using dlc::ShellQuote;
 
 constexpr char kSqueueFormat[] = "JobID:|,State:|,exit_code:|,Reason:|,Name:|";
 constexpr char kSacctFormat[] = "JobID,JobName,State,ExitCode";

@@ -21,7 +21,6 @@
 namespace ocx::runners {
 namespace {
 
-using dlc::CliResult;
 using slurm::JobRecord;
 using slurm::Outcome;
 
@@ -338,7 +337,7 @@ bool SlurmRunner::Turn() {
 
 CliResult SlurmRunner::Call(const std::vector<std::string>& argv) {
   ++calls_;
-  return dlc::RunCli(argv, options_.call_timeout_ms, &abort_calls_);
+  return RunCli(argv, options_.call_timeout_ms, &abort_calls_);
 }
 
 void SlurmRunner::Backoff(const std::string& what, const CliResult& r) {
@@ -651,7 +650,8 @@ void SlurmRunner::ApplyRecord(const AttemptKey& key, Job& j, const JobRecord& r,
   j.not_found = 0;
   const int k = slurm::IncarnationOf(j.base_name, r.name);
   if (k > j.incarnation) j.incarnation = k;
-  if (r.state != j.state) {
+  const bool state_changed = r.state != j.state;
+  if (state_changed) {
     j.state = r.state;
     Note(j, absl::StrCat(
                 "Slurm job ", r.job_id, ": ", r.state,
@@ -663,18 +663,25 @@ void SlurmRunner::ApplyRecord(const AttemptKey& key, Job& j, const JobRecord& r,
                               : absl::StrCat(" (", r.reason, ")");
   switch (slurm::ClassifyState(r.state)) {
     case Outcome::kPending:
-      return;
-    case Outcome::kRunning:
-      if (!j.running_reported) {
+    case Outcome::kRunning: {
+      // Still alive: tell the dispatcher the job's Slurm state when it
+      // changes, so `ocxctl status` shows PENDING (Priority) vs RUNNING.
+      const bool first_run =
+          slurm::ClassifyState(r.state) == Outcome::kRunning &&
+          !j.running_reported;
+      if (!state_changed && !first_run) return;
+      AttemptUpdate u;
+      u.key = key;
+      u.kind = AttemptUpdate::Kind::kRunning;
+      u.backend_id = j.job_id;
+      u.reason = absl::StrCat(job, r.state, why);
+      if (first_run) {
         j.running_reported = true;
-        AttemptUpdate u;
-        u.key = key;
-        u.kind = AttemptUpdate::Kind::kRunning;
-        u.backend_id = j.job_id;
         u.start_ms = now;
-        outbox_.push_back(std::move(u));
       }
+      outbox_.push_back(std::move(u));
       return;
+    }
     case Outcome::kSucceeded:
       if (r.has_exit && (r.exit_code != 0 || r.signal != 0)) {
         Finish(key, j,
@@ -749,6 +756,7 @@ void SlurmRunner::Found(const AttemptKey& key, Job& j,
   u.key = key;
   u.kind = AttemptUpdate::Kind::kRunning;
   u.backend_id = job_id;
+  u.reason = absl::StrCat("Slurm job ", job_id, " submitted");
   outbox_.push_back(std::move(u));
   if (j.cancel_requested) kick_ = true;
 }

@@ -57,7 +57,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
 #include "runners/runner.h"
 #include "runners/slurm/slurm_command.h"
 
@@ -154,9 +154,9 @@ class SlurmRunner : public Runner {
   void WorkerLoop();
   // One turn; returns true when outbox_ got something.
   bool Turn();
-  dlc::CliResult Call(const std::vector<std::string>& argv);
+  CliResult Call(const std::vector<std::string>& argv);
   // Marks the controller unreachable: no calls before the backoff ends.
-  void Backoff(const std::string& what, const dlc::CliResult& r)
+  void Backoff(const std::string& what, const CliResult& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTurn();
   void LookupTurn();

@@ -13,7 +13,8 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
+#include "runners/cli/shell_quote.h"
 #include "tests/runners/test_util.h"
 
 namespace ocx::runners::dlc {

@@ -17,7 +17,7 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
 #include "runners/dlc/dlc_command.h"
 #include "tests/runners/test_util.h"
 
@@ -56,7 +56,7 @@ class DlcRunnerTest : public ::testing::Test {
   }
   void TearDown() override {
     runner_.reset();
-    dlc::RunCli({OCX_FAKE_DLC, "_kill-all"}, 10000, nullptr);
+    RunCli({OCX_FAKE_DLC, "_kill-all"}, 10000, nullptr);
     if (getenv("OCX_KEEP_TEST_DIRS") != nullptr) return;
     int rc = system(absl::StrCat("rm -rf '", root_, "'").c_str());
     (void)rc;
@@ -151,8 +151,7 @@ class DlcRunnerTest : public ::testing::Test {
   }
   // The stand-in's view of a job, through `dlc get job`.
   dlc::JobInfo Job(const std::string& id) {
-    dlc::CliResult r =
-        dlc::RunCli({OCX_FAKE_DLC, "get", "job", id}, 10000, nullptr);
+    CliResult r = RunCli({OCX_FAKE_DLC, "get", "job", id}, 10000, nullptr);
     absl::StatusOr<dlc::JobInfo> info = dlc::ParseJobInfo(r.output);
     EXPECT_TRUE(info.ok()) << r.Describe();
     return info.ok() ? *info : dlc::JobInfo();
@@ -456,7 +455,7 @@ TEST_F(DlcRunnerTest, JobDlcForgetsIsLost) {
       PollUntil([](const auto& all) { return !JobIds(all).empty(); });
   std::vector<std::string> ids = JobIds(all);
   ASSERT_EQ(ids.size(), 1u);
-  dlc::RunCli({OCX_FAKE_DLC, "_kill-all"}, 10000, nullptr);
+  RunCli({OCX_FAKE_DLC, "_kill-all"}, 10000, nullptr);
   ASSERT_EQ(
       system(absl::StrCat("rm -rf '", state_, "/jobs/", ids[0], "'").c_str()),
       0);

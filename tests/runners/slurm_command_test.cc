@@ -13,14 +13,14 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
 #include "tests/runners/test_util.h"
 
 namespace ocx::runners::slurm {
 namespace {
 
-using ::ocx::runners::dlc::CliResult;
-using ::ocx::runners::dlc::RunCli;
+using ::ocx::runners::CliResult;
+using ::ocx::runners::RunCli;
 using ::ocx::runners::testing::MakeTempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

@@ -1,9 +1,10 @@
-// Runs one command-line call (dlc) as argv — never through a shell — and
-// collects what it prints, with a time limit.
+// Runs one command-line call of a backend tool (dlc, sbatch, squeue, ...) as
+// argv — never through a shell — and collects what it prints, with a time
+// limit.
 //
 // Thread-safe: calls share no state; any thread may run one.
-#ifndef OCX_RUNNERS_DLC_CLI_H_
-#define OCX_RUNNERS_DLC_CLI_H_
+#ifndef OCX_RUNNERS_CLI_CLI_H_
+#define OCX_RUNNERS_CLI_CLI_H_
 
 #include <atomic>
 #include <cstdint>
@@ -12,7 +13,7 @@
 
 #include "absl/status/status.h"
 
-namespace ocx::runners::dlc {
+namespace ocx::runners {
 
 struct CliResult {
   // Not OK when the program could not be started (e.g. NOT_FOUND).
@@ -45,6 +46,6 @@ constexpr size_t kMaxOutputBytes = 64 << 20;
 CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
                  const std::atomic<bool>* abort);
 
-}  // namespace ocx::runners::dlc
+}  // namespace ocx::runners
 
-#endif  // OCX_RUNNERS_DLC_CLI_H_
+#endif  // OCX_RUNNERS_CLI_CLI_H_

@@ -1,4 +1,4 @@
-#include "runners/dlc/cli.h"
+#include "runners/cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace ocx::runners::dlc {
+namespace ocx::runners {
 namespace {
 
 int64_t SteadyMs() {
@@ -228,4 +228,4 @@ CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
   return result;
 }
 
-}  // namespace ocx::runners::dlc
+}  // namespace ocx::runners
