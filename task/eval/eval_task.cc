@@ -12,10 +12,10 @@
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "task/eval/evaluators.h"
-#include "task/eval/json_text.h"
 #include "task/eval/postprocessors.h"
 #include "task/eval/predictions_reader.h"
 #include "task/eval/results_writer.h"
+#include "task/json/json.h"
 
 namespace ocx::task {
 namespace {
@@ -122,10 +122,10 @@ absl::Status EvaluatePair(const ocx::v1::TaskParams& params,
     if (r.gold.has_value() && r.gold->has_list_value()) {
       s.gold_is_list = true;
       for (const auto& g : r.gold->list_value().values()) {
-        s.golds.push_back(eval::ScalarText(g));
+        s.golds.push_back(ScalarText(g));
       }
     } else if (r.gold.has_value()) {
-      s.golds.push_back(eval::ScalarText(*r.gold));
+      s.golds.push_back(ScalarText(*r.gold));
     }
     if (gold_pp.has_value()) {
       for (std::string& g : s.golds) g = (*gold_pp)(g);

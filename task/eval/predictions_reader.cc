@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
-#include "task/eval/json_text.h"
+#include "task/json/json.h"
 
 namespace ocx::task::eval {
 namespace {

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "task/eval/json_text.h"
+#include "task/json/json.h"
 
 namespace ocx::task::eval {
 
@@ -23,7 +23,7 @@ std::string RenderResults(const Scores& scores,
                       "{\"prediction\": ", JsonQuote(d.prediction),
                       ", \"processed\": ", JsonQuote(d.processed));
       if (d.gold.has_value()) {
-        absl::StrAppend(&out, ", \"gold\": ", ValueToJson(*d.gold));
+        absl::StrAppend(&out, ", \"gold\": ", ToJson(*d.gold));
       }
       if (d.correct.has_value()) {
         absl::StrAppend(&out, ", \"correct\": ", *d.correct ? "true" : "false");

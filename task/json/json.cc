@@ -1,6 +1,7 @@
 #include "task/json/json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -155,6 +156,36 @@ const Value* Member(const Value& value, absl::string_view key) {
 std::string CellText(const Value& value) {
   if (value.kind_case() == Value::kStringValue) return value.string_value();
   return ToJson(value);
+}
+
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, res.ptr);
+  // Python's repr keeps a float a float: 3.0, not 3.
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string ScalarText(const Value& v) {
+  switch (v.kind_case()) {
+    case Value::kStringValue:
+      return v.string_value();
+    case Value::kNumberValue: {
+      const double d = v.number_value();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e16) {
+        return absl::StrCat(static_cast<int64_t>(d));
+      }
+      return JsonNumber(d);
+    }
+    case Value::kBoolValue:
+      return v.bool_value() ? "True" : "False";
+    case Value::kNullValue:
+      return "None";
+    default:
+      return ToJson(v);
+  }
 }
 
 std::string Excerpt(absl::string_view s, size_t n) {

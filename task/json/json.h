@@ -33,6 +33,17 @@ const google::protobuf::Value* Member(const google::protobuf::Value& value,
 // as its JSON text ("3", "2.5", "true", "null").
 std::string CellText(const google::protobuf::Value& value);
 
+// The shortest text that reads back as `v`, as Python's repr writes a float
+// (66.66666666666667; 3.0 prints "3.0"); null for NaN and infinities, which
+// JSON cannot hold. For metrics, which OpenCompass writes as floats.
+std::string JsonNumber(double v);
+
+// Python's str() of a scalar JSON value, as OpenCompass compares golds: a
+// string as is, an integral number without ".0" (JSON 3 was a Python int),
+// other numbers as repr, true/false as True/False, null as None; objects
+// and arrays as compact JSON.
+std::string ScalarText(const google::protobuf::Value& v);
+
 // The first `n` bytes of `s` for an error message, with "..." when cut.
 std::string Excerpt(absl::string_view s, size_t n = 200);
 

@@ -13,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "task/eval/json_text.h"
 #include "task/eval/predictions_reader.h"
+#include "task/json/json.h"
 
 namespace ocx::task {
 namespace {
@@ -77,7 +77,7 @@ class EvalTaskTest : public ::testing::Test {
     absl::StatusOr<std::string> text =
         ReadFile(dir_.path() + "/results/m/qa.json");
     if (!text.ok()) return text.status();
-    return eval::ParseJson(*text);
+    return ParseJson(*text);
   }
 
   TempDir dir_;
@@ -136,7 +136,7 @@ TEST_F(EvalTaskTest, MalformedPredictionsNameFileAndSample) {
   s = RunEvalTask(params_, "task.json");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("qa_1.json"));
-  EXPECT_THAT(std::string(s.message()), HasSubstr("not valid JSON"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("invalid JSON"));
 }
 
 TEST_F(EvalTaskTest, UnknownEvaluatorAndPostprocessorNameTheField) {
