@@ -560,17 +560,27 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
   if (!u.backend_id.empty()) a.set_backend_id(u.backend_id);
   if (u.start_ms > 0) SetTimestamp(u.start_ms, a.mutable_start_time());
   switch (u.kind) {
-    case runners::AttemptUpdate::Kind::kRunning:
-      if (a.state() == Attempt::LAUNCHING || changed) {
+    case runners::AttemptUpdate::Kind::kRunning: {
+      // A backend's word on a live job ("Slurm job 7 PENDING (Priority)")
+      // is the attempt's and the task's reason while it runs.
+      const bool news = !u.reason.empty() && u.reason != a.reason();
+      if (news) a.set_reason(u.reason);
+      if (a.state() == Attempt::LAUNCHING || changed || news) {
         a.set_state(Attempt::RUNNING);
         OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
       }
       if (t.task.state() == Task::LAUNCHING) {
+        if (news) t.task.set_reason(u.reason);
         return SetTaskState(&t, Task::RUNNING,
                             absl::StrCat("attempt ", a.number(), " running"),
                             now);
       }
+      if (news) {
+        t.task.set_reason(u.reason);
+        OCX_RETURN_IF_ERROR(store_->UpdateTask(t.task));
+      }
       return absl::OkStatus();
+    }
     case runners::AttemptUpdate::Kind::kLost:
       SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
       return FinishAttempt(&t, Attempt::LOST,

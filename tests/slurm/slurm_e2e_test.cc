@@ -263,6 +263,21 @@ TEST_F(SlurmE2ETest, CancelLeavesNoJobInTheQueue) {
   Evaluation e = Create(SlurmSpec(2, 3, {"--sleep-ms", "120000"}));
   ASSERT_TRUE(WaitUntil([&] { return CountQueued(e.id(), "R") == 6; }, 60))
       << daemon_->log();
+  // While they run, each task says which Slurm job it is and its state.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        int shown = 0;
+        for (const Task& t : AllTasks(daemon_->stub(), e.id())) {
+          if (t.stage() == ocx::v1::STAGE_INFER &&
+              absl::StrContains(t.reason(), "RUNNING") &&
+              absl::StrContains(t.reason(), "Slurm job ")) {
+            ++shown;
+          }
+        }
+        return shown == 6;
+      },
+      30))
+      << "tasks do not show their Slurm job's state";
   RunResult r = RunProgram(
       {OcxctlPath(), "--server", daemon_->server(), "cancel", e.id()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
