@@ -28,10 +28,12 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
   OcxdProcess daemon(dir.path());
   ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
 
-  // 10 models x 10 datasets: 100 infer + 100 eval tasks of ~150-350 ms.
+  // 10 models x 10 datasets: 100 infer + 100 eval tasks of ~300-500 ms,
+  // about 17 s of work on 4 workers: longer than the 12 kills take (at most
+  // about 9 s), however fast the machine, so every kill lands mid-run.
   auto spec = TestSpec(
       10, 10,
-      {"--journal", journal, "--sleep-ms", "150", "--slow", "-infer-1:200"},
+      {"--journal", journal, "--sleep-ms", "300", "--slow", "-infer-1:200"},
       /*max_num_workers=*/4, /*retry=*/2);
   ocx::v1::CreateEvaluationRequest req;
   *req.mutable_spec() = spec;
