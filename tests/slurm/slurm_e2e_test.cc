@@ -259,6 +259,31 @@ TEST_F(SlurmE2ETest, ExitZeroWithoutOutputsFails) {
               HasSubstr("expected outputs are missing"));
 }
 
+// sbatch refusals fail the attempt at once with Slurm's own words: an
+// unknown partition, and more GPUs than the node has (it has 4).
+TEST_F(SlurmE2ETest, SbatchRefusalsCarrySlurmsMessage) {
+  ocx::v1::EvaluationSpec bad_partition = SlurmSpec(1, 1, {}, /*retry=*/0);
+  bad_partition.mutable_infer()->mutable_runner()->set_partition("nosuch");
+  ocx::v1::EvaluationSpec too_many_gpus = SlurmSpec(1, 1, {}, /*retry=*/0);
+  too_many_gpus.mutable_models(0)->mutable_run_cfg()->set_num_gpus(8);
+  const std::vector<std::pair<ocx::v1::EvaluationSpec, std::string>> cases = {
+      {bad_partition, "Invalid partition name"},
+      {too_many_gpus, "Requested node configuration is not available"}};
+  for (const auto& [spec, slurm_says] : cases) {
+    Evaluation e = Create(spec);
+    auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+    ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+    EXPECT_EQ(done->state(), Evaluation::FAILED);
+    for (const Task& t : AllTasks(daemon_->stub(), e.id())) {
+      if (t.stage() != ocx::v1::STAGE_INFER) continue;
+      Task infer = GetTask(t.id());
+      ASSERT_EQ(infer.attempts_size(), 1);
+      EXPECT_THAT(infer.attempts(0).reason(), HasSubstr(slurm_says));
+      EXPECT_THAT(infer.reason(), HasSubstr(slurm_says));
+    }
+  }
+}
+
 TEST_F(SlurmE2ETest, CancelLeavesNoJobInTheQueue) {
   Evaluation e = Create(SlurmSpec(2, 3, {"--sleep-ms", "120000"}));
   ASSERT_TRUE(WaitUntil([&] { return CountQueued(e.id(), "R") == 6; }, 60))
