@@ -38,23 +38,11 @@ class E2ETest : public ::testing::Test {
 
   Evaluation Create(const ocx::v1::EvaluationSpec& spec,
                     const std::string& request_id = "") {
-    ocx::v1::CreateEvaluationRequest req;
-    *req.mutable_spec() = spec;
-    req.set_request_id(request_id);
-    Evaluation e;
-    grpc::ClientContext ctx;
-    grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return e;
+    return CreateOrFail(daemon_->stub(), spec, request_id);
   }
 
   Task GetTask(const std::string& id) {
-    ocx::v1::GetTaskRequest req;
-    req.set_id(id);
-    Task t;
-    grpc::ClientContext ctx;
-    EXPECT_TRUE(daemon_->stub()->GetTask(&ctx, req, &t).ok());
-    return t;
+    return GetTaskOrFail(daemon_->stub(), id);
   }
 
   TempDir dir_;

@@ -172,12 +172,7 @@ class EvalE2ETest : public ::testing::Test {
   }
 
   Task GetTask(const std::string& id) {
-    ocx::v1::GetTaskRequest req;
-    req.set_id(id);
-    Task t;
-    grpc::ClientContext ctx;
-    EXPECT_TRUE(daemon_->stub()->GetTask(&ctx, req, &t).ok());
-    return t;
+    return GetTaskOrFail(daemon_->stub(), id);
   }
 
   // Every POST the server logged: (prompt or messages as JSON, status).

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -183,6 +184,30 @@ absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
   return absl::DeadlineExceededError(absl::StrCat(
       "evaluation ", id, " still ", ocx::v1::Evaluation::State_Name(e.state()),
       " after ", timeout_s, " s"));
+}
+
+ocx::v1::Evaluation CreateOrFail(ocx::v1::EvaluationService::Stub* stub,
+                                 const ocx::v1::EvaluationSpec& spec,
+                                 const std::string& request_id) {
+  ocx::v1::CreateEvaluationRequest req;
+  *req.mutable_spec() = spec;
+  req.set_request_id(request_id);
+  ocx::v1::Evaluation e;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->CreateEvaluation(&ctx, req, &e);
+  EXPECT_TRUE(s.ok()) << "CreateEvaluation: " << s.error_message();
+  return e;
+}
+
+ocx::v1::Task GetTaskOrFail(ocx::v1::EvaluationService::Stub* stub,
+                            const std::string& id) {
+  ocx::v1::GetTaskRequest req;
+  req.set_id(id);
+  ocx::v1::Task t;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->GetTask(&ctx, req, &t);
+  EXPECT_TRUE(s.ok()) << "GetTask " << id << ": " << s.error_message();
+  return t;
 }
 
 std::vector<ocx::v1::Task> AllTasks(ocx::v1::EvaluationService::Stub* stub,

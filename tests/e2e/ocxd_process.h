@@ -76,6 +76,14 @@ absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
     ocx::v1::EvaluationService::Stub* stub, const std::string& id,
     int timeout_s);
 
+// CreateEvaluation and GetTask for tests: a failed call is a test failure
+// (with gRPC's message) and returns an empty message.
+ocx::v1::Evaluation CreateOrFail(ocx::v1::EvaluationService::Stub* stub,
+                                 const ocx::v1::EvaluationSpec& spec,
+                                 const std::string& request_id = "");
+ocx::v1::Task GetTaskOrFail(ocx::v1::EvaluationService::Stub* stub,
+                            const std::string& id);
+
 // Every task of an evaluation (follows page tokens).
 std::vector<ocx::v1::Task> AllTasks(ocx::v1::EvaluationService::Stub* stub,
                                     const std::string& id);

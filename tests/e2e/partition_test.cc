@@ -92,12 +92,7 @@ class PartitionE2ETest : public ::testing::Test {
   }
 
   Task GetTask(const std::string& id) {
-    ocx::v1::GetTaskRequest req;
-    req.set_id(id);
-    Task t;
-    grpc::ClientContext ctx;
-    EXPECT_TRUE(daemon_->stub()->GetTask(&ctx, req, &t).ok());
-    return t;
+    return GetTaskOrFail(daemon_->stub(), id);
   }
 
   // Journal runs of one evaluation's tasks: task id -> runs.

@@ -38,13 +38,7 @@ class ResultsE2ETest : public ::testing::Test {
   }
 
   Evaluation Create(const ocx::v1::EvaluationSpec& spec) {
-    ocx::v1::CreateEvaluationRequest req;
-    *req.mutable_spec() = spec;
-    Evaluation e;
-    grpc::ClientContext ctx;
-    grpc::Status s = daemon_->stub()->CreateEvaluation(&ctx, req, &e);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return e;
+    return CreateOrFail(daemon_->stub(), spec);
   }
 
   RunResult Ctl(std::vector<std::string> args) {
