@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ocx/v1/spec.pb.h"
+#include "ocx/v1/resources.pb.h"
 
 namespace ocx::runners {
 
@@ -61,14 +61,18 @@ struct LaunchSpec {
   // The stage's runner settings from the evaluation spec (partition, qos,
   // aliyun_cfg, ...), for backends that shape jobs from them.
   ocx::v1::RunnerConfig runner;
+  // The task's stage and OpenCompass-style name ("OpenICLEval[m/ds]"); DLC
+  // gives eval tasks named in runner.eval_with_gpu a GPU.
+  ocx::v1::Stage stage = ocx::v1::STAGE_UNSPECIFIED;
+  std::string task_name;
 };
 
 // A change in an attempt's life, reported by Poll().
 struct AttemptUpdate {
   enum class Kind {
-    kRunning,   // the backend started it; backend_id is set
-    kExited,    // it ended; exit_code/signal say how
-    kLost,      // the backend no longer knows it and no exit was recorded
+    kRunning,  // the backend started it; backend_id is set
+    kExited,   // it ended; exit_code/signal say how
+    kLost,     // the backend no longer knows it and no exit was recorded
   };
   AttemptKey key;
   Kind kind = Kind::kRunning;

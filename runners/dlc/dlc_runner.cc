@@ -85,9 +85,6 @@ absl::StatusOr<std::unique_ptr<DlcRunner>> DlcRunner::Create(Options options) {
   if (options.dlc_path.empty()) {
     return absl::InvalidArgumentError("DlcRunner: dlc_path is empty");
   }
-  if (!options.context_source) {
-    return absl::InvalidArgumentError("DlcRunner: no context_source");
-  }
   if (options.poll_interval_ms <= 0 || options.max_concurrent_calls <= 0 ||
       options.submit_tries <= 0 || options.call_timeout_ms <= 0 ||
       options.retry_initial_backoff_ms <= 0 ||
@@ -159,22 +156,17 @@ absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
   if (spec.name.empty()) {
     return absl::InvalidArgumentError("the attempt has no name");
   }
-  absl::StatusOr<DlcTaskContext> ctx = options_.context_source(spec);
-  if (!ctx.ok()) {
-    return Annotate(ctx.status(),
-                    absl::StrCat("runner config of ", spec.key.task_id));
-  }
-  const ocx::v1::AliyunConfig& cfg = ctx->runner.aliyun_cfg();
+  const ocx::v1::AliyunConfig& cfg = spec.runner.aliyun_cfg();
   OCX_RETURN_IF_ERROR(dlc::CheckAliyunConfig(cfg));
 
   // OpenCompass's eval_with_gpu: eval tasks named after these get a GPU.
   int gpus = spec.num_gpus;
-  if (ctx->eval_stage && gpus == 0) {
-    std::vector<std::string> names(ctx->runner.eval_with_gpu().begin(),
-                                   ctx->runner.eval_with_gpu().end());
+  if (spec.stage == ocx::v1::STAGE_EVAL && gpus == 0) {
+    std::vector<std::string> names(spec.runner.eval_with_gpu().begin(),
+                                   spec.runner.eval_with_gpu().end());
     if (names.empty()) names.push_back("plugin_eval");
     for (const std::string& n : names) {
-      if (!n.empty() && absl::StrContains(ctx->task_name, n)) {
+      if (!n.empty() && absl::StrContains(spec.task_name, n)) {
         gpus = 1;
         break;
       }
@@ -196,7 +188,7 @@ absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
   a.log_path = spec.log_path;
   a.attempt_dir = spec.attempt_dir;
   a.cfg = cfg;
-  a.preemptible = ctx->runner.preemptible();
+  a.preemptible = spec.runner.preemptible();
   a.resources = dlc::ComputeResources(gpus, cfg);
   a.shell = std::move(*shell);
   a.timeout_s = spec.timeout_s;

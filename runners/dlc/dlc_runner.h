@@ -78,28 +78,11 @@
 
 namespace ocx::runners {
 
-// What the DLC runner needs about an attempt beyond its LaunchSpec: the
-// stage's runner config from the evaluation spec.
-struct DlcTaskContext {
-  // runner.aliyun_cfg, preemptible, eval_with_gpu.
-  ocx::v1::RunnerConfig runner;
-  bool eval_stage = false;
-  // OpenCompass-style task name ("OpenICLEval[m/plugin_eval_x]"), matched
-  // against eval_with_gpu.
-  std::string task_name;
-};
-// Looks the context up for an attempt; called on the dispatcher thread from
-// Launch() and Adopt().
-using DlcContextSource =
-    std::function<absl::StatusOr<DlcTaskContext>(const LaunchSpec&)>;
-
 class DlcRunner : public Runner {
  public:
   struct Options {
     // The dlc executable; a bare name is looked up in PATH.
     std::string dlc_path = "dlc";
-    // Required.
-    DlcContextSource context_source;
     // Called (from a worker thread) when Poll() has news; may be empty.
     std::function<void()> wakeup;
     // Between two `dlc get job` of one job (OpenCompass: dlc_sleep_time 10 s).
@@ -125,8 +108,7 @@ class DlcRunner : public Runner {
     int not_found_limit = 3;
   };
 
-  // INVALID_ARGUMENT for a missing context_source, an empty dlc_path or
-  // non-positive limits.
+  // INVALID_ARGUMENT for an empty dlc_path or non-positive limits.
   static absl::StatusOr<std::unique_ptr<DlcRunner>> Create(Options options);
 
   explicit DlcRunner(Options options);

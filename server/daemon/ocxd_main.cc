@@ -67,38 +67,6 @@ std::string SiblingProgram(const char* name) {
   return ocx::JoinPath(path.substr(0, path.rfind('/')), name);
 }
 
-// Tells the DLC runner the runner config of an attempt's stage, read from
-// the evaluation stored with it. The dispatcher does not hand runner configs
-// to runners (LaunchSpec has none); until it does, this reads them through
-// the store's read connections. Called on the dispatcher thread only.
-class DlcContextFromStore {
- public:
-  explicit DlcContextFromStore(ocx::store::Store* store) : store_(store) {}
-
-  absl::StatusOr<ocx::runners::DlcTaskContext> Get(
-      const ocx::runners::LaunchSpec& spec) {
-    OCX_ASSIGN_OR_RETURN(ocx::v1::Task task, store_->GetTask(spec.key.task_id));
-    auto it = specs_.find(task.evaluation_id());
-    if (it == specs_.end()) {
-      OCX_ASSIGN_OR_RETURN(ocx::v1::Evaluation e,
-                           store_->GetEvaluation(task.evaluation_id()));
-      // Specs never change once stored; keep a bounded few.
-      if (specs_.size() >= 64) specs_.clear();
-      it = specs_.emplace(e.id(), std::move(*e.mutable_spec())).first;
-    }
-    ocx::runners::DlcTaskContext ctx;
-    ctx.eval_stage = task.stage() != ocx::v1::STAGE_INFER;
-    ctx.runner = ctx.eval_stage ? it->second.eval().runner()
-                                : it->second.infer().runner();
-    ctx.task_name = task.name();
-    return ctx;
-  }
-
- private:
-  ocx::store::Store* const store_;
-  std::map<std::string, ocx::v1::EvaluationSpec> specs_;
-};
-
 struct Flags {
   std::string config;
   std::string listen;
@@ -225,16 +193,12 @@ absl::Status Run(const Flags& flags) {
   // DLCRunner. Its dlc calls run on worker threads; with no `dlc` installed
   // it still starts, and attempts fail with "could not submit".
   const ocx::v1::DlcRunnerSettings& dc = config.dlc();
-  DlcContextFromStore dlc_context(store.get());
   ocx::runners::DlcRunner::Options dlc;
   if (!dc.dlc_path().empty()) {
     dlc.dlc_path = dc.dlc_path().find('/') == std::string::npos
                        ? dc.dlc_path()
                        : ocx::AbsolutePath(dc.dlc_path(), base);
   }
-  dlc.context_source = [&dlc_context](const ocx::runners::LaunchSpec& spec) {
-    return dlc_context.Get(spec);
-  };
   dlc.wakeup = [&dispatch_waker] { dispatch_waker.Notify(); };
   if (dc.poll_interval_ms() > 0) dlc.poll_interval_ms = dc.poll_interval_ms();
   if (dc.max_concurrent_calls() > 0) {

@@ -761,6 +761,8 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   spec.max_workers_per_gpu = std::max(1, runner.max_workers_per_gpu());
   spec.timeout_s = p.task().timeout_s();
   spec.runner = runner;
+  spec.stage = t.task.stage();
+  spec.task_name = t.task.name();
   return spec;
 }
 

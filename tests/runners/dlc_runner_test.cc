@@ -69,7 +69,6 @@ class DlcRunnerTest : public ::testing::Test {
   DlcRunner::Options Opts() {
     DlcRunner::Options o;
     o.dlc_path = OCX_FAKE_DLC;
-    o.context_source = [this](const LaunchSpec&) { return ctx_; };
     o.poll_interval_ms = 100;
     o.max_concurrent_calls = 3;
     o.call_timeout_ms = 20000;
@@ -96,6 +95,9 @@ class DlcRunnerTest : public ::testing::Test {
     s.work_dir = root_ + "/wd";
     s.attempt_dir = absl::StrCat(root_, "/attempts/", task, ".", attempt);
     s.log_path = absl::StrCat(root_, "/logs/", task, ".", attempt, ".out");
+    s.runner = ctx_.runner;
+    s.stage = ctx_.eval_stage ? ocx::v1::STAGE_EVAL : ocx::v1::STAGE_INFER;
+    s.task_name = ctx_.task_name;
     return s;
   }
 
@@ -158,7 +160,13 @@ class DlcRunnerTest : public ::testing::Test {
   }
 
   std::string root_, state_, cfg_path_;
-  DlcTaskContext ctx_;
+  // The stage settings every Spec() carries; tests change them before
+  // building the spec they launch.
+  struct {
+    ocx::v1::RunnerConfig runner;
+    bool eval_stage = false;
+    std::string task_name;
+  } ctx_;
   std::unique_ptr<DlcRunner> runner_;
 };
 
@@ -560,8 +568,6 @@ TEST_F(DlcRunnerTest, PlaceCountsAgainstMaxParallel) {
 
 TEST(DlcRunnerCreateTest, RejectsBadOptions) {
   DlcRunner::Options o;
-  EXPECT_FALSE(DlcRunner::Create(o).ok());  // no context source
-  o.context_source = [](const LaunchSpec&) { return DlcTaskContext(); };
   EXPECT_TRUE(DlcRunner::Create(o).ok());
   o.dlc_path = "";
   EXPECT_FALSE(DlcRunner::Create(o).ok());
