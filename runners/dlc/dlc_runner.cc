@@ -176,8 +176,6 @@ absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
   task.argv = spec.argv;
   task.work_dir = spec.work_dir;
   task.env = spec.env;
-  task.env["OCX_TASK_ID"] = spec.key.task_id;
-  task.env["OCX_ATTEMPT"] = absl::StrCat(spec.key.attempt);
   absl::StatusOr<std::string> shell = dlc::BuildRemoteShell(cfg, task);
   if (!shell.ok()) {
     return Annotate(shell.status(), absl::StrCat("attempt ", spec.name));

@@ -176,12 +176,11 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   args.push_back("--");
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
 
-  // Environment: ours, then spec.env, then the variables the runner owns.
+  // Environment: ours, then spec.env (OCX_TASK_ID, OCX_ATTEMPT, ... come
+  // from the dispatcher), then the one variable the runner owns.
   std::map<std::string, std::string> overrides(spec.env.begin(),
                                                spec.env.end());
   overrides["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(spec.gpus, ",");
-  overrides["OCX_TASK_ID"] = spec.key.task_id;
-  overrides["OCX_ATTEMPT"] = absl::StrCat(spec.key.attempt);
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const char* eq = strchr(*e, '=');

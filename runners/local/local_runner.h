@@ -9,7 +9,7 @@
 //            session (it outlives ocxd; ocxd's process-group signals do not
 //            reach it). The task gets the daemon's environment + spec.env +
 //            CUDA_VISIBLE_DEVICES=<spec.gpus joined by ","> (empty for a task
-//            without GPUs, so it sees none) + OCX_TASK_ID + OCX_ATTEMPT.
+//            without GPUs, so it sees none).
 //            The backend id is the shim's pid.
 //   Poll()   reports kRunning once the shim has claimed the attempt, then
 //            one final update: kExited from DIR/exit (exit code or signal,

@@ -91,7 +91,10 @@ class DlcRunnerTest : public ::testing::Test {
     s.key = {task, attempt};
     s.name = absl::StrCat("ocx-", task, "-", attempt);
     s.argv = {"/bin/sh", "-c", std::move(script)};
-    s.env = {{"OCX_WORK_DIR", root_ + "/wd"}};
+    // What the dispatcher puts in every launch's environment.
+    s.env = {{"OCX_WORK_DIR", root_ + "/wd"},
+             {"OCX_TASK_ID", task},
+             {"OCX_ATTEMPT", absl::StrCat(attempt)}};
     s.work_dir = root_ + "/wd";
     s.attempt_dir = absl::StrCat(root_, "/attempts/", task, ".", attempt);
     s.log_path = absl::StrCat(root_, "/logs/", task, ".", attempt, ".out");

@@ -55,6 +55,8 @@ class LocalRunnerTest : public ::testing::Test {
     s.work_dir = root_;
     s.attempt_dir = absl::StrCat(root_, "/attempts/", task, ".", attempt);
     s.log_path = absl::StrCat(root_, "/logs/", task, ".", attempt, ".out");
+    // What the dispatcher puts in every launch's environment.
+    s.env = {{"OCX_TASK_ID", task}, {"OCX_ATTEMPT", absl::StrCat(attempt)}};
     return s;
   }
 

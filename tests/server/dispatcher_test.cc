@@ -395,6 +395,32 @@ TEST_F(DispatcherTest, EvalTaskWaitsForEveryInferTaskItDependsOn) {
   EXPECT_EQ(runner_->launched().size(), 3u);
 }
 
+// Every backend gets the task's identity from the dispatcher, in the
+// environment and in the LaunchSpec: runners do not add it themselves.
+TEST_F(DispatcherTest, EveryLaunchCarriesTheTaskIdentityAndStageSettings) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submit(MakeSpec(SpecOptions().Retry(1)));
+  const std::string id = "ev-infer-0";
+  ASSERT_TRUE(WaitLaunched(Key(id, 1)));
+  runner_->Exit(Key(id, 1), 3);
+  ASSERT_TRUE(WaitLaunched(Key(id, 2)));
+  const Task task = GetTask(id);
+  std::vector<runners::LaunchSpec> specs = runner_->launched();
+  ASSERT_EQ(specs.size(), 2u);
+  for (int n = 1; n <= 2; ++n) {
+    const runners::LaunchSpec& spec = specs[n - 1];
+    ASSERT_EQ(spec.key.attempt, n);
+    EXPECT_EQ(spec.env.at("OCX_TASK_ID"), id);
+    EXPECT_EQ(spec.env.at("OCX_ATTEMPT"), absl::StrCat(n));
+    EXPECT_EQ(spec.env.at("OCX_ATTEMPT_DIR"), spec.attempt_dir);
+    EXPECT_TRUE(absl::EndsWith(spec.attempt_dir, absl::StrCat("/", n)))
+        << spec.attempt_dir;
+    EXPECT_EQ(spec.stage, ocx::v1::STAGE_INFER);
+    EXPECT_EQ(spec.task_name, task.name());
+    EXPECT_EQ(spec.runner.type(), "LocalRunner");
+  }
+}
+
 TEST_F(DispatcherTest, EvalOfOnePairStartsWhileAnotherPairStillInfers) {
   ASSERT_NO_FATAL_FAILURE(StartDispatcher());
   std::string ev = Submit(MakeSpec(SpecOptions().Datasets(2)));
