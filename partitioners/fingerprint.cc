@@ -1,59 +1,12 @@
 #include "partitioners/fingerprint.h"
 
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-
 namespace ocx::partitioners {
 namespace {
 
-constexpr uint64_t kPrime = 1099511628211ull;
 // Bump to invalidate every recorded fingerprint when the scheme changes.
 constexpr absl::string_view kScheme = "ocx-fingerprint-v1";
 
-void UpdateInt(Fnv1a64* h, int64_t v) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
-  }
-  h->Update(absl::string_view(bytes, 8));
-}
-
 }  // namespace
-
-void Fnv1a64::Update(absl::string_view bytes) {
-  uint64_t h = hash_;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= kPrime;
-  }
-  hash_ = h;
-}
-
-void Fnv1a64::UpdateField(absl::string_view bytes) {
-  UpdateInt(this, static_cast<int64_t>(bytes.size()));
-  Update(bytes);
-}
-
-std::string FingerprintHex(uint64_t value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[i] = kHex[value & 0xf];
-    value >>= 4;
-  }
-  return out;
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 std::string ModelFingerprintBytes(const ocx::v1::ModelConfig& model) {
   ocx::v1::ModelConfig m = model;
@@ -69,7 +22,7 @@ std::string ModelFingerprintBytes(const ocx::v1::ModelConfig& model) {
 Fnv1a64 OutputHashPrefix(ocx::v1::Stage stage, absl::string_view model_bytes) {
   Fnv1a64 h;
   h.UpdateField(kScheme);
-  UpdateInt(&h, static_cast<int64_t>(stage));
+  h.UpdateInt(static_cast<int64_t>(stage));
   h.UpdateField(model_bytes);
   return h;
 }
@@ -117,8 +70,8 @@ std::string EvalOutputFingerprintFromBytes(
   Fnv1a64 h = prefix;
   h.UpdateField(dataset_bytes);
   h.UpdateField(task.type());
-  UpdateInt(&h, task.dump_details() ? 1 : 0);
-  UpdateInt(&h, static_cast<int64_t>(part_fingerprints.size()));
+  h.UpdateInt(task.dump_details() ? 1 : 0);
+  h.UpdateInt(static_cast<int64_t>(part_fingerprints.size()));
   for (const std::string& fp : part_fingerprints) h.UpdateField(fp);
   return FingerprintHex(h.value());
 }
@@ -127,8 +80,8 @@ std::string TaskFingerprint(ocx::v1::Stage stage,
                             const std::vector<std::string>& outputs) {
   Fnv1a64 h;
   h.UpdateField(kScheme);
-  UpdateInt(&h, static_cast<int64_t>(stage));
-  UpdateInt(&h, static_cast<int64_t>(outputs.size()));
+  h.UpdateInt(static_cast<int64_t>(stage));
+  h.UpdateInt(static_cast<int64_t>(outputs.size()));
   for (const std::string& fp : outputs) h.UpdateField(fp);
   return FingerprintHex(h.value());
 }

@@ -2,13 +2,13 @@
 // an output is reused only when it was made with the same settings
 // (DESIGN.md decision 7).
 //
-// The hash is FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/) over a
-// deterministic protobuf serialization (map entries sorted by key) of the
-// inputs, each length-prefixed and tagged with the scheme version, written
-// as 16 lowercase hex digits. It is the same on every machine and every run
-// (std::hash is not), and proto3 leaves unset fields out of the bytes, so a
-// field added to a message later does not change existing fingerprints until
-// it is set. Not cryptographic: it guards against mistakes, not attackers.
+// The hash is FNV-1a 64 (common/fnv1a.h) over a deterministic protobuf
+// serialization (map entries sorted by key) of the inputs, each length-prefixed
+// and tagged with the scheme version, written as 16 lowercase hex digits. It is
+// the same on every machine and every run (std::hash is not), and proto3 leaves
+// unset fields out of the bytes, so a field added to a message later does not
+// change existing fingerprints until it is set. Not cryptographic: it guards
+// against mistakes, not attackers.
 //
 // What goes in:
 //   infer output  the stage; the model config without its run settings
@@ -32,30 +32,11 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "google/protobuf/message.h"
+#include "common/fnv1a.h"
 #include "ocx/v1/resources.pb.h"
 #include "ocx/v1/spec.pb.h"
 
 namespace ocx::partitioners {
-
-// Streaming FNV-1a 64. Copyable, so a common prefix is hashed once.
-class Fnv1a64 {
- public:
-  void Update(absl::string_view bytes);
-  // The length (8 bytes, little endian) and then the bytes: concatenations
-  // of length-prefixed fields cannot collide by shifting a boundary.
-  void UpdateField(absl::string_view bytes);
-  uint64_t value() const { return hash_; }
-
- private:
-  uint64_t hash_ = 14695981039346656037ull;  // offset basis
-};
-
-// 16 lowercase hex digits.
-std::string FingerprintHex(uint64_t value);
-
-// The deterministic serialization of `message` (map keys sorted).
-std::string DeterministicBytes(const google::protobuf::Message& message);
 
 // The model config as it enters fingerprints (run settings cleared),
 // serialized deterministically.

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/fnv1a.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "partitioners/fingerprint.h"
 
 namespace ocx::summary {
 namespace {
@@ -33,10 +33,10 @@ std::map<std::string, double> ReadMetrics(const std::string& path) {
 }  // namespace
 
 std::string DatasetVersion(const ocx::v1::DatasetConfig& dataset) {
-  partitioners::Fnv1a64 h;
+  Fnv1a64 h;
   h.UpdateField("ocx.summary.version.v1");
-  h.UpdateField(partitioners::DeterministicBytes(dataset.infer_cfg()));
-  return partitioners::FingerprintHex(h.value()).substr(0, 6);
+  h.UpdateField(DeterministicBytes(dataset.infer_cfg()));
+  return FingerprintHex(h.value()).substr(0, 6);
 }
 
 std::string DatasetMode(const ocx::v1::DatasetConfig& dataset) {

@@ -1,0 +1,42 @@
+// FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/): a stable,
+// non-cryptographic hash that is the same on every machine and every run
+// (std::hash is not). Output fingerprints (partitioners/fingerprint.h) and
+// the summary's dataset versions are built on it.
+//
+// Thread-compatible: a hasher is a value; no shared state.
+#ifndef OCX_COMMON_FNV1A_H_
+#define OCX_COMMON_FNV1A_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+
+namespace ocx {
+
+// Streaming FNV-1a 64. Copyable, so a common prefix is hashed once.
+class Fnv1a64 {
+ public:
+  void Update(absl::string_view bytes);
+  // The length (8 bytes, little endian) and then the bytes: concatenations
+  // of length-prefixed fields cannot collide by shifting a boundary.
+  void UpdateField(absl::string_view bytes);
+  // `v` as 8 bytes, little endian.
+  void UpdateInt(int64_t v);
+  uint64_t value() const { return hash_; }
+
+ private:
+  uint64_t hash_ = 14695981039346656037ull;  // offset basis
+};
+
+// 16 lowercase hex digits.
+std::string FingerprintHex(uint64_t value);
+
+// The deterministic serialization of `message` (map keys sorted), so that
+// equal messages hash equally; proto3 leaves unset fields out of the bytes.
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
+}  // namespace ocx
+
+#endif  // OCX_COMMON_FNV1A_H_
