@@ -1,18 +1,10 @@
-// Dataset sizes: how many samples a dataset has, counted from the dataset
-// file itself (JSON Lines, JSON, CSV) or taken from the config's explicit
-// `size`, and how many of them `reader_cfg.test_range` selects. The range is
-// applied once, to the raw size (OpenCompass applied it a second time to a
-// cached, already-ranged length).
-//
-// Counting rules, by format (the `format` field, else the file extension
-// .jsonl / .json / .csv):
-//   jsonl  one sample per non-blank line; each line must be one JSON value.
-//   json   the length of the top-level array, or of the array under the
-//          split key (reader_cfg.test_split, default "test") of a top-level
-//          object.
-//   csv    records after the header (RFC 4180: quoted fields may hold
-//          commas, doubled quotes and newlines); blank lines are skipped.
-// A UTF-8 byte-order mark at the start is ignored.
+// Dataset sizes for planning: how many samples each dataset of a spec has,
+// counted from its file by the dataset library (datasets/sample_counter.h)
+// or taken from the config's explicit `size`, and how many of them
+// `reader_cfg.test_range` selects. The range is applied once, to the raw
+// size (OpenCompass applied it a second time to a cached, already-ranged
+// length). Counted sizes are cached by the daemon, keyed by the file's
+// identity.
 //
 // Thread-safe: no shared state (files are read with plain POSIX calls).
 #ifndef OCX_PARTITIONERS_DATASET_SIZE_H_
@@ -20,13 +12,11 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "ocx/v1/spec.pb.h"
 
 namespace ocx::partitioners {
@@ -34,36 +24,6 @@ namespace ocx::partitioners {
 // The most samples one dataset may have: 2^53 - 1, the largest count a JSON
 // number (task.json read by Python or JavaScript) still holds exactly.
 inline constexpr int64_t kMaxDatasetSamples = (int64_t{1} << 53) - 1;
-
-enum class DatasetFormat { kJsonl, kJson, kCsv };
-
-// "jsonl", "json", "csv".
-const char* FormatName(DatasetFormat format);
-
-// The dataset's `format`, else its path's extension (.jsonl, .json, .csv;
-// case-insensitive). INVALID_ARGUMENT (no field path) when neither says.
-absl::StatusOr<DatasetFormat> ResolveFormat(const ocx::v1::DatasetConfig& d);
-
-// What the count depends on besides the file: the format and, for JSON,
-// the split key — "jsonl", "csv", "json:test". Part of the cache key.
-std::string ReaderKey(const ocx::v1::DatasetConfig& d, DatasetFormat format);
-
-// Incremental counters: Feed() the bytes in any chunking, then Finish().
-// Errors are INVALID_ARGUMENT "line <n>: <problem>" (no file name).
-class SampleCounter {
- public:
-  virtual ~SampleCounter() = default;
-  virtual absl::Status Feed(absl::string_view chunk) = 0;
-  virtual absl::StatusOr<int64_t> Finish() = 0;
-};
-// `json_split`: the key of the array in a top-level JSON object.
-std::unique_ptr<SampleCounter> MakeSampleCounter(DatasetFormat format,
-                                                 absl::string_view json_split);
-
-// Counts the samples in `data` (a whole file's contents).
-absl::StatusOr<int64_t> CountSamplesInText(absl::string_view data,
-                                           DatasetFormat format,
-                                           absl::string_view json_split);
 
 // A file's identity for the size cache.
 struct FileIdentity {
@@ -75,15 +35,9 @@ struct FileIdentity {
 // cannot be read or is not a regular file.
 absl::StatusOr<FileIdentity> StatDatasetFile(const std::string& path);
 
-// Counts the samples of the file at `path`, reading it in 1 MiB chunks.
-// FAILED_PRECONDITION "cannot read <path>: ..." when it cannot be read;
-// INVALID_ARGUMENT "<path>:<line>: <problem>" when it is malformed.
-absl::StatusOr<int64_t> CountSamplesInFile(const std::string& path,
-                                           DatasetFormat format,
-                                           absl::string_view json_split);
-
 // A counted size, as the cache stores it: keyed by (path, reader), valid
-// while the file's size and mtime are unchanged.
+// while the file's size and mtime are unchanged. `reader` is
+// datasets::ReaderKey.
 struct CountedSize {
   std::string path;
   std::string reader;

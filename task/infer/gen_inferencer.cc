@@ -8,13 +8,9 @@
 namespace ocx::task {
 namespace {
 
-class GenInferencer : public Inferencer {
+class GenInferencer : public PromptedInferencer {
  public:
-  GenInferencer(const PromptBuilder* prompts, OpenAIModel* model,
-                std::string output_column)
-      : prompts_(prompts),
-        model_(model),
-        output_column_(std::move(output_column)) {}
+  using PromptedInferencer::PromptedInferencer;
 
   void Start(const Row& row, RecordCallback done) override {
     absl::StatusOr<Prompt> prompt = prompts_->GenPrompt(row);
@@ -33,11 +29,6 @@ class GenInferencer : public Inferencer {
       done(absl::StrCat(head, ",\"prediction\":", JsonQuote(*text), "}"));
     });
   }
-
- private:
-  const PromptBuilder* prompts_;
-  OpenAIModel* model_;
-  std::string output_column_;
 };
 
 }  // namespace

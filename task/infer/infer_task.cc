@@ -17,7 +17,7 @@
 #include "common/file_util.h"
 #include "common/names.h"
 #include "common/status_macros.h"
-#include "task/dataset/dataset_reader.h"
+#include "datasets/row_reader.h"
 #include "task/http/http_pool.h"
 #include "task/infer/inferencer.h"
 #include "task/infer/journal.h"
@@ -77,12 +77,12 @@ absl::StatusOr<Part> LoadPart(const TaskParams& params,
   }
   Part part;
   part.config = &d;
-  absl::StatusOr<std::vector<Row>> rows = LoadTestRows(d);
+  absl::StatusOr<std::vector<Row>> rows = datasets::LoadTestRows(d);
   if (!rows.ok()) return context(rows.status());
   part.rows = *std::move(rows);
   std::vector<Row> train;
   if (d.infer_cfg().retriever().type() == "FixKRetriever") {
-    absl::StatusOr<std::vector<Row>> loaded = LoadTrainRows(d);
+    absl::StatusOr<std::vector<Row>> loaded = datasets::LoadTrainRows(d);
     if (!loaded.ok()) return context(loaded.status());
     train = *std::move(loaded);
   }

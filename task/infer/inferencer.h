@@ -13,9 +13,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
-#include "task/dataset/dataset_reader.h"
+#include "datasets/row_reader.h"
 #include "task/model/openai_model.h"
 #include "task/prompt/prompt_builder.h"
 
@@ -28,6 +29,21 @@ class Inferencer {
 
   // Starts `row`; `done` gets its record (one line of JSON) or the error.
   virtual void Start(const Row& row, RecordCallback done) = 0;
+};
+
+// What both inferencers hold. `prompts` and `model` must outlive it.
+class PromptedInferencer : public Inferencer {
+ public:
+  PromptedInferencer(const PromptBuilder* prompts, OpenAIModel* model,
+                     std::string output_column)
+      : prompts_(prompts),
+        model_(model),
+        output_column_(std::move(output_column)) {}
+
+ protected:
+  const PromptBuilder* const prompts_;
+  OpenAIModel* const model_;
+  const std::string output_column_;
 };
 
 // `prompts` and `model` must outlive the inferencer.

@@ -11,13 +11,9 @@
 namespace ocx::task {
 namespace {
 
-class PplInferencer : public Inferencer {
+class PplInferencer : public PromptedInferencer {
  public:
-  PplInferencer(const PromptBuilder* prompts, OpenAIModel* model,
-                std::string output_column)
-      : prompts_(prompts),
-        model_(model),
-        output_column_(std::move(output_column)) {}
+  using PromptedInferencer::PromptedInferencer;
 
   void Start(const Row& row, RecordCallback done) override {
     const std::vector<std::string>& labels = prompts_->labels();
@@ -81,10 +77,6 @@ class PplInferencer : public Inferencer {
     record.push_back('}');
     p.done(std::move(record));
   }
-
-  const PromptBuilder* prompts_;
-  OpenAIModel* model_;
-  std::string output_column_;
 };
 
 }  // namespace

@@ -18,37 +18,6 @@ absl::Status Bad(const std::string& field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
 }
 
-// A template that is either one template or a label → template map.
-struct TemplateSet {
-  bool is_map = false;
-  std::optional<PromptTemplate> single;
-  std::map<std::string, PromptTemplate> by_label;
-};
-
-absl::StatusOr<TemplateSet> ParseTemplateSet(const Value& tmpl,
-                                             const std::string& field,
-                                             bool ppl) {
-  TemplateSet set;
-  // A label map is an object that is not a chat dict.
-  if (ppl && tmpl.has_struct_value() && Member(tmpl, "round") == nullptr) {
-    set.is_map = true;
-    for (const auto& [label, t] : tmpl.struct_value().fields()) {
-      OCX_ASSIGN_OR_RETURN(
-          PromptTemplate parsed,
-          PromptTemplate::Parse(t, absl::StrCat(field, ".", label)));
-      set.by_label.emplace(label, std::move(parsed));
-    }
-    if (set.by_label.empty()) {
-      return Bad(field, "must map at least one label to its template");
-    }
-    return set;
-  }
-  OCX_ASSIGN_OR_RETURN(PromptTemplate parsed,
-                       PromptTemplate::Parse(tmpl, field));
-  set.single = std::move(parsed);
-  return set;
-}
-
 }  // namespace
 
 absl::StatusOr<Fill> PromptBuilder::RowFill(const Row& row,
@@ -85,6 +54,113 @@ absl::StatusOr<Fill> PromptBuilder::RowFill(const Row& row,
     fill.emplace_back(absl::StrCat("{", output_column_, "}"), gold);
   }
   return fill;
+}
+
+struct PromptBuilder::TemplateSet {
+  bool is_map = false;
+  std::optional<PromptTemplate> single;
+  std::map<std::string, PromptTemplate> by_label;
+};
+
+absl::StatusOr<PromptBuilder::TemplateSet> PromptBuilder::ParseTemplateSet(
+    const Value& tmpl, const std::string& field, bool ppl) {
+  TemplateSet set;
+  // A label map is an object that is not a chat dict.
+  if (ppl && tmpl.has_struct_value() && Member(tmpl, "round") == nullptr) {
+    set.is_map = true;
+    for (const auto& [label, t] : tmpl.struct_value().fields()) {
+      OCX_ASSIGN_OR_RETURN(
+          PromptTemplate parsed,
+          PromptTemplate::Parse(t, absl::StrCat(field, ".", label)));
+      set.by_label.emplace(label, std::move(parsed));
+    }
+    if (set.by_label.empty()) {
+      return Bad(field, "must map at least one label to its template");
+    }
+    return set;
+  }
+  OCX_ASSIGN_OR_RETURN(PromptTemplate parsed,
+                       PromptTemplate::Parse(tmpl, field));
+  set.single = std::move(parsed);
+  return set;
+}
+
+absl::Status PromptBuilder::SetSampleTemplates(const TemplateSet& set,
+                                               const std::string& field,
+                                               const ocx::v1::InferConfig& cfg,
+                                               bool ppl) {
+  if (!ppl) {
+    if (set.is_map || !set.single.has_value()) {
+      return Bad(field,
+                 "must be a string or a chat template for GenInferencer");
+    }
+    gen_template_ = set.single;
+    return absl::OkStatus();
+  }
+  if (!set.is_map) {
+    return Bad(field, "must map each label to its template for PPLInferencer");
+  }
+  const auto& configured = cfg.inferencer().labels();
+  if (configured.empty()) {
+    for (const auto& [label, t] : set.by_label) {
+      labels_.push_back(label);
+      label_templates_.push_back(t);
+    }
+    return absl::OkStatus();
+  }
+  for (int i = 0; i < configured.size(); ++i) {
+    auto it = set.by_label.find(configured[i]);
+    if (it == set.by_label.end()) {
+      return Bad(absl::StrCat("infer_cfg.inferencer.labels[", i, "]"),
+                 absl::StrCat("label \"", configured[i],
+                              "\" has no template in ", field));
+    }
+    labels_.push_back(configured[i]);
+    label_templates_.push_back(it->second);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PromptBuilder::SetExamples(const ocx::v1::InferConfig& cfg,
+                                        const TemplateSet& ice_tmpl,
+                                        const std::vector<Row>& train_rows) {
+  const auto& ids = cfg.retriever().fix_id_list();
+  if (ids.empty()) {
+    return Bad("infer_cfg.retriever.fix_id_list",
+               "required for FixKRetriever (indices of train rows)");
+  }
+  std::vector<std::string> examples;
+  for (int i = 0; i < ids.size(); ++i) {
+    const std::string field =
+        absl::StrCat("infer_cfg.retriever.fix_id_list[", i, "]");
+    if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= train_rows.size()) {
+      return Bad(field, absl::StrCat("example ", ids[i],
+                                     " is outside the train split's ",
+                                     train_rows.size(), " rows"));
+    }
+    const Row& example = train_rows[ids[i]];
+    absl::StatusOr<Fill> fill = RowFill(example, /*with_output=*/true);
+    if (!fill.ok()) return Bad(field, fill.status().message());
+    const PromptTemplate* t = nullptr;
+    if (ice_tmpl.is_map) {
+      const Value* gold = Member(example, output_column_);
+      std::string label = gold == nullptr ? "" : CellText(*gold);
+      auto it = ice_tmpl.by_label.find(label);
+      if (it == ice_tmpl.by_label.end()) {
+        return Bad(field, absl::StrCat("the example's label \"", label,
+                                       "\" has no ice template"));
+      }
+      t = &it->second;
+    } else {
+      t = &*ice_tmpl.single;
+    }
+    // The examples never contain themselves.
+    Fill example_fill = *fill;
+    example_fill[0].second = "";
+    examples.push_back(FlattenPrompt(t->Render(example_fill)));
+  }
+  for (const std::string& e : examples) absl::StrAppend(&ice_, e, "\n");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PromptBuilder> PromptBuilder::Create(
@@ -125,76 +201,12 @@ absl::StatusOr<PromptBuilder> PromptBuilder::Create(
   const std::string sample_field = prompt_set.has_value()
                                        ? base + ".prompt_template.template"
                                        : base + ".ice_template.template";
-  if (ppl) {
-    if (!sample_set.is_map) {
-      return Bad(sample_field,
-                 "must map each label to its template for PPLInferencer");
-    }
-    const auto& configured = cfg.inferencer().labels();
-    if (!configured.empty()) {
-      for (int i = 0; i < configured.size(); ++i) {
-        auto it = sample_set.by_label.find(configured[i]);
-        if (it == sample_set.by_label.end()) {
-          return Bad(absl::StrCat(base, ".inferencer.labels[", i, "]"),
-                     absl::StrCat("label \"", configured[i],
-                                  "\" has no template in ", sample_field));
-        }
-        b.labels_.push_back(configured[i]);
-        b.label_templates_.push_back(it->second);
-      }
-    } else {
-      for (const auto& [label, t] : sample_set.by_label) {
-        b.labels_.push_back(label);
-        b.label_templates_.push_back(t);
-      }
-    }
-  } else {
-    if (sample_set.is_map || !sample_set.single.has_value()) {
-      return Bad(sample_field,
-                 "must be a string or a chat template for GenInferencer");
-    }
-    b.gen_template_ = sample_set.single;
-  }
+  OCX_RETURN_IF_ERROR(b.SetSampleTemplates(sample_set, sample_field, cfg, ppl));
 
   const std::string& retriever = cfg.retriever().type();
   if (retriever == "FixKRetriever") {
-    const TemplateSet& ice_tmpl = ice_set.has_value() ? *ice_set : sample_set;
-    std::vector<std::string> examples;
-    const auto& ids = cfg.retriever().fix_id_list();
-    if (ids.empty()) {
-      return Bad(base + ".retriever.fix_id_list",
-                 "required for FixKRetriever (indices of train rows)");
-    }
-    for (int i = 0; i < ids.size(); ++i) {
-      const std::string field =
-          absl::StrCat(base, ".retriever.fix_id_list[", i, "]");
-      if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= train_rows.size()) {
-        return Bad(field, absl::StrCat("example ", ids[i],
-                                       " is outside the train split's ",
-                                       train_rows.size(), " rows"));
-      }
-      const Row& example = train_rows[ids[i]];
-      absl::StatusOr<Fill> fill = b.RowFill(example, /*with_output=*/true);
-      if (!fill.ok()) return Bad(field, fill.status().message());
-      const PromptTemplate* t = nullptr;
-      if (ice_tmpl.is_map) {
-        const Value* gold = Member(example, b.output_column_);
-        std::string label = gold == nullptr ? "" : CellText(*gold);
-        auto it = ice_tmpl.by_label.find(label);
-        if (it == ice_tmpl.by_label.end()) {
-          return Bad(field, absl::StrCat("the example's label \"", label,
-                                         "\" has no ice template"));
-        }
-        t = &it->second;
-      } else {
-        t = &*ice_tmpl.single;
-      }
-      // The examples never contain themselves.
-      Fill example_fill = *fill;
-      example_fill[0].second = "";
-      examples.push_back(FlattenPrompt(t->Render(example_fill)));
-    }
-    for (const std::string& e : examples) absl::StrAppend(&b.ice_, e, "\n");
+    OCX_RETURN_IF_ERROR(b.SetExamples(
+        cfg, ice_set.has_value() ? *ice_set : sample_set, train_rows));
   } else if (!retriever.empty() && retriever != "ZeroRetriever") {
     return Bad(base + ".retriever.type",
                absl::StrCat("unknown retriever \"", retriever,

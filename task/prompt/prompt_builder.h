@@ -23,11 +23,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "datasets/row_reader.h"
 #include "ocx/v1/spec.pb.h"
-#include "task/dataset/dataset_reader.h"
 #include "task/prompt/prompt_template.h"
 
 namespace ocx::task {
+
+using datasets::Row;
 
 class PromptBuilder {
  public:
@@ -52,6 +54,19 @@ class PromptBuilder {
   const std::string& ice() const { return ice_; }
 
  private:
+  // A template that is either one template or a label → template map.
+  struct TemplateSet;
+  static absl::StatusOr<TemplateSet> ParseTemplateSet(
+      const google::protobuf::Value& tmpl, const std::string& field, bool ppl);
+  // The sample's templates from `set` (the field `field`): one for
+  // generation, one per label for PPL.
+  absl::Status SetSampleTemplates(const TemplateSet& set,
+                                  const std::string& field,
+                                  const ocx::v1::InferConfig& cfg, bool ppl);
+  // The in-context examples text (FixKRetriever), rendered with `ice_tmpl`.
+  absl::Status SetExamples(const ocx::v1::InferConfig& cfg,
+                           const TemplateSet& ice_tmpl,
+                           const std::vector<Row>& train_rows);
   absl::StatusOr<Fill> RowFill(const Row& row, bool with_output) const;
 
   std::vector<std::string> input_columns_;

@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "datasets/row_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spec/evaluation_spec.h"
-#include "task/dataset/dataset_reader.h"
 #include "task/infer/journal.h"
 #include "task/json/json.h"
 #include "task/model/openai_api.h"
@@ -26,6 +26,10 @@ namespace ocx::task {
 namespace {
 
 using ::google::protobuf::Value;
+using ::ocx::datasets::LoadTestRows;
+using ::ocx::datasets::LoadTrainRows;
+using ::ocx::datasets::ParseRows;
+using ::ocx::datasets::SelectIndices;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -125,12 +129,12 @@ TEST(DatasetReaderTest, ErrorsNameTheFileAndLine) {
       Dataset(absl::StrCat("{abbr: b, path: ", dir.path(), "/bad.jsonl}")));
   ASSERT_FALSE(rows.ok());
   EXPECT_THAT(std::string(rows.status().message()),
-              HasSubstr(dir.path() + "/bad.jsonl: line 2:"));
+              HasSubstr(dir.path() + "/bad.jsonl:2: "));
   auto missing = LoadTestRows(
       Dataset(absl::StrCat("{abbr: b, path: ", dir.path(), "/none.jsonl}")));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("none.jsonl"));
-  auto empty = ParseRows("", partitioners::DatasetFormat::kJsonl, "test");
+  auto empty = ParseRows("", datasets::DatasetFormat::kJsonl, "test");
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
 }
