@@ -4,8 +4,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
@@ -45,145 +49,209 @@ bool ParseTimeout(const std::string& text, absl::Duration* timeout) {
   return *timeout > absl::ZeroDuration();
 }
 
-}  // namespace
+// The flags every command takes.
+struct GlobalFlags {
+  std::string server;
+  std::string output = "table";
+  std::string timeout = "30s";
+};
 
-int main(int argc, char** argv) {
-  CLI::App app{"ocxctl: submit, watch and inspect evaluations run by ocxd.",
-               "ocxctl"};
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+// A subcommand and how to run it once the flags are parsed; its options live
+// in the closure.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int(const CommandContext&)> run;
+};
+
+void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
+  app->require_subcommand(1);
+  app->fallthrough();
+  app->failure_message([](const CLI::App*, const CLI::Error& e) {
     return absl::StrCat("ocxctl: ", e.what(),
                         "\nRun 'ocxctl --help' for usage.\n");
   });
-  app.footer(
+  app->footer(
       "Exit codes: 0 ok (with --watch: the evaluation succeeded); 1 the "
       "evaluation failed or was cancelled, or ocxd refused the request; 2 "
       "usage or input error; 3 ocxd cannot be reached.");
-
-  std::string server;
-  std::string output = "table";
-  std::string timeout_text = "30s";
-  app.add_option("--server", server,
-                 "ocxd address: unix:///path, /path or host:port (default: "
-                 "$OCX_SERVER, else the per-user socket, else "
-                 "/run/ocx/ocxd.sock)");
-  app.add_option("-o,--output", output, "table, wide, json, yaml or name")
+  app->add_option("--server", flags->server,
+                  "ocxd address: unix:///path, /path or host:port (default: "
+                  "$OCX_SERVER, else the per-user socket, else "
+                  "/run/ocx/ocxd.sock)");
+  app->add_option("-o,--output", flags->output,
+                  "table, wide, json, yaml or name")
       ->check(CLI::IsMember({"table", "wide", "json", "yaml", "name"},
                             CLI::ignore_case))
       ->capture_default_str();
-  app.add_option("--timeout", timeout_text,
-                 "deadline of each request, e.g. 30s, 2m")
+  app->add_option("--timeout", flags->timeout,
+                  "deadline of each request, e.g. 30s, 2m")
       ->capture_default_str();
+}
 
-  ocx::client::SubmitOptions submit_options;
+Command AddSubmit(CLI::App* app) {
+  auto options = std::make_shared<ocx::client::SubmitOptions>();
   CLI::App* submit =
-      app.add_subcommand("submit", "Submit an evaluation spec (YAML or JSON)");
-  submit->add_option("FILE", submit_options.file, "eval.yaml or eval.json")
+      app->add_subcommand("submit", "Submit an evaluation spec (YAML or JSON)");
+  submit->add_option("FILE", options->file, "eval.yaml or eval.json")
       ->required();
-  submit->add_flag("-w,--watch", submit_options.watch,
+  submit->add_flag("-w,--watch", options->watch,
                    "follow the evaluation until it ends; exit 0 only if it "
                    "succeeded");
-  submit->add_option("--name", submit_options.name, "display name");
-  submit->add_option("--request-id", submit_options.request_id,
+  submit->add_option("--name", options->name, "display name");
+  submit->add_option("--request-id", options->request_id,
                      "idempotency key (default: a random UUID); resubmitting "
                      "with the same key returns the same evaluation");
-  submit->add_flag("--dry-run", submit_options.dry_run,
+  submit->add_flag("--dry-run", options->dry_run,
                    "print the task plan; store nothing");
+  return {submit, [options](const CommandContext& ctx) {
+            return ocx::client::RunSubmit(ctx, *options);
+          }};
+}
 
-  std::string status_id;
-  bool status_watch = false;
-  CLI::App* status = app.add_subcommand(
+Command AddStatus(CLI::App* app) {
+  struct Options {
+    std::string id;
+    bool watch = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* status = app->add_subcommand(
       "status", "Show recent evaluations, or one evaluation in detail");
-  status->add_option("EVAL_ID", status_id, "evaluation id");
-  status->add_flag("-w,--watch", status_watch,
+  status->add_option("EVAL_ID", options->id, "evaluation id");
+  status->add_flag("-w,--watch", options->watch,
                    "follow the evaluation until it ends");
+  return {status, [options](const CommandContext& ctx) {
+            return ocx::client::RunStatus(ctx, options->id, options->watch);
+          }};
+}
 
-  std::string list_state;
-  int list_limit = 50;
-  CLI::App* list = app.add_subcommand("list", "List evaluations, newest first");
-  list->add_option("--state", list_state,
+Command AddList(CLI::App* app) {
+  struct Options {
+    std::string state;
+    int limit = 50;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* list =
+      app->add_subcommand("list", "List evaluations, newest first");
+  list->add_option("--state", options->state,
                    "only this state: queued, running, succeeded, failed, "
                    "cancelling, cancelled");
-  list->add_option("--limit", list_limit, "at most this many")
+  list->add_option("--limit", options->limit, "at most this many")
       ->capture_default_str();
+  return {list, [options](const CommandContext& ctx) {
+            return ocx::client::RunList(ctx, options->state, options->limit);
+          }};
+}
 
-  std::string tasks_id;
-  std::string tasks_state;
-  std::string tasks_stage;
+Command AddTasks(CLI::App* app) {
+  struct Options {
+    std::string id;
+    std::string state;
+    std::string stage;
+  };
+  auto options = std::make_shared<Options>();
   CLI::App* tasks =
-      app.add_subcommand("tasks", "List the tasks of an evaluation");
-  tasks->add_option("EVAL_ID", tasks_id, "evaluation id")->required();
-  tasks->add_option("--state", tasks_state,
+      app->add_subcommand("tasks", "List the tasks of an evaluation");
+  tasks->add_option("EVAL_ID", options->id, "evaluation id")->required();
+  tasks->add_option("--state", options->state,
                     "only this state: pending, ready, launching, running, "
                     "succeeded, failed, cancelled");
-  tasks->add_option("--stage", tasks_stage, "only this stage: infer or eval");
+  tasks->add_option("--stage", options->stage,
+                    "only this stage: infer or eval");
+  return {tasks, [options](const CommandContext& ctx) {
+            return ocx::client::RunTasks(ctx, options->id, options->state,
+                                         options->stage);
+          }};
+}
 
-  std::string task_id;
+Command AddTask(CLI::App* app) {
+  auto id = std::make_shared<std::string>();
   CLI::App* task =
-      app.add_subcommand("task", "Show one task with all its attempts");
-  task->add_option("TASK_ID", task_id, "task id, e.g. e7qk2m4xa-infer-3")
+      app->add_subcommand("task", "Show one task with all its attempts");
+  task->add_option("TASK_ID", *id, "task id, e.g. e7qk2m4xa-infer-3")
       ->required();
+  return {task, [id](const CommandContext& ctx) {
+            return ocx::client::RunTask(ctx, *id);
+          }};
+}
 
-  std::string cancel_id;
-  std::string results_id;
-  std::string results_format;
-  CLI::App* results = app.add_subcommand(
+Command AddResults(CLI::App* app) {
+  struct Options {
+    std::string id;
+    std::string format;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* results = app->add_subcommand(
       "results", "Print an evaluation's summary table (partial while it runs)");
-  results->add_option("EVAL_ID", results_id, "evaluation id")->required();
+  results->add_option("EVAL_ID", options->id, "evaluation id")->required();
   results
-      ->add_option("-o,--format", results_format,
+      ->add_option("-o,--format", options->format,
                    "table, csv, md or json (default: the table; json "
                    "with the global -o json)")
       ->check(CLI::IsMember({"table", "csv", "md", "json"}, CLI::ignore_case));
+  return {results, [options](const CommandContext& ctx) {
+            return ocx::client::RunResults(ctx, options->id, options->format);
+          }};
+}
 
-  CLI::App* cancel = app.add_subcommand("cancel", "Cancel an evaluation");
-  cancel->add_option("EVAL_ID", cancel_id, "evaluation id")->required();
+Command AddCancel(CLI::App* app) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* cancel = app->add_subcommand("cancel", "Cancel an evaluation");
+  cancel->add_option("EVAL_ID", *id, "evaluation id")->required();
+  return {cancel, [id](const CommandContext& ctx) {
+            return ocx::client::RunCancel(ctx, *id);
+          }};
+}
 
-  std::string logs_id;
-  int logs_attempt = 0;
-  bool logs_follow = false;
-  CLI::App* logs = app.add_subcommand("logs", "Print a task attempt's log");
-  logs->add_option("TASK_ID", logs_id, "task id")->required();
-  logs->add_option("--attempt", logs_attempt,
+Command AddLogs(CLI::App* app) {
+  struct Options {
+    std::string id;
+    int attempt = 0;
+    bool follow = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* logs = app->add_subcommand("logs", "Print a task attempt's log");
+  logs->add_option("TASK_ID", options->id, "task id")->required();
+  logs->add_option("--attempt", options->attempt,
                    "attempt number (default: the "
                    "latest)");
-  logs->add_flag("-f,--follow", logs_follow,
+  logs->add_flag("-f,--follow", options->follow,
                  "keep printing until the attempt ends");
+  return {logs, [options](const CommandContext& ctx) {
+            return ocx::client::RunLogs(ctx, options->id, options->attempt,
+                                        options->follow);
+          }};
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
-  }
-
+// The context of a command from the global flags, printing what is wrong
+// with them; nullopt then.
+std::optional<CommandContext> MakeContext(
+    const GlobalFlags& flags, std::unique_ptr<ocx::client::RpcClient>* client) {
   absl::StatusOr<ocx::client::OutputFormat> format =
-      ocx::client::ParseOutputFormat(output);
+      ocx::client::ParseOutputFormat(flags.output);
   if (!format.ok()) {
     std::cerr << "ocxctl: " << format.status().message() << std::endl;
-    return kExitUsage;
+    return std::nullopt;
   }
   absl::Duration timeout;
-  if (!ParseTimeout(timeout_text, &timeout)) {
-    std::cerr << "ocxctl: --timeout \"" << timeout_text
+  if (!ParseTimeout(flags.timeout, &timeout)) {
+    std::cerr << "ocxctl: --timeout \"" << flags.timeout
               << "\" is not a positive duration (e.g. 30s, 2m)" << std::endl;
-    return kExitUsage;
+    return std::nullopt;
   }
   absl::StatusOr<ocx::client::ServerAddress> address =
-      ocx::client::ResolveServerAddress(server);
+      ocx::client::ResolveServerAddress(flags.server);
   if (!address.ok()) {
     std::cerr << "ocxctl: " << address.status().message() << std::endl;
-    return kExitUsage;
+    return std::nullopt;
   }
 
   ocx::client::RpcClientOptions client_options;
   client_options.target = address->target;
   client_options.timeout = timeout;
-  ocx::client::RpcClient client(client_options);
+  *client = std::make_unique<ocx::client::RpcClient>(client_options);
 
   CommandContext ctx;
-  ctx.client = &client;
+  ctx.client = client->get();
   ctx.server = *address;
   ctx.format = *format;
   ctx.out = &std::cout;
@@ -192,22 +260,30 @@ int main(int argc, char** argv) {
   ctx.err_is_tty = isatty(STDERR_FILENO) == 1;
   ctx.terminal_width =
       TerminalWidth(ctx.out_is_tty ? STDOUT_FILENO : STDERR_FILENO);
+  return ctx;
+}
 
-  if (*submit) {
-    return ocx::client::RunSubmit(ctx, submit_options);
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ocxctl: submit, watch and inspect evaluations run by ocxd.",
+               "ocxctl"};
+  GlobalFlags flags;
+  ConfigureApp(&app, &flags);
+  const std::vector<Command> commands = {
+      AddSubmit(&app), AddStatus(&app),  AddList(&app),   AddTasks(&app),
+      AddTask(&app),   AddResults(&app), AddCancel(&app), AddLogs(&app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
   }
-  if (*status) return ocx::client::RunStatus(ctx, status_id, status_watch);
-  if (*list) return ocx::client::RunList(ctx, list_state, list_limit);
-  if (*tasks) {
-    return ocx::client::RunTasks(ctx, tasks_id, tasks_state, tasks_stage);
-  }
-  if (*task) return ocx::client::RunTask(ctx, task_id);
-  if (*results) {
-    return ocx::client::RunResults(ctx, results_id, results_format);
-  }
-  if (*cancel) return ocx::client::RunCancel(ctx, cancel_id);
-  if (*logs) {
-    return ocx::client::RunLogs(ctx, logs_id, logs_attempt, logs_follow);
+  std::unique_ptr<ocx::client::RpcClient> client;
+  std::optional<CommandContext> ctx = MakeContext(flags, &client);
+  if (!ctx.has_value()) return kExitUsage;
+  for (const Command& command : commands) {
+    if (*command.app) return command.run(*ctx);
   }
   return kExitUsage;
 }

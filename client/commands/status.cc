@@ -1,0 +1,92 @@
+// ocxctl status and ocxctl task: one evaluation (or the recent ones), one
+// task.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/commands/command_util.h"
+#include "client/commands/watch.h"
+
+namespace ocx::client {
+namespace {
+
+using v1::Evaluation;
+using v1::Task;
+
+// `ocxctl status ID` shows this many of its tasks.
+constexpr int kStatusTasks = 20;
+// `ocxctl status` without an id shows this many recent evaluations.
+constexpr int kRecentEvaluations = 20;
+
+int RecentEvaluations(const CommandContext& ctx) {
+  v1::ListEvaluationsRequest request;
+  request.set_page_size(kRecentEvaluations);
+  absl::StatusOr<v1::ListEvaluationsResponse> response =
+      ctx.client->ListEvaluations(request);
+  if (!response.ok()) return Fail(ctx, response.status());
+  std::vector<Evaluation> list(response->evaluations().begin(),
+                               response->evaluations().end());
+  if (list.empty() && IsTable(ctx)) {
+    *ctx.err << "no evaluations found" << std::endl;
+    return kExitOk;
+  }
+  *ctx.out << FormatEvaluationList(list, Render(ctx)) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
+              bool watch) {
+  if (evaluation_id.empty()) {
+    if (watch) return Usage(ctx, "status --watch needs an evaluation id");
+    return RecentEvaluations(ctx);
+  }
+  const std::string what = absl::StrCat("evaluation ", evaluation_id);
+  v1::GetEvaluationRequest get;
+  get.set_id(evaluation_id);
+  absl::StatusOr<Evaluation> evaluation = ctx.client->GetEvaluation(get);
+  if (!evaluation.ok()) {
+    return Fail(ctx, evaluation.status(), what, evaluation_id);
+  }
+  if (watch) {
+    int64_t after = evaluation->last_event_sequence();
+    return WatchUntilDone(ctx, *std::move(evaluation), after);
+  }
+  // One page of tasks: status of a 10,000-task evaluation must stay quick
+  // (and readable); `ocxctl tasks` lists them all.
+  std::vector<Task> tasks;
+  bool more = false;
+  if (IsTable(ctx)) {
+    v1::ListTasksRequest request;
+    request.set_evaluation_id(evaluation_id);
+    request.set_page_size(kStatusTasks);
+    absl::StatusOr<v1::ListTasksResponse> page = ctx.client->ListTasks(request);
+    if (!page.ok()) return Fail(ctx, page.status(), what, evaluation_id);
+    tasks.assign(page->tasks().begin(), page->tasks().end());
+    more = !page->next_page_token().empty();
+  }
+  *ctx.out << FormatEvaluationStatus(*evaluation, tasks, Render(ctx))
+           << std::flush;
+  if (more) {
+    *ctx.out << "(first " << tasks.size() << " of " << evaluation->task_count()
+             << " tasks; all of them: ocxctl tasks " << evaluation_id << ")"
+             << std::endl;
+  }
+  return kExitOk;
+}
+
+int RunTask(const CommandContext& ctx, const std::string& task_id) {
+  v1::GetTaskRequest request;
+  request.set_id(task_id);
+  absl::StatusOr<Task> task = ctx.client->GetTask(request);
+  if (!task.ok()) {
+    return Fail(ctx, task.status(), absl::StrCat("task ", task_id), task_id);
+  }
+  *ctx.out << FormatTaskDetail(*task, Render(ctx)) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace ocx::client

@@ -1,0 +1,174 @@
+// ocxctl submit: load, complete and validate a spec on the client side,
+// then plan it (--dry-run) or create it, and optionally watch it.
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <random>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/commands/command_util.h"
+#include "client/commands/watch.h"
+#include "common/file_util.h"
+#include "spec/evaluation_spec.h"
+#include "spec/validate.h"
+
+namespace ocx::client {
+namespace {
+
+using v1::Evaluation;
+
+std::string CurrentDir() {
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return "/";
+  return buf;
+}
+
+// The spec of `options.file`, ready to send: {config_dir} expanded, paths
+// made absolute, validated; otherwise the message to print.
+absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
+  absl::StatusOr<v1::EvaluationSpec> spec =
+      spec::LoadEvaluationSpecFile(options.file);
+  if (!spec.ok()) return spec.status();
+  const std::string cwd = options.cwd.empty() ? CurrentDir() : options.cwd;
+  std::string config_dir = AbsolutePath(options.file, cwd);
+  config_dir.resize(config_dir.rfind('/'));
+  ExpandConfigDir(config_dir.empty() ? "/" : config_dir, &*spec);
+  AbsoluteDatasetPaths(config_dir.empty() ? "/" : config_dir, &*spec);
+  if (!spec->work_dir().empty() && spec->work_dir()[0] != '/') {
+    spec->set_work_dir(AbsolutePath(spec->work_dir(), cwd));
+  }
+  if (absl::Status valid = spec::ValidateEvaluationSpec(*spec); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.file, ": ", valid.message()));
+  }
+  return spec;
+}
+
+// CreateEvaluation, retried with the same request_id while the daemon
+// cannot be reached.
+absl::StatusOr<Evaluation> CreateWithRetries(
+    const CommandContext& ctx, const v1::CreateEvaluationRequest& request) {
+  absl::Duration backoff = ctx.retry_backoff;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<Evaluation> created = ctx.client->CreateEvaluation(request);
+    if (created.ok()) return created;
+    absl::StatusCode code = created.status().code();
+    bool retry = code == absl::StatusCode::kUnavailable ||
+                 code == absl::StatusCode::kDeadlineExceeded;
+    if (!retry || attempt >= ctx.create_retries) return created;
+    absl::SleepFor(backoff);
+    backoff *= 2;
+  }
+}
+
+}  // namespace
+
+std::string NewRequestId() {
+  unsigned char bytes[16];
+  bool ok = false;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ok = read(fd, bytes, sizeof(bytes)) == static_cast<ssize_t>(sizeof(bytes));
+    close(fd);
+  }
+  if (!ok) {
+    std::random_device device;
+    for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+  }
+  bytes[6] = (bytes[6] & 0x0F) | 0x40;  // Version 4.
+  bytes[8] = (bytes[8] & 0x3F) | 0x80;  // Variant 10xx.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
+    id += kHex[bytes[i] >> 4];
+    id += kHex[bytes[i] & 0x0F];
+  }
+  return id;
+}
+
+void ExpandConfigDir(absl::string_view config_dir, v1::EvaluationSpec* spec) {
+  constexpr absl::string_view kPlaceholder = "{config_dir}";
+  std::string escaped;
+  for (char c : config_dir) {
+    escaped += c;
+    if (c == '{' || c == '}') escaped += c;
+  }
+  auto expand = [&](std::string* text) {
+    if (!absl::StrContains(*text, kPlaceholder)) return;
+    std::string out;
+    absl::string_view rest = *text;
+    while (!rest.empty()) {
+      if (absl::StartsWith(rest, "{{") || absl::StartsWith(rest, "}}")) {
+        out.append(rest.data(), 2);
+        rest.remove_prefix(2);
+      } else if (absl::StartsWith(rest, kPlaceholder)) {
+        out += escaped;
+        rest.remove_prefix(kPlaceholder.size());
+      } else {
+        out += rest.front();
+        rest.remove_prefix(1);
+      }
+    }
+    *text = std::move(out);
+  };
+  for (v1::StageConfig* stage : {spec->mutable_infer(), spec->mutable_eval()}) {
+    if (!stage->has_runner() || !stage->runner().has_task()) continue;
+    v1::TaskConfig* task = stage->mutable_runner()->mutable_task();
+    for (std::string& arg : *task->mutable_argv()) expand(&arg);
+    for (auto& [name, value] : *task->mutable_env()) expand(&value);
+  }
+}
+
+void AbsoluteDatasetPaths(absl::string_view config_dir,
+                          v1::EvaluationSpec* spec) {
+  for (v1::DatasetConfig& d : *spec->mutable_datasets()) {
+    if (d.path().empty() || d.path()[0] == '/') continue;
+    std::string path = AbsolutePath(d.path(), config_dir);
+    if (Exists(path)) d.set_path(std::move(path));
+  }
+}
+
+int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
+  absl::StatusOr<v1::EvaluationSpec> spec = PrepareSpec(options);
+  if (!spec.ok()) return Usage(ctx, spec.status().message());
+  auto fail = [&](const absl::Status& status) {
+    if (status.code() == absl::StatusCode::kInvalidArgument) {
+      return Usage(ctx, absl::StrCat(options.file, ": ", status.message()));
+    }
+    return Fail(ctx, status);
+  };
+
+  if (options.dry_run) {
+    v1::PlanEvaluationRequest request;
+    *request.mutable_spec() = *spec;
+    absl::StatusOr<v1::PlanEvaluationResponse> plan =
+        ctx.client->PlanEvaluation(request);
+    if (!plan.ok()) return fail(plan.status());
+    *ctx.out << FormatPlan(*plan, Render(ctx)) << std::flush;
+    return kExitOk;
+  }
+
+  v1::CreateEvaluationRequest request;
+  *request.mutable_spec() = *std::move(spec);
+  request.set_name(options.name);
+  request.set_request_id(options.request_id.empty() ? NewRequestId()
+                                                    : options.request_id);
+  absl::StatusOr<Evaluation> created = CreateWithRetries(ctx, request);
+  if (!created.ok()) return fail(created.status());
+
+  bool structured =
+      ctx.format == OutputFormat::kJson || ctx.format == OutputFormat::kYaml;
+  if (!options.watch || !structured) {
+    *ctx.out << FormatCreated(*created, Render(ctx)) << std::flush;
+  }
+  if (!options.watch) return kExitOk;
+  return WatchUntilDone(ctx, *std::move(created), 0);
+}
+
+}  // namespace ocx::client
