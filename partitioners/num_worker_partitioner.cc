@@ -61,12 +61,7 @@ absl::StatusOr<Partitioning> NumWorkerPartitioner::Partition(
       groups[static_cast<size_t>(c % num_worker_)].push_back(c);
     }
   }
-  out.tasks.reserve(groups.size() * input.spec->models_size());
-  for (const ocx::v1::ModelConfig& model : input.spec->models()) {
-    for (const std::vector<int32_t>& g : groups) {
-      out.tasks.push_back(PlannedTask{&model, g});
-    }
-  }
+  AddTaskPerModel(input, groups, &out);
   return out;
 }
 

@@ -78,4 +78,16 @@ absl::StatusOr<int64_t> KnownSamples(const PartitionInput& input, int i) {
   return (*input.num_samples)[i];
 }
 
+void AddTaskPerModel(const PartitionInput& input,
+                     const std::vector<std::vector<int32_t>>& groups,
+                     Partitioning* out) {
+  out->tasks.reserve(out->tasks.size() +
+                     groups.size() * input.spec->models_size());
+  for (const ocx::v1::ModelConfig& model : input.spec->models()) {
+    for (const std::vector<int32_t>& g : groups) {
+      out->tasks.push_back(PlannedTask{&model, g});
+    }
+  }
+}
+
 }  // namespace ocx::partitioners

@@ -80,6 +80,12 @@ std::string ChainRange(const std::string& test_range, int64_t start,
 std::vector<ocx::v1::TaskDataset> SplitDataset(
     const ocx::v1::DatasetConfig& dataset, int64_t num_samples, int64_t step);
 
+// One task per model for each group of parts (indices into out->parts), in
+// model order, then group order.
+void AddTaskPerModel(const PartitionInput& input,
+                     const std::vector<std::vector<int32_t>>& groups,
+                     Partitioning* out);
+
 // The samples of spec dataset `i`, or FAILED_PRECONDITION naming
 // datasets[i] when the input does not know it.
 absl::StatusOr<int64_t> KnownSamples(const PartitionInput& input, int i);

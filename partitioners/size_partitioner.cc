@@ -92,22 +92,27 @@ absl::StatusOr<int64_t> SizePartitioner::Factor(
   return factor;
 }
 
-absl::StatusOr<Partitioning> SizePartitioner::Partition(
-    const PartitionInput& input) const {
+namespace {
+
+struct CostedDataset {
+  int index;
+  int64_t samples;
+  int64_t factor;
+  int64_t cost;
+};
+
+// Every dataset with its samples, factor and cost, largest cost first; ties
+// keep config order (Python's sorted is stable).
+absl::StatusOr<std::vector<CostedDataset>> CostDatasets(
+    const SizePartitioner& partitioner, const PartitionInput& input) {
   const auto& datasets = input.spec->datasets();
-  const bool infer = input.stage == ocx::v1::STAGE_INFER;
-  struct Entry {
-    int index;
-    int64_t samples;
-    int64_t factor;
-    int64_t cost;
-  };
-  std::vector<Entry> entries;
+  std::vector<CostedDataset> entries;
   entries.reserve(datasets.size());
   for (int i = 0; i < datasets.size(); ++i) {
     const std::string field = absl::StrCat("datasets[", i, "]");
     OCX_ASSIGN_OR_RETURN(int64_t samples, KnownSamples(input, i));
-    OCX_ASSIGN_OR_RETURN(int64_t factor, Factor(datasets[i], field));
+    OCX_ASSIGN_OR_RETURN(int64_t factor,
+                         partitioner.Factor(datasets[i], field));
     int64_t cost = 0;
     if (__builtin_mul_overflow(factor, samples, &cost)) {
       return absl::InvalidArgumentError(
@@ -116,14 +121,47 @@ absl::StatusOr<Partitioning> SizePartitioner::Partition(
     }
     entries.push_back({i, samples, factor, cost});
   }
-  // Largest cost first; ties keep config order (Python's sorted is stable).
-  std::stable_sort(
-      entries.begin(), entries.end(),
-      [](const Entry& a, const Entry& b) { return a.cost > b.cost; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const CostedDataset& a, const CostedDataset& b) {
+                     return a.cost > b.cost;
+                   });
+  return entries;
+}
 
+// Chunks packed greedily, largest first, into groups of at most
+// `max_task_size` (a chunk larger than that is a group of its own).
+std::vector<std::vector<int32_t>> PackChunks(std::vector<Chunk> chunks,
+                                             int64_t max_task_size) {
+  std::stable_sort(
+      chunks.begin(), chunks.end(),
+      [](const Chunk& a, const Chunk& b) { return a.pack_cost > b.pack_cost; });
+  std::vector<std::vector<int32_t>> groups;
+  int64_t current = 0;
+  std::vector<int32_t> group;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    current = SaturatingAdd(current, chunks[i].pack_cost);
+    group.push_back(chunks[i].part);
+    if (i + 1 == chunks.size() ||
+        SaturatingAdd(current, chunks[i + 1].pack_cost) > max_task_size) {
+      groups.push_back(std::move(group));
+      group.clear();
+      current = 0;
+    }
+  }
+  return groups;
+}
+
+}  // namespace
+
+absl::StatusOr<Partitioning> SizePartitioner::Partition(
+    const PartitionInput& input) const {
+  const auto& datasets = input.spec->datasets();
+  const bool infer = input.stage == ocx::v1::STAGE_INFER;
+  OCX_ASSIGN_OR_RETURN(std::vector<CostedDataset> entries,
+                       CostDatasets(*this, input));
   Partitioning out;
   std::vector<Chunk> chunks;
-  for (const Entry& e : entries) {
+  for (const CostedDataset& e : entries) {
     const ocx::v1::DatasetConfig& d = datasets[e.index];
     if (!infer || e.cost <= max_task_size_) {
       chunks.push_back({e.cost, static_cast<int32_t>(out.parts.size())});
@@ -150,35 +188,14 @@ absl::StatusOr<Partitioning> SizePartitioner::Partition(
       out.parts.push_back(std::move(part));
     }
   }
-
   // Groups of chunks, the same for every model.
   std::vector<std::vector<int32_t>> groups;
   if (split_strategy_) {
     for (const Chunk& c : chunks) groups.push_back({c.part});
   } else {
-    std::stable_sort(chunks.begin(), chunks.end(),
-                     [](const Chunk& a, const Chunk& b) {
-                       return a.pack_cost > b.pack_cost;
-                     });
-    int64_t current = 0;
-    std::vector<int32_t> group;
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      current = SaturatingAdd(current, chunks[i].pack_cost);
-      group.push_back(chunks[i].part);
-      if (i + 1 == chunks.size() ||
-          SaturatingAdd(current, chunks[i + 1].pack_cost) > max_task_size_) {
-        groups.push_back(std::move(group));
-        group.clear();
-        current = 0;
-      }
-    }
+    groups = PackChunks(std::move(chunks), max_task_size_);
   }
-  out.tasks.reserve(groups.size() * input.spec->models_size());
-  for (const ocx::v1::ModelConfig& model : input.spec->models()) {
-    for (const std::vector<int32_t>& g : groups) {
-      out.tasks.push_back(PlannedTask{&model, g});
-    }
-  }
+  AddTaskPerModel(input, groups, &out);
   return out;
 }
 

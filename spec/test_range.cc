@@ -167,9 +167,17 @@ absl::StatusOr<TestRange> ParseTestRange(absl::string_view text) {
   return range;
 }
 
-int64_t SliceLength(const PySlice& s, int64_t len) {
-  if (len <= 0) return 0;
-  // CPython's PySlice_AdjustIndices, then PySlice_AdjustIndices' length.
+namespace {
+
+// A slice's start and stop clamped to a sequence of `len` items, as
+// CPython's PySlice_AdjustIndices does.
+struct AdjustedSlice {
+  int64_t start;
+  int64_t stop;
+  int64_t step;
+};
+
+AdjustedSlice Adjust(const PySlice& s, int64_t len) {
   const int64_t step = s.step.value_or(1);
   const int64_t lower = step > 0 ? 0 : -1;
   const int64_t upper = step > 0 ? len : len - 1;
@@ -177,14 +185,22 @@ int64_t SliceLength(const PySlice& s, int64_t len) {
     if (!v.has_value()) return dflt;
     int64_t x = *v;
     if (x < 0) {
-      // x >= INT64_MIN and len > 0: no overflow.
+      // x >= INT64_MIN and len >= 0: no overflow.
       x += len;
       return x < lower ? lower : x;
     }
     return x > upper ? upper : x;
   };
-  const int64_t start = adjust(s.start, step > 0 ? lower : upper);
-  const int64_t stop = adjust(s.stop, step > 0 ? upper : lower);
+  return {adjust(s.start, step > 0 ? lower : upper),
+          adjust(s.stop, step > 0 ? upper : lower), step};
+}
+
+}  // namespace
+
+int64_t SliceLength(const PySlice& s, int64_t len) {
+  if (len <= 0) return 0;
+  // PySlice_AdjustIndices, then its length.
+  const auto [start, stop, step] = Adjust(s, len);
   // start and stop are in [-1, len]: their difference cannot overflow.
   if (step > 0) {
     if (start >= stop) return 0;
@@ -225,22 +241,8 @@ std::vector<int64_t> TestRange::SliceIndices(int64_t size) const {
   for (int64_t i = 0; i < size; ++i) rows.push_back(i);
   if (kind != Kind::kSlices) return rows;
   for (const PySlice& s : slices) {
-    // CPython's PySlice_AdjustIndices.
-    const int64_t len = static_cast<int64_t>(rows.size());
-    const int64_t step = s.step.value_or(1);
-    const int64_t lower = step > 0 ? 0 : -1;
-    const int64_t upper = step > 0 ? len : len - 1;
-    auto adjust = [&](std::optional<int64_t> v, int64_t dflt) {
-      if (!v.has_value()) return dflt;
-      int64_t x = *v;
-      if (x < 0) {
-        x += len;
-        return x < lower ? lower : x;
-      }
-      return x > upper ? upper : x;
-    };
-    const int64_t start = adjust(s.start, step > 0 ? lower : upper);
-    const int64_t stop = adjust(s.stop, step > 0 ? upper : lower);
+    const auto [start, stop, step] =
+        Adjust(s, static_cast<int64_t>(rows.size()));
     std::vector<int64_t> next;
     if (step > 0) {
       for (int64_t i = start; i < stop;) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -18,12 +19,12 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
+#include "spec/yaml_scalar.h"
 
 namespace ocx::spec {
 namespace {
 
 using google::protobuf::Descriptor;
-using google::protobuf::EnumValueDescriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
@@ -34,22 +35,11 @@ using google::protobuf::Reflection;
 constexpr int kMaxDepth = 40;
 // Nodes visited per document: aliases can expand a short text exponentially.
 constexpr int64_t kMaxNodes = 1000000;
-// Scalars quoted in messages are cut to this many bytes.
-constexpr size_t kMaxQuoted = 80;
-
-std::string Quote(absl::string_view text) {
-  if (text.size() > kMaxQuoted) {
-    return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuoted)),
-                        "...\"");
-  }
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
-
 // What a node is, for "got ..." in messages.
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
+      return QuoteScalar(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a sequence";
     case YAML::NodeType::Map:
@@ -79,7 +69,7 @@ std::string IndexPath(absl::string_view parent, size_t i) {
 std::string KeyPath(absl::string_view parent, absl::string_view key,
                     bool quoted) {
   if (!quoted) return absl::StrCat(parent, "[", key, "]");
-  return absl::StrCat(parent, "[", Quote(key), "]");
+  return absl::StrCat(parent, "[", QuoteScalar(key), "]");
 }
 
 bool IsIdentifier(absl::string_view s) {
@@ -98,102 +88,6 @@ bool IsIdentifier(absl::string_view s) {
 bool IsQuoted(const YAML::Node& node) {
   const std::string& tag = node.Tag();
   return tag == "!" || tag == "tag:yaml.org,2002:str";
-}
-
-bool IsTrue(absl::string_view s) {
-  return s == "true" || s == "True" || s == "TRUE";
-}
-bool IsFalse(absl::string_view s) {
-  return s == "false" || s == "False" || s == "FALSE";
-}
-
-// [-+]?[0-9]+
-bool LooksLikeInteger(absl::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-// YAML 1.2 core schema float, finite forms:
-// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
-bool LooksLikeDecimal(absl::string_view s) {
-  size_t i = 0;
-  auto digits = [&]() {
-    size_t start = i;
-    while (i < s.size() &&
-           absl::ascii_isdigit(static_cast<unsigned char>(s[i])))
-      ++i;
-    return i - start;
-  };
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-  size_t int_digits = digits();
-  size_t frac_digits = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    frac_digits = digits();
-  }
-  if (int_digits == 0 && frac_digits == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == s.size();
-}
-
-// .inf, -.inf, .nan and their capitalised forms.
-bool ParseSpecialFloat(absl::string_view s, double* out) {
-  bool negative = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-    if (s == ".inf" || s == ".Inf" || s == ".INF") {
-      *out = negative ? -std::numeric_limits<double>::infinity()
-                      : std::numeric_limits<double>::infinity();
-      return true;
-    }
-    return false;
-  }
-  if (s == ".inf" || s == ".Inf" || s == ".INF") {
-    *out = std::numeric_limits<double>::infinity();
-    return true;
-  }
-  if (s == ".nan" || s == ".NaN" || s == ".NAN") {
-    *out = std::numeric_limits<double>::quiet_NaN();
-    return true;
-  }
-  return false;
-}
-
-// What a field wants, for "expected ..." in messages.
-std::string Expected(const FieldDescriptor* f) {
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64:
-    case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64:
-      return "an integer";
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT:
-      return "a number";
-    case FieldDescriptor::CPPTYPE_BOOL:
-      return "true or false";
-    case FieldDescriptor::CPPTYPE_STRING:
-      return "a string";
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      std::vector<std::string> names;
-      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
-        names.push_back(f->enum_type()->value(i)->name());
-      }
-      return absl::StrCat("one of (", absl::StrJoin(names, ", "), ")");
-    }
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-    default:
-      return "a mapping";
-  }
 }
 
 bool IsWrapper(const Descriptor* d) {
@@ -227,6 +121,16 @@ class Converter {
                            Message* msg, const FieldDescriptor* f);
   absl::Status FillMessage(const YAML::Node& node, const std::string& path,
                            Message* msg, int depth);
+  using EntryFn =
+      std::function<absl::Status(const YAML::Node& key, const YAML::Node& value,
+                                 const std::string& entry_path)>;
+  // Calls `fn` on each entry of the mapping `node`, in order, with the path
+  // `entry_path` gives its key; refuses a node that is not a mapping,
+  // non-scalar keys and repeated keys.
+  absl::Status ForEachEntry(
+      const YAML::Node& node, const std::string& path, int depth,
+      const std::function<std::string(const std::string&)>& entry_path,
+      const EntryFn& fn);
   absl::Status FillMap(const YAML::Node& node, const std::string& path,
                        Message* msg, const FieldDescriptor* f, int depth);
   absl::Status FillValue(const YAML::Node& node, const std::string& path,
@@ -280,7 +184,7 @@ absl::Status Converter::FillFields(const YAML::Node& node,
       std::string key_path = IsIdentifier(name)
                                  ? field_path
                                  : absl::StrCat(path.empty() ? "config" : path,
-                                                "[", Quote(name), "]");
+                                                "[", QuoteScalar(name), "]");
       return Error(key_path, absl::StrCat("unknown field (known: ",
                                           absl::StrJoin(known, ", "), ")"));
     }
@@ -334,105 +238,15 @@ absl::Status Converter::StoreOne(const YAML::Node& node,
 absl::Status Converter::StoreScalar(const YAML::Node& node,
                                     const std::string& path, Message* msg,
                                     const FieldDescriptor* f) {
-  const Reflection* r = msg->GetReflection();
-  const bool rep = f->is_repeated();
   if (!node.IsScalar()) {
     return Error(
         path, absl::StrCat("expected ", Expected(f), ", got ", Describe(node)));
   }
-  const std::string& text = node.Scalar();
-  auto type_error = [&]() {
-    return Error(path,
-                 absl::StrCat("expected ", Expected(f), ", got ", Quote(text)));
-  };
-  auto range_error = [&](absl::string_view type) {
-    return Error(path, absl::StrCat(text, " is out of range for ", type));
-  };
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: {
-      if (!LooksLikeInteger(text)) return type_error();
-      int64_t v = 0;
-      bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
-      if (!absl::SimpleAtoi(text, &v) ||
-          (is32 && (v < std::numeric_limits<int32_t>::min() ||
-                    v > std::numeric_limits<int32_t>::max()))) {
-        return range_error(is32 ? "int32" : "int64");
-      }
-      if (is32) {
-        rep ? r->AddInt32(msg, f, static_cast<int32_t>(v))
-            : r->SetInt32(msg, f, static_cast<int32_t>(v));
-      } else {
-        rep ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
-      }
-      return absl::OkStatus();
-    }
-    case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64: {
-      if (!LooksLikeInteger(text)) return type_error();
-      bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32;
-      if (text[0] == '-') {
-        return Error(path, absl::StrCat("expected a non-negative integer, got ",
-                                        Quote(text)));
-      }
-      uint64_t v = 0;
-      if (!absl::SimpleAtoi(text, &v) ||
-          (is32 && v > std::numeric_limits<uint32_t>::max())) {
-        return range_error(is32 ? "uint32" : "uint64");
-      }
-      if (is32) {
-        rep ? r->AddUInt32(msg, f, static_cast<uint32_t>(v))
-            : r->SetUInt32(msg, f, static_cast<uint32_t>(v));
-      } else {
-        rep ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-      }
-      return absl::OkStatus();
-    }
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT: {
-      double v = 0;
-      if (!ParseSpecialFloat(text, &v)) {
-        if (!LooksLikeDecimal(text)) return type_error();
-        bool is_float = f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT;
-        if (!absl::SimpleAtod(text, &v) || std::isinf(v) ||
-            (is_float && std::fabs(v) > std::numeric_limits<float>::max())) {
-          return range_error(is_float ? "float" : "double");
-        }
-      }
-      if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
-        rep ? r->AddFloat(msg, f, static_cast<float>(v))
-            : r->SetFloat(msg, f, static_cast<float>(v));
-      } else {
-        rep ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
-      }
-      return absl::OkStatus();
-    }
-    case FieldDescriptor::CPPTYPE_BOOL: {
-      bool v;
-      if (IsTrue(text)) {
-        v = true;
-      } else if (IsFalse(text)) {
-        v = false;
-      } else {
-        return type_error();
-      }
-      rep ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
-      return absl::OkStatus();
-    }
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      const EnumValueDescriptor* ev = f->enum_type()->FindValueByName(text);
-      if (ev == nullptr) return type_error();
-      rep ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
-      return absl::OkStatus();
-    }
-    case FieldDescriptor::CPPTYPE_STRING:
-      rep ? r->AddString(msg, f, text) : r->SetString(msg, f, text);
-      return absl::OkStatus();
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-    default:
-      return absl::InternalError(
-          absl::StrCat(path, ": StoreScalar on a message field"));
+  absl::Status status = SetScalarField(node.Scalar(), msg, f);
+  if (!status.ok() && absl::IsInvalidArgument(status)) {
+    return Error(path, status.message());
   }
+  return status;
 }
 
 absl::Status Converter::FillMessage(const YAML::Node& node,
@@ -454,44 +268,57 @@ absl::Status Converter::FillMessage(const YAML::Node& node,
   return FillFields(node, path, msg, depth);
 }
 
-absl::Status Converter::FillMap(const YAML::Node& node, const std::string& path,
-                                Message* msg, const FieldDescriptor* f,
-                                int depth) {
+absl::Status Converter::ForEachEntry(
+    const YAML::Node& node, const std::string& path, int depth,
+    const std::function<std::string(const std::string&)>& entry_path,
+    const EntryFn& fn) {
   OCX_RETURN_IF_ERROR(Visit(path, depth));
   if (!node.IsMap()) {
     return Error(path,
                  absl::StrCat("expected a mapping, got ", Describe(node)));
   }
+  absl::flat_hash_map<std::string, int> seen;  // key -> 1-based line
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) {
+      return Error(path,
+                   absl::StrCat("expected scalar keys, got ", Describe(key)));
+    }
+    const std::string path_of_entry = entry_path(key.Scalar());
+    auto [prev, inserted] = seen.emplace(key.Scalar(), key.Mark().line + 1);
+    if (!inserted) {
+      return Error(path_of_entry, absl::StrCat("duplicate key (first at line ",
+                                               prev->second, ")"));
+    }
+    OCX_RETURN_IF_ERROR(fn(key, it->second, path_of_entry));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Converter::FillMap(const YAML::Node& node, const std::string& path,
+                                Message* msg, const FieldDescriptor* f,
+                                int depth) {
   const Reflection* r = msg->GetReflection();
   const Descriptor* entry_type = f->message_type();
   const FieldDescriptor* key_f = entry_type->map_key();
   const FieldDescriptor* value_f = entry_type->map_value();
   const bool string_key = key_f->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
-  absl::flat_hash_map<std::string, int> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node key = it->first;
-    const YAML::Node value = it->second;
-    if (!key.IsScalar()) {
-      return Error(path,
-                   absl::StrCat("expected scalar keys, got ", Describe(key)));
-    }
-    std::string entry_path = KeyPath(path, key.Scalar(), string_key);
-    auto [prev, inserted] = seen.emplace(key.Scalar(), key.Mark().line + 1);
-    if (!inserted) {
-      return Error(entry_path, absl::StrCat("duplicate key (first at line ",
-                                            prev->second, ")"));
-    }
-    Message* entry = r->AddMessage(msg, f);
-    OCX_RETURN_IF_ERROR(StoreScalar(key, entry_path, entry, key_f));
-    if (value.IsNull() &&
-        !(value_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-          value_f->message_type()->full_name() == "google.protobuf.Value")) {
-      return Error(entry_path,
-                   absl::StrCat("expected ", Expected(value_f), ", got null"));
-    }
-    OCX_RETURN_IF_ERROR(StoreOne(value, entry_path, entry, value_f, depth + 1));
-  }
-  return absl::OkStatus();
+  return ForEachEntry(
+      node, path, depth,
+      [&](const std::string& key) { return KeyPath(path, key, string_key); },
+      [&](const YAML::Node& key, const YAML::Node& value,
+          const std::string& entry_path) -> absl::Status {
+        Message* entry = r->AddMessage(msg, f);
+        OCX_RETURN_IF_ERROR(StoreScalar(key, entry_path, entry, key_f));
+        if (value.IsNull() &&
+            !(value_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+              value_f->message_type()->full_name() ==
+                  "google.protobuf.Value")) {
+          return Error(entry_path, absl::StrCat("expected ", Expected(value_f),
+                                                ", got null"));
+        }
+        return StoreOne(value, entry_path, entry, value_f, depth + 1);
+      });
 }
 
 absl::Status Converter::FillValue(const YAML::Node& node,
@@ -537,39 +364,25 @@ absl::Status Converter::FillValue(const YAML::Node& node,
 absl::Status Converter::FillStruct(const YAML::Node& node,
                                    const std::string& path, Message* st,
                                    int depth) {
-  OCX_RETURN_IF_ERROR(Visit(path, depth));
-  if (!node.IsMap()) {
-    return Error(path,
-                 absl::StrCat("expected a mapping, got ", Describe(node)));
-  }
   const FieldDescriptor* fields_f =
       st->GetDescriptor()->FindFieldByName("fields");
   const Reflection* r = st->GetReflection();
-  absl::flat_hash_map<std::string, int> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node key = it->first;
-    const YAML::Node value = it->second;
-    if (!key.IsScalar()) {
-      return Error(path,
-                   absl::StrCat("expected scalar keys, got ", Describe(key)));
-    }
-    const std::string& name = key.Scalar();
-    std::string entry_path =
-        IsIdentifier(name) ? FieldPath(path, name) : KeyPath(path, name, true);
-    auto [prev, inserted] = seen.emplace(name, key.Mark().line + 1);
-    if (!inserted) {
-      return Error(entry_path, absl::StrCat("duplicate key (first at line ",
-                                            prev->second, ")"));
-    }
-    Message* entry = r->AddMessage(st, fields_f);
-    const Descriptor* entry_type = entry->GetDescriptor();
-    const Reflection* er = entry->GetReflection();
-    er->SetString(entry, entry_type->map_key(), name);
-    OCX_RETURN_IF_ERROR(FillValue(
-        value, entry_path, er->MutableMessage(entry, entry_type->map_value()),
-        depth + 1));
-  }
-  return absl::OkStatus();
+  return ForEachEntry(
+      node, path, depth,
+      [&](const std::string& name) {
+        return IsIdentifier(name) ? FieldPath(path, name)
+                                  : KeyPath(path, name, true);
+      },
+      [&](const YAML::Node& key, const YAML::Node& value,
+          const std::string& entry_path) {
+        Message* entry = r->AddMessage(st, fields_f);
+        const Descriptor* entry_type = entry->GetDescriptor();
+        const Reflection* er = entry->GetReflection();
+        er->SetString(entry, entry_type->map_key(), key.Scalar());
+        return FillValue(value, entry_path,
+                         er->MutableMessage(entry, entry_type->map_value()),
+                         depth + 1);
+      });
 }
 
 absl::Status Converter::FillListValue(const YAML::Node& node,

@@ -149,8 +149,98 @@ void HttpPool::Start(std::shared_ptr<Transfer> t) {
   ++started_;
 }
 
+void HttpPool::StartDue(int64_t spacing_us) {
+  const int64_t now_us = NowUs();
+  while (!delayed_.empty() && delayed_.top().due_ms * 1000 <= now_us) {
+    ready_.push_back(delayed_.top().transfer);
+    delayed_.pop();
+  }
+  while (!ready_.empty() &&
+         static_cast<int>(in_flight_.size()) < options_.max_in_flight &&
+         (spacing_us == 0 || next_start_us_ <= now_us)) {
+    std::shared_ptr<Transfer> t = std::move(ready_.front());
+    ready_.pop_front();
+    Start(std::move(t));
+    if (spacing_us > 0) {
+      next_start_us_ = std::max(next_start_us_, now_us) + spacing_us;
+    }
+  }
+}
+
+void HttpPool::Finish(void* handle, int code) {
+  CURL* easy = static_cast<CURL*>(handle);
+  const CURLcode result = static_cast<CURLcode>(code);
+  Transfer* raw = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+  auto it = std::find_if(
+      in_flight_.begin(), in_flight_.end(),
+      [&](const std::shared_ptr<Transfer>& t) { return t.get() == raw; });
+  if (it == in_flight_.end()) return;
+  std::shared_ptr<Transfer> t = std::move(*it);
+  in_flight_.erase(it);
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+  if (result == CURLE_OK) {
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+  } else {
+    t->response.status = 0;
+    t->response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+    t->response.transport_error = t->error[0] != '\0'
+                                      ? std::string(t->error)
+                                      : std::string(curl_easy_strerror(result));
+  }
+  ReleaseHandle(easy);
+  curl_slist_free_all(t->headers);
+  t->headers = nullptr;
+  t->easy = nullptr;
+  Callback done = std::move(t->done);
+  done(std::move(t->response));
+}
+
+bool HttpPool::FinishDone() {
+  int left = 0;
+  while (CURLMsg* msg =
+             curl_multi_info_read(static_cast<CURLM*>(multi_), &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Finish(msg->easy_handle, msg->data.result);
+    if (stopped_) return false;
+  }
+  return true;
+}
+
+absl::Status HttpPool::Wait(int64_t spacing_us) {
+  // Sleep until a socket is ready or the next delayed/spaced start is due.
+  int64_t wait_ms = 100;
+  const int64_t after_us = NowUs();
+  if (!delayed_.empty()) {
+    wait_ms = std::min<int64_t>(
+        wait_ms, std::max<int64_t>(0, delayed_.top().due_ms - after_us / 1000));
+  }
+  if (!ready_.empty() &&
+      static_cast<int>(in_flight_.size()) < options_.max_in_flight) {
+    wait_ms = spacing_us == 0
+                  ? 0
+                  : std::min<int64_t>(
+                        wait_ms, std::max<int64_t>(
+                                     0, (next_start_us_ - after_us) / 1000));
+  }
+  if (in_flight_.empty() && wait_ms > 0) {
+    // Nothing to poll: just wait for the next due start.
+    struct timespec ts = {static_cast<time_t>(wait_ms / 1000),
+                          static_cast<long>((wait_ms % 1000) * 1000000)};
+    nanosleep(&ts, nullptr);
+  } else if (wait_ms > 0 || !in_flight_.empty()) {
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(static_cast<CURLM*>(multi_), nullptr, 0,
+                                   static_cast<int>(wait_ms), &numfds);
+    if (mc != CURLM_OK) {
+      return absl::InternalError(
+          absl::StrCat("libcurl: ", curl_multi_strerror(mc)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status HttpPool::Run() {
-  CURLM* multi = static_cast<CURLM*>(multi_);
   stopped_ = false;
   const int64_t spacing_us =
       options_.queries_per_second > 0
@@ -158,88 +248,15 @@ absl::Status HttpPool::Run() {
           : 0;
   while (!stopped_ &&
          (!ready_.empty() || !delayed_.empty() || !in_flight_.empty())) {
-    const int64_t now_us = NowUs();
-    while (!delayed_.empty() && delayed_.top().due_ms * 1000 <= now_us) {
-      ready_.push_back(delayed_.top().transfer);
-      delayed_.pop();
-    }
-    while (!ready_.empty() &&
-           static_cast<int>(in_flight_.size()) < options_.max_in_flight &&
-           (spacing_us == 0 || next_start_us_ <= now_us)) {
-      std::shared_ptr<Transfer> t = std::move(ready_.front());
-      ready_.pop_front();
-      Start(std::move(t));
-      if (spacing_us > 0) {
-        next_start_us_ = std::max(next_start_us_, now_us) + spacing_us;
-      }
-    }
+    StartDue(spacing_us);
     int running = 0;
-    CURLMcode mc = curl_multi_perform(multi, &running);
+    CURLMcode mc = curl_multi_perform(static_cast<CURLM*>(multi_), &running);
     if (mc != CURLM_OK) {
       return absl::InternalError(
           absl::StrCat("libcurl: ", curl_multi_strerror(mc)));
     }
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL* easy = msg->easy_handle;
-      const CURLcode result = msg->data.result;
-      Transfer* raw = nullptr;
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
-      auto it = std::find_if(
-          in_flight_.begin(), in_flight_.end(),
-          [&](const std::shared_ptr<Transfer>& t) { return t.get() == raw; });
-      if (it == in_flight_.end()) continue;
-      std::shared_ptr<Transfer> t = std::move(*it);
-      in_flight_.erase(it);
-      curl_multi_remove_handle(multi, easy);
-      if (result == CURLE_OK) {
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
-      } else {
-        t->response.status = 0;
-        t->response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
-        t->response.transport_error =
-            t->error[0] != '\0' ? std::string(t->error)
-                                : std::string(curl_easy_strerror(result));
-      }
-      ReleaseHandle(easy);
-      curl_slist_free_all(t->headers);
-      t->headers = nullptr;
-      t->easy = nullptr;
-      Callback done = std::move(t->done);
-      done(std::move(t->response));
-      if (stopped_) return absl::OkStatus();
-    }
-    // Sleep until a socket is ready or the next delayed/spaced start is due.
-    int64_t wait_ms = 100;
-    const int64_t after_us = NowUs();
-    if (!delayed_.empty()) {
-      wait_ms = std::min<int64_t>(
-          wait_ms,
-          std::max<int64_t>(0, delayed_.top().due_ms - after_us / 1000));
-    }
-    if (!ready_.empty() &&
-        static_cast<int>(in_flight_.size()) < options_.max_in_flight) {
-      wait_ms = spacing_us == 0
-                    ? 0
-                    : std::min<int64_t>(
-                          wait_ms, std::max<int64_t>(
-                                       0, (next_start_us_ - after_us) / 1000));
-    }
-    if (in_flight_.empty() && wait_ms > 0) {
-      // Nothing to poll: just wait for the next due start.
-      struct timespec ts = {static_cast<time_t>(wait_ms / 1000),
-                            static_cast<long>((wait_ms % 1000) * 1000000)};
-      nanosleep(&ts, nullptr);
-    } else if (wait_ms > 0 || !in_flight_.empty()) {
-      int numfds = 0;
-      mc = curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait_ms),
-                           &numfds);
-      if (mc != CURLM_OK) {
-        return absl::InternalError(
-            absl::StrCat("libcurl: ", curl_multi_strerror(mc)));
-      }
-    }
+    if (!FinishDone()) return absl::OkStatus();
+    if (absl::Status waited = Wait(spacing_us); !waited.ok()) return waited;
   }
   return absl::OkStatus();
 }

@@ -86,6 +86,14 @@ class HttpPool {
 
   void Start(std::shared_ptr<Transfer> transfer);
   void ReleaseHandle(void* easy);
+  // The steps of one turn of Run(): start what is due (delayed transfers
+  // whose time has come, ready ones up to max_in_flight and the QPS
+  // spacing), hand finished transfers to their callbacks (false when one of
+  // them stopped the pool), and wait for a socket or the next due start.
+  void StartDue(int64_t spacing_us);
+  bool FinishDone();
+  void Finish(void* easy, int result);
+  absl::Status Wait(int64_t spacing_us);
 
   Options options_;
   void* multi_ = nullptr;            // CURLM*

@@ -112,34 +112,31 @@ std::string ToJson(const Value& value) {
 }
 
 std::string JsonQuote(absl::string_view s) {
+  // The characters JSON escapes by name; other control characters as \u.
+  static constexpr struct {
+    char c;
+    const char* escaped;
+  } kNamed[] = {{'"', "\\\""},
+                {'\\', "\\\\"},
+                {'\n', "\\n"},
+                {'\r', "\\r"},
+                {'\t', "\\t"}};
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
   for (char c : s) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out.append(buf);
-        } else {
-          out.push_back(c);
-        }
+    const char* escaped = nullptr;
+    for (const auto& named : kNamed) {
+      if (named.c == c) escaped = named.escaped;
+    }
+    if (escaped != nullptr) {
+      out.append(escaped);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out.append(buf);
+    } else {
+      out.push_back(c);
     }
   }
   out.push_back('"');

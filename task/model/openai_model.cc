@@ -162,6 +162,13 @@ absl::StatusOr<google::protobuf::Value> ParseBody(const std::string& where,
   return parsed;
 }
 
+// The response body parsed, or the transfer's error.
+absl::StatusOr<google::protobuf::Value> ParseResponse(
+    const std::string& where, const absl::StatusOr<std::string>& body) {
+  if (!body.ok()) return body.status();
+  return ParseBody(where, *body);
+}
+
 }  // namespace
 
 void OpenAIModel::Generate(const Prompt& prompt, TextCallback done) {
@@ -174,12 +181,8 @@ void OpenAIModel::Generate(const Prompt& prompt, TextCallback done) {
   Post(
       endpoint, std::move(body), 0, 0,
       [chat, where, done = std::move(done)](absl::StatusOr<std::string> body) {
-        if (!body.ok()) {
-          done(body.status());
-          return;
-        }
         absl::StatusOr<google::protobuf::Value> parsed =
-            ParseBody(where, *body);
+            ParseResponse(where, body);
         if (!parsed.ok()) {
           done(parsed.status());
           return;
@@ -220,12 +223,8 @@ void OpenAIModel::ScoreWith(const std::string& text, int max_tokens,
       0, 0,
       [where, max_tokens, shared_done](absl::StatusOr<std::string> body) {
         ScoreCallback& done = *shared_done;
-        if (!body.ok()) {
-          done(body.status());
-          return;
-        }
         absl::StatusOr<google::protobuf::Value> parsed =
-            ParseBody(where, *body);
+            ParseResponse(where, body);
         if (!parsed.ok()) {
           done(parsed.status());
           return;
