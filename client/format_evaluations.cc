@@ -15,10 +15,10 @@ namespace {
 using format_internal::Age;
 using format_internal::DateTimeWithAge;
 using format_internal::IsSet;
-using format_internal::Names;
 using format_internal::OrNone;
 using format_internal::Span;
 using format_internal::StructuredForm;
+using format_internal::StructuredList;
 using v1::Evaluation;
 using v1::StageCounts;
 using v1::Task;
@@ -47,21 +47,10 @@ Totals SumStages(const Evaluation& evaluation) {
 
 std::string FormatEvaluationList(const std::vector<Evaluation>& list,
                                  const RenderOptions& options) {
-  switch (options.format) {
-    case OutputFormat::kJson:
-    case OutputFormat::kYaml: {
-      v1::ListEvaluationsResponse response;
-      for (const Evaluation& e : list) *response.add_evaluations() = e;
-      return RenderMessage(response, options.format);
-    }
-    case OutputFormat::kName: {
-      std::vector<std::string> ids;
-      for (const Evaluation& e : list) ids.push_back(e.id());
-      return Names(ids);
-    }
-    case OutputFormat::kTable:
-    case OutputFormat::kWide:
-      break;
+  if (std::optional<std::string> structured = StructuredList(
+          list, &v1::ListEvaluationsResponse::mutable_evaluations,
+          options.format)) {
+    return *structured;
   }
   bool wide = options.format == OutputFormat::kWide;
   std::vector<std::vector<std::string>> rows;

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "client/format.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace ocx::client::format_internal {
@@ -69,6 +70,25 @@ template <typename Tasks>
 std::string TaskIds(const Tasks& tasks) {
   std::vector<std::string> ids;
   for (const v1::Task& task : tasks) ids.push_back(task.id());
+  return Names(ids);
+}
+
+// A list in a structured form: the `Response` with the items in its
+// repeated `field` for json and yaml, their ids for name; nullopt for table
+// and wide.
+template <typename Response, typename Item>
+std::optional<std::string> StructuredList(
+    const std::vector<Item>& items,
+    google::protobuf::RepeatedPtrField<Item>* (Response::*field)(),
+    OutputFormat format) {
+  if (format == OutputFormat::kJson || format == OutputFormat::kYaml) {
+    Response response;
+    for (const Item& item : items) *(response.*field)()->Add() = item;
+    return RenderMessage(response, format);
+  }
+  if (format != OutputFormat::kName) return std::nullopt;
+  std::vector<std::string> ids;
+  for (const Item& item : items) ids.push_back(item.id());
   return Names(ids);
 }
 

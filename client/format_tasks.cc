@@ -22,7 +22,7 @@ using format_internal::kNone;
 using format_internal::OrNone;
 using format_internal::Span;
 using format_internal::StructuredForm;
-using format_internal::TaskIds;
+using format_internal::StructuredList;
 using format_internal::ToTime;
 using v1::Attempt;
 using v1::Task;
@@ -49,18 +49,9 @@ std::string FormatProgress(const Task& task, bool with_rate) {
 
 std::string FormatTaskList(const std::vector<Task>& tasks,
                            const RenderOptions& options) {
-  switch (options.format) {
-    case OutputFormat::kJson:
-    case OutputFormat::kYaml: {
-      v1::ListTasksResponse response;
-      for (const Task& t : tasks) *response.add_tasks() = t;
-      return RenderMessage(response, options.format);
-    }
-    case OutputFormat::kName:
-      return TaskIds(tasks);
-    case OutputFormat::kTable:
-    case OutputFormat::kWide:
-      break;
+  if (std::optional<std::string> structured = StructuredList(
+          tasks, &v1::ListTasksResponse::mutable_tasks, options.format)) {
+    return *structured;
   }
   bool wide = options.format == OutputFormat::kWide;
   std::vector<std::vector<std::string>> rows;

@@ -7,15 +7,9 @@
 namespace ocx::datasets {
 
 const char* FormatName(DatasetFormat format) {
-  switch (format) {
-    case DatasetFormat::kJsonl:
-      return "jsonl";
-    case DatasetFormat::kJson:
-      return "json";
-    case DatasetFormat::kCsv:
-      return "csv";
-  }
-  return "?";
+  // Index-aligned with DatasetFormat.
+  static constexpr const char* kNames[] = {"jsonl", "json", "csv"};
+  return kNames[static_cast<int>(format)];
 }
 
 absl::StatusOr<DatasetFormat> ResolveFormat(const ocx::v1::DatasetConfig& d) {

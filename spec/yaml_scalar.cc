@@ -15,15 +15,12 @@
 namespace ocx::spec {
 namespace {
 
-using google::protobuf::EnumValueDescriptor;
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::Reflection;
+namespace pb = google::protobuf;
 
 // Scalars quoted in messages are cut to this many bytes.
 constexpr size_t kMaxQuoted = 80;
 
-absl::Status TypeError(absl::string_view text, const FieldDescriptor* f) {
+absl::Status TypeError(absl::string_view text, const pb::FieldDescriptor* f) {
   return absl::InvalidArgumentError(
       absl::StrCat("expected ", Expected(f), ", got ", QuoteScalar(text)));
 }
@@ -33,56 +30,65 @@ absl::Status RangeError(absl::string_view text, absl::string_view type) {
       absl::StrCat(text, " is out of range for ", type));
 }
 
-absl::Status SetSigned(absl::string_view text, Message* msg,
-                       const FieldDescriptor* f) {
-  if (!LooksLikeInteger(text)) return TypeError(text, f);
-  const Reflection* r = msg->GetReflection();
+// Sets or adds `s` (signed fields) or `u` (unsigned ones), already checked
+// to fit the field's type.
+void StoreInteger(pb::Message* msg, const pb::FieldDescriptor* f, int64_t s,
+                  uint64_t u) {
+  const pb::Reflection* r = msg->GetReflection();
   const bool rep = f->is_repeated();
-  int64_t v = 0;
-  bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
-  if (!absl::SimpleAtoi(text, &v) ||
-      (is32 && (v < std::numeric_limits<int32_t>::min() ||
-                v > std::numeric_limits<int32_t>::max()))) {
-    return RangeError(text, is32 ? "int32" : "int64");
+  switch (f->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      rep ? r->AddInt32(msg, f, static_cast<int32_t>(s))
+          : r->SetInt32(msg, f, static_cast<int32_t>(s));
+      return;
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      rep ? r->AddInt64(msg, f, s) : r->SetInt64(msg, f, s);
+      return;
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      rep ? r->AddUInt32(msg, f, static_cast<uint32_t>(u))
+          : r->SetUInt32(msg, f, static_cast<uint32_t>(u));
+      return;
+    default:
+      rep ? r->AddUInt64(msg, f, u) : r->SetUInt64(msg, f, u);
+      return;
   }
-  if (is32) {
-    rep ? r->AddInt32(msg, f, static_cast<int32_t>(v))
-        : r->SetInt32(msg, f, static_cast<int32_t>(v));
+}
+
+absl::Status SetInteger(absl::string_view text, pb::Message* msg,
+                        const pb::FieldDescriptor* f) {
+  if (!LooksLikeInteger(text)) return TypeError(text, f);
+  int64_t s = 0;
+  uint64_t u = 0;
+  bool fits = false;
+  absl::string_view type;
+  const pb::FieldDescriptor::CppType cpp_type = f->cpp_type();
+  if (cpp_type == pb::FieldDescriptor::CPPTYPE_INT32 ||
+      cpp_type == pb::FieldDescriptor::CPPTYPE_INT64) {
+    const bool is32 = cpp_type == pb::FieldDescriptor::CPPTYPE_INT32;
+    type = is32 ? "int32" : "int64";
+    fits = absl::SimpleAtoi(text, &s) &&
+           (!is32 || (s >= std::numeric_limits<int32_t>::min() &&
+                      s <= std::numeric_limits<int32_t>::max()));
   } else {
-    rep ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
+    if (text[0] == '-') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected a non-negative integer, got ", QuoteScalar(text)));
+    }
+    const bool is32 = cpp_type == pb::FieldDescriptor::CPPTYPE_UINT32;
+    type = is32 ? "uint32" : "uint64";
+    fits = absl::SimpleAtoi(text, &u) &&
+           (!is32 || u <= std::numeric_limits<uint32_t>::max());
   }
+  if (!fits) return RangeError(text, type);
+  StoreInteger(msg, f, s, u);
   return absl::OkStatus();
 }
 
-absl::Status SetUnsigned(absl::string_view text, Message* msg,
-                         const FieldDescriptor* f) {
-  if (!LooksLikeInteger(text)) return TypeError(text, f);
-  const Reflection* r = msg->GetReflection();
+absl::Status SetFloating(absl::string_view text, pb::Message* msg,
+                         const pb::FieldDescriptor* f) {
+  const pb::Reflection* r = msg->GetReflection();
   const bool rep = f->is_repeated();
-  bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32;
-  if (text[0] == '-') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected a non-negative integer, got ", QuoteScalar(text)));
-  }
-  uint64_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) ||
-      (is32 && v > std::numeric_limits<uint32_t>::max())) {
-    return RangeError(text, is32 ? "uint32" : "uint64");
-  }
-  if (is32) {
-    rep ? r->AddUInt32(msg, f, static_cast<uint32_t>(v))
-        : r->SetUInt32(msg, f, static_cast<uint32_t>(v));
-  } else {
-    rep ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SetFloating(absl::string_view text, Message* msg,
-                         const FieldDescriptor* f) {
-  const Reflection* r = msg->GetReflection();
-  const bool rep = f->is_repeated();
-  const bool is_float = f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT;
+  const bool is_float = f->cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT;
   double v = 0;
   if (!ParseSpecialFloat(text, &v)) {
     if (!LooksLikeDecimal(text)) return TypeError(text, f);
@@ -174,64 +180,63 @@ bool ParseSpecialFloat(absl::string_view s, double* out) {
   return false;
 }
 
-std::string Expected(const FieldDescriptor* f) {
+std::string Expected(const pb::FieldDescriptor* f) {
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64:
-    case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64:
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
       return "an integer";
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT:
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
       return "a number";
-    case FieldDescriptor::CPPTYPE_BOOL:
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
       return "true or false";
-    case FieldDescriptor::CPPTYPE_STRING:
+    case pb::FieldDescriptor::CPPTYPE_STRING:
       return "a string";
-    case FieldDescriptor::CPPTYPE_ENUM: {
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
       std::vector<std::string> names;
       for (int i = 0; i < f->enum_type()->value_count(); ++i) {
         names.push_back(f->enum_type()->value(i)->name());
       }
       return absl::StrCat("one of (", absl::StrJoin(names, ", "), ")");
     }
-    case FieldDescriptor::CPPTYPE_MESSAGE:
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
     default:
       return "a mapping";
   }
 }
 
-absl::Status SetScalarField(absl::string_view text, Message* msg,
-                            const FieldDescriptor* f) {
-  const Reflection* r = msg->GetReflection();
+absl::Status SetScalarField(absl::string_view text, pb::Message* msg,
+                            const pb::FieldDescriptor* f) {
+  const pb::Reflection* r = msg->GetReflection();
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64:
-      return SetSigned(text, msg, f);
-    case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64:
-      return SetUnsigned(text, msg, f);
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT:
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return SetInteger(text, msg, f);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
       return SetFloating(text, msg, f);
-    case FieldDescriptor::CPPTYPE_BOOL: {
+    case pb::FieldDescriptor::CPPTYPE_BOOL: {
       if (!IsTrue(text) && !IsFalse(text)) return TypeError(text, f);
       rep ? r->AddBool(msg, f, IsTrue(text)) : r->SetBool(msg, f, IsTrue(text));
       return absl::OkStatus();
     }
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      const EnumValueDescriptor* ev =
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
+      const pb::EnumValueDescriptor* ev =
           f->enum_type()->FindValueByName(std::string(text));
       if (ev == nullptr) return TypeError(text, f);
       rep ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
       return absl::OkStatus();
     }
-    case FieldDescriptor::CPPTYPE_STRING:
+    case pb::FieldDescriptor::CPPTYPE_STRING:
       rep ? r->AddString(msg, f, std::string(text))
           : r->SetString(msg, f, std::string(text));
       return absl::OkStatus();
-    case FieldDescriptor::CPPTYPE_MESSAGE:
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
     default:
       return absl::InternalError(
           absl::StrCat(f->full_name(), ": SetScalarField on a message field"));

@@ -13,8 +13,7 @@ int RunCancel(const CommandContext& ctx, const std::string& evaluation_id) {
   absl::StatusOr<v1::Evaluation> evaluation =
       ctx.client->CancelEvaluation(request);
   if (!evaluation.ok()) {
-    return Fail(ctx, evaluation.status(),
-                absl::StrCat("evaluation ", evaluation_id), evaluation_id);
+    return FailEvaluation(ctx, evaluation.status(), evaluation_id);
   }
   switch (ctx.format) {
     case OutputFormat::kTable:

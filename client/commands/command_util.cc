@@ -112,6 +112,11 @@ int Fail(const CommandContext& ctx, const absl::Status& status,
   return ExitCodeFor(status.code());
 }
 
+int FailEvaluation(const CommandContext& ctx, const absl::Status& status,
+                   absl::string_view id) {
+  return Fail(ctx, status, absl::StrCat("evaluation ", id), id);
+}
+
 int Usage(const CommandContext& ctx, absl::string_view message) {
   *ctx.err << "ocxctl: " << message << std::endl;
   return kExitUsage;

@@ -36,6 +36,10 @@ std::string Where(const ServerAddress& server);
 int Fail(const CommandContext& ctx, const absl::Status& status,
          absl::string_view what = "", absl::string_view id = "");
 
+// Fail for a call about evaluation `id`.
+int FailEvaluation(const CommandContext& ctx, const absl::Status& status,
+                   absl::string_view id);
+
 // Prints "ocxctl: <message>" and returns kExitUsage.
 int Usage(const CommandContext& ctx, absl::string_view message);
 

@@ -109,8 +109,7 @@ int RunTasks(const CommandContext& ctx, const std::string& evaluation_id,
   }
   absl::StatusOr<std::vector<Task>> tasks = ListAllTasks(ctx, request);
   if (!tasks.ok()) {
-    return Fail(ctx, tasks.status(), absl::StrCat("evaluation ", evaluation_id),
-                evaluation_id);
+    return FailEvaluation(ctx, tasks.status(), evaluation_id);
   }
   if (tasks->empty() && IsTable(ctx)) {
     *ctx.err << "no tasks found" << std::endl;

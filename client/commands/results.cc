@@ -27,8 +27,7 @@ int RunResults(const CommandContext& ctx, const std::string& evaluation_id,
   absl::StatusOr<v1::EvaluationResults> results =
       ctx.client->GetEvaluationResults(request);
   if (!results.ok()) {
-    return Fail(ctx, results.status(),
-                absl::StrCat("evaluation ", evaluation_id), evaluation_id);
+    return FailEvaluation(ctx, results.status(), evaluation_id);
   }
   absl::StatusOr<std::string> text =
       summary::Render(summary::FromProto(*results), name);

@@ -44,12 +44,11 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
     if (watch) return Usage(ctx, "status --watch needs an evaluation id");
     return RecentEvaluations(ctx);
   }
-  const std::string what = absl::StrCat("evaluation ", evaluation_id);
   v1::GetEvaluationRequest get;
   get.set_id(evaluation_id);
   absl::StatusOr<Evaluation> evaluation = ctx.client->GetEvaluation(get);
   if (!evaluation.ok()) {
-    return Fail(ctx, evaluation.status(), what, evaluation_id);
+    return FailEvaluation(ctx, evaluation.status(), evaluation_id);
   }
   if (watch) {
     int64_t after = evaluation->last_event_sequence();
@@ -64,7 +63,7 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
     request.set_evaluation_id(evaluation_id);
     request.set_page_size(kStatusTasks);
     absl::StatusOr<v1::ListTasksResponse> page = ctx.client->ListTasks(request);
-    if (!page.ok()) return Fail(ctx, page.status(), what, evaluation_id);
+    if (!page.ok()) return FailEvaluation(ctx, page.status(), evaluation_id);
     tasks.assign(page->tasks().begin(), page->tasks().end());
     more = !page->next_page_token().empty();
   }

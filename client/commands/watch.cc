@@ -161,7 +161,7 @@ class Watch {
 
   int Fail(const absl::Status& status) {
     ticker_.reset();
-    return client::Fail(ctx_, status, absl::StrCat("evaluation ", id_), id_);
+    return FailEvaluation(ctx_, status, id_);
   }
 
   const CommandContext& ctx_;
