@@ -381,7 +381,11 @@ class JsonScanner : public SampleScanner {
     if (open_.empty()) return &sample_;
     Value* top = open_.back();
     if (top->has_list_value()) return top->mutable_list_value()->add_values();
-    return &(*top->mutable_struct_value()->mutable_fields())[member_key_];
+    // A repeated key: the last value wins, as in Python's json module.
+    Value* member =
+        &(*top->mutable_struct_value()->mutable_fields())[member_key_];
+    member->Clear();
+    return member;
   }
 
   absl::Status Close(char c) {

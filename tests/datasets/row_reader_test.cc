@@ -187,6 +187,15 @@ TEST(RowReaderTest, RowsHoldTheDecodedValues) {
   EXPECT_TRUE(f.at("o").struct_value().fields().at("kA").has_struct_value());
 }
 
+TEST(RowReaderTest, ARepeatedKeyKeepsItsLastValue) {
+  auto rows = ParseRows("{\"a\": [1, 2], \"b\": 1, \"a\": [3]}\n",
+                        DatasetFormat::kJsonl, "test");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  const auto& a = (*rows)[0].struct_value().fields().at("a").list_value();
+  ASSERT_EQ(a.values_size(), 1);
+  EXPECT_EQ(a.values(0).number_value(), 3);
+}
+
 TEST(RowReaderTest, JsonSplitsAndCsvCells) {
   auto json = ParseRows(
       "{\"test\": [{\"q\": \"x\"}, {\"q\": \"y\"}], \"train\": [{\"q\": 1}]}",
