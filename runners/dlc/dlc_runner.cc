@@ -29,13 +29,6 @@ constexpr int kFinalLogTries = 3;
 constexpr char kNoLogs[] = "[WARN] No logs found for the pod";
 constexpr char kLogWindowFile[] = "dlc-log-window";
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string KeyName(const AttemptKey& key) {
   return absl::StrCat(key.task_id, "#", key.attempt);
 }
@@ -87,18 +80,18 @@ absl::StatusOr<std::unique_ptr<DlcRunner>> DlcRunner::Create(Options options) {
   }
   if (options.poll_interval_ms <= 0 || options.max_concurrent_calls <= 0 ||
       options.submit_tries <= 0 || options.call_timeout_ms <= 0 ||
-      options.retry_initial_backoff_ms <= 0 ||
-      options.retry_max_backoff_ms < options.retry_initial_backoff_ms ||
+      options.call_initial_backoff_ms <= 0 ||
+      options.call_max_backoff_ms < options.call_initial_backoff_ms ||
       options.not_found_limit <= 0) {
     return absl::InvalidArgumentError(
         "DlcRunner: poll_interval_ms, max_concurrent_calls, submit_tries, "
-        "call_timeout_ms, retry_initial_backoff_ms and not_found_limit must "
-        "be > 0, and retry_max_backoff_ms >= retry_initial_backoff_ms");
+        "call_timeout_ms, call_initial_backoff_ms and not_found_limit must "
+        "be > 0, and call_max_backoff_ms >= call_initial_backoff_ms");
   }
-  if (options.max_preemptions < 0 || options.log_interval_ms < 0 ||
+  if (options.max_resubmits < 0 || options.log_interval_ms < 0 ||
       options.max_parallel < 0) {
     return absl::InvalidArgumentError(
-        "DlcRunner: max_preemptions, log_interval_ms and max_parallel must "
+        "DlcRunner: max_resubmits, log_interval_ms and max_parallel must "
         "be >= 0");
   }
   return std::make_unique<DlcRunner>(std::move(options));
@@ -462,13 +455,12 @@ bool DlcRunner::Apply(const Op& op, const CliResult& r) {
 void DlcRunner::Backoff(Attempt& a, const std::string& what,
                         const std::string& why, int64_t now) const {
   ++a.failures;
-  double delay = static_cast<double>(options_.retry_initial_backoff_ms);
-  for (int i = 1; i < a.failures && delay < options_.retry_max_backoff_ms;
-       ++i) {
+  double delay = static_cast<double>(options_.call_initial_backoff_ms);
+  for (int i = 1; i < a.failures && delay < options_.call_max_backoff_ms; ++i) {
     delay *= 2;
   }
   int64_t ms = std::min<int64_t>(static_cast<int64_t>(delay),
-                                 options_.retry_max_backoff_ms);
+                                 options_.call_max_backoff_ms);
   a.due_ms = now + ms;
   a.last_error = absl::StrCat(what, ": ", why);
   Note(a, absl::StrCat(what, " failed (", why, "); trying again in ",
@@ -666,7 +658,7 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
                absl::StrCat("timed out after ", a.timeout_s, " s; ", job, " ",
                             DescribeStatus(*info)));
   } else if (dlc::IsPreempted(*info) &&
-             a.incarnation < options_.max_preemptions) {
+             a.incarnation < options_.max_resubmits) {
     a.requeue = true;
     a.requeue_reason = DescribeStatus(*info);
   } else if (dlc::IsPreempted(*info)) {
@@ -674,8 +666,8 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
         Exited(key, a, 1,
                absl::StrCat(job, " was preempted (", DescribeStatus(*info),
                             ") after ", a.incarnation,
-                            " earlier preemption(s); dlc.max_preemptions is ",
-                            options_.max_preemptions));
+                            " earlier preemption(s); dlc.max_resubmits is ",
+                            options_.max_resubmits));
   } else {
     a.final_update =
         Exited(key, a, 1, absl::StrCat(job, " ", DescribeStatus(*info)));
@@ -724,7 +716,7 @@ void DlcRunner::Requeue(Attempt& a, int64_t now) const {
                        CurrentName(a), " (preemption ", a.incarnation,
                        " of at "
                        "most ",
-                       options_.max_preemptions,
+                       options_.max_resubmits,
                        "; the task's retry budget is not used)"));
   a.requeue = false;
   a.requeue_reason.clear();

@@ -27,7 +27,7 @@
 //            (not_found_limit answers in a row) → kLost.
 //   Preemption: a job that ends preempted (docs/dlc.md) is submitted again
 //            under the next name "<name>-p<k>" within the SAME attempt, up to
-//            max_preemptions times, so it does not use the task's retry
+//            max_resubmits times, so it does not use the task's retry
 //            budget (like Slurm's requeue). After that it is a failure.
 //   Cancel() runs `dlc stop job <id> -f` (at once, or as soon as the id is
 //            known); the final update follows when DLC reports Stopped. An
@@ -42,8 +42,8 @@
 //            failed or printed no id) is likewise looked up by name before it
 //            is tried again. So a name is never submitted twice.
 // Transient dlc failures (non-zero exit, garbage output, time-outs) are
-// retried with exponential backoff (retry_initial_backoff_ms doubling up to
-// retry_max_backoff_ms) and are not task failures — except `dlc create job`,
+// retried with exponential backoff (call_initial_backoff_ms doubling up to
+// call_max_backoff_ms) and are not task failures — except `dlc create job`,
 // which gives up after submit_tries failed tries (the attempt then fails:
 // "could not submit ...").
 //
@@ -73,6 +73,7 @@
 #include "absl/synchronization/mutex.h"
 #include "ocx/v1/spec.pb.h"
 #include "runners/cli/cli.h"
+#include "runners/dlc/config.h"
 #include "runners/dlc/dlc_command.h"
 #include "runners/runner.h"
 
@@ -80,33 +81,8 @@ namespace ocx::runners {
 
 class DlcRunner : public Runner {
  public:
-  struct Options {
-    // The dlc executable; a bare name is looked up in PATH.
-    std::string dlc_path = "dlc";
-    // Called (from a worker thread) when Poll() has news; may be empty.
-    std::function<void()> wakeup;
-    // Between two `dlc get job` of one job (OpenCompass: dlc_sleep_time 10 s).
-    int64_t poll_interval_ms = 10000;
-    // dlc calls running at once.
-    int max_concurrent_calls = 4;
-    // Tries of `dlc create job` per job name (OpenCompass: 5).
-    int submit_tries = 5;
-    // A dlc call running longer is killed and counts as failed.
-    int64_t call_timeout_ms = 120000;
-    // Backoff after a failed dlc call: initial, doubling up to max.
-    int64_t retry_initial_backoff_ms = 2000;
-    int64_t retry_max_backoff_ms = 60000;
-    // Preemptions absorbed within one attempt (0: a preemption is a failure).
-    int max_preemptions = 3;
-    // Between live `dlc logs` windows while a job runs; 0: fetch logs only
-    // when it ends.
-    int64_t log_interval_ms = 30000;
-    // Attempts placed or live at once; 0: no limit (max_num_workers of each
-    // stage still applies).
-    int max_parallel = 0;
-    // `dlc get job` answers "not found" this many times in a row → kLost.
-    int not_found_limit = 3;
-  };
+  // Defaults and the conversion from the daemon config: runners/dlc/config.h.
+  using Options = dlc::RunnerOptions;
 
   // INVALID_ARGUMENT for an empty dlc_path or non-positive limits.
   static absl::StatusOr<std::unique_ptr<DlcRunner>> Create(Options options);

@@ -28,13 +28,6 @@ namespace {
 // any more (it only happens when the shim had to fall back to O_EXCL).
 constexpr int64_t kMalformedClaimGraceMs = 5000;
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) {
     return absl::StrCat("exited with status ", WEXITSTATUS(status));

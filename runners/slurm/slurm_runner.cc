@@ -31,13 +31,6 @@ constexpr size_t kIdsPerQuery = 2000;
 // After an scancel, look again soon: the user waits for the outcome.
 constexpr int64_t kAfterCancelPollMs = 300;
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string KeyName(const AttemptKey& key) {
   return absl::StrCat(key.task_id, "#", key.attempt);
 }
@@ -55,12 +48,9 @@ void AppendFile(const std::string& path, absl::string_view text) {
   close(fd);
 }
 
-// "e1-infer-3" → "e1-infer": the evaluation and stage of a task, which
-// share one max_pending.
-std::string GroupOf(const std::string& task_id) {
-  size_t dash = task_id.rfind('-');
-  if (dash == std::string::npos) return task_id;
-  return task_id.substr(0, dash);
+// The tasks of one stage of one evaluation share one max_pending.
+std::string GroupOf(const LaunchSpec& spec) {
+  return absl::StrCat(spec.evaluation_id, "/", static_cast<int>(spec.stage));
 }
 
 // Numeric order of job ids ("99" < "100").
@@ -93,14 +83,15 @@ absl::StatusOr<std::unique_ptr<SlurmRunner>> SlurmRunner::Create(
         "SlurmRunner: the sbatch, squeue, sacct and scancel paths must be set");
   }
   if (options.poll_interval_ms <= 0 || options.call_timeout_ms <= 0 ||
-      options.backoff_initial_ms <= 0 ||
-      options.backoff_max_ms < options.backoff_initial_ms ||
+      options.call_initial_backoff_ms <= 0 ||
+      options.call_max_backoff_ms < options.call_initial_backoff_ms ||
       options.not_found_limit <= 0 || options.scancel_batch <= 0 ||
-      options.max_in_flight < 0 || options.max_resubmits < 0) {
+      options.max_parallel < 0 || options.max_resubmits < 0) {
     return absl::InvalidArgumentError(
-        "SlurmRunner: poll_interval_ms, call_timeout_ms, backoff_initial_ms, "
-        "not_found_limit and scancel_batch must be > 0, max_in_flight and "
-        "max_resubmits >= 0, backoff_max_ms >= backoff_initial_ms");
+        "SlurmRunner: poll_interval_ms, call_timeout_ms, "
+        "call_initial_backoff_ms, "
+        "not_found_limit and scancel_batch must be > 0, max_parallel and "
+        "max_resubmits >= 0, call_max_backoff_ms >= call_initial_backoff_ms");
   }
   return std::make_unique<SlurmRunner>(std::move(options));
 }
@@ -130,12 +121,12 @@ absl::StatusOr<std::vector<int>> SlurmRunner::Place(const LaunchSpec& spec) {
         absl::StrCat("attempt ", KeyName(spec.key), " is already launched"));
   }
   if (placed_.count(spec.key) > 0) return std::vector<int>();
-  if (options_.max_in_flight > 0 &&
+  if (options_.max_parallel > 0 &&
       static_cast<int>(jobs_.size() + placed_.size()) >=
-          options_.max_in_flight) {
+          options_.max_parallel) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("all ", options_.max_in_flight,
-                     " Slurm slots are taken (slurm.max_in_flight)"));
+        absl::StrCat("all ", options_.max_parallel,
+                     " Slurm slots are taken (slurm.max_parallel)"));
   }
   placed_.insert(spec.key);
   return std::vector<int>();
@@ -170,7 +161,7 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   j.attempt_dir = spec.attempt_dir;
   j.script_path = JoinPath(spec.attempt_dir, kScriptFile);
   OCX_RETURN_IF_ERROR(WriteFileAtomic(j.script_path, *script));
-  j.group = GroupOf(spec.key.task_id);
+  j.group = GroupOf(spec);
   j.max_pending = spec.runner.max_pending();
   slurm::SubmitOptions& o = j.submit;
   o.sbatch = options_.sbatch;
@@ -342,11 +333,11 @@ CliResult SlurmRunner::Call(const std::vector<std::string>& argv) {
 
 void SlurmRunner::Backoff(const std::string& what, const CliResult& r) {
   ++failures_;
-  int64_t delay = options_.backoff_initial_ms;
-  for (int i = 1; i < failures_ && delay < options_.backoff_max_ms; ++i) {
+  int64_t delay = options_.call_initial_backoff_ms;
+  for (int i = 1; i < failures_ && delay < options_.call_max_backoff_ms; ++i) {
     delay *= 2;
   }
-  delay = std::min(delay, options_.backoff_max_ms);
+  delay = std::min(delay, options_.call_max_backoff_ms);
   backoff_until_ms_ = NowMillis() + delay;
   fprintf(stderr, "ocxd: slurm: %s failed (%s); trying again in %s\n",
           what.c_str(), r.Describe().c_str(), FormatMs(delay).c_str());

@@ -59,43 +59,16 @@
 #include "absl/synchronization/mutex.h"
 #include "runners/cli/cli.h"
 #include "runners/runner.h"
+#include "runners/slurm/config.h"
 #include "runners/slurm/slurm_command.h"
 
 namespace ocx::runners {
 
 class SlurmRunner : public Runner {
  public:
-  struct Options {
-    // The Slurm commands; bare names are looked up in PATH.
-    std::string sbatch = "sbatch";
-    std::string squeue = "squeue";
-    std::string sacct = "sacct";
-    std::string scancel = "scancel";
-    // Put before sacct's own options: {"-c"} reads the jobcomp file on a
-    // cluster without slurmdbd.
-    std::vector<std::string> sacct_args;
-    // Passed to every sbatch before the stage's extra_command.
-    std::vector<std::string> sbatch_args;
-    // -p when the stage names no partition; empty: Slurm's default.
-    std::string default_partition;
-    // Called (from the worker) when Poll() has news; may be empty.
-    std::function<void()> wakeup;
-    // Between two squeue polls.
-    int64_t poll_interval_ms = 2000;
-    // A Slurm call running longer is killed and counts as failed.
-    int64_t call_timeout_ms = 60000;
-    // Backoff after a failed call: initial, doubling up to max.
-    int64_t backoff_initial_ms = 1000;
-    int64_t backoff_max_ms = 30000;
-    // Jobs placed or live at once across all evaluations; 0: no limit.
-    int max_in_flight = 0;
-    // Resubmissions after NODE_FAIL / PREEMPTED / BOOT_FAIL per attempt.
-    int max_resubmits = 3;
-    // Polls in a row that find no trace of a job before it is kLost.
-    int not_found_limit = 3;
-    // Job ids per scancel call.
-    int scancel_batch = 256;
-  };
+  // Defaults and the conversion from the daemon config:
+  // runners/slurm/config.h.
+  using Options = slurm::RunnerOptions;
 
   // INVALID_ARGUMENT for empty command paths or non-positive limits.
   static absl::StatusOr<std::unique_ptr<SlurmRunner>> Create(Options options);
@@ -108,7 +81,7 @@ class SlurmRunner : public Runner {
 
   // "slurm".
   std::string backend() const override;
-  // RESOURCE_EXHAUSTED when max_in_flight jobs are placed or live. No GPU
+  // RESOURCE_EXHAUSTED when max_parallel jobs are placed or live. No GPU
   // ids: Slurm picks them (--gres).
   absl::StatusOr<std::vector<int>> Place(const LaunchSpec& spec) override;
   void Unplace(const AttemptKey& key) override;
