@@ -29,36 +29,14 @@ constexpr int kFinalLogTries = 3;
 constexpr char kNoLogs[] = "[WARN] No logs found for the pod";
 constexpr char kLogWindowFile[] = "dlc-log-window";
 
-std::string KeyName(const AttemptKey& key) {
-  return absl::StrCat(key.task_id, "#", key.attempt);
-}
-
-void AppendFile(const std::string& path, absl::string_view text) {
-  if (path.empty() || text.empty()) return;
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  while (!text.empty()) {
-    ssize_t n = write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  close(fd);
-}
-
 // Writes dlc logs output to the attempt log (outside the lock).
 void AppendLogOutput(const std::string& path, const std::string& output) {
   if (output.empty() || absl::StrContains(output, kNoLogs)) return;
   if (output.back() == '\n') {
-    AppendFile(path, output);
+    AppendToFile(path, output);
   } else {
-    AppendFile(path, absl::StrCat(output, "\n"));
+    AppendToFile(path, absl::StrCat(output, "\n"));
   }
-}
-
-std::string FormatDelay(int64_t ms) {
-  if (ms < 1000) return absl::StrCat(ms, " ms");
-  return absl::StrCat(ms / 1000, ".", (ms % 1000) / 100, " s");
 }
 
 std::string DescribeStatus(const JobInfo& info) {
@@ -97,48 +75,23 @@ absl::StatusOr<std::unique_ptr<DlcRunner>> DlcRunner::Create(Options options) {
   return std::make_unique<DlcRunner>(std::move(options));
 }
 
-DlcRunner::DlcRunner(Options options) : options_(std::move(options)) {
+DlcRunner::DlcRunner(Options options)
+    : AsyncCliRunner({"dlc", "DLC", options.max_parallel,
+                      options.call_initial_backoff_ms,
+                      options.call_max_backoff_ms}),
+      options_(std::move(options)) {
   for (int i = 0; i < std::max(1, options_.max_concurrent_calls); ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
 }
 
 DlcRunner::~DlcRunner() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  abort_calls_ = true;
+  BeginShutdown();
   work_cv_.SignalAll();
   for (std::thread& t : workers_) t.join();
 }
 
-std::string DlcRunner::backend() const { return "dlc"; }
-
 // ---- Dispatcher-thread entry points ----
-
-absl::StatusOr<std::vector<int>> DlcRunner::Place(const LaunchSpec& spec) {
-  absl::MutexLock lock(&mu_);
-  if (attempts_.count(spec.key) > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("attempt ", KeyName(spec.key), " is already launched"));
-  }
-  if (placed_.count(spec.key) > 0) return std::vector<int>();
-  if (options_.max_parallel > 0 &&
-      static_cast<int>(attempts_.size() + placed_.size()) >=
-          options_.max_parallel) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("all ", options_.max_parallel,
-                     " DLC slots are taken (dlc.max_parallel)"));
-  }
-  placed_.insert(spec.key);
-  return std::vector<int>();
-}
-
-void DlcRunner::Unplace(const AttemptKey& key) {
-  absl::MutexLock lock(&mu_);
-  placed_.erase(key);
-}
 
 absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
     const LaunchSpec& spec) const {
@@ -183,41 +136,26 @@ absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
   a.resources = dlc::ComputeResources(gpus, cfg);
   a.shell = std::move(*shell);
   a.timeout_s = spec.timeout_s;
-  OCX_RETURN_IF_ERROR(MakeDirs(Dirname(spec.log_path)));
-  if (!spec.attempt_dir.empty())
-    OCX_RETURN_IF_ERROR(MakeDirs(spec.attempt_dir));
+  OCX_RETURN_IF_ERROR(MakeAttemptDirs(spec));
   return a;
 }
 
 absl::StatusOr<std::string> DlcRunner::Launch(const LaunchSpec& spec) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (attempts_.count(spec.key) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", KeyName(spec.key), " is live"));
-    }
-  }
+  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
   OCX_ASSIGN_OR_RETURN(Attempt a, Prepare(spec));
   Note(a, absl::StrCat("submitting to DLC as ", a.base_name, " (worker_gpu ",
                        a.resources.gpus, ", worker_cpu ", a.resources.cpu,
                        ", worker_memory ", a.resources.memory_gi, "Gi, image ",
                        a.cfg.worker_image(), ")"));
   absl::MutexLock lock(&mu_);
-  placed_.erase(spec.key);
-  Attempt& ref = attempts_.emplace(spec.key, std::move(a)).first->second;
+  Attempt& ref = Admit(spec.key, std::move(a));
   MaybeStart(spec.key, ref, NowMillis());
   return spec.name;
 }
 
 absl::Status DlcRunner::Adopt(const LaunchSpec& spec,
                               const std::string& backend_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (attempts_.count(spec.key) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", KeyName(spec.key), " is live"));
-    }
-  }
+  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
   OCX_ASSIGN_OR_RETURN(Attempt a, Prepare(spec));
   a.adopted = true;
   const int64_t now = NowMillis();
@@ -235,8 +173,7 @@ absl::Status DlcRunner::Adopt(const LaunchSpec& spec,
                          a.base_name, " was known; looking it up by name"));
   }
   absl::MutexLock lock(&mu_);
-  placed_.erase(spec.key);
-  Attempt& ref = attempts_.emplace(spec.key, std::move(a)).first->second;
+  Attempt& ref = Admit(spec.key, std::move(a));
   MaybeStart(spec.key, ref, now);
   return absl::OkStatus();
 }
@@ -244,22 +181,19 @@ absl::Status DlcRunner::Adopt(const LaunchSpec& spec,
 std::vector<AttemptUpdate> DlcRunner::Poll() {
   absl::MutexLock lock(&mu_);
   const int64_t now = NowMillis();
-  for (auto it = attempts_.begin(); it != attempts_.end();) {
+  for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);  // MaybeStart may erase `it`
     MaybeStart(it->first, it->second, now);
     it = next;
   }
-  std::vector<AttemptUpdate> out;
-  out.swap(outbox_);
-  return out;
+  return TakeUpdates();
 }
 
 absl::Status DlcRunner::Cancel(const AttemptKey& key) {
   absl::MutexLock lock(&mu_);
-  auto it = attempts_.find(key);
-  if (it == attempts_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no live DLC attempt ", KeyName(key)));
+  auto it = live_.find(key);
+  if (it == live_.end()) {
+    return NotLiveError(key);
   }
   Attempt& a = it->second;
   if (!a.cancel_requested) {
@@ -271,17 +205,12 @@ absl::Status DlcRunner::Cancel(const AttemptKey& key) {
   return absl::OkStatus();
 }
 
-int DlcRunner::live_count() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(attempts_.size());
-}
-
 int64_t DlcRunner::poll_interval_ms() const {
   absl::MutexLock lock(&mu_);
   if (!outbox_.empty()) return 0;
   const int64_t now = NowMillis();
   int64_t wait = 1000;
-  for (const auto& [key, a] : attempts_) {
+  for (const auto& [key, a] : live_) {
     if (a.busy) continue;
     wait = std::min(wait, a.due_ms - now);
   }
@@ -321,8 +250,8 @@ void DlcRunner::MaybeStart(const AttemptKey& key, Attempt& a, int64_t now) {
     case Phase::kCreate:
       if (a.cancel_requested) {
         if (!a.create_unknown) {
-          Finish(key,
-                 Exited(key, a, 1, "cancelled before it was submitted to DLC"));
+          Finish(key, Exited(key, a, 1, 0,
+                             "cancelled before it was submitted to DLC"));
           return;
         }
         a.phase = Phase::kLookup;  // a failed create may have made the job
@@ -419,8 +348,8 @@ void DlcRunner::WorkerLoop() {
 }
 
 bool DlcRunner::Apply(const Op& op, const CliResult& r) {
-  auto it = attempts_.find(op.key);
-  if (it == attempts_.end()) return false;  // cannot happen: it was busy
+  auto it = live_.find(op.key);
+  if (it == live_.end()) return false;  // cannot happen: it was busy
   Attempt& a = it->second;
   a.busy = false;
   const size_t before = outbox_.size();
@@ -447,8 +376,8 @@ bool DlcRunner::Apply(const Op& op, const CliResult& r) {
       break;
   }
   // The attempt may be gone (finished); look it up again.
-  it = attempts_.find(op.key);
-  if (it != attempts_.end()) MaybeStart(op.key, it->second, now);
+  it = live_.find(op.key);
+  if (it != live_.end()) MaybeStart(op.key, it->second, now);
   return outbox_.size() > before;
 }
 
@@ -491,7 +420,7 @@ void DlcRunner::ApplyCreate(const AttemptKey& key, Attempt& a,
     a.last_error = absl::StrCat(what, ": ", why);
     if (!a.create_unknown) {
       Finish(key,
-             Exited(key, a, 1,
+             Exited(key, a, 1, 0,
                     absl::StrCat("could not submit to DLC after ",
                                  a.create_tries, " tries: ", a.last_error)));
       return;
@@ -513,7 +442,7 @@ void DlcRunner::ApplyLookup(const AttemptKey& key, Attempt& a,
     if ((a.give_up_after_lookup || a.cancel_requested) &&
         a.failures + 1 >= options_.submit_tries) {
       Finish(key,
-             Exited(key, a, 1,
+             Exited(key, a, 1, 0,
                     absl::StrCat(a.cancel_requested ? "cancelled"
                                                     : "could not submit to DLC",
                                  "; could not find out whether a job "
@@ -555,11 +484,11 @@ void DlcRunner::ApplyLookup(const AttemptKey& key, Attempt& a,
   }
   // DLC has no such job.
   if (a.cancel_requested) {
-    Finish(key, Exited(key, a, 1, "cancelled before DLC accepted the job"));
+    Finish(key, Exited(key, a, 1, 0, "cancelled before DLC accepted the job"));
     return;
   }
   if (a.give_up_after_lookup) {
-    Finish(key, Exited(key, a, 1,
+    Finish(key, Exited(key, a, 1, 0,
                        absl::StrCat("could not submit to DLC after ",
                                     a.create_tries, " tries: ", a.last_error)));
     return;
@@ -577,17 +506,7 @@ void DlcRunner::Found(const AttemptKey& key, Attempt& a,
   a.not_found = 0;
   a.status.clear();
   a.next_get_ms = now + options_.poll_interval_ms;
-  ReportRunning(key, a, 0);
-}
-
-void DlcRunner::ReportRunning(const AttemptKey& key, const Attempt& a,
-                              int64_t start_ms) {
-  AttemptUpdate u;
-  u.key = key;
-  u.kind = AttemptUpdate::Kind::kRunning;
-  u.backend_id = a.job_id;
-  u.start_ms = start_ms;
-  outbox_.push_back(std::move(u));
+  outbox_.push_back(Running(key, a, 0));
 }
 
 void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
@@ -598,16 +517,10 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
   if (!info.ok()) {
     if (r.spawn_status.ok() && dlc::SaysNotFound(r.output)) {
       if (++a.not_found >= options_.not_found_limit) {
-        AttemptUpdate u;
-        u.key = key;
-        u.kind = AttemptUpdate::Kind::kLost;
-        u.backend_id = a.job_id;
-        u.end_ms = now;
-        u.reason = absl::StrCat("DLC no longer knows job ", a.job_id,
-                                " (dlc get job, ", a.not_found,
-                                " times: ", r.Describe(), ")");
-        Note(a, u.reason);
-        Finish(key, std::move(u));
+        Finish(key, Lost(key, a,
+                         absl::StrCat("DLC no longer knows job ", a.job_id,
+                                      " (dlc get job, ", a.not_found,
+                                      " times: ", r.Describe(), ")")));
         return;
       }
     } else {
@@ -638,7 +551,7 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
     }
     int64_t started = dlc::ParseUtc(info->running_time) * 1000;
     if (started <= 0 && !a.adopted) started = now;
-    ReportRunning(key, a, started);
+    outbox_.push_back(Running(key, a, started));
   }
   if (!final) {
     a.next_get_ms = now + options_.poll_interval_ms;
@@ -646,15 +559,15 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
   }
   const std::string job = absl::StrCat("DLC job ", a.job_id);
   if (dlc::IsSuccessStatus(info->status)) {
-    a.final_update = Exited(key, a, 0, absl::StrCat(job, " Succeeded"));
+    a.final_update = Exited(key, a, 0, 0, absl::StrCat(job, " Succeeded"));
   } else if (a.cancel_requested) {
     a.final_update =
-        Exited(key, a, 1,
+        Exited(key, a, 1, 0,
                absl::StrCat("stopped on request (dlc stop job): ", job, " ",
                             DescribeStatus(*info)));
   } else if (a.timed_out) {
     a.final_update =
-        Exited(key, a, 1,
+        Exited(key, a, 1, 0,
                absl::StrCat("timed out after ", a.timeout_s, " s; ", job, " ",
                             DescribeStatus(*info)));
   } else if (dlc::IsPreempted(*info) &&
@@ -663,14 +576,14 @@ void DlcRunner::ApplyGet(const AttemptKey& key, Attempt& a, const CliResult& r,
     a.requeue_reason = DescribeStatus(*info);
   } else if (dlc::IsPreempted(*info)) {
     a.final_update =
-        Exited(key, a, 1,
+        Exited(key, a, 1, 0,
                absl::StrCat(job, " was preempted (", DescribeStatus(*info),
                             ") after ", a.incarnation,
                             " earlier preemption(s); dlc.max_resubmits is ",
                             options_.max_resubmits));
   } else {
     a.final_update =
-        Exited(key, a, 1, absl::StrCat(job, " ", DescribeStatus(*info)));
+        Exited(key, a, 1, 0, absl::StrCat(job, " ", DescribeStatus(*info)));
   }
   a.phase = Phase::kFinalLogs;
   a.final_log_tries = 0;
@@ -746,31 +659,6 @@ void DlcRunner::ApplyStop(const AttemptKey& key, Attempt& a, const CliResult& r,
     return;
   }
   Backoff(a, absl::StrCat("dlc stop job ", a.job_id), r.Describe(), now);
-}
-
-void DlcRunner::Finish(const AttemptKey& key, AttemptUpdate u) {
-  outbox_.push_back(std::move(u));
-  attempts_.erase(key);
-  placed_.erase(key);
-}
-
-AttemptUpdate DlcRunner::Exited(const AttemptKey& key, const Attempt& a,
-                                int exit_code, std::string reason) {
-  AttemptUpdate u;
-  u.key = key;
-  u.kind = AttemptUpdate::Kind::kExited;
-  u.backend_id = a.job_id;
-  u.exit_code = exit_code;
-  u.end_ms = NowMillis();
-  u.reason = std::move(reason);
-  if (exit_code != 0) Note(a, u.reason);
-  return u;
-}
-
-void DlcRunner::Note(const Attempt& a, const std::string& text) {
-  AppendFile(a.log_path,
-             absl::StrCat("[ocx-dlc ", dlc::FormatUtc(NowMillis() / 1000), "] ",
-                          text, "\n"));
 }
 
 void DlcRunner::SaveLogWindow(const Attempt& a) {

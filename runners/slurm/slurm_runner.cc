@@ -31,23 +31,6 @@ constexpr size_t kIdsPerQuery = 2000;
 // After an scancel, look again soon: the user waits for the outcome.
 constexpr int64_t kAfterCancelPollMs = 300;
 
-std::string KeyName(const AttemptKey& key) {
-  return absl::StrCat(key.task_id, "#", key.attempt);
-}
-
-void AppendFile(const std::string& path, absl::string_view text) {
-  if (path.empty()) return;
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  while (!text.empty()) {
-    ssize_t n = write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  close(fd);
-}
-
 // The tasks of one stage of one evaluation share one max_pending.
 std::string GroupOf(const LaunchSpec& spec) {
   return absl::StrCat(spec.evaluation_id, "/", static_cast<int>(spec.stage));
@@ -66,11 +49,6 @@ std::string Shorten(std::string s) {
   while (!s.empty() && absl::ascii_isspace(s.back())) s.pop_back();
   if (s.size() > 400) s = absl::StrCat(s.substr(0, 400), "...");
   return s;
-}
-
-std::string FormatMs(int64_t ms) {
-  if (ms < 1000) return absl::StrCat(ms, " ms");
-  return absl::StrCat(ms / 1000, ".", (ms % 1000) / 100, " s");
 }
 
 }  // namespace
@@ -96,46 +74,21 @@ absl::StatusOr<std::unique_ptr<SlurmRunner>> SlurmRunner::Create(
   return std::make_unique<SlurmRunner>(std::move(options));
 }
 
-SlurmRunner::SlurmRunner(Options options) : options_(std::move(options)) {
+SlurmRunner::SlurmRunner(Options options)
+    : AsyncCliRunner({"slurm", "Slurm", options.max_parallel,
+                      options.call_initial_backoff_ms,
+                      options.call_max_backoff_ms}),
+      options_(std::move(options)) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
 SlurmRunner::~SlurmRunner() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  abort_calls_ = true;
+  BeginShutdown();
   cv_.SignalAll();
   worker_.join();
 }
 
-std::string SlurmRunner::backend() const { return "slurm"; }
-
 // ---- Dispatcher-thread entry points ----
-
-absl::StatusOr<std::vector<int>> SlurmRunner::Place(const LaunchSpec& spec) {
-  absl::MutexLock lock(&mu_);
-  if (jobs_.count(spec.key) > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("attempt ", KeyName(spec.key), " is already launched"));
-  }
-  if (placed_.count(spec.key) > 0) return std::vector<int>();
-  if (options_.max_parallel > 0 &&
-      static_cast<int>(jobs_.size() + placed_.size()) >=
-          options_.max_parallel) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("all ", options_.max_parallel,
-                     " Slurm slots are taken (slurm.max_parallel)"));
-  }
-  placed_.insert(spec.key);
-  return std::vector<int>();
-}
-
-void SlurmRunner::Unplace(const AttemptKey& key) {
-  absl::MutexLock lock(&mu_);
-  placed_.erase(key);
-}
 
 absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
     const LaunchSpec& spec) const {
@@ -153,8 +106,7 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   if (!script.ok()) {
     return Annotate(script.status(), absl::StrCat("attempt ", spec.name));
   }
-  OCX_RETURN_IF_ERROR(MakeDirs(Dirname(spec.log_path)));
-  OCX_RETURN_IF_ERROR(MakeDirs(spec.attempt_dir));
+  OCX_RETURN_IF_ERROR(MakeAttemptDirs(spec));
   Job j;
   j.base_name = spec.name;
   j.log_path = spec.log_path;
@@ -185,17 +137,10 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
 }
 
 absl::StatusOr<std::string> SlurmRunner::Launch(const LaunchSpec& spec) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (jobs_.count(spec.key) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", KeyName(spec.key), " is live"));
-    }
-  }
+  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
   OCX_ASSIGN_OR_RETURN(Job j, Prepare(spec));
   absl::MutexLock lock(&mu_);
-  placed_.erase(spec.key);
-  jobs_.emplace(spec.key, std::move(j));
+  Admit(spec.key, std::move(j));
   kick_ = true;
   cv_.Signal();
   return spec.name;
@@ -203,13 +148,7 @@ absl::StatusOr<std::string> SlurmRunner::Launch(const LaunchSpec& spec) {
 
 absl::Status SlurmRunner::Adopt(const LaunchSpec& spec,
                                 const std::string& backend_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (jobs_.count(spec.key) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", KeyName(spec.key), " is live"));
-    }
-  }
+  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
   OCX_ASSIGN_OR_RETURN(Job j, Prepare(spec));
   // The job file is written right after sbatch answers, so it may know a
   // job id the database never heard of (the daemon died in between).
@@ -230,8 +169,7 @@ absl::Status SlurmRunner::Adopt(const LaunchSpec& spec,
     k = 0;  // learnt from the job's name at the next poll
   }
   absl::MutexLock lock(&mu_);
-  placed_.erase(spec.key);
-  Job& ref = jobs_.emplace(spec.key, std::move(j)).first->second;
+  Job& ref = Admit(spec.key, std::move(j));
   if (!id.empty()) {
     Note(ref,
          absl::StrCat("ocxd restarted; watching Slurm job ", id, " again"));
@@ -248,35 +186,27 @@ absl::Status SlurmRunner::Adopt(const LaunchSpec& spec,
 
 std::vector<AttemptUpdate> SlurmRunner::Poll() {
   absl::MutexLock lock(&mu_);
-  std::vector<AttemptUpdate> out;
-  out.swap(outbox_);
-  return out;
+  return TakeUpdates();
 }
 
 absl::Status SlurmRunner::Cancel(const AttemptKey& key) {
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(key);
-  if (it == jobs_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no live Slurm attempt ", KeyName(key)));
+  auto it = live_.find(key);
+  if (it == live_.end()) {
+    return NotLiveError(key);
   }
   Job& j = it->second;
   if (j.cancel_requested) return absl::OkStatus();
   j.cancel_requested = true;
   Note(j, "cancel requested");
   if (j.phase == Phase::kSubmit && !j.busy) {
-    Finish(key, j,
+    Finish(key,
            Exited(key, j, 1, 0, "cancelled before it was submitted to Slurm"));
     return absl::OkStatus();
   }
   kick_ = true;
   cv_.Signal();
   return absl::OkStatus();
-}
-
-int SlurmRunner::live_count() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(jobs_.size());
 }
 
 int64_t SlurmRunner::poll_interval_ms() const {
@@ -298,7 +228,7 @@ void SlurmRunner::WorkerLoop() {
           due = backoff_until_ms_;
         } else if (kick_) {
           break;
-        } else if (!jobs_.empty()) {
+        } else if (!live_.empty()) {
           if (next_poll_ms_ <= now) break;
           due = std::min(due, next_poll_ms_);
         }
@@ -332,15 +262,10 @@ CliResult SlurmRunner::Call(const std::vector<std::string>& argv) {
 }
 
 void SlurmRunner::Backoff(const std::string& what, const CliResult& r) {
-  ++failures_;
-  int64_t delay = options_.call_initial_backoff_ms;
-  for (int i = 1; i < failures_ && delay < options_.call_max_backoff_ms; ++i) {
-    delay *= 2;
-  }
-  delay = std::min(delay, options_.call_max_backoff_ms);
+  const int64_t delay = BackoffMs(++failures_);
   backoff_until_ms_ = NowMillis() + delay;
   fprintf(stderr, "ocxd: slurm: %s failed (%s); trying again in %s\n",
-          what.c_str(), r.Describe().c_str(), FormatMs(delay).c_str());
+          what.c_str(), r.Describe().c_str(), FormatDelay(delay).c_str());
 }
 
 void SlurmRunner::CancelTurn() {
@@ -348,7 +273,7 @@ void SlurmRunner::CancelTurn() {
   {
     absl::MutexLock lock(&mu_);
     if (backoff_until_ms_ > NowMillis()) return;
-    for (const auto& [key, j] : jobs_) {
+    for (const auto& [key, j] : live_) {
       if (j.cancel_requested && !j.cancel_sent && j.phase == Phase::kWatch) {
         ids.push_back(j.job_id);
       }
@@ -371,7 +296,7 @@ void SlurmRunner::CancelTurn() {
     }
     failures_ = 0;
     std::set<std::string> sent(batch.begin(), batch.end());
-    for (auto& [key, j] : jobs_) {
+    for (auto& [key, j] : live_) {
       if (j.phase == Phase::kWatch && sent.count(j.job_id) > 0) {
         if (!j.cancel_sent) {
           Note(j, absl::StrCat("scancel ", j.job_id));
@@ -388,7 +313,7 @@ void SlurmRunner::LookupTurn() {
   {
     absl::MutexLock lock(&mu_);
     if (backoff_until_ms_ > NowMillis()) return;
-    for (const auto& [key, j] : jobs_) {
+    for (const auto& [key, j] : live_) {
       if (j.phase != Phase::kLookup) continue;
       for (int k = j.incarnation; k <= options_.max_resubmits; ++k) {
         by_name[slurm::IncarnationName(j.base_name, k)] = key;
@@ -434,8 +359,8 @@ void SlurmRunner::LookupTurn() {
   for (const JobRecord& rec : found) {
     auto n = by_name.find(rec.name);  // sacct -c ignores --name
     if (n == by_name.end()) continue;
-    auto it = jobs_.find(n->second);
-    if (it == jobs_.end() || it->second.phase != Phase::kLookup) continue;
+    auto it = live_.find(n->second);
+    if (it == live_.end() || it->second.phase != Phase::kLookup) continue;
     int k = slurm::IncarnationOf(it->second.base_name, rec.name);
     auto b = best.find(n->second);
     if (b == best.end() || k > b->second.first ||
@@ -443,7 +368,7 @@ void SlurmRunner::LookupTurn() {
       best[n->second] = {k, rec.job_id};
     }
   }
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
+  for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);
     Job& j = it->second;
     if (j.phase == Phase::kLookup) {
@@ -454,9 +379,8 @@ void SlurmRunner::LookupTurn() {
                     slurm::IncarnationName(j.base_name, b->second.first)));
         Found(it->first, j, b->second.second, b->second.first);
       } else if (j.cancel_requested) {
-        Finish(it->first, j,
-               Exited(it->first, j, 1, 0,
-                      "cancelled before Slurm accepted the job"));
+        Finish(it->first, Exited(it->first, j, 1, 0,
+                                 "cancelled before Slurm accepted the job"));
       } else {
         j.phase = Phase::kSubmit;
       }
@@ -479,14 +403,14 @@ void SlurmRunner::SubmitTurn() {
         return;
       }
       std::map<std::string, int> pending;  // per group
-      for (const auto& [k, j] : jobs_) {
+      for (const auto& [k, j] : live_) {
         if (j.busy || (j.phase == Phase::kWatch &&
                        slurm::ClassifyState(j.state) == Outcome::kPending)) {
           ++pending[j.group];
         }
       }
       Job* next = nullptr;
-      for (auto& [k, j] : jobs_) {
+      for (auto& [k, j] : live_) {
         if (j.phase != Phase::kSubmit || j.busy || j.cancel_requested) continue;
         if (j.max_pending > 0 && pending[j.group] >= j.max_pending) continue;
         key = k;
@@ -501,8 +425,8 @@ void SlurmRunner::SubmitTurn() {
     }
     CliResult r = Call(argv);
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(key);
-    if (it == jobs_.end()) continue;
+    auto it = live_.find(key);
+    if (it == live_.end()) continue;
     Job& j = it->second;
     j.busy = false;
     const std::string name = slurm::IncarnationName(j.base_name, j.incarnation);
@@ -519,9 +443,8 @@ void SlurmRunner::SubmitTurn() {
       continue;
     }
     if (!r.spawn_status.ok()) {
-      Finish(key, j,
-             Exited(key, j, 1, 0,
-                    absl::StrCat("could not run sbatch: ", r.Describe())));
+      Finish(key, Exited(key, j, 1, 0,
+                         absl::StrCat("could not run sbatch: ", r.Describe())));
       continue;
     }
     if (r.timed_out || r.aborted) {
@@ -536,7 +459,7 @@ void SlurmRunner::SubmitTurn() {
       Backoff(absl::StrCat("sbatch of ", name), r);
       return;
     }
-    Finish(key, j,
+    Finish(key,
            Exited(key, j, 1, 0,
                   absl::StrCat("sbatch refused the job: ", Shorten(r.output))));
   }
@@ -547,7 +470,7 @@ void SlurmRunner::PollTurn() {
   {
     absl::MutexLock lock(&mu_);
     next_poll_ms_ = NowMillis() + options_.poll_interval_ms;
-    for (const auto& [key, j] : jobs_) {
+    for (const auto& [key, j] : live_) {
       if (j.phase == Phase::kWatch) by_id[j.job_id] = key;
     }
   }
@@ -593,8 +516,8 @@ void SlurmRunner::PollTurn() {
   for (const JobRecord& rec : found) {
     auto k = by_id.find(rec.job_id);
     if (k == by_id.end()) continue;
-    auto it = jobs_.find(k->second);
-    if (it == jobs_.end() || it->second.phase != Phase::kWatch ||
+    auto it = live_.find(k->second);
+    if (it == live_.end() || it->second.phase != Phase::kWatch ||
         it->second.job_id != rec.job_id) {
       continue;
     }
@@ -603,8 +526,8 @@ void SlurmRunner::PollTurn() {
   for (const std::string& id : ids) {
     if (seen.count(id) > 0) continue;
     const AttemptKey key = by_id.at(id);
-    auto it = jobs_.find(key);
-    if (it == jobs_.end() || it->second.job_id != id) continue;
+    auto it = live_.find(key);
+    if (it == live_.end() || it->second.job_id != id) continue;
     Job& j = it->second;
     // The job's own record of how the task ended, when Slurm forgot it.
     absl::StatusOr<std::string> text =
@@ -622,16 +545,10 @@ void SlurmRunner::PollTurn() {
       continue;
     }
     if (++j.not_found >= options_.not_found_limit) {
-      AttemptUpdate u;
-      u.key = key;
-      u.kind = AttemptUpdate::Kind::kLost;
-      u.backend_id = id;
-      u.end_ms = now;
-      u.reason = absl::StrCat("Slurm no longer knows job ", id,
-                              " (not in squeue or sacct ", j.not_found,
-                              " times) and it left no exit status");
-      Note(j, u.reason);
-      Finish(key, j, std::move(u));
+      Finish(key, Lost(key, j,
+                       absl::StrCat("Slurm no longer knows job ", id,
+                                    " (not in squeue or sacct ", j.not_found,
+                                    " times) and it left no exit status")));
     }
   }
 }
@@ -661,37 +578,29 @@ void SlurmRunner::ApplyRecord(const AttemptKey& key, Job& j, const JobRecord& r,
           slurm::ClassifyState(r.state) == Outcome::kRunning &&
           !j.running_reported;
       if (!state_changed && !first_run) return;
-      AttemptUpdate u;
-      u.key = key;
-      u.kind = AttemptUpdate::Kind::kRunning;
-      u.backend_id = j.job_id;
-      u.reason = absl::StrCat(job, r.state, why);
-      if (first_run) {
-        j.running_reported = true;
-        u.start_ms = now;
-      }
-      outbox_.push_back(std::move(u));
+      if (first_run) j.running_reported = true;
+      outbox_.push_back(Running(key, j, first_run ? now : 0,
+                                absl::StrCat(job, r.state, why)));
       return;
     }
     case Outcome::kSucceeded:
       if (r.has_exit && (r.exit_code != 0 || r.signal != 0)) {
-        Finish(key, j,
+        Finish(key,
                Exited(key, j, r.exit_code, r.signal,
                       absl::StrCat(job, "COMPLETED with a non-zero status")));
       } else {
-        Finish(key, j, Exited(key, j, 0, 0, absl::StrCat(job, "COMPLETED")));
+        Finish(key, Exited(key, j, 0, 0, absl::StrCat(job, "COMPLETED")));
       }
       return;
     case Outcome::kFailed: {
       int code = r.has_exit && r.exit_code != 0 ? r.exit_code : 1;
       int sig = r.has_exit && r.exit_code == 0 ? r.signal : 0;
-      Finish(key, j,
-             Exited(key, j, code, sig,
-                    absl::StrCat(job, slurm::ExplainState(r.state), why)));
+      Finish(key, Exited(key, j, code, sig,
+                         absl::StrCat(job, slurm::ExplainState(r.state), why)));
       return;
     }
     case Outcome::kCancelled:
-      Finish(key, j,
+      Finish(key,
              Exited(key, j, 1, 0,
                     j.cancel_requested
                         ? absl::StrCat(job, "CANCELLED by ocx (scancel)")
@@ -701,10 +610,9 @@ void SlurmRunner::ApplyRecord(const AttemptKey& key, Job& j, const JobRecord& r,
       return;
     case Outcome::kResubmit:
       if (j.cancel_requested) {
-        Finish(key, j,
-               Exited(key, j, 1, 0,
-                      absl::StrCat(job, slurm::ExplainState(r.state),
-                                   " while being cancelled")));
+        Finish(key, Exited(key, j, 1, 0,
+                           absl::StrCat(job, slurm::ExplainState(r.state),
+                                        " while being cancelled")));
         return;
       }
       if (j.incarnation < options_.max_resubmits) {
@@ -725,7 +633,7 @@ void SlurmRunner::ApplyRecord(const AttemptKey& key, Job& j, const JobRecord& r,
         kick_ = true;
         return;
       }
-      Finish(key, j,
+      Finish(key,
              Exited(key, j, 1, 0,
                     absl::StrCat(job, slurm::ExplainState(r.state), " after ",
                                  j.incarnation,
@@ -743,44 +651,9 @@ void SlurmRunner::Found(const AttemptKey& key, Job& j,
   j.state.clear();
   j.not_found = 0;
   SaveJobFile(j);
-  AttemptUpdate u;
-  u.key = key;
-  u.kind = AttemptUpdate::Kind::kRunning;
-  u.backend_id = job_id;
-  u.reason = absl::StrCat("Slurm job ", job_id, " submitted");
-  outbox_.push_back(std::move(u));
+  outbox_.push_back(
+      Running(key, j, 0, absl::StrCat("Slurm job ", job_id, " submitted")));
   if (j.cancel_requested) kick_ = true;
-}
-
-void SlurmRunner::Finish(const AttemptKey& key, const Job& j, AttemptUpdate u) {
-  (void)j;
-  outbox_.push_back(std::move(u));
-  jobs_.erase(key);
-  placed_.erase(key);
-}
-
-AttemptUpdate SlurmRunner::Exited(const AttemptKey& key, const Job& j,
-                                  int exit_code, int signal,
-                                  std::string reason) const {
-  AttemptUpdate u;
-  u.key = key;
-  u.kind = AttemptUpdate::Kind::kExited;
-  u.backend_id = j.job_id;
-  u.exit_code = exit_code;
-  u.signal = signal;
-  u.end_ms = NowMillis();
-  u.reason = std::move(reason);
-  if (exit_code != 0 || signal != 0) Note(j, u.reason);
-  return u;
-}
-
-void SlurmRunner::Note(const Job& j, const std::string& text) {
-  AppendFile(j.log_path,
-             absl::StrCat("[ocx-slurm ",
-                          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                           absl::FromUnixMillis(NowMillis()),
-                                           absl::UTCTimeZone()),
-                          "] ", text, "\n"));
 }
 
 void SlurmRunner::SaveJobFile(const Job& j) {
