@@ -43,7 +43,9 @@
 #ifndef OCX_RUNNERS_CLI_ASYNC_RUNNER_H_
 #define OCX_RUNNERS_CLI_ASYNC_RUNNER_H_
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -72,6 +74,19 @@ int64_t CallBackoffMs(int failures, int64_t initial_ms, int64_t max_ms);
 
 // "250 ms", "2.5 s".
 std::string FormatDelay(int64_t ms);
+
+// `items` in order, in batches of at most `n` (> 0): one command per batch
+// keeps an argv far below ARG_MAX however many jobs are live.
+template <typename T>
+std::vector<std::vector<T>> Chunks(const std::vector<T>& items, size_t n) {
+  std::vector<std::vector<T>> out;
+  for (size_t i = 0; i < items.size(); i += n) {
+    out.emplace_back(items.begin() + static_cast<std::ptrdiff_t>(i),
+                     items.begin() + static_cast<std::ptrdiff_t>(
+                                         std::min(items.size(), i + n)));
+  }
+  return out;
+}
 
 // What every remote job of an attempt has, whatever the backend.
 struct RemoteJob {

@@ -132,6 +132,17 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
   void LookupTurn();
   void SubmitTurn();
   void PollTurn();
+  // squeue (in chunks) and sacct for the ids squeue no longer has; false
+  // after a failed squeue (backoff started).
+  bool QueryJobs(const std::vector<std::string>& ids,
+                 std::vector<slurm::JobRecord>* found);
+  // A watched job neither squeue nor sacct know: its exit file, else kLost
+  // after not_found_limit polls.
+  void ApplyMissing(const AttemptKey& key, const std::string& id, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NODE_FAIL / PREEMPTED / BOOT_FAIL: the next incarnation, or the end.
+  void Resubmit(const AttemptKey& key, Job& j, const slurm::JobRecord& r,
+                const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies what Slurm says about the current job of `key`.
   void ApplyRecord(const AttemptKey& key, Job& j, const slurm::JobRecord& r,
                    int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
