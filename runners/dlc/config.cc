@@ -8,6 +8,7 @@
 #include "common/field_check.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "runners/call_settings.h"
 
 namespace ocx::runners::dlc {
 namespace {
@@ -157,16 +158,11 @@ void ApplyStageDefaults(ocx::v1::RunnerConfig* r) {
 
 absl::Status ValidateSettings(const ocx::v1::DlcRunnerSettings& s) {
   OCX_RETURN_IF_ERROR(CheckNoNul("dlc.dlc_path", s.dlc_path()));
+  OCX_RETURN_IF_ERROR(ValidateCallSettings("dlc", s));
   const std::pair<const char*, int64_t> non_negative[] = {
-      {"dlc.poll_interval_ms", s.poll_interval_ms()},
       {"dlc.max_concurrent_calls", s.max_concurrent_calls()},
       {"dlc.submit_tries", s.submit_tries()},
-      {"dlc.call_timeout_ms", s.call_timeout_ms()},
-      {"dlc.call_initial_backoff_ms", s.call_initial_backoff_ms()},
-      {"dlc.call_max_backoff_ms", s.call_max_backoff_ms()},
-      {"dlc.max_resubmits", s.max_resubmits()},
       {"dlc.log_interval_ms", s.log_interval_ms()},
-      {"dlc.max_parallel", s.max_parallel()},
   };
   for (const auto& [path, v] : non_negative) {
     OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
@@ -175,13 +171,6 @@ absl::Status ValidateSettings(const ocx::v1::DlcRunnerSettings& s) {
     return Bad("dlc.max_concurrent_calls",
                absl::StrCat("must be at most ", kMaxDlcCalls, ", got ",
                             s.max_concurrent_calls()));
-  }
-  if (s.call_initial_backoff_ms() > 0 && s.call_max_backoff_ms() > 0 &&
-      s.call_max_backoff_ms() < s.call_initial_backoff_ms()) {
-    return Bad("dlc.call_max_backoff_ms",
-               absl::StrCat("must be >= call_initial_backoff_ms (",
-                            s.call_initial_backoff_ms(), "), got ",
-                            s.call_max_backoff_ms()));
   }
   return absl::OkStatus();
 }
@@ -194,23 +183,12 @@ RunnerOptions OptionsFromSettings(const ocx::v1::DlcRunnerSettings& s,
                      ? s.dlc_path()
                      : ocx::AbsolutePath(s.dlc_path(), base_dir);
   }
-  if (s.poll_interval_ms() > 0) o.poll_interval_ms = s.poll_interval_ms();
+  ApplyCallSettings(s, &o);
   if (s.max_concurrent_calls() > 0) {
     o.max_concurrent_calls = s.max_concurrent_calls();
   }
   if (s.submit_tries() > 0) o.submit_tries = s.submit_tries();
-  if (s.call_timeout_ms() > 0) o.call_timeout_ms = s.call_timeout_ms();
-  if (s.call_initial_backoff_ms() > 0) {
-    o.call_initial_backoff_ms = s.call_initial_backoff_ms();
-  }
-  if (s.call_max_backoff_ms() > 0) {
-    o.call_max_backoff_ms = s.call_max_backoff_ms();
-  }
-  o.call_max_backoff_ms =
-      std::max(o.call_max_backoff_ms, o.call_initial_backoff_ms);
-  if (s.has_max_resubmits()) o.max_resubmits = s.max_resubmits();
   if (s.has_log_interval_ms()) o.log_interval_ms = s.log_interval_ms();
-  o.max_parallel = s.max_parallel();
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include "common/field_check.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "runners/call_settings.h"
 
 namespace ocx::runners::slurm {
 namespace {
@@ -129,25 +130,7 @@ absl::Status ValidateSettings(const ocx::v1::SlurmRunnerSettings& s) {
     OCX_RETURN_IF_ERROR(
         CheckNoNul(Index("slurm.sbatch_args", i), s.sbatch_args(i)));
   }
-  const std::pair<const char*, int64_t> non_negative[] = {
-      {"slurm.poll_interval_ms", s.poll_interval_ms()},
-      {"slurm.call_timeout_ms", s.call_timeout_ms()},
-      {"slurm.call_initial_backoff_ms", s.call_initial_backoff_ms()},
-      {"slurm.call_max_backoff_ms", s.call_max_backoff_ms()},
-      {"slurm.max_parallel", s.max_parallel()},
-      {"slurm.max_resubmits", s.max_resubmits()},
-  };
-  for (const auto& [path, v] : non_negative) {
-    OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
-  }
-  if (s.call_initial_backoff_ms() > 0 && s.call_max_backoff_ms() > 0 &&
-      s.call_max_backoff_ms() < s.call_initial_backoff_ms()) {
-    return Bad("slurm.call_max_backoff_ms",
-               absl::StrCat("must be >= call_initial_backoff_ms (",
-                            s.call_initial_backoff_ms(), "), got ",
-                            s.call_max_backoff_ms()));
-  }
-  return absl::OkStatus();
+  return ValidateCallSettings("slurm", s);
 }
 
 RunnerOptions OptionsFromSettings(const ocx::v1::SlurmRunnerSettings& s,
@@ -160,18 +143,7 @@ RunnerOptions OptionsFromSettings(const ocx::v1::SlurmRunnerSettings& s,
   o.sacct_args.assign(s.sacct_args().begin(), s.sacct_args().end());
   o.sbatch_args.assign(s.sbatch_args().begin(), s.sbatch_args().end());
   o.default_partition = s.default_partition();
-  if (s.poll_interval_ms() > 0) o.poll_interval_ms = s.poll_interval_ms();
-  if (s.call_timeout_ms() > 0) o.call_timeout_ms = s.call_timeout_ms();
-  if (s.call_initial_backoff_ms() > 0) {
-    o.call_initial_backoff_ms = s.call_initial_backoff_ms();
-  }
-  if (s.call_max_backoff_ms() > 0) {
-    o.call_max_backoff_ms = s.call_max_backoff_ms();
-  }
-  o.call_max_backoff_ms =
-      std::max(o.call_max_backoff_ms, o.call_initial_backoff_ms);
-  o.max_parallel = s.max_parallel();
-  if (s.has_max_resubmits()) o.max_resubmits = s.max_resubmits();
+  ApplyCallSettings(s, &o);
   return o;
 }
 
