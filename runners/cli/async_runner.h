@@ -112,6 +112,10 @@ struct CliBackendInfo {
 template <typename Job>
 class AsyncCliRunner : public Runner {
  public:
+  // Not copyable (one owner of the remote jobs; mutex and threads).
+  AsyncCliRunner(const AsyncCliRunner&) = delete;
+  AsyncCliRunner& operator=(const AsyncCliRunner&) = delete;
+
   std::string backend() const override { return info_.tag; }
 
   // RESOURCE_EXHAUSTED when max_parallel attempts are placed or live;

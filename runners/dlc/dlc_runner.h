@@ -135,9 +135,6 @@ class DlcRunner : public AsyncCliRunner<dlc_internal::DlcAttempt> {
   explicit DlcRunner(Options options);
   ~DlcRunner() override;
 
-  DlcRunner(const DlcRunner&) = delete;
-  DlcRunner& operator=(const DlcRunner&) = delete;
-
   // backend() is "dlc"; Place() counts against max_parallel and returns no
   // GPUs (AsyncCliRunner).
 

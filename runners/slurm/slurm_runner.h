@@ -96,9 +96,6 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
   explicit SlurmRunner(Options options);
   ~SlurmRunner() override;
 
-  SlurmRunner(const SlurmRunner&) = delete;
-  SlurmRunner& operator=(const SlurmRunner&) = delete;
-
   // backend() is "slurm"; Place() counts against max_parallel and returns
   // no GPU ids: Slurm picks them (--gres) (AsyncCliRunner).
   // Writes the batch script and queues the submission; returns spec.name
