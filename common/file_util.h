@@ -36,6 +36,9 @@ std::string AbsolutePath(absl::string_view path, absl::string_view base);
 // Joins path segments with single slashes.
 std::string JoinPath(absl::string_view a, absl::string_view b);
 
+// The directory part of `path`: "a/b" → "a", "/a" → "/", "a" → ".".
+std::string Dirname(absl::string_view path);
+
 }  // namespace ocx
 
 #endif  // OCX_COMMON_FILE_UTIL_H_

@@ -61,8 +61,11 @@ struct LaunchSpec {
   // The stage's runner settings from the evaluation spec (partition, qos,
   // aliyun_cfg, ...), for backends that shape jobs from them.
   ocx::v1::RunnerConfig runner;
-  // The task's stage and OpenCompass-style name ("OpenICLEval[m/ds]"); DLC
-  // gives eval tasks named in runner.eval_with_gpu a GPU.
+  // The evaluation and stage the task belongs to, and its OpenCompass-style
+  // name ("OpenICLEval[m/ds]"): Slurm counts runner.max_pending per
+  // (evaluation, stage); DLC gives eval tasks named in runner.eval_with_gpu a
+  // GPU. A runner never looks the evaluation up: what it needs is here.
+  std::string evaluation_id;
   ocx::v1::Stage stage = ocx::v1::STAGE_UNSPECIFIED;
   std::string task_name;
 };

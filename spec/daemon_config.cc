@@ -1,7 +1,6 @@
 #include "spec/daemon_config.h"
 
 #include <cstdint>
-#include <set>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -10,26 +9,64 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/field_check.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "runners/dlc/config.h"
+#include "runners/local/config.h"
+#include "runners/slurm/config.h"
 #include "spec/yaml_to_proto.h"
+#include "yaml-cpp/yaml.h"
 
 namespace ocx::spec {
 namespace {
 
+using ::ocx::field::Bad;
+using ::ocx::field::CheckAtLeastZero;
+using ::ocx::field::CheckNoNul;
+using ::ocx::field::Quote;
+
+// Options renamed when the runners got one vocabulary (docs/runners.md).
+// There are no users to keep compatible: an old name is refused with its
+// new one rather than read.
+struct Renamed {
+  const char* section;
+  const char* old_name;
+  const char* new_name;
+};
+constexpr Renamed kRenamed[] = {
+    {"dlc", "retry_initial_backoff_ms", "call_initial_backoff_ms"},
+    {"dlc", "retry_max_backoff_ms", "call_max_backoff_ms"},
+    {"dlc", "max_preemptions", "max_resubmits"},
+    {"slurm", "backoff_initial_ms", "call_initial_backoff_ms"},
+    {"slurm", "backoff_max_ms", "call_max_backoff_ms"},
+    {"slurm", "max_in_flight", "max_parallel"},
+};
+
+// INVALID_ARGUMENT "slurm.max_in_flight: renamed to slurm.max_parallel" for
+// the first renamed option in `text`. Text that is not YAML is left to the
+// loader, which reports it.
+absl::Status CheckRenamedOptions(absl::string_view text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception&) {
+    return absl::OkStatus();
+  }
+  if (!root.IsMap()) return absl::OkStatus();
+  const YAML::Node& doc = root;  // const: lookups add no keys
+  for (const Renamed& r : kRenamed) {
+    const YAML::Node section = doc[r.section];
+    if (section && section.IsMap() && section[r.old_name]) {
+      return Bad(absl::StrCat(r.section, ".", r.old_name),
+                 absl::StrCat("renamed to ", r.section, ".", r.new_name));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 constexpr size_t kMaxUnixPath = 107;
-constexpr int64_t kMaxGpuId = 1 << 20;
-// dlc calls at once: each is a process; more only hammers DLC's API.
-constexpr int kMaxDlcCalls = 64;
-
-absl::Status Bad(absl::string_view path, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
-}
-
-std::string Quote(absl::string_view s) {
-  return absl::StrCat("\"", absl::CHexEscape(s), "\"");
-}
 
 bool AllDigits(absl::string_view s) {
   if (s.empty()) return false;
@@ -101,112 +138,11 @@ absl::Status ValidateListen(absl::string_view listen) {
   return CheckPort(listen.substr(colon + 1), listen);
 }
 
-absl::Status ValidateGpus(absl::string_view gpus) {
-  if (gpus.empty() || gpus == "none") return absl::OkStatus();
-  std::set<int64_t> seen;
-  for (absl::string_view item : absl::StrSplit(gpus, ',')) {
-    absl::string_view id = absl::StripAsciiWhitespace(item);
-    int64_t v = 0;
-    if (!AllDigits(id) || !absl::SimpleAtoi(id, &v) || v > kMaxGpuId) {
-      return Bad("local.gpus",
-                 absl::StrCat(Quote(id),
-                              " is not a GPU id (expected \"none\" or "
-                              "comma-separated ids such as \"0,1\")"));
-    }
-    if (!seen.insert(v).second) {
-      return Bad("local.gpus", absl::StrCat("duplicate GPU id ", v));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckNoNul(absl::string_view path, absl::string_view s) {
-  if (s.find('\0') != absl::string_view::npos) {
-    return Bad(path, "must not contain NUL");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckAtLeastZero(absl::string_view path, int64_t v) {
-  if (v < 0) return Bad(path, absl::StrCat("must be >= 0, got ", v));
-  return absl::OkStatus();
-}
-
-absl::Status ValidateDlc(const ocx::v1::DlcRunnerSettings& dlc) {
-  OCX_RETURN_IF_ERROR(CheckNoNul("dlc.dlc_path", dlc.dlc_path()));
-  const std::pair<const char*, int64_t> non_negative[] = {
-      {"dlc.poll_interval_ms", dlc.poll_interval_ms()},
-      {"dlc.max_concurrent_calls", dlc.max_concurrent_calls()},
-      {"dlc.submit_tries", dlc.submit_tries()},
-      {"dlc.call_timeout_ms", dlc.call_timeout_ms()},
-      {"dlc.retry_initial_backoff_ms", dlc.retry_initial_backoff_ms()},
-      {"dlc.retry_max_backoff_ms", dlc.retry_max_backoff_ms()},
-      {"dlc.max_preemptions", dlc.max_preemptions()},
-      {"dlc.log_interval_ms", dlc.log_interval_ms()},
-      {"dlc.max_parallel", dlc.max_parallel()},
-  };
-  for (const auto& [path, v] : non_negative) {
-    OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
-  }
-  if (dlc.max_concurrent_calls() > kMaxDlcCalls) {
-    return Bad("dlc.max_concurrent_calls",
-               absl::StrCat("must be at most ", kMaxDlcCalls, ", got ",
-                            dlc.max_concurrent_calls()));
-  }
-  if (dlc.retry_initial_backoff_ms() > 0 && dlc.retry_max_backoff_ms() > 0 &&
-      dlc.retry_max_backoff_ms() < dlc.retry_initial_backoff_ms()) {
-    return Bad("dlc.retry_max_backoff_ms",
-               absl::StrCat("must be >= retry_initial_backoff_ms (",
-                            dlc.retry_initial_backoff_ms(), "), got ",
-                            dlc.retry_max_backoff_ms()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateSlurm(const ocx::v1::SlurmRunnerSettings& s) {
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"slurm.sbatch_path", &s.sbatch_path()},
-      {"slurm.squeue_path", &s.squeue_path()},
-      {"slurm.sacct_path", &s.sacct_path()},
-      {"slurm.scancel_path", &s.scancel_path()},
-      {"slurm.default_partition", &s.default_partition()},
-  };
-  for (const auto& [path, v] : strings) {
-    OCX_RETURN_IF_ERROR(CheckNoNul(path, *v));
-  }
-  for (int i = 0; i < s.sacct_args_size(); ++i) {
-    OCX_RETURN_IF_ERROR(
-        CheckNoNul(absl::StrCat("slurm.sacct_args[", i, "]"), s.sacct_args(i)));
-  }
-  for (int i = 0; i < s.sbatch_args_size(); ++i) {
-    OCX_RETURN_IF_ERROR(CheckNoNul(absl::StrCat("slurm.sbatch_args[", i, "]"),
-                                   s.sbatch_args(i)));
-  }
-  const std::pair<const char*, int64_t> non_negative[] = {
-      {"slurm.poll_interval_ms", s.poll_interval_ms()},
-      {"slurm.call_timeout_ms", s.call_timeout_ms()},
-      {"slurm.backoff_initial_ms", s.backoff_initial_ms()},
-      {"slurm.backoff_max_ms", s.backoff_max_ms()},
-      {"slurm.max_in_flight", s.max_in_flight()},
-      {"slurm.max_resubmits", s.max_resubmits()},
-  };
-  for (const auto& [path, v] : non_negative) {
-    OCX_RETURN_IF_ERROR(CheckAtLeastZero(path, v));
-  }
-  if (s.backoff_initial_ms() > 0 && s.backoff_max_ms() > 0 &&
-      s.backoff_max_ms() < s.backoff_initial_ms()) {
-    return Bad(
-        "slurm.backoff_max_ms",
-        absl::StrCat("must be >= backoff_initial_ms (", s.backoff_initial_ms(),
-                     "), got ", s.backoff_max_ms()));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text) {
   ocx::v1::DaemonConfig config;
+  OCX_RETURN_IF_ERROR(CheckRenamedOptions(text));
   YamlParseOptions options;
   options.allow_empty_document = true;
   OCX_RETURN_IF_ERROR(ParseYamlToMessage(text, &config, options));
@@ -226,22 +162,16 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
   OCX_RETURN_IF_ERROR(CheckNoNul("database", config.database()));
   OCX_RETURN_IF_ERROR(CheckNoNul("work_root", config.work_root()));
   OCX_RETURN_IF_ERROR(CheckNoNul("lock_file", config.lock_file()));
-  const auto& local = config.local();
-  OCX_RETURN_IF_ERROR(ValidateGpus(local.gpus()));
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero("local.max_parallel", local.max_parallel()));
-  OCX_RETURN_IF_ERROR(CheckNoNul("local.shim_path", local.shim_path()));
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero("local.kill_grace_s", local.kill_grace_s()));
+  OCX_RETURN_IF_ERROR(runners::local::ValidateSettings(config.local()));
   const auto& retry = config.retry();
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero("retry.initial_backoff_ms", retry.initial_backoff_ms()));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero("retry.initial_backoff_ms",
+                                       int64_t{retry.initial_backoff_ms()}));
   if (retry.multiplier() != 0 && !(retry.multiplier() >= 1)) {
     return Bad("retry.multiplier",
                absl::StrCat("must be >= 1, got ", retry.multiplier()));
   }
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero("retry.max_backoff_ms", retry.max_backoff_ms()));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero("retry.max_backoff_ms",
+                                       int64_t{retry.max_backoff_ms()}));
   if (retry.initial_backoff_ms() > 0 && retry.max_backoff_ms() > 0 &&
       retry.max_backoff_ms() < retry.initial_backoff_ms()) {
     return Bad("retry.max_backoff_ms",
@@ -250,8 +180,8 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
                             retry.max_backoff_ms()));
   }
   OCX_RETURN_IF_ERROR(CheckNoNul("task_program", config.task_program()));
-  OCX_RETURN_IF_ERROR(ValidateDlc(config.dlc()));
-  OCX_RETURN_IF_ERROR(ValidateSlurm(config.slurm()));
+  OCX_RETURN_IF_ERROR(runners::dlc::ValidateSettings(config.dlc()));
+  OCX_RETURN_IF_ERROR(runners::slurm::ValidateSettings(config.slurm()));
   return absl::OkStatus();
 }
 

@@ -15,7 +15,10 @@
 namespace ocx::spec {
 
 // Parses YAML or JSON text (rules in spec/yaml_to_proto.h). An empty document
-// (or one with only comments) is an empty config. Does not validate.
+// (or one with only comments) is an empty config. An option renamed when the
+// runners got one vocabulary (docs/runners.md) is INVALID_ARGUMENT naming
+// the new one, e.g. "slurm.max_in_flight: renamed to slurm.max_parallel".
+// Does not validate.
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text);
 
 // Reads and parses the file at `path`. A file that cannot be read gives the
@@ -28,16 +31,11 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
 // OK, or INVALID_ARGUMENT `<field path>: <problem>` for the first problem:
 //   listen      empty, unix:///absolute/path (path at most 107 bytes), or
 //               host:port / [v6]:port with port 1..65535
-//   local.gpus  empty, "none", or comma-separated distinct ids >= 0
-//   local.max_parallel, local.kill_grace_s >= 0
 //   retry.initial_backoff_ms, retry.max_backoff_ms >= 0; max >= initial when
 //   both are set; retry.multiplier >= 1 when set
-//   database, work_root, lock_file, task_program, local.shim_path,
-//   dlc.dlc_path: no NUL
-//   dlc.*: >= 0; dlc.max_concurrent_calls <= 64; dlc.retry_max_backoff_ms
-//   >= dlc.retry_initial_backoff_ms when both are set
-//   slurm.*: no NUL in paths and args; numbers >= 0;
-//   slurm.backoff_max_ms >= slurm.backoff_initial_ms when both are set
+//   database, work_root, lock_file, task_program: no NUL
+//   local, dlc, slurm: each runner's ValidateSettings
+//               (runners/<backend>/config.h)
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config);
 
 }  // namespace ocx::spec

@@ -7,15 +7,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "common/field_check.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "runners/dlc/config.h"
+#include "runners/local/config.h"
+#include "runners/slurm/config.h"
 #include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
 #include "spec/test_range.h"
@@ -23,6 +23,14 @@
 namespace ocx::spec {
 namespace {
 
+using ::ocx::field::Bad;
+using ::ocx::field::CheckAtLeastZero;
+using ::ocx::field::CheckInRange;
+using ::ocx::field::CheckNoNul;
+using ::ocx::field::Index;
+using ::ocx::field::Key;
+using ::ocx::field::Quote;
+using ::ocx::field::Sub;
 using ::ocx::v1::DatasetConfig;
 using ::ocx::v1::EvaluationSpec;
 using ::ocx::v1::ModelConfig;
@@ -34,9 +42,6 @@ using ::ocx::v1::TaskConfig;
 constexpr char kNaivePartitioner[] = "NaivePartitioner";
 constexpr char kSizePartitioner[] = "SizePartitioner";
 constexpr char kNumWorkerPartitioner[] = "NumWorkerPartitioner";
-constexpr char kLocalRunner[] = "LocalRunner";
-constexpr char kSlurmRunner[] = "SlurmRunner";
-constexpr char kDlcRunner[] = "DLCRunner";
 constexpr char kInferTask[] = "OpenICLInferTask";
 constexpr char kEvalTask[] = "OpenICLEvalTask";
 constexpr char kCommandTask[] = "command";
@@ -54,51 +59,6 @@ constexpr int kMaxNumWorkers = 4096;
 constexpr int kMaxWorkersPerGpu = 64;
 constexpr size_t kMaxWorkDirBytes = 4096;
 constexpr size_t kMaxKnownListed = 20;
-
-absl::Status Bad(absl::string_view path, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
-}
-
-std::string Sub(absl::string_view parent, absl::string_view field) {
-  return absl::StrCat(parent, ".", field);
-}
-
-std::string Index(absl::string_view parent, int i) {
-  return absl::StrCat(parent, "[", i, "]");
-}
-
-std::string Key(absl::string_view parent, absl::string_view key) {
-  return absl::StrCat(parent, "[\"", absl::CHexEscape(key), "\"]");
-}
-
-std::string Quote(absl::string_view s) {
-  return absl::StrCat("\"", absl::CHexEscape(s), "\"");
-}
-
-absl::Status CheckAtLeastZero(absl::string_view path, int64_t v) {
-  if (v < 0) return Bad(path, absl::StrCat("must be >= 0, got ", v));
-  return absl::OkStatus();
-}
-
-absl::Status CheckAtLeastZero(absl::string_view path, double v) {
-  if (!(v >= 0)) return Bad(path, absl::StrCat("must be >= 0, got ", v));
-  return absl::OkStatus();
-}
-
-absl::Status CheckInRange(absl::string_view path, int64_t v, int64_t lo,
-                          int64_t hi) {
-  if (v < lo || v > hi) {
-    return Bad(path, absl::StrCat("must be in ", lo, "..", hi, ", got ", v));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckNoNul(absl::string_view path, absl::string_view s) {
-  if (s.find('\0') != absl::string_view::npos) {
-    return Bad(path, "must not contain NUL");
-  }
-  return absl::OkStatus();
-}
 
 // Abbrs become file and directory names.
 absl::Status CheckAbbr(absl::string_view path, absl::string_view abbr) {
@@ -379,177 +339,40 @@ absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
   return absl::OkStatus();
 }
 
-// DLCRunner settings (docs/dlc.md). Everything here ends up as a `dlc`
-// argument or a quoted word of the job's shell, so the checks are about
-// what DLC accepts and what a remote shell can carry.
-absl::Status ValidateDlcRunner(const RunnerConfig& r, const std::string& path) {
-  const std::string cfg_path = Sub(path, "aliyun_cfg");
-  if (!r.has_aliyun_cfg()) {
-    return Bad(cfg_path,
-               "required for DLCRunner (workspace_id, worker_image, "
-               "dlc_config_path, ...)");
-  }
-  const ocx::v1::AliyunConfig& c = r.aliyun_cfg();
-  auto field = [&](absl::string_view name) { return Sub(cfg_path, name); };
-  // A DLC id, image or path: no NUL, no whitespace or control characters.
-  auto check_word = [&](absl::string_view name,
-                        const std::string& v) -> absl::Status {
-    OCX_RETURN_IF_ERROR(CheckNoNul(field(name), v));
-    for (char ch : v) {
-      if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
-        return Bad(field(name),
-                   absl::StrCat("must not contain whitespace or control "
-                                "characters, got ",
-                                Quote(v)));
-      }
-    }
-    return absl::OkStatus();
-  };
-  auto check_abs = [&](absl::string_view name,
-                       const std::string& v) -> absl::Status {
-    OCX_RETURN_IF_ERROR(CheckNoNul(field(name), v));
-    if (!v.empty() && v[0] != '/') {
-      return Bad(field(name),
-                 absl::StrCat("must be an absolute path, got ", Quote(v)));
-    }
-    return absl::OkStatus();
-  };
-  // In declaration order.
-  OCX_RETURN_IF_ERROR(check_abs("bashrc_path", c.bashrc_path()));
-  OCX_RETURN_IF_ERROR(CheckNoNul(field("conda_env_name"), c.conda_env_name()));
-  if (!c.bashrc_path().empty() && c.conda_env_name().empty()) {
-    return Bad(field("conda_env_name"), "required with bashrc_path");
-  }
-  if (c.bashrc_path().empty() && !c.conda_env_name().empty()) {
-    return Bad(field("bashrc_path"),
-               "required with conda_env_name (the file that sets up conda)");
-  }
-  OCX_RETURN_IF_ERROR(check_abs("python_env_path", c.python_env_path()));
-  if (!c.python_env_path().empty() && !c.bashrc_path().empty()) {
-    return Bad(field("python_env_path"),
-               "set either bashrc_path + conda_env_name or python_env_path, "
-               "not both");
-  }
-  if (c.dlc_config_path().empty()) {
-    return Bad(field("dlc_config_path"), "required for DLCRunner");
-  }
-  OCX_RETURN_IF_ERROR(check_abs("dlc_config_path", c.dlc_config_path()));
-  if (c.workspace_id().empty()) {
-    return Bad(field("workspace_id"), "required for DLCRunner");
-  }
-  OCX_RETURN_IF_ERROR(check_word("workspace_id", c.workspace_id()));
-  if (c.worker_image().empty()) {
-    return Bad(field("worker_image"), "required for DLCRunner");
-  }
-  OCX_RETURN_IF_ERROR(check_word("worker_image", c.worker_image()));
-  OCX_RETURN_IF_ERROR(check_word("resource_id", c.resource_id()));
-  for (int i = 0; i < c.data_sources_size(); ++i) {
-    const std::string p = Index(field("data_sources"), i);
-    const std::string& d = c.data_sources(i);
-    if (d.empty()) return Bad(p, "must not be empty");
-    OCX_RETURN_IF_ERROR(check_word(absl::StrCat("data_sources[", i, "]"), d));
-    if (d.find(',') != std::string::npos) {
-      return Bad(p, absl::StrCat("must not contain ',' (one data source id "
-                                 "per entry), got ",
-                                 Quote(d)));
-    }
-  }
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero(field("priority"), int64_t{c.priority()}));
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : c.extra_envs()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    if (!IsEnvVarName(key)) {
-      return Bad(Key(field("extra_envs"), key),
-                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
-    }
-    OCX_RETURN_IF_ERROR(
-        CheckNoNul(Key(field("extra_envs"), key), c.extra_envs().at(key)));
-  }
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero(field("worker_cpu"), int64_t{c.worker_cpu()}));
-  OCX_RETURN_IF_ERROR(CheckAtLeastZero(field("worker_memory_gi"),
-                                       int64_t{c.worker_memory_gi()}));
-  const std::string hf = absl::AsciiStrToLower(c.hf_offline());
-  if (!hf.empty() && hf != "true" && hf != "false" && hf != "1" && hf != "0") {
-    return Bad(field("hf_offline"), absl::StrCat("expected true or false, got ",
-                                                 Quote(c.hf_offline())));
-  }
-  for (int i = 0; i < r.eval_with_gpu_size(); ++i) {
-    if (r.eval_with_gpu(i).empty()) {
-      return Bad(Index(Sub(path, "eval_with_gpu"), i), "must not be empty");
-    }
-  }
-  return absl::OkStatus();
-}
+// What spec validation needs of each runner type; each backend's own module
+// (runners/<backend>/config.h) holds its rules. Local first: the default.
+struct RunnerType {
+  const char* name;
+  std::vector<std::string> (*stage_fields_set)(const RunnerConfig&);
+  absl::Status (*validate)(const RunnerConfig&, const std::string&);
+  void (*apply_defaults)(RunnerConfig*);
+};
+const RunnerType kRunnerTypes[] = {
+    {runners::local::kRunnerType, runners::local::StageFieldsSet,
+     runners::local::ValidateStageRunner, runners::local::ApplyStageDefaults},
+    {runners::slurm::kRunnerType, runners::slurm::StageFieldsSet,
+     runners::slurm::ValidateStageRunner, runners::slurm::ApplyStageDefaults},
+    {runners::dlc::kRunnerType, runners::dlc::StageFieldsSet,
+     runners::dlc::ValidateStageRunner, runners::dlc::ApplyStageDefaults},
+};
 
-// Slurm's --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, UNLIMITED.
-bool IsSlurmTime(absl::string_view t) {
-  if (t == "UNLIMITED" || t == "INFINITE" || t == "infinite") return true;
-  auto numbers = [](absl::string_view part, size_t min, size_t max) {
-    std::vector<absl::string_view> f = absl::StrSplit(part, ':');
-    if (f.size() < min || f.size() > max) return false;
-    for (absl::string_view n : f) {
-      if (n.empty() || n.size() > 6 ||
-          !std::all_of(n.begin(), n.end(), absl::ascii_isdigit)) {
-        return false;
-      }
-    }
-    return true;
-  };
-  size_t dash = t.find('-');
-  if (dash == absl::string_view::npos) return numbers(t, 1, 3);
-  return numbers(t.substr(0, dash), 1, 1) && numbers(t.substr(dash + 1), 1, 3);
-}
-
-// SlurmRunner settings (docs/slurm.md). `partition` is optional, as in
-// OpenCompass: without it sbatch uses ocxd's slurm.default_partition, else
-// the cluster's default partition.
-absl::Status ValidateSlurmRunner(const RunnerConfig& r,
-                                 const std::string& path) {
-  const std::pair<const char*, const std::string*> words[] = {
-      {"partition", &r.partition()},
-      {"qos", &r.qos()},
-      {"quotatype", &r.quotatype()},
-  };
-  for (const auto& [field, v] : words) {
-    if (std::any_of(v->begin(), v->end(), [](char c) {
-          return c == '\0' || absl::ascii_isspace(c);
-        })) {
-      return Bad(
-          Sub(path, field),
-          absl::StrCat("must not contain spaces or NUL, got ", Quote(*v)));
-    }
+const RunnerType* FindRunnerType(absl::string_view name) {
+  for (const RunnerType& t : kRunnerTypes) {
+    if (name == t.name) return &t;
   }
-  for (int i = 0; i < r.extra_command_size(); ++i) {
-    const std::string& e = r.extra_command(i);
-    if (absl::StripAsciiWhitespace(e).empty()) {
-      return Bad(Index(Sub(path, "extra_command"), i), "must not be empty");
-    }
-    OCX_RETURN_IF_ERROR(CheckNoNul(Index(Sub(path, "extra_command"), i), e));
-  }
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero(Sub(path, "cpus_per_task"), int64_t{r.cpus_per_task()}));
-  OCX_RETURN_IF_ERROR(
-      CheckAtLeastZero(Sub(path, "max_pending"), int64_t{r.max_pending()}));
-  if (!r.time_limit().empty() && !IsSlurmTime(r.time_limit())) {
-    return Bad(Sub(path, "time_limit"),
-               absl::StrCat("expected minutes, H:M:S or D-H:M:S, got ",
-                            Quote(r.time_limit())));
-  }
-  return absl::OkStatus();
+  return nullptr;
 }
 
 absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
                             absl::string_view stage) {
-  const std::string& type = r.type();
-  if (!type.empty() && type != kLocalRunner && type != kDlcRunner &&
-      type != kSlurmRunner) {
-    return Bad(
-        Sub(path, "type"),
-        absl::StrCat("unknown runner ", Quote(type), " (known: ", kLocalRunner,
-                     ", ", kSlurmRunner, ", ", kDlcRunner, ")"));
+  const RunnerType* chosen =
+      FindRunnerType(r.type().empty() ? runners::local::kRunnerType : r.type());
+  if (chosen == nullptr) {
+    std::vector<std::string> known;
+    for (const RunnerType& t : kRunnerTypes) known.push_back(t.name);
+    return Bad(Sub(path, "type"),
+               absl::StrCat("unknown runner ", Quote(r.type()),
+                            " (known: ", absl::StrJoin(known, ", "), ")"));
   }
   OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "max_num_workers"),
                                    r.max_num_workers(), 0, kMaxNumWorkers));
@@ -562,35 +385,14 @@ absl::Status ValidateRunner(const RunnerConfig& r, const std::string& path,
   }
   OCX_RETURN_IF_ERROR(ValidateTask(r.task(), Sub(path, "task"), stage));
   // Settings of the other runners, in declaration order.
-  struct Foreign {
-    const char* field;
-    bool set;
-    const char* owner;
-  };
-  const Foreign foreign[] = {
-      {"partition", !r.partition().empty(), kSlurmRunner},
-      {"quotatype", !r.quotatype().empty(), kSlurmRunner},
-      {"qos", !r.qos().empty(), kSlurmRunner},
-      {"extra_command", !r.extra_command().empty(), kSlurmRunner},
-      {"cpus_per_task", r.cpus_per_task() != 0, kSlurmRunner},
-      {"time_limit", !r.time_limit().empty(), kSlurmRunner},
-      {"max_pending", r.max_pending() != 0, kSlurmRunner},
-      {"aliyun_cfg", r.has_aliyun_cfg(), kDlcRunner},
-      {"preemptible", r.preemptible(), kDlcRunner},
-      {"eval_with_gpu", !r.eval_with_gpu().empty(), kDlcRunner},
-  };
-  const std::string effective_type = type.empty() ? kLocalRunner : type;
-  for (const Foreign& f : foreign) {
-    if (f.set && effective_type != f.owner)
-      return Bad(Sub(path, f.field), absl::StrCat("only for ", f.owner));
+  for (const RunnerType& t : kRunnerTypes) {
+    if (&t == chosen) continue;
+    std::vector<std::string> set = t.stage_fields_set(r);
+    if (!set.empty()) {
+      return Bad(Sub(path, set.front()), absl::StrCat("only for ", t.name));
+    }
   }
-  if (type == kDlcRunner) {
-    OCX_RETURN_IF_ERROR(ValidateDlcRunner(r, path));
-  }
-  if (type == kSlurmRunner) {
-    OCX_RETURN_IF_ERROR(ValidateSlurmRunner(r, path));
-  }
-  return absl::OkStatus();
+  return chosen->validate(r, path);
 }
 
 absl::Status ValidateStage(const StageConfig& s, absl::string_view stage) {
@@ -729,12 +531,9 @@ void ApplyStageDefaults(StageConfig* s, absl::string_view stage) {
   if (p->type().empty()) p->set_type(kNaivePartitioner);
   ApplyPartitionerDefaults(p);
   RunnerConfig* r = s->mutable_runner();
-  if (r->type().empty()) r->set_type(kLocalRunner);
-  if (r->max_num_workers() == 0) {
-    r->set_max_num_workers(r->type() == kLocalRunner ? 16 : 32);
-  }
-  if (r->type() == kLocalRunner && r->max_workers_per_gpu() == 0) {
-    r->set_max_workers_per_gpu(1);
+  if (r->type().empty()) r->set_type(runners::local::kRunnerType);
+  if (const RunnerType* t = FindRunnerType(r->type()); t != nullptr) {
+    t->apply_defaults(r);
   }
   if (!r->has_retry()) r->set_retry(2);
   TaskConfig* t = r->mutable_task();
@@ -745,13 +544,7 @@ void ApplyStageDefaults(StageConfig* s, absl::string_view stage) {
 
 }  // namespace
 
-bool IsEnvVarName(absl::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_';
-  });
-}
+bool IsEnvVarName(absl::string_view name) { return field::IsEnvVarName(name); }
 
 absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
   if (spec.models().empty()) {

@@ -89,6 +89,150 @@ std::string CliResult::Describe() const {
   return absl::StrCat(what, ": \"", absl::CHexEscape(text), "\"");
 }
 
+namespace {
+
+// The child after fork(): in a multi-threaded process it may only make
+// async-signal-safe calls. A failed exec is reported through `status_fd`.
+[[noreturn]] void ExecChild(const char* program, char** args, int out_fd,
+                            int status_fd, pid_t parent) {
+  // Own process group, so a timeout kills all of it; and it dies with
+  // ocxd: a restarted daemon never races a call of its predecessor (a
+  // `dlc create job` still running while the new one looks the job up).
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
+  // ocxd blocks SIGTERM/SIGINT and ignores SIGPIPE: a clean slate.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+  int in = open("/dev/null", O_RDONLY);
+  if (in < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+      dup2(out_fd, STDERR_FILENO) < 0) {
+    int err = errno;
+    ssize_t n = write(status_fd, &err, sizeof(err));
+    (void)n;
+    _exit(127);
+  }
+  // Only 0-2 and the status pipe (close-on-exec) stay open.
+  const unsigned keep = static_cast<unsigned>(status_fd);
+  if ((keep > 3 && syscall(SYS_close_range, 3u, keep - 1, 0u) != 0) ||
+      syscall(SYS_close_range, keep + 1, ~0u, 0u) != 0) {
+    for (int fd = STDERR_FILENO + 1; fd < 65536; ++fd) {
+      if (fd != status_fd) close(fd);
+    }
+  }
+  execve(program, args, environ);
+  int err = errno;
+  ssize_t n = write(status_fd, &err, sizeof(err));
+  (void)n;
+  _exit(127);
+}
+
+// Starts `program` with `argv`; returns its pid and sets *out_fd to the
+// read end of its output (non-blocking). -1 with result->spawn_status set
+// when it could not be started.
+pid_t Spawn(const std::string& program, const std::vector<std::string>& argv,
+            int* out_fd, CliResult* result) {
+  // Everything the child needs is prepared before fork().
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  int fds[2];
+  int status_fds[2];  // the child reports a failed exec through it
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    result->spawn_status = PosixError("pipe", errno);
+    return -1;
+  }
+  if (pipe2(status_fds, O_CLOEXEC) != 0) {
+    result->spawn_status = PosixError("pipe", errno);
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    ExecChild(program.c_str(), args.data(), fds[1], status_fds[1], parent);
+  }
+  close(fds[1]);
+  close(status_fds[1]);
+  if (pid < 0) {
+    result->spawn_status = PosixError("fork", errno);
+    close(fds[0]);
+    close(status_fds[0]);
+    return -1;
+  }
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(status_fds[0], &exec_errno, sizeof(exec_errno));
+  } while (got < 0 && errno == EINTR);
+  close(status_fds[0]);
+  if (got == sizeof(exec_errno)) {
+    waitpid(pid, nullptr, 0);
+    close(fds[0]);
+    result->spawn_status =
+        PosixError(absl::StrCat("cannot run ", program), exec_errno);
+    return -1;
+  }
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  *out_fd = fds[0];
+  return pid;
+}
+
+// Reads the child's output until it exits, killing its process group after
+// the deadline or on abort; closes `fd`.
+void Collect(pid_t pid, int fd, int64_t timeout_ms,
+             const std::atomic<bool>* abort, CliResult* result) {
+  const int64_t deadline = timeout_ms > 0 ? SteadyMs() + timeout_ms : 0;
+  bool open = true;
+  bool killed = false;
+  int status = 0;
+  while (true) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (open) {
+      if (poll(&p, 1, 50) > 0) open = Drain(fd, &result->output);
+    } else {
+      usleep(5000);  // output closed: it is exiting
+    }
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) {
+      // ECHILD: reaped elsewhere; nothing more to learn.
+      result->spawn_status = PosixError("waitpid", errno);
+      close(fd);
+      return;
+    }
+    if (!killed && ((deadline > 0 && SteadyMs() >= deadline) ||
+                    (abort != nullptr && abort->load()))) {
+      if (deadline > 0 && SteadyMs() >= deadline) {
+        result->timed_out = true;
+      } else {
+        result->aborted = true;
+      }
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  // What it wrote just before exiting. A descendant that kept the pipe open
+  // does not hold us up: read what is there, then stop.
+  if (open) Drain(fd, &result->output);
+  close(fd);
+  if (WIFEXITED(status)) {
+    result->exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result->signal = WTERMSIG(status);
+  }
+}
+
+}  // namespace
+
 CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
                  const std::atomic<bool>* abort) {
   CliResult result;
@@ -101,130 +245,9 @@ CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
     result.spawn_status = program.status();
     return result;
   }
-  // Everything the child needs is prepared before fork(): after it, in a
-  // multi-threaded process, the child may only make async-signal-safe calls.
-  std::vector<char*> args;
-  for (const std::string& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  int fds[2];
-  int status_fds[2];  // the child reports a failed exec through it
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.spawn_status = PosixError("pipe", errno);
-    return result;
-  }
-  if (pipe2(status_fds, O_CLOEXEC) != 0) {
-    result.spawn_status = PosixError("pipe", errno);
-    close(fds[0]);
-    close(fds[1]);
-    return result;
-  }
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Own process group, so a timeout kills all of it; and it dies with
-    // ocxd: a restarted daemon never races a call of its predecessor (a
-    // `dlc create job` still running while the new one looks the job up).
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    // ocxd blocks SIGTERM/SIGINT and ignores SIGPIPE: a clean slate.
-    struct sigaction dfl = {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
-    int in = open("/dev/null", O_RDONLY);
-    if (in < 0 || dup2(in, STDIN_FILENO) < 0 ||
-        dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
-      int err = errno;
-      ssize_t n = write(status_fds[1], &err, sizeof(err));
-      (void)n;
-      _exit(127);
-    }
-    // Only 0-2 and the status pipe (close-on-exec) stay open.
-    const unsigned keep = static_cast<unsigned>(status_fds[1]);
-    if ((keep > 3 && syscall(SYS_close_range, 3u, keep - 1, 0u) != 0) ||
-        syscall(SYS_close_range, keep + 1, ~0u, 0u) != 0) {
-      for (int fd = STDERR_FILENO + 1; fd < 65536; ++fd) {
-        if (fd != status_fds[1]) close(fd);
-      }
-    }
-    execve(program->c_str(), args.data(), environ);
-    int err = errno;
-    ssize_t n = write(status_fds[1], &err, sizeof(err));
-    (void)n;
-    _exit(127);
-  }
-  close(fds[1]);
-  close(status_fds[1]);
-  if (pid < 0) {
-    result.spawn_status = PosixError("fork", errno);
-    close(fds[0]);
-    close(status_fds[0]);
-    return result;
-  }
-  int exec_errno = 0;
-  ssize_t got;
-  do {
-    got = read(status_fds[0], &exec_errno, sizeof(exec_errno));
-  } while (got < 0 && errno == EINTR);
-  close(status_fds[0]);
-  if (got == sizeof(exec_errno)) {
-    waitpid(pid, nullptr, 0);
-    close(fds[0]);
-    result.spawn_status =
-        PosixError(absl::StrCat("cannot run ", *program), exec_errno);
-    return result;
-  }
-  fcntl(fds[0], F_SETFL, O_NONBLOCK);
-
-  const int64_t deadline = timeout_ms > 0 ? SteadyMs() + timeout_ms : 0;
-  bool open = true;
-  bool killed = false;
-  int status = 0;
-  bool exited = false;
-  while (!exited) {
-    struct pollfd p = {fds[0], POLLIN, 0};
-    if (open) {
-      if (poll(&p, 1, 50) > 0) open = Drain(fds[0], &result.output);
-    } else {
-      usleep(5000);  // output closed: it is exiting
-    }
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      exited = true;
-      break;
-    }
-    if (r < 0 && errno != EINTR) {
-      // ECHILD: reaped elsewhere; nothing more to learn.
-      result.spawn_status = PosixError("waitpid", errno);
-      close(fds[0]);
-      return result;
-    }
-    if (!killed && ((deadline > 0 && SteadyMs() >= deadline) ||
-                    (abort != nullptr && abort->load()))) {
-      if (deadline > 0 && SteadyMs() >= deadline) {
-        result.timed_out = true;
-      } else {
-        result.aborted = true;
-      }
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      killed = true;
-    }
-  }
-  // What it wrote just before exiting. A descendant that kept the pipe open
-  // does not hold us up: read what is there, then stop.
-  if (open) Drain(fds[0], &result.output);
-  close(fds[0]);
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  }
+  int fd = -1;
+  pid_t pid = Spawn(*program, argv, &fd, &result);
+  if (pid > 0) Collect(pid, fd, timeout_ms, abort, &result);
   return result;
 }
 

@@ -27,7 +27,7 @@
 //            (not_found_limit answers in a row) → kLost.
 //   Preemption: a job that ends preempted (docs/dlc.md) is submitted again
 //            under the next name "<name>-p<k>" within the SAME attempt, up to
-//            max_preemptions times, so it does not use the task's retry
+//            max_resubmits times, so it does not use the task's retry
 //            budget (like Slurm's requeue). After that it is a failure.
 //   Cancel() runs `dlc stop job <id> -f` (at once, or as soon as the id is
 //            known); the final update follows when DLC reports Stopped. An
@@ -42,8 +42,8 @@
 //            failed or printed no id) is likewise looked up by name before it
 //            is tried again. So a name is never submitted twice.
 // Transient dlc failures (non-zero exit, garbage output, time-outs) are
-// retried with exponential backoff (retry_initial_backoff_ms doubling up to
-// retry_max_backoff_ms) and are not task failures — except `dlc create job`,
+// retried with exponential backoff (call_initial_backoff_ms doubling up to
+// call_max_backoff_ms) and are not task failures — except `dlc create job`,
 // which gives up after submit_tries failed tries (the attempt then fails:
 // "could not submit ...").
 //
@@ -72,41 +72,62 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ocx/v1/spec.pb.h"
+#include "runners/cli/async_runner.h"
 #include "runners/cli/cli.h"
+#include "runners/dlc/config.h"
 #include "runners/dlc/dlc_command.h"
 #include "runners/runner.h"
 
 namespace ocx::runners {
 
-class DlcRunner : public Runner {
+namespace dlc_internal {
+
+enum class DlcPhase {
+  kCreate,     // submit the current name
+  kLookup,     // find the current name's job (or a later incarnation)
+  kWatch,      // job id known: get / logs / stop
+  kFinalLogs,  // the job ended: fetch the rest of its logs, then go on
+};
+// One live attempt (RemoteJob: names, job id, cancel state).
+struct DlcAttempt : RemoteJob {
+  // Constant after Launch()/Adopt().
+  ocx::v1::AliyunConfig cfg;
+  bool preemptible = false;
+  dlc::Resources resources;
+  std::string shell;
+  int timeout_s = 0;
+  bool adopted = false;
+
+  DlcPhase phase = DlcPhase::kCreate;
+  int64_t due_ms = 0;  // nothing to do before
+  int failures = 0;    // dlc calls failed in a row
+  int create_tries = 0;
+  // A failed create may have created the job: look it up before retrying.
+  bool create_unknown = false;
+  // Out of create tries: one last lookup, then fail.
+  bool give_up_after_lookup = false;
+  std::string last_error;
+  std::string status;  // last DLC Status seen
+  bool running_seen = false;
+  int64_t deadline_ms = 0;  // timeout, once running
+  int64_t next_get_ms = 0;
+  int64_t next_logs_ms = 0;
+  int64_t log_from_s = 0;  // start of the next log window (epoch s)
+  int final_log_tries = 0;
+  bool stop_sent = false;
+  bool timed_out = false;
+  // After the final logs: submit the next incarnation (preempted) instead
+  // of reporting final_update.
+  bool requeue = false;
+  std::string requeue_reason;
+  AttemptUpdate final_update;
+};
+}  // namespace dlc_internal
+
+class DlcRunner : public AsyncCliRunner<dlc_internal::DlcAttempt> {
  public:
-  struct Options {
-    // The dlc executable; a bare name is looked up in PATH.
-    std::string dlc_path = "dlc";
-    // Called (from a worker thread) when Poll() has news; may be empty.
-    std::function<void()> wakeup;
-    // Between two `dlc get job` of one job (OpenCompass: dlc_sleep_time 10 s).
-    int64_t poll_interval_ms = 10000;
-    // dlc calls running at once.
-    int max_concurrent_calls = 4;
-    // Tries of `dlc create job` per job name (OpenCompass: 5).
-    int submit_tries = 5;
-    // A dlc call running longer is killed and counts as failed.
-    int64_t call_timeout_ms = 120000;
-    // Backoff after a failed dlc call: initial, doubling up to max.
-    int64_t retry_initial_backoff_ms = 2000;
-    int64_t retry_max_backoff_ms = 60000;
-    // Preemptions absorbed within one attempt (0: a preemption is a failure).
-    int max_preemptions = 3;
-    // Between live `dlc logs` windows while a job runs; 0: fetch logs only
-    // when it ends.
-    int64_t log_interval_ms = 30000;
-    // Attempts placed or live at once; 0: no limit (max_num_workers of each
-    // stage still applies).
-    int max_parallel = 0;
-    // `dlc get job` answers "not found" this many times in a row → kLost.
-    int not_found_limit = 3;
-  };
+  // Defaults and the conversion from the daemon config: runners/dlc/config.h.
+  using Options = dlc::RunnerOptions;
 
   // INVALID_ARGUMENT for an empty dlc_path or non-positive limits.
   static absl::StatusOr<std::unique_ptr<DlcRunner>> Create(Options options);
@@ -114,16 +135,8 @@ class DlcRunner : public Runner {
   explicit DlcRunner(Options options);
   ~DlcRunner() override;
 
-  DlcRunner(const DlcRunner&) = delete;
-  DlcRunner& operator=(const DlcRunner&) = delete;
-
-  // "dlc".
-  std::string backend() const override;
-
-  // RESOURCE_EXHAUSTED when max_parallel attempts are placed or live;
-  // FAILED_PRECONDITION when the attempt is already live. Returns no GPUs.
-  absl::StatusOr<std::vector<int>> Place(const LaunchSpec& spec) override;
-  void Unplace(const AttemptKey& key) override;
+  // backend() is "dlc"; Place() counts against max_parallel and returns no
+  // GPUs (AsyncCliRunner).
 
   // Returns spec.name (provisional: the job id follows in a kRunning update).
   // INVALID_ARGUMENT when the aliyun_cfg is incomplete or a value cannot be
@@ -143,59 +156,12 @@ class DlcRunner : public Runner {
   // NOT_FOUND for attempts not live here.
   absl::Status Cancel(const AttemptKey& key) override;
 
-  int live_count() const override;
-
   // Until the next dlc call is due (10..1000 ms); 1000 when idle.
   int64_t poll_interval_ms() const override;
 
  private:
-  enum class Phase {
-    kCreate,     // submit the current name
-    kLookup,     // find the current name's job (or a later incarnation)
-    kWatch,      // job id known: get / logs / stop
-    kFinalLogs,  // the job ended: fetch the rest of its logs, then go on
-  };
-  struct Attempt {
-    // Constant after Launch()/Adopt().
-    std::string base_name;
-    std::string log_path;
-    std::string attempt_dir;
-    ocx::v1::AliyunConfig cfg;
-    bool preemptible = false;
-    dlc::Resources resources;
-    std::string shell;
-    int timeout_s = 0;
-    bool adopted = false;
-
-    Phase phase = Phase::kCreate;
-    int incarnation = 0;  // name suffix -p<k>
-    std::string job_id;
-    bool busy = false;   // an op is queued or running
-    int64_t due_ms = 0;  // nothing to do before
-    int failures = 0;    // dlc calls failed in a row
-    int create_tries = 0;
-    // A failed create may have created the job: look it up before retrying.
-    bool create_unknown = false;
-    // Out of create tries: one last lookup, then fail.
-    bool give_up_after_lookup = false;
-    std::string last_error;
-    std::string status;  // last DLC Status seen
-    int not_found = 0;
-    bool running_seen = false;
-    int64_t deadline_ms = 0;  // timeout, once running
-    int64_t next_get_ms = 0;
-    int64_t next_logs_ms = 0;
-    int64_t log_from_s = 0;  // start of the next log window (epoch s)
-    int final_log_tries = 0;
-    bool cancel_requested = false;
-    bool stop_sent = false;
-    bool timed_out = false;
-    // After the final logs: submit the next incarnation (preempted) instead
-    // of reporting final_update.
-    bool requeue = false;
-    std::string requeue_reason;
-    AttemptUpdate final_update;
-  };
+  using Phase = dlc_internal::DlcPhase;
+  using Attempt = dlc_internal::DlcAttempt;
   struct Op {
     enum class Kind { kCreate, kLookup, kGet, kLogs, kFinalLogs, kStop };
     Kind kind = Kind::kGet;
@@ -241,15 +207,6 @@ class DlcRunner : public Runner {
              int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits the next incarnation after a preemption.
   void Requeue(Attempt& a, int64_t now) const;
-  void ReportRunning(const AttemptKey& key, const Attempt& a, int64_t start_ms)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the attempt with `u` (erases it: `key` and its Attempt are gone).
-  void Finish(const AttemptKey& key, AttemptUpdate u)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static AttemptUpdate Exited(const AttemptKey& key, const Attempt& a,
-                              int exit_code, std::string reason);
-  // Appends "[ocx-dlc <UTC time>] text" to the attempt's log.
-  static void Note(const Attempt& a, const std::string& text);
   // Where live log windows continue after a restart:
   // <attempt_dir>/dlc-log-window holds "<job id> <epoch s>".
   static void SaveLogWindow(const Attempt& a);
@@ -258,17 +215,8 @@ class DlcRunner : public Runner {
   // Constant after construction.
   const Options options_;
 
-  mutable absl::Mutex mu_;
   absl::CondVar work_cv_;
-  std::set<AttemptKey> placed_ ABSL_GUARDED_BY(mu_);
-  // Launched or adopted, final update not yet in outbox_.
-  std::map<AttemptKey, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
   std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);
-  // Updates for the next Poll().
-  std::vector<AttemptUpdate> outbox_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-
-  std::atomic<bool> abort_calls_{false};
   std::vector<std::thread> workers_;
 };
 

@@ -28,13 +28,6 @@ namespace {
 // any more (it only happens when the shim had to fall back to O_EXCL).
 constexpr int64_t kMalformedClaimGraceMs = 5000;
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) {
     return absl::StrCat("exited with status ", WEXITSTATUS(status));
@@ -75,6 +68,42 @@ class SpawnSetup {
   posix_spawn_file_actions_t actions_;
   posix_spawnattr_t attr_;
 };
+
+// `ocx-shim --attempt-dir ... -- argv...` for `spec`.
+std::vector<std::string> ShimArgv(const std::string& shim_path,
+                                  int kill_grace_s, const LaunchSpec& spec) {
+  std::vector<std::string> args = {
+      shim_path,     "--attempt-dir",  spec.attempt_dir,          "--log",
+      spec.log_path, "--kill-grace-s", absl::StrCat(kill_grace_s)};
+  if (!spec.work_dir.empty()) {
+    args.push_back("--workdir");
+    args.push_back(spec.work_dir);
+  }
+  if (spec.timeout_s > 0) {
+    args.push_back("--timeout-s");
+    args.push_back(absl::StrCat(spec.timeout_s));
+  }
+  args.push_back("--");
+  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
+  return args;
+}
+
+// Environment: ours, then spec.env (OCX_TASK_ID, OCX_ATTEMPT, ... come
+// from the dispatcher), then the one variable the runner owns.
+std::vector<std::string> TaskEnvironment(const LaunchSpec& spec) {
+  std::map<std::string, std::string> overrides(spec.env.begin(),
+                                               spec.env.end());
+  overrides["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(spec.gpus, ",");
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = strchr(*e, '=');
+    if (eq == nullptr) continue;
+    if (overrides.count(std::string(*e, eq - *e)) > 0) continue;
+    env.emplace_back(*e);
+  }
+  for (const auto& [k, v] : overrides) env.push_back(absl::StrCat(k, "=", v));
+  return env;
+}
 
 }  // namespace
 
@@ -158,37 +187,9 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   OCX_RETURN_IF_ERROR(MakeDirs(spec.attempt_dir));
   OCX_RETURN_IF_ERROR(MakeDirs(Dirname(spec.log_path)));
 
-  std::vector<std::string> args = {options_.shim_path,
-                                   "--attempt-dir",
-                                   spec.attempt_dir,
-                                   "--log",
-                                   spec.log_path,
-                                   "--kill-grace-s",
-                                   absl::StrCat(options_.kill_grace_s)};
-  if (!spec.work_dir.empty()) {
-    args.push_back("--workdir");
-    args.push_back(spec.work_dir);
-  }
-  if (spec.timeout_s > 0) {
-    args.push_back("--timeout-s");
-    args.push_back(absl::StrCat(spec.timeout_s));
-  }
-  args.push_back("--");
-  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
-
-  // Environment: ours, then spec.env (OCX_TASK_ID, OCX_ATTEMPT, ... come
-  // from the dispatcher), then the one variable the runner owns.
-  std::map<std::string, std::string> overrides(spec.env.begin(),
-                                               spec.env.end());
-  overrides["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(spec.gpus, ",");
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const char* eq = strchr(*e, '=');
-    if (eq == nullptr) continue;
-    if (overrides.count(std::string(*e, eq - *e)) > 0) continue;
-    env.emplace_back(*e);
-  }
-  for (const auto& [k, v] : overrides) env.push_back(absl::StrCat(k, "=", v));
+  std::vector<std::string> args =
+      ShimArgv(options_.shim_path, options_.kill_grace_s, spec);
+  std::vector<std::string> env = TaskEnvironment(spec);
 
   std::vector<char*> argv_ptrs, env_ptrs;
   for (std::string& s : args) argv_ptrs.push_back(s.data());

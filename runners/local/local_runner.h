@@ -50,6 +50,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runners/local/attempt_files.h"
+#include "runners/local/config.h"
 #include "runners/local/gpu_slots.h"
 #include "runners/runner.h"
 
@@ -57,18 +58,8 @@ namespace ocx::runners {
 
 class LocalRunner : public Runner {
  public:
-  struct Options {
-    // Path of the ocx-shim executable (see DefaultShimPath()).
-    std::string shim_path;
-    // GPU ids tasks may be given (e.g. {4, 5}; see GpusFromEnvironment()).
-    // Empty: tasks needing GPUs are refused with FAILED_PRECONDITION.
-    std::vector<int> gpus;
-    // Most attempts placed or running at once; 0 = unlimited.
-    int max_parallel = 0;
-    // Seconds between SIGTERM and SIGKILL to a task's process group on
-    // cancel or timeout.
-    int kill_grace_s = 10;
-  };
+  // Defaults and the conversion from the daemon config: runners/local/config.h.
+  using Options = local::RunnerOptions;
 
   // Checks `options` (shim executable, no duplicate GPUs, non-negative
   // limits): INVALID_ARGUMENT or FAILED_PRECONDITION naming the problem.

@@ -373,19 +373,15 @@ int TaskMain(void* arg) {
   _exit(kExecFailed);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Take SIGTERM/SIGINT/SIGCHLD through a signalfd. ocxd starts the shim
-  // with SIGTERM/SIGINT already blocked, so a cancel sent right after the
-  // launch stays pending instead of killing the shim.
-  sigset_t empty_mask, mask;
-  sigemptyset(&empty_mask);
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
+// Takes SIGTERM/SIGINT/SIGCHLD through a signalfd (blocked in `mask`).
+// ocxd starts the shim with SIGTERM/SIGINT already blocked, so a cancel
+// sent right after the launch stays pending instead of killing the shim.
+void SetUpSignals(sigset_t* mask) {
+  sigemptyset(mask);
+  sigaddset(mask, SIGTERM);
+  sigaddset(mask, SIGINT);
+  sigaddset(mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, mask, nullptr);
   // Whoever started the shim may have ignored these. An ignored SIGCHLD
   // makes the kernel reap the task behind our back and never report it;
   // SIGTERM/SIGINT are only kept while blocked because Linux queues blocked
@@ -395,46 +391,51 @@ int main(int argc, char** argv) {
   signal(SIGCHLD, SIG_DFL);
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+}
 
-  Options o = ParseArgs(argc, argv);
-  CloseInheritedFds();
-  setsid();  // fails (harmlessly) when already a session leader
-
+// Creates and opens the attempt dir and claims it for this shim. Returns
+// the directory's fd, or -(exit code) after complaining.
+int OpenAndClaim(const Options& o, pid_t self) {
   if (!MakeDirs(o.attempt_dir)) {
     Buf b;
     b.S("ocx-shim: cannot create attempt dir ").S(o.attempt_dir).S(": ");
     Complain(b.S(strerror(errno)));
-    return kExitSetup;
+    return -kExitSetup;
   }
   int dirfd = open(o.attempt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {
     Buf b;
     b.S("ocx-shim: cannot open attempt dir ").S(o.attempt_dir).S(": ");
     Complain(b.S(strerror(errno)));
-    return kExitSetup;
+    return -kExitSetup;
   }
-  pid_t self = getpid();
-  {
-    Buf claim;
-    claim.N(self).S(" ").N(static_cast<long long>(SelfStartTime())).S("\n");
-    int err = Claim(dirfd, claim);
-    if (err == EEXIST) {
-      Buf b;
-      b.S("ocx-shim: attempt ").S(o.attempt_dir);
-      Complain(b.S(" is already claimed; not starting it again"));
-      return kExitClaimed;
-    }
-    if (err != 0) {
-      Buf b;
-      b.S("ocx-shim: cannot claim attempt ").S(o.attempt_dir).S(": ");
-      Complain(b.S(strerror(err)));
-      return kExitSetup;
-    }
+  Buf claim;
+  claim.N(self).S(" ").N(static_cast<long long>(SelfStartTime())).S("\n");
+  int err = Claim(dirfd, claim);
+  if (err == EEXIST) {
+    Buf b;
+    b.S("ocx-shim: attempt ").S(o.attempt_dir);
+    Complain(b.S(" is already claimed; not starting it again"));
+    return -kExitClaimed;
   }
+  if (err != 0) {
+    Buf b;
+    b.S("ocx-shim: cannot claim attempt ").S(o.attempt_dir).S(": ");
+    Complain(b.S(strerror(err)));
+    return -kExitSetup;
+  }
+  return dirfd;
+}
 
-  Outcome out;
-  out.start_ms = NowMs();
-  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+void SetReason(Outcome* out, const Buf& b) {
+  memcpy(out->reason_buf, b.data, b.len + 1);
+  out->reason = out->reason_buf;
+}
+
+// Starts the task unless a cancel is already pending or the signalfd / log
+// could not be opened (then out->reason says why). Returns its pid or -1.
+pid_t StartTask(const Options& o, pid_t self, int sfd,
+                const sigset_t* empty_mask, Outcome* out) {
   int log_fd =
       open(o.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
   sigset_t pending;
@@ -442,7 +443,7 @@ int main(int argc, char** argv) {
   sigpending(&pending);
   pid_t child = -1;
   if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)) {
-    out.reason = "cancelled before start";
+    out->reason = "cancelled before start";
   } else if (sfd < 0 || log_fd < 0) {
     Buf b;
     if (sfd < 0) {
@@ -450,11 +451,10 @@ int main(int argc, char** argv) {
     } else {
       b.S("ocx-shim: cannot open log ").S(o.log).S(": ").S(strerror(errno));
     }
-    memcpy(out.reason_buf, b.data, b.len + 1);
-    out.reason = out.reason_buf;
+    SetReason(out, b);
   } else {
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    TaskArgs args = {&o, self, log_fd, null_fd, &empty_mask};
+    TaskArgs args = {&o, self, log_fd, null_fd, empty_mask};
     // Returns once the child has exec'd or exited: its setpgid() is done.
     child = clone(TaskMain, g_task_stack + sizeof(g_task_stack),
                   CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
@@ -463,79 +463,104 @@ int main(int argc, char** argv) {
     if (child < 0) {
       Buf b;
       b.S("ocx-shim: cannot start the task: ").S(strerror(clone_errno));
-      memcpy(out.reason_buf, b.data, b.len + 1);
-      out.reason = out.reason_buf;
+      SetReason(out, b);
     }
   }
   if (log_fd >= 0) close(log_fd);
+  return child;
+}
 
+// Waits for the task, stopping its process group on timeout or cancel
+// (SIGTERM, then SIGKILL after kill_grace_s); fills out's end and status.
+void Supervise(const Options& o, pid_t child, int sfd, Outcome* out) {
+  const long long start_mono = MonoMs();
+  const long long timeout_at =
+      o.timeout_s > 0 ? start_mono + o.timeout_s * 1000 : -1;
+  long long kill_at = -1;  // when SIGKILL follows SIGTERM
+  bool stopping = false;
+  int status = 0;
+  bool reaped = false;
+  auto stop = [&](const char* reason) {
+    if (stopping) return;
+    stopping = true;
+    out->reason = reason;
+    kill(-child, SIGTERM);
+    kill_at = MonoMs() + o.kill_grace_s * 1000;
+  };
+  while (!reaped) {
+    pid_t r = waitpid(child, &status, WNOHANG);
+    if (r == child) {
+      reaped = true;
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;  // ECHILD: cannot happen
+    long long now = MonoMs();
+    if (timeout_at >= 0 && now >= timeout_at && !stopping) {
+      snprintf(out->reason_buf, sizeof(out->reason_buf),
+               "timed out after %ld s", o.timeout_s);
+      stop(out->reason_buf);
+    }
+    if (kill_at >= 0 && now >= kill_at) {
+      kill(-child, SIGKILL);
+      kill_at = -1;
+    }
+    long long wake = -1;
+    if (timeout_at >= 0 && !stopping) wake = timeout_at;
+    if (kill_at >= 0 && (wake < 0 || kill_at < wake)) wake = kill_at;
+    long long wait_ms = wake < 0 ? -1 : (wake > now ? wake - now : 0);
+    if (wait_ms > 3600 * 1000) wait_ms = 3600 * 1000;
+    struct pollfd pfd = {sfd, POLLIN, 0};
+    int pr = poll(&pfd, 1, static_cast<int>(wait_ms));
+    if (pr < 0 && errno != EINTR) break;
+    if (pr > 0) {
+      struct signalfd_siginfo si[8];
+      ssize_t n = read(sfd, si, sizeof(si));
+      for (ssize_t k = 0; k < n / static_cast<ssize_t>(sizeof(si[0])); ++k) {
+        if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT) {
+          stop("cancelled");
+        }
+      }
+    }
+  }
+  out->end_ms = NowMs();
+  kill(-child, SIGKILL);  // whatever the task left in its group
+  if (reaped && WIFEXITED(status)) {
+    out->exit_code = WEXITSTATUS(status);
+    out->signal = 0;
+  } else if (reaped && WIFSIGNALED(status)) {
+    out->exit_code = -1;
+    out->signal = WTERMSIG(status);
+  } else {
+    snprintf(out->reason_buf, sizeof(out->reason_buf),
+             "ocx-shim: lost the task: %s", strerror(errno));
+    out->reason = out->reason_buf;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t empty_mask, mask;
+  sigemptyset(&empty_mask);
+  SetUpSignals(&mask);
+
+  Options o = ParseArgs(argc, argv);
+  CloseInheritedFds();
+  setsid();  // fails (harmlessly) when already a session leader
+
+  const pid_t self = getpid();
+  const int dirfd = OpenAndClaim(o, self);
+  if (dirfd < 0) return -dirfd;
+
+  Outcome out;
+  out.start_ms = NowMs();
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  pid_t child = StartTask(o, self, sfd, &empty_mask, &out);
   if (child > 0) {
     Buf pid_line;
     pid_line.N(child).S("\n");
     WriteAtomic(dirfd, "task.pid", pid_line, /*sync=*/false);
-
-    const long long start_mono = MonoMs();
-    const long long timeout_at =
-        o.timeout_s > 0 ? start_mono + o.timeout_s * 1000 : -1;
-    long long kill_at = -1;  // when SIGKILL follows SIGTERM
-    bool stopping = false;
-    int status = 0;
-    bool reaped = false;
-    auto stop = [&](const char* reason) {
-      if (stopping) return;
-      stopping = true;
-      out.reason = reason;
-      kill(-child, SIGTERM);
-      kill_at = MonoMs() + o.kill_grace_s * 1000;
-    };
-    while (!reaped) {
-      pid_t r = waitpid(child, &status, WNOHANG);
-      if (r == child) {
-        reaped = true;
-        break;
-      }
-      if (r < 0 && errno != EINTR) break;  // ECHILD: cannot happen
-      long long now = MonoMs();
-      if (timeout_at >= 0 && now >= timeout_at && !stopping) {
-        snprintf(out.reason_buf, sizeof(out.reason_buf),
-                 "timed out after %ld s", o.timeout_s);
-        stop(out.reason_buf);
-      }
-      if (kill_at >= 0 && now >= kill_at) {
-        kill(-child, SIGKILL);
-        kill_at = -1;
-      }
-      long long wake = -1;
-      if (timeout_at >= 0 && !stopping) wake = timeout_at;
-      if (kill_at >= 0 && (wake < 0 || kill_at < wake)) wake = kill_at;
-      long long wait_ms = wake < 0 ? -1 : (wake > now ? wake - now : 0);
-      if (wait_ms > 3600 * 1000) wait_ms = 3600 * 1000;
-      struct pollfd pfd = {sfd, POLLIN, 0};
-      int pr = poll(&pfd, 1, static_cast<int>(wait_ms));
-      if (pr < 0 && errno != EINTR) break;
-      if (pr > 0) {
-        struct signalfd_siginfo si[8];
-        ssize_t n = read(sfd, si, sizeof(si));
-        for (ssize_t k = 0; k < n / static_cast<ssize_t>(sizeof(si[0])); ++k) {
-          if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT) {
-            stop("cancelled");
-          }
-        }
-      }
-    }
-    out.end_ms = NowMs();
-    kill(-child, SIGKILL);  // whatever the task left in its group
-    if (reaped && WIFEXITED(status)) {
-      out.exit_code = WEXITSTATUS(status);
-      out.signal = 0;
-    } else if (reaped && WIFSIGNALED(status)) {
-      out.exit_code = -1;
-      out.signal = WTERMSIG(status);
-    } else {
-      snprintf(out.reason_buf, sizeof(out.reason_buf),
-               "ocx-shim: lost the task: %s", strerror(errno));
-      out.reason = out.reason_buf;
-    }
+    Supervise(o, child, sfd, &out);
   } else {
     out.end_ms = NowMs();
   }

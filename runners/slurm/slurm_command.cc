@@ -305,4 +305,8 @@ int IncarnationOf(const std::string& base, const std::string& name) {
   return k;
 }
 
+bool JobIdLess(const std::string& a, const std::string& b) {
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
 }  // namespace ocx::runners::slurm

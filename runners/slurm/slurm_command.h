@@ -134,6 +134,9 @@ std::string IncarnationName(const std::string& base, int k);
 // k when `name` is `base` (0) or "<base>-r<k>"; -1 otherwise.
 int IncarnationOf(const std::string& base, const std::string& name);
 
+// Numeric order of job ids ("99" < "100").
+bool JobIdLess(const std::string& a, const std::string& b);
+
 }  // namespace ocx::runners::slurm
 
 #endif  // OCX_RUNNERS_SLURM_SLURM_COMMAND_H_

@@ -57,45 +57,38 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "runners/cli/async_runner.h"
 #include "runners/cli/cli.h"
 #include "runners/runner.h"
+#include "runners/slurm/config.h"
 #include "runners/slurm/slurm_command.h"
 
 namespace ocx::runners {
 
-class SlurmRunner : public Runner {
+namespace slurm_internal {
+
+enum class SlurmPhase { kSubmit, kLookup, kWatch };
+// One live attempt (RemoteJob: names, job id, cancel state; busy while
+// its sbatch runs).
+struct SlurmJob : RemoteJob {
+  std::string script_path;
+  std::string group;  // evaluation + stage, for max_pending
+  int max_pending = 0;
+  slurm::SubmitOptions submit;
+
+  SlurmPhase phase = SlurmPhase::kSubmit;
+  std::string state;  // last Slurm state seen
+  bool running_reported = false;
+  bool cancel_sent = false;
+};
+
+}  // namespace slurm_internal
+
+class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
  public:
-  struct Options {
-    // The Slurm commands; bare names are looked up in PATH.
-    std::string sbatch = "sbatch";
-    std::string squeue = "squeue";
-    std::string sacct = "sacct";
-    std::string scancel = "scancel";
-    // Put before sacct's own options: {"-c"} reads the jobcomp file on a
-    // cluster without slurmdbd.
-    std::vector<std::string> sacct_args;
-    // Passed to every sbatch before the stage's extra_command.
-    std::vector<std::string> sbatch_args;
-    // -p when the stage names no partition; empty: Slurm's default.
-    std::string default_partition;
-    // Called (from the worker) when Poll() has news; may be empty.
-    std::function<void()> wakeup;
-    // Between two squeue polls.
-    int64_t poll_interval_ms = 2000;
-    // A Slurm call running longer is killed and counts as failed.
-    int64_t call_timeout_ms = 60000;
-    // Backoff after a failed call: initial, doubling up to max.
-    int64_t backoff_initial_ms = 1000;
-    int64_t backoff_max_ms = 30000;
-    // Jobs placed or live at once across all evaluations; 0: no limit.
-    int max_in_flight = 0;
-    // Resubmissions after NODE_FAIL / PREEMPTED / BOOT_FAIL per attempt.
-    int max_resubmits = 3;
-    // Polls in a row that find no trace of a job before it is kLost.
-    int not_found_limit = 3;
-    // Job ids per scancel call.
-    int scancel_batch = 256;
-  };
+  // Defaults and the conversion from the daemon config:
+  // runners/slurm/config.h.
+  using Options = slurm::RunnerOptions;
 
   // INVALID_ARGUMENT for empty command paths or non-positive limits.
   static absl::StatusOr<std::unique_ptr<SlurmRunner>> Create(Options options);
@@ -103,15 +96,8 @@ class SlurmRunner : public Runner {
   explicit SlurmRunner(Options options);
   ~SlurmRunner() override;
 
-  SlurmRunner(const SlurmRunner&) = delete;
-  SlurmRunner& operator=(const SlurmRunner&) = delete;
-
-  // "slurm".
-  std::string backend() const override;
-  // RESOURCE_EXHAUSTED when max_in_flight jobs are placed or live. No GPU
-  // ids: Slurm picks them (--gres).
-  absl::StatusOr<std::vector<int>> Place(const LaunchSpec& spec) override;
-  void Unplace(const AttemptKey& key) override;
+  // backend() is "slurm"; Place() counts against max_parallel and returns
+  // no GPU ids: Slurm picks them (--gres) (AsyncCliRunner).
   // Writes the batch script and queues the submission; returns spec.name
   // (provisional: a kRunning update carries the job id). INVALID_ARGUMENT
   // when the script cannot be built; errno codes for unwritable dirs.
@@ -122,33 +108,14 @@ class SlurmRunner : public Runner {
   // Collected and sent with the next scancel batch. NOT_FOUND for attempts
   // not live here.
   absl::Status Cancel(const AttemptKey& key) override;
-  int live_count() const override;
   int64_t poll_interval_ms() const override;
 
   // Slurm commands run so far (for benchmarks and tests).
   int64_t calls() const { return calls_.load(); }
 
  private:
-  enum class Phase { kSubmit, kLookup, kWatch };
-  struct Job {
-    std::string base_name;
-    std::string log_path;
-    std::string attempt_dir;
-    std::string script_path;
-    std::string group;  // evaluation + stage, for max_pending
-    int max_pending = 0;
-    slurm::SubmitOptions submit;
-
-    Phase phase = Phase::kSubmit;
-    int incarnation = 0;
-    std::string job_id;
-    std::string state;  // last Slurm state seen
-    bool running_reported = false;
-    bool cancel_requested = false;
-    bool cancel_sent = false;
-    int not_found = 0;
-    bool busy = false;  // an sbatch for it is running
-  };
+  using Phase = slurm_internal::SlurmPhase;
+  using Job = slurm_internal::SlurmJob;
 
   absl::StatusOr<Job> Prepare(const LaunchSpec& spec) const;
   void WorkerLoop();
@@ -162,33 +129,32 @@ class SlurmRunner : public Runner {
   void LookupTurn();
   void SubmitTurn();
   void PollTurn();
+  // squeue (in chunks) and sacct for the ids squeue no longer has; false
+  // after a failed squeue (backoff started).
+  bool QueryJobs(const std::vector<std::string>& ids,
+                 std::vector<slurm::JobRecord>* found);
+  // A watched job neither squeue nor sacct know: its exit file, else kLost
+  // after not_found_limit polls.
+  void ApplyMissing(const AttemptKey& key, const std::string& id, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NODE_FAIL / PREEMPTED / BOOT_FAIL: the next incarnation, or the end.
+  void Resubmit(const AttemptKey& key, Job& j, const slurm::JobRecord& r,
+                const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies what Slurm says about the current job of `key`.
   void ApplyRecord(const AttemptKey& key, Job& j, const slurm::JobRecord& r,
                    int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Found(const AttemptKey& key, Job& j, const std::string& job_id,
              int incarnation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Finish(const AttemptKey& key, const Job& j, AttemptUpdate u)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  AttemptUpdate Exited(const AttemptKey& key, const Job& j, int exit_code,
-                       int signal, std::string reason) const;
-  static void Note(const Job& j, const std::string& text);
   static void SaveJobFile(const Job& j);
 
   const Options options_;
   std::atomic<int64_t> calls_{0};
 
-  mutable absl::Mutex mu_;
   absl::CondVar cv_;
-  std::set<AttemptKey> placed_ ABSL_GUARDED_BY(mu_);
-  std::map<AttemptKey, Job> jobs_ ABSL_GUARDED_BY(mu_);
-  std::vector<AttemptUpdate> outbox_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;  // work for the worker now
   int64_t next_poll_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t backoff_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int failures_ ABSL_GUARDED_BY(mu_) = 0;  // calls failed in a row
-
-  std::atomic<bool> abort_calls_{false};
   std::thread worker_;
 };
 

@@ -25,9 +25,12 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
+#include "runners/dlc/config.h"
 #include "runners/dlc/dlc_runner.h"
+#include "runners/local/config.h"
 #include "runners/local/gpu_slots.h"
 #include "runners/local/local_runner.h"
+#include "runners/slurm/config.h"
 #include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
 #include "server/daemon/listen_address.h"
@@ -88,17 +91,8 @@ struct Flags {
   int slurm_poll_interval_ms = -1;
 };
 
-// A command given as a bare name is looked up in PATH when run; a path is
-// made absolute against the daemon's start directory.
-std::string CommandPath(const std::string& configured, const char* fallback,
-                        const std::string& base) {
-  if (configured.empty()) return fallback;
-  return configured.find('/') == std::string::npos
-             ? configured
-             : ocx::AbsolutePath(configured, base);
-}
-
-absl::Status Run(const Flags& flags) {
+// The config file, then the flags over it; validated.
+absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
   ocx::v1::DaemonConfig config;
   if (!flags.config.empty()) {
     OCX_ASSIGN_OR_RETURN(config, ocx::spec::LoadDaemonConfigFile(flags.config));
@@ -135,117 +129,106 @@ absl::Status Run(const Flags& flags) {
     sl->set_poll_interval_ms(flags.slurm_poll_interval_ms);
   }
   OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
+  return config;
+}
 
+// Absolute paths of what the daemon writes; directories created.
+struct DaemonPaths {
+  std::string base;  // the start directory, for relative paths
+  std::string database;
+  std::string work_root;
+};
+
+absl::StatusOr<DaemonPaths> ResolvePaths(const ocx::v1::DaemonConfig& config) {
+  DaemonPaths p;
   char cwd[4096];
-  std::string base = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
-  std::string database = config.database().empty()
-                             ? ocx::JoinPath(StateHome(), "ocx.db")
-                             : ocx::AbsolutePath(config.database(), base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirs(database.substr(0, database.rfind('/'))));
-  std::string work_root =
-      config.work_root().empty()
-          ? ocx::JoinPath(database.substr(0, database.rfind('/')), "work")
-          : ocx::AbsolutePath(config.work_root(), base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirs(work_root));
+  p.base = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
+  p.database = config.database().empty()
+                   ? ocx::JoinPath(StateHome(), "ocx.db")
+                   : ocx::AbsolutePath(config.database(), p.base);
+  OCX_RETURN_IF_ERROR(ocx::MakeDirs(ocx::Dirname(p.database)));
+  p.work_root = config.work_root().empty()
+                    ? ocx::JoinPath(ocx::Dirname(p.database), "work")
+                    : ocx::AbsolutePath(config.work_root(), p.base);
+  OCX_RETURN_IF_ERROR(ocx::MakeDirs(p.work_root));
+  return p;
+}
 
-  // Two locks: one per database, one per socket. Either one held by another
-  // daemon means we must not start (a second server on a unix socket would
-  // silently take it over).
+// Two locks: one per database, one per socket. Either one held by another
+// daemon means we must not start (a second server on a unix socket would
+// silently take it over).
+struct Locks {
+  std::unique_ptr<ocx::daemon::LockFile> database;
+  std::unique_ptr<ocx::daemon::LockFile> socket;
+};
+
+absl::StatusOr<Locks> AcquireLocks(const ocx::v1::DaemonConfig& config,
+                                   const std::string& database,
+                                   const ocx::daemon::ListenAddress& address) {
+  Locks locks;
   std::string db_lock_path = config.lock_file().empty()
                                  ? absl::StrCat(database, ".lock")
                                  : config.lock_file();
-  OCX_ASSIGN_OR_RETURN(auto db_lock,
+  OCX_ASSIGN_OR_RETURN(locks.database,
                        ocx::daemon::LockFile::Acquire(db_lock_path));
-  OCX_ASSIGN_OR_RETURN(ocx::daemon::ListenAddress address,
-                       ocx::daemon::ResolveListenAddress(config.listen()));
-  std::unique_ptr<ocx::daemon::LockFile> socket_lock;
   if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
-    OCX_ASSIGN_OR_RETURN(socket_lock,
+    OCX_ASSIGN_OR_RETURN(locks.socket,
                          ocx::daemon::LockFile::Acquire(address.lock_path));
     OCX_RETURN_IF_ERROR(ocx::daemon::RemoveStaleSocket(address));
   }
+  return locks;
+}
 
-  // GPUs: the daemon config, else CUDA_VISIBLE_DEVICES, else none.
-  std::vector<int> gpus;
+// GPUs: the daemon config, else CUDA_VISIBLE_DEVICES, else none.
+absl::StatusOr<std::vector<int>> LocalGpus(
+    const ocx::v1::DaemonConfig& config) {
   if (!config.local().gpus().empty()) {
-    OCX_ASSIGN_OR_RETURN(gpus,
-                         ocx::runners::ParseGpuList(config.local().gpus()));
-  } else {
-    OCX_ASSIGN_OR_RETURN(gpus, ocx::runners::GpusFromEnvironment());
+    return ocx::runners::ParseGpuList(config.local().gpus());
   }
+  return ocx::runners::GpusFromEnvironment();
+}
 
-  OCX_ASSIGN_OR_RETURN(auto store, ocx::store::Store::Open(database));
+// One runner per backend, each built from its config module
+// (runners/<backend>/config.h). The DLC and Slurm runners still start
+// without their command line installed; their attempts then fail with
+// "could not submit" / "could not run sbatch".
+struct Runners {
+  std::unique_ptr<ocx::runners::LocalRunner> local;
+  std::unique_ptr<ocx::runners::DlcRunner> dlc;
+  std::unique_ptr<ocx::runners::SlurmRunner> slurm;
+  std::string dlc_path;
 
-  ocx::runners::LocalRunner::Options local;
-  local.shim_path = config.local().shim_path().empty()
-                        ? ocx::runners::DefaultShimPath()
-                        : config.local().shim_path();
-  local.gpus = gpus;
-  local.max_parallel = config.local().max_parallel();
-  local.kill_grace_s =
-      config.local().kill_grace_s() > 0 ? config.local().kill_grace_s() : 10;
-  OCX_ASSIGN_OR_RETURN(auto runner, ocx::runners::LocalRunner::Create(local));
-
-  // The dispatcher's waker: SIGCHLD (local tasks) and the DLC runner's
-  // worker threads wake the loop through it.
-  ocx::Waker dispatch_waker;
-
-  // DLCRunner. Its dlc calls run on worker threads; with no `dlc` installed
-  // it still starts, and attempts fail with "could not submit".
-  const ocx::v1::DlcRunnerSettings& dc = config.dlc();
-  ocx::runners::DlcRunner::Options dlc;
-  if (!dc.dlc_path().empty()) {
-    dlc.dlc_path = dc.dlc_path().find('/') == std::string::npos
-                       ? dc.dlc_path()
-                       : ocx::AbsolutePath(dc.dlc_path(), base);
+  ocx::server::RunnerSet ByType() const {
+    namespace r = ocx::runners;
+    return {{r::local::kRunnerType, local.get()},
+            {r::dlc::kRunnerType, dlc.get()},
+            {r::slurm::kRunnerType, slurm.get()}};
   }
-  dlc.wakeup = [&dispatch_waker] { dispatch_waker.Notify(); };
-  if (dc.poll_interval_ms() > 0) dlc.poll_interval_ms = dc.poll_interval_ms();
-  if (dc.max_concurrent_calls() > 0) {
-    dlc.max_concurrent_calls = dc.max_concurrent_calls();
-  }
-  if (dc.submit_tries() > 0) dlc.submit_tries = dc.submit_tries();
-  if (dc.call_timeout_ms() > 0) dlc.call_timeout_ms = dc.call_timeout_ms();
-  if (dc.retry_initial_backoff_ms() > 0) {
-    dlc.retry_initial_backoff_ms = dc.retry_initial_backoff_ms();
-  }
-  if (dc.retry_max_backoff_ms() > 0) {
-    dlc.retry_max_backoff_ms = dc.retry_max_backoff_ms();
-  }
-  dlc.retry_max_backoff_ms =
-      std::max(dlc.retry_max_backoff_ms, dlc.retry_initial_backoff_ms);
-  if (dc.has_max_preemptions()) dlc.max_preemptions = dc.max_preemptions();
-  if (dc.has_log_interval_ms()) dlc.log_interval_ms = dc.log_interval_ms();
-  dlc.max_parallel = dc.max_parallel();
-  const std::string dlc_path = dlc.dlc_path;
-  OCX_ASSIGN_OR_RETURN(auto dlc_runner,
-                       ocx::runners::DlcRunner::Create(std::move(dlc)));
+};
 
-  // SlurmRunner. Its Slurm calls run on one worker thread; with no Slurm
-  // installed it still starts, and attempts fail with "could not run sbatch".
-  const ocx::v1::SlurmRunnerSettings& sc = config.slurm();
-  ocx::runners::SlurmRunner::Options slurm;
-  slurm.sbatch = CommandPath(sc.sbatch_path(), "sbatch", base);
-  slurm.squeue = CommandPath(sc.squeue_path(), "squeue", base);
-  slurm.sacct = CommandPath(sc.sacct_path(), "sacct", base);
-  slurm.scancel = CommandPath(sc.scancel_path(), "scancel", base);
-  slurm.sacct_args.assign(sc.sacct_args().begin(), sc.sacct_args().end());
-  slurm.sbatch_args.assign(sc.sbatch_args().begin(), sc.sbatch_args().end());
-  slurm.default_partition = sc.default_partition();
-  slurm.wakeup = [&dispatch_waker] { dispatch_waker.Notify(); };
-  if (sc.poll_interval_ms() > 0) slurm.poll_interval_ms = sc.poll_interval_ms();
-  if (sc.call_timeout_ms() > 0) slurm.call_timeout_ms = sc.call_timeout_ms();
-  if (sc.backoff_initial_ms() > 0) {
-    slurm.backoff_initial_ms = sc.backoff_initial_ms();
-  }
-  if (sc.backoff_max_ms() > 0) slurm.backoff_max_ms = sc.backoff_max_ms();
-  slurm.backoff_max_ms =
-      std::max(slurm.backoff_max_ms, slurm.backoff_initial_ms);
-  slurm.max_in_flight = sc.max_in_flight();
-  if (sc.has_max_resubmits()) slurm.max_resubmits = sc.max_resubmits();
-  OCX_ASSIGN_OR_RETURN(auto slurm_runner,
-                       ocx::runners::SlurmRunner::Create(std::move(slurm)));
+absl::StatusOr<Runners> BuildRunners(const ocx::v1::DaemonConfig& config,
+                                     const std::string& base,
+                                     std::vector<int> gpus, ocx::Waker* waker) {
+  namespace r = ocx::runners;
+  Runners runners;
+  OCX_ASSIGN_OR_RETURN(
+      runners.local,
+      r::LocalRunner::Create(r::local::OptionsFromSettings(
+          config.local(), std::move(gpus), r::DefaultShimPath())));
+  // Their calls run on worker threads, which wake the dispatcher.
+  r::dlc::RunnerOptions dlc = r::dlc::OptionsFromSettings(config.dlc(), base);
+  dlc.wakeup = [waker] { waker->Notify(); };
+  runners.dlc_path = dlc.dlc_path;
+  OCX_ASSIGN_OR_RETURN(runners.dlc, r::DlcRunner::Create(std::move(dlc)));
+  r::slurm::RunnerOptions slurm =
+      r::slurm::OptionsFromSettings(config.slurm(), base);
+  slurm.wakeup = [waker] { waker->Notify(); };
+  OCX_ASSIGN_OR_RETURN(runners.slurm, r::SlurmRunner::Create(std::move(slurm)));
+  return runners;
+}
 
+ocx::server::DispatcherOptions DispatcherOptionsFrom(
+    const ocx::v1::DaemonConfig& config, const Flags& flags) {
   ocx::server::DispatcherOptions options;
   if (config.retry().initial_backoff_ms() > 0 ||
       flags.initial_backoff_ms == 0) {
@@ -260,29 +243,22 @@ absl::Status Run(const Flags& flags) {
   options.task_program = config.task_program().empty()
                              ? SiblingProgram("ocx-task")
                              : config.task_program();
+  return options;
+}
 
-  g_dispatch_waker = &dispatch_waker;
+void InstallSigchldHandler(ocx::Waker* waker) {
+  g_dispatch_waker = waker;
   struct sigaction sa = {};
   sa.sa_handler = OnSigchld;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, nullptr);
+}
 
-  ocx::server::Dispatcher dispatcher(
-      store.get(),
-      ocx::server::RunnerSet{{"LocalRunner", runner.get()},
-                             {"DLCRunner", dlc_runner.get()},
-                             {"SlurmRunner", slurm_runner.get()}},
-      &dispatch_waker, options);
-  ocx::daemon::systemd::Status("recovering unfinished evaluations");
-  OCX_RETURN_IF_ERROR(dispatcher.Recover());
-
-  ocx::server::SubmissionPolicy policy;
-  policy.work_root = work_root;
-  policy.gpus = gpus;
-  policy.task_program = options.task_program;
-  ocx::server::EvaluationServiceImpl service(store.get(), &dispatcher, policy);
-
+// The gRPC server on `address`, serving; `listening` says where.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    const ocx::daemon::ListenAddress& address, grpc::Service* service,
+    std::string* listening) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -292,34 +268,26 @@ absl::Status Run(const Flags& flags) {
   int bound_port = 0;
   builder.AddListeningPort(address.grpc_target,
                            grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(&service);
+  builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr ||
-      (address.kind == ocx::daemon::ListenAddress::Kind::kTcp &&
-       bound_port == 0)) {
+  const bool tcp = address.kind == ocx::daemon::ListenAddress::Kind::kTcp;
+  if (server == nullptr || (tcp && bound_port == 0)) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", address.ToString(), " (in use, or not allowed)"));
   }
-  if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
-    chmod(address.socket_path.c_str(), 0600);
-  }
+  if (!tcp) chmod(address.socket_path.c_str(), 0600);
   server->GetHealthCheckService()->SetServingStatus("ocx.v1.EvaluationService",
                                                     true);
-  dispatcher.Start();
-
-  std::string listening =
-      address.kind == ocx::daemon::ListenAddress::Kind::kTcp
-          ? absl::StrCat(address.ToString(), " (port ", bound_port, ")")
+  *listening =
+      tcp ? absl::StrCat(address.ToString(), " (port ", bound_port, ")")
           : address.ToString();
-  fprintf(stderr,
-          "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
-          "dlc: %s\n",
-          listening.c_str(), database.c_str(), work_root.c_str(),
-          gpus.empty() ? "none" : absl::StrJoin(gpus, ",").c_str(),
-          dlc_path.c_str());
-  ocx::daemon::systemd::Ready(absl::StrCat("serving on ", listening));
+  return server;
+}
 
-  // SIGTERM/SIGINT are blocked in every thread (see main) and taken here.
+// Until SIGTERM/SIGINT, feeding the systemd watchdog while the dispatcher
+// loop turns. The stop signals are blocked in every thread (see main) and
+// taken here.
+void WaitForStopSignal(const ocx::server::Dispatcher& dispatcher) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -327,15 +295,56 @@ absl::Status Run(const Flags& flags) {
   ocx::daemon::systemd::Watchdog watchdog;
   while (true) {
     int64_t now = ocx::NowMillis();
-    // Feed the watchdog only while the dispatcher loop is turning.
     if (now - dispatcher.last_turn_ms() < 10000) watchdog.MaybePing(now);
     int64_t wait_ms = watchdog.MillisUntilDue(now, 1000);
     wait_ms = std::max<int64_t>(50, std::min<int64_t>(wait_ms, 1000));
     struct timespec ts = {static_cast<time_t>(wait_ms / 1000),
                           static_cast<long>((wait_ms % 1000) * 1000000)};
     int sig = sigtimedwait(&stop_signals, nullptr, &ts);
-    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGTERM || sig == SIGINT) return;
   }
+}
+
+absl::Status Run(const Flags& flags) {
+  OCX_ASSIGN_OR_RETURN(ocx::v1::DaemonConfig config, LoadConfig(flags));
+  OCX_ASSIGN_OR_RETURN(DaemonPaths paths, ResolvePaths(config));
+  OCX_ASSIGN_OR_RETURN(ocx::daemon::ListenAddress address,
+                       ocx::daemon::ResolveListenAddress(config.listen()));
+  OCX_ASSIGN_OR_RETURN(Locks locks,
+                       AcquireLocks(config, paths.database, address));
+  OCX_ASSIGN_OR_RETURN(std::vector<int> gpus, LocalGpus(config));
+  OCX_ASSIGN_OR_RETURN(auto store, ocx::store::Store::Open(paths.database));
+
+  // The dispatcher's waker: SIGCHLD (local tasks) and the DLC and Slurm
+  // runners' worker threads wake the loop through it.
+  ocx::Waker dispatch_waker;
+  OCX_ASSIGN_OR_RETURN(Runners runners,
+                       BuildRunners(config, paths.base, gpus, &dispatch_waker));
+  ocx::server::DispatcherOptions options = DispatcherOptionsFrom(config, flags);
+  InstallSigchldHandler(&dispatch_waker);
+  ocx::server::Dispatcher dispatcher(store.get(), runners.ByType(),
+                                     &dispatch_waker, options);
+  ocx::daemon::systemd::Status("recovering unfinished evaluations");
+  OCX_RETURN_IF_ERROR(dispatcher.Recover());
+
+  ocx::server::SubmissionPolicy policy;
+  policy.work_root = paths.work_root;
+  policy.gpus = gpus;
+  policy.task_program = options.task_program;
+  ocx::server::EvaluationServiceImpl service(store.get(), &dispatcher, policy);
+  std::string listening;
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
+                       StartServer(address, &service, &listening));
+  dispatcher.Start();
+  fprintf(stderr,
+          "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
+          "dlc: %s\n",
+          listening.c_str(), paths.database.c_str(), paths.work_root.c_str(),
+          gpus.empty() ? "none" : absl::StrJoin(gpus, ",").c_str(),
+          runners.dlc_path.c_str());
+  ocx::daemon::systemd::Ready(absl::StrCat("serving on ", listening));
+
+  WaitForStopSignal(dispatcher);
   fprintf(stderr,
           "ocxd: stopping; running tasks keep running and are re-attached "
           "by the next start\n");

@@ -761,6 +761,7 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   spec.max_workers_per_gpu = std::max(1, runner.max_workers_per_gpu());
   spec.timeout_s = p.task().timeout_s();
   spec.runner = runner;
+  spec.evaluation_id = t.task.evaluation_id();
   spec.stage = t.task.stage();
   spec.task_name = t.task.name();
   return spec;
@@ -791,7 +792,7 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       TaskEntry& t = tasks_.at(queue.begin()->second);
       EvalEntry& e = evals_.at(t.task.evaluation_id());
       const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
-      int limit = rc.max_num_workers() > 0 ? rc.max_num_workers() : 16;
+      const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
       if (e.running[t.task.stage()] >= limit) break;
       runners::Runner* runner = RunnerOf(t);
       if (runner == nullptr) {

@@ -52,8 +52,8 @@ class DlcE2ETest : public ::testing::Test {
     std::string yaml = dir_.path() + "/ocxd.yaml";
     std::ofstream(yaml) << "dlc:\n"
                            "  poll_interval_ms: 200\n"
-                           "  retry_initial_backoff_ms: 100\n"
-                           "  retry_max_backoff_ms: 500\n"
+                           "  call_initial_backoff_ms: 100\n"
+                           "  call_max_backoff_ms: 500\n"
                            "  log_interval_ms: 500\n";
     daemon_ = std::make_unique<OcxdProcess>(
         dir_.path(),

@@ -72,8 +72,8 @@ class DlcRunnerTest : public ::testing::Test {
     o.poll_interval_ms = 100;
     o.max_concurrent_calls = 3;
     o.call_timeout_ms = 20000;
-    o.retry_initial_backoff_ms = 50;
-    o.retry_max_backoff_ms = 200;
+    o.call_initial_backoff_ms = 50;
+    o.call_max_backoff_ms = 200;
     o.log_interval_ms = 300;
     return o;
   }
@@ -325,7 +325,7 @@ TEST_F(DlcRunnerTest, PreemptionBeyondTheLimitIsAFailure) {
       "\"Stopped\", \"preempt\": [{\"name_contains\": \"ocx-t6\", \"times\": "
       "5, \"after_ms\": 200}]}");
   DlcRunner::Options o = Opts();
-  o.max_preemptions = 1;
+  o.max_resubmits = 1;
   DlcRunner* r = Start(o);
   LaunchSpec spec = Spec("t6", 1, "sleep 30");
   ASSERT_TRUE(r->Launch(spec).ok());
@@ -334,7 +334,7 @@ TEST_F(DlcRunnerTest, PreemptionBeyondTheLimitIsAFailure) {
   ASSERT_NE(fin, nullptr);
   EXPECT_NE(fin->exit_code, 0);
   EXPECT_THAT(fin->reason, HasSubstr("was preempted"));
-  EXPECT_THAT(fin->reason, HasSubstr("max_preemptions is 1"));
+  EXPECT_THAT(fin->reason, HasSubstr("max_resubmits is 1"));
   EXPECT_EQ(Submissions(),
             (std::map<std::string, int>{{"ocx-t6-1", 1}, {"ocx-t6-1-p1", 1}}));
 }

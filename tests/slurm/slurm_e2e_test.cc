@@ -66,8 +66,8 @@ class SlurmE2ETest : public ::testing::Test {
     // The test cluster has no slurmdbd: sacct reads the jobcomp file (-c).
     std::ofstream(yaml_) << "slurm:\n"
                             "  poll_interval_ms: 500\n"
-                            "  backoff_initial_ms: 500\n"
-                            "  backoff_max_ms: 4000\n"
+                            "  call_initial_backoff_ms: 500\n"
+                            "  call_max_backoff_ms: 4000\n"
                             "  sacct_args: ['-c']\n";
     StartDaemon();
   }

@@ -74,9 +74,9 @@ TEST(DaemonConfigTest, GoodValues) {
       "retry: {initial_backoff_ms: 5000}",
       "dlc: {dlc_path: /opt/dlc/bin/dlc, poll_interval_ms: 500, "
       "max_concurrent_calls: 64, submit_tries: 1, call_timeout_ms: 1000, "
-      "retry_initial_backoff_ms: 100, retry_max_backoff_ms: 100, "
-      "max_preemptions: 0, log_interval_ms: 0, max_parallel: 8}",
-      "dlc: {retry_initial_backoff_ms: 5000}",
+      "call_initial_backoff_ms: 100, call_max_backoff_ms: 100, "
+      "max_resubmits: 0, log_interval_ms: 0, max_parallel: 8}",
+      "dlc: {call_initial_backoff_ms: 5000}",
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateDaemonConfig(Load(yaml));
@@ -138,14 +138,13 @@ TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
       {"dlc: {dlc_path: \"a\\0b\"}", "dlc.dlc_path: must not contain NUL"},
       {"dlc: {poll_interval_ms: -1}",
        "dlc.poll_interval_ms: must be >= 0, got -1"},
-      {"dlc: {max_preemptions: -2}",
-       "dlc.max_preemptions: must be >= 0, got -2"},
+      {"dlc: {max_resubmits: -2}", "dlc.max_resubmits: must be >= 0, got -2"},
       {"dlc: {log_interval_ms: -1}",
        "dlc.log_interval_ms: must be >= 0, got -1"},
       {"dlc: {max_concurrent_calls: 65}",
        "dlc.max_concurrent_calls: must be at most 64, got 65"},
-      {"dlc: {retry_initial_backoff_ms: 2000, retry_max_backoff_ms: 10}",
-       "dlc.retry_max_backoff_ms: must be >= retry_initial_backoff_ms (2000), "
+      {"dlc: {call_initial_backoff_ms: 2000, call_max_backoff_ms: 10}",
+       "dlc.call_max_backoff_ms: must be >= call_initial_backoff_ms (2000), "
        "got 10"},
       // The first problem in declaration order wins.
       {"listen: x\nlocal: {gpus: y}", usage + "\"x\""},
@@ -154,6 +153,63 @@ TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
     absl::Status s = ValidateDaemonConfig(Load(c.yaml));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
     EXPECT_EQ(s.message(), c.error) << c.yaml;
+  }
+}
+
+// One name per idea across runners (docs/runners.md); the old names are
+// refused with the new one, in a file too.
+TEST(DaemonConfigTest, RenamedOptionsNameTheNewName) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"slurm: {max_in_flight: 4}",
+       "slurm.max_in_flight: renamed to slurm.max_parallel"},
+      {"slurm: {backoff_initial_ms: 10}",
+       "slurm.backoff_initial_ms: renamed to slurm.call_initial_backoff_ms"},
+      {"slurm: {backoff_max_ms: 10}",
+       "slurm.backoff_max_ms: renamed to slurm.call_max_backoff_ms"},
+      {"dlc: {retry_initial_backoff_ms: 10}",
+       "dlc.retry_initial_backoff_ms: renamed to dlc.call_initial_backoff_ms"},
+      {"dlc: {retry_max_backoff_ms: 10}",
+       "dlc.retry_max_backoff_ms: renamed to dlc.call_max_backoff_ms"},
+      {"dlc:\n  max_preemptions: 1\n",
+       "dlc.max_preemptions: renamed to dlc.max_resubmits"},
+      {"{\"slurm\": {\"max_in_flight\": 4}}",
+       "slurm.max_in_flight: renamed to slurm.max_parallel"},
+  };
+  for (const auto& [yaml, error] : cases) {
+    absl::StatusOr<ocx::v1::DaemonConfig> config = LoadDaemonConfig(yaml);
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << yaml;
+    EXPECT_EQ(config.status().message(), error) << yaml;
+  }
+  std::string path = WriteTemp("renamed.yaml", "slurm:\n  max_in_flight: 2\n");
+  EXPECT_EQ(LoadDaemonConfigFile(path).status().message(),
+            path + ": slurm.max_in_flight: renamed to slurm.max_parallel");
+  // The new names load, and a key of the same name elsewhere is no rename.
+  EXPECT_TRUE(LoadDaemonConfig("slurm: {max_parallel: 4, max_resubmits: 1, "
+                               "call_initial_backoff_ms: 5, "
+                               "call_max_backoff_ms: 9}")
+                  .ok());
+  EXPECT_FALSE(LoadDaemonConfig("local: {max_in_flight: 1}").ok());
+  EXPECT_THAT(
+      std::string(
+          LoadDaemonConfig("local: {max_in_flight: 1}").status().message()),
+      HasSubstr("local.max_in_flight: unknown field"));
+}
+
+TEST(DaemonConfigTest, SlurmSettingsUseTheSharedNames) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"slurm: {max_parallel: -1}", "slurm.max_parallel: must be >= 0, got -1"},
+      {"slurm: {max_resubmits: -1}",
+       "slurm.max_resubmits: must be >= 0, got -1"},
+      {"slurm: {call_initial_backoff_ms: 2000, call_max_backoff_ms: 10}",
+       "slurm.call_max_backoff_ms: must be >= call_initial_backoff_ms (2000), "
+       "got 10"},
+      {"slurm: {sacct_args: [\"a\\0b\"]}",
+       "slurm.sacct_args[0]: must not contain NUL"},
+  };
+  for (const auto& [yaml, error] : cases) {
+    absl::Status s = ValidateDaemonConfig(Load(yaml));
+    EXPECT_EQ(s.message(), error) << yaml;
   }
 }
 

@@ -1,0 +1,288 @@
+// The scaffolding every command-line backend shares (DLC, Slurm; next a
+// Kubernetes runner and model-server jobs): a Runner whose attempts are
+// remote jobs that a backend CLI submits, polls and cancels from worker
+// threads, so that the dispatcher thread never waits for a command.
+//
+// What AsyncCliRunner owns, once for all backends:
+//   - bookkeeping of attempts: placed (Place() without Launch()), live
+//     (launched or adopted, final update not yet reported) and the updates
+//     waiting for the next Poll(), under one mutex shared with the workers;
+//   - the placement limit `<tag>.max_parallel` (RESOURCE_EXHAUSTED "all N
+//     <Display> slots are taken (<tag>.max_parallel)"), and the
+//     FAILED_PRECONDITION / NOT_FOUND answers for attempts that are (not)
+//     live;
+//   - the attempt log notes "[ocx-<tag> <UTC time>] text" that tell a user
+//     what the backend did (submissions, state changes, resubmits, backoff);
+//   - the updates (kRunning, kExited, kLost) built the same way;
+//   - the call backoff: call_initial_backoff_ms doubling up to
+//     call_max_backoff_ms after each failed command in a row;
+//   - the directories of an attempt (its log's and its attempt dir);
+//   - stopping: a destroyed runner kills the commands in flight (through
+//     abort_calls_, given to RunCli) and leaves the remote jobs running; a
+//     new instance picks them up with Adopt().
+//
+// What a backend (a subclass) supplies:
+//   - its Job type, derived from RemoteJob (the name of the current
+//     incarnation, the job id once known, cancel and not-found state) with
+//     what it needs to submit and watch the job;
+//   - Launch(): build the job (submit argv or script), Admit() it and wake
+//     its worker; Adopt(): the same, starting from the recorded backend id
+//     or from a lookup by name, so that a name is never submitted twice;
+//   - its worker loop: which command to run when (submit, look up by name,
+//     poll status — batched where the CLI allows — fetch logs, cancel), the
+//     parsing of their output, and the mapping of remote states to
+//     updates: kRunning when the job id is known and when it starts, one
+//     final kExited/kLost through Finish(), or a resubmission within the same
+//     attempt (incarnation k+1) after preemption or node failure, up to
+//     max_resubmits;
+//   - Poll() (usually TakeUpdates() after any due work is queued), Cancel()
+//     and poll_interval_ms().
+//
+// Thread safety: Runner methods are called from the dispatcher thread only
+// (runner.h); the subclass's workers share state with them under mu_.
+#ifndef OCX_RUNNERS_CLI_ASYNC_RUNNER_H_
+#define OCX_RUNNERS_CLI_ASYNC_RUNNER_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "runners/runner.h"
+
+namespace ocx::runners {
+
+// "task#attempt", for messages.
+std::string KeyName(const AttemptKey& key);
+
+// Appends `text` to the file at `path` (created 0644); best effort.
+void AppendToFile(const std::string& path, absl::string_view text);
+
+// The wait after `failures` (>= 1) failed calls in a row: initial_ms
+// doubling, at most max_ms.
+int64_t CallBackoffMs(int failures, int64_t initial_ms, int64_t max_ms);
+
+// "250 ms", "2.5 s".
+std::string FormatDelay(int64_t ms);
+
+// `items` in order, in batches of at most `n` (> 0): one command per batch
+// keeps an argv far below ARG_MAX however many jobs are live.
+template <typename T>
+std::vector<std::vector<T>> Chunks(const std::vector<T>& items, size_t n) {
+  std::vector<std::vector<T>> out;
+  for (size_t i = 0; i < items.size(); i += n) {
+    out.emplace_back(items.begin() + static_cast<std::ptrdiff_t>(i),
+                     items.begin() + static_cast<std::ptrdiff_t>(
+                                         std::min(items.size(), i + n)));
+  }
+  return out;
+}
+
+// What every remote job of an attempt has, whatever the backend.
+struct RemoteJob {
+  std::string base_name;    // LaunchSpec::name
+  std::string log_path;     // the attempt's log, for notes
+  std::string attempt_dir;  // the attempt's private directory
+  int incarnation = 0;      // resubmissions so far within the attempt
+  std::string job_id;       // the backend's id of the current incarnation
+  bool cancel_requested = false;
+  bool busy = false;  // a command for it is queued or running
+  int not_found = 0;  // polls in a row that found no trace of it
+};
+
+// How a backend names itself and its placement limit.
+struct CliBackendInfo {
+  std::string tag;       // "dlc": backend(), notes, "<tag>.max_parallel"
+  std::string display;   // "DLC": in messages
+  int max_parallel = 0;  // placed or live attempts at once; 0: no limit
+  int64_t call_initial_backoff_ms = 1000;
+  int64_t call_max_backoff_ms = 30000;
+};
+
+template <typename Job>
+class AsyncCliRunner : public Runner {
+ public:
+  // Not copyable (one owner of the remote jobs; mutex and threads).
+  AsyncCliRunner(const AsyncCliRunner&) = delete;
+  AsyncCliRunner& operator=(const AsyncCliRunner&) = delete;
+
+  std::string backend() const override { return info_.tag; }
+
+  // RESOURCE_EXHAUSTED when max_parallel attempts are placed or live;
+  // FAILED_PRECONDITION when the attempt is already live. No GPU ids: the
+  // backend picks the machine.
+  absl::StatusOr<std::vector<int>> Place(const LaunchSpec& spec) override {
+    absl::MutexLock lock(&mu_);
+    if (live_.count(spec.key) > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", KeyName(spec.key), " is already launched"));
+    }
+    if (placed_.count(spec.key) > 0) return std::vector<int>();
+    if (info_.max_parallel > 0 &&
+        static_cast<int>(live_.size() + placed_.size()) >= info_.max_parallel) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("all ", info_.max_parallel, " ", info_.display,
+                       " slots are taken (", info_.tag, ".max_parallel)"));
+    }
+    placed_.insert(spec.key);
+    return std::vector<int>();
+  }
+
+  void Unplace(const AttemptKey& key) override {
+    absl::MutexLock lock(&mu_);
+    placed_.erase(key);
+  }
+
+  int live_count() const override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(live_.size());
+  }
+
+ protected:
+  explicit AsyncCliRunner(CliBackendInfo info) : info_(std::move(info)) {}
+
+  // FAILED_PRECONDITION when `key` is live (Launch/Adopt of a live attempt).
+  absl::Status CheckNotLive(const AttemptKey& key) const {
+    absl::MutexLock lock(&mu_);
+    if (live_.count(key) == 0) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", KeyName(key), " is live"));
+  }
+
+  // NOT_FOUND for Cancel() of an attempt not live here.
+  absl::Status NotLiveError(const AttemptKey& key) const {
+    return absl::NotFoundError(
+        absl::StrCat("no live ", info_.display, " attempt ", KeyName(key)));
+  }
+
+  // The attempt's log directory and attempt dir (when set), created.
+  static absl::Status MakeAttemptDirs(const LaunchSpec& spec);
+
+  // Makes `job` live (its reservation, if any, now counts as live).
+  Job& Admit(const AttemptKey& key, Job job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    placed_.erase(key);
+    return live_.insert_or_assign(key, std::move(job)).first->second;
+  }
+
+  // Ends the attempt with its final update; `key`'s Job is gone after.
+  void Finish(const AttemptKey& key, AttemptUpdate u)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const AttemptKey k = key;  // `key` may be the erased entry's own key
+    outbox_.push_back(std::move(u));
+    live_.erase(k);
+    placed_.erase(k);
+  }
+
+  std::vector<AttemptUpdate> TakeUpdates() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<AttemptUpdate> out;
+    out.swap(outbox_);
+    return out;
+  }
+
+  // Appends "[ocx-<tag> <UTC time>] text" to the job's log.
+  void Note(const RemoteJob& j, const std::string& text) const;
+
+  // kRunning with the job id; `start_ms` 0 when it has not started yet.
+  static AttemptUpdate Running(const AttemptKey& key, const RemoteJob& j,
+                               int64_t start_ms, std::string reason = "");
+  // kExited now; a failure is noted in the job's log too.
+  AttemptUpdate Exited(const AttemptKey& key, const RemoteJob& j, int exit_code,
+                       int signal, std::string reason) const;
+  // kLost now, noted in the job's log.
+  AttemptUpdate Lost(const AttemptKey& key, const RemoteJob& j,
+                     std::string reason) const;
+
+  // The wait after `failures` failed calls in a row.
+  int64_t BackoffMs(int failures) const {
+    return CallBackoffMs(failures, info_.call_initial_backoff_ms,
+                         info_.call_max_backoff_ms);
+  }
+
+  // Stops the workers' commands: call before joining them.
+  void BeginShutdown() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    abort_calls_ = true;
+  }
+
+  const CliBackendInfo info_;
+
+  mutable absl::Mutex mu_;
+  std::set<AttemptKey> placed_ ABSL_GUARDED_BY(mu_);
+  // Launched or adopted, final update not yet in outbox_.
+  std::map<AttemptKey, Job> live_ ABSL_GUARDED_BY(mu_);
+  // Updates for the next Poll().
+  std::vector<AttemptUpdate> outbox_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Given to RunCli: true kills the commands in flight.
+  std::atomic<bool> abort_calls_{false};
+};
+
+// Non-template parts (async_runner.cc).
+namespace cli_internal {
+absl::Status MakeAttemptDirs(const LaunchSpec& spec);
+void Note(const std::string& tag, const RemoteJob& j, const std::string& text);
+AttemptUpdate Update(const AttemptKey& key, const RemoteJob& j,
+                     AttemptUpdate::Kind kind, std::string reason);
+}  // namespace cli_internal
+
+template <typename Job>
+absl::Status AsyncCliRunner<Job>::MakeAttemptDirs(const LaunchSpec& spec) {
+  return cli_internal::MakeAttemptDirs(spec);
+}
+
+template <typename Job>
+void AsyncCliRunner<Job>::Note(const RemoteJob& j,
+                               const std::string& text) const {
+  cli_internal::Note(info_.tag, j, text);
+}
+
+template <typename Job>
+AttemptUpdate AsyncCliRunner<Job>::Running(const AttemptKey& key,
+                                           const RemoteJob& j, int64_t start_ms,
+                                           std::string reason) {
+  AttemptUpdate u = cli_internal::Update(key, j, AttemptUpdate::Kind::kRunning,
+                                         std::move(reason));
+  u.start_ms = start_ms;
+  return u;
+}
+
+template <typename Job>
+AttemptUpdate AsyncCliRunner<Job>::Exited(const AttemptKey& key,
+                                          const RemoteJob& j, int exit_code,
+                                          int signal,
+                                          std::string reason) const {
+  AttemptUpdate u = cli_internal::Update(key, j, AttemptUpdate::Kind::kExited,
+                                         std::move(reason));
+  u.exit_code = exit_code;
+  u.signal = signal;
+  if (exit_code != 0 || signal != 0) Note(j, u.reason);
+  return u;
+}
+
+template <typename Job>
+AttemptUpdate AsyncCliRunner<Job>::Lost(const AttemptKey& key,
+                                        const RemoteJob& j,
+                                        std::string reason) const {
+  AttemptUpdate u = cli_internal::Update(key, j, AttemptUpdate::Kind::kLost,
+                                         std::move(reason));
+  Note(j, u.reason);
+  return u;
+}
+
+}  // namespace ocx::runners
+
+#endif  // OCX_RUNNERS_CLI_ASYNC_RUNNER_H_
