@@ -14,6 +14,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "common/work_dir_layout.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/dispatcher/task_command.h"
 #include "summary/summary_files.h"
@@ -673,7 +674,7 @@ std::string MissingFiles(
   std::vector<std::string> missing;
   int more = 0;
   for (const std::string& file : files) {
-    if (PathExists(JoinPath(work_dir, file))) continue;
+    if (PathExists(layout::InWorkDir(work_dir, file))) continue;
     if (static_cast<int>(missing.size()) < named) {
       missing.push_back(file);
     } else {
@@ -705,7 +706,7 @@ absl::Status Dispatcher::RecordOutputs(const TaskEntry& t, int64_t now) {
   }
   for (int i = 0; i < p.expected_outputs_size(); ++i) {
     store::OutputRecord r;
-    r.path = JoinPath(p.work_dir(), p.expected_outputs(i));
+    r.path = layout::InWorkDir(p.work_dir(), p.expected_outputs(i));
     struct stat st;
     if (stat(r.path.c_str(), &st) != 0) continue;
     r.fingerprint = p.output_fingerprints(i);
