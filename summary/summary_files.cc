@@ -16,4 +16,17 @@ absl::Status WriteSummaryFiles(const std::string& work_dir,
   return WriteFileAtomic(files[2], RenderMarkdown(table));
 }
 
+absl::StatusOr<bool> WriteEvaluationSummary(
+    const ocx::v1::Evaluation& evaluation) {
+  const SummaryTable table =
+      BuildSummaryTable(evaluation.spec(), evaluation.work_dir());
+  bool any = false;
+  for (const SummaryRow& row : table.rows) {
+    for (const auto& v : row.values) any = any || v.has_value();
+  }
+  if (!any) return false;
+  OCX_RETURN_IF_ERROR(WriteSummaryFiles(evaluation.work_dir(), table));
+  return true;
+}
+
 }  // namespace ocx::summary

@@ -36,6 +36,7 @@
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
 #include "spec/daemon_config.h"
+#include "summary/summary_files.h"
 
 namespace {
 
@@ -273,7 +274,7 @@ absl::Status Run(const Flags& flags) {
       ocx::server::RunnerSet{{"LocalRunner", runner.get()},
                              {"DLCRunner", dlc_runner.get()},
                              {"SlurmRunner", slurm_runner.get()}},
-      &dispatch_waker, options);
+      &dispatch_waker, options, ocx::summary::WriteEvaluationSummary);
   ocx::daemon::systemd::Status("recovering unfinished evaluations");
   OCX_RETURN_IF_ERROR(dispatcher.Recover());
 
