@@ -71,6 +71,14 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
     case runners::AttemptUpdate::Kind::kExited:
       break;
   }
+  return ApplyExit(&t, u, now);
+}
+
+absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
+                                   const runners::AttemptUpdate& u,
+                                   int64_t now) {
+  TaskEntry& t = *tp;
+  Attempt& a = t.attempt.attempt;
   SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
   std::string reason;
   Attempt::State state = Attempt::SUCCEEDED;

@@ -160,6 +160,10 @@ class Dispatcher {
   absl::Status ApplySubmit(Command* cmd, int64_t now);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
+  // An exit of the task's current attempt: the attempt's state and reason
+  // from the exit code, signal and expected outputs.
+  absl::Status ApplyExit(TaskEntry* t, const runners::AttemptUpdate& u,
+                         int64_t now);
   // Records the attempt's end; the retry policy decides the task's state.
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now);
