@@ -36,9 +36,7 @@ Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
       runners_(std::move(runners)),
       waker_(waker),
       options_(std::move(options)),
-      retry_policy_(RetryOptions{options_.initial_backoff_ms,
-                                 options_.backoff_multiplier,
-                                 options_.max_backoff_ms}),
+      retry_policy_(options_),
       summary_writer_(std::move(summary_writer)) {
   for (const auto& [type, runner] : runners_) {
     if (runner == nullptr || by_backend_.count(runner->backend()) > 0) continue;

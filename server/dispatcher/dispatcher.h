@@ -41,12 +41,9 @@
 
 namespace ocx::server {
 
-struct DispatcherOptions {
-  // Retry backoff (RetryOptions): initial * multiplier^(failures-1), capped
-  // at max.
-  int64_t initial_backoff_ms = 1000;
-  double backoff_multiplier = 2.0;
-  int64_t max_backoff_ms = 100000;
+// The retry backoff settings (RetryOptions: initial * multiplier^(n-1),
+// capped at max) and the task program.
+struct DispatcherOptions : RetryOptions {
   // ocx-task, run for OpenICLInferTask / OpenICLEvalTask.
   std::string task_program;
 };

@@ -33,7 +33,7 @@ struct RetryDecision {
 
 class RetryPolicy {
  public:
-  explicit RetryPolicy(RetryOptions options) : options_(options) {}
+  explicit RetryPolicy(const RetryOptions& options) : options_(options) {}
 
   // The backoff before the attempt after `failed_attempt` (1-based).
   int64_t BackoffMs(int failed_attempt) const;

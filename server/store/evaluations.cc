@@ -142,8 +142,7 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
 }
 
 absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
       auto s, conn->Prepare(absl::StrCat("SELECT ", kEvaluationColumns,
                                          " FROM evaluations WHERE id=?")));
@@ -158,8 +157,7 @@ absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
 }
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(auto s,
                        conn->Prepare("SELECT 1 FROM evaluations WHERE id=?"));
   s->Bind(1, id);
@@ -181,8 +179,7 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
       (!absl::SimpleAtoi(page_token, &before) || before <= 0)) {
     return BadToken(page_token);
   }
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   std::string sql = absl::StrCat("SELECT ", kEvaluationColumns,
                                  " FROM evaluations WHERE seq < ?");
   if (state != Evaluation::STATE_UNSPECIFIED)

@@ -30,8 +30,7 @@ absl::StatusOr<int64_t> Store::AppendEvent(const ocx::v1::Event& e) {
 
 absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
     const std::string& eval_id, int64_t after_sequence, int limit) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
       auto s, conn->Prepare("SELECT seq, time_ms, eval_id, task_id, attempt, "
                             "state, message FROM events WHERE eval_id=? AND "

@@ -46,8 +46,7 @@ absl::Status Store::PutOutput(const OutputRecord& r, int64_t update_ms) {
 absl::StatusOr<std::optional<int64_t>> Store::LookupDatasetSize(
     const std::string& path, const std::string& reader, int64_t file_size,
     int64_t mtime_ns) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
       auto s, conn->Prepare("SELECT num_samples FROM dataset_sizes WHERE "
                             "path=? AND reader=? AND file_size=? AND "
@@ -62,8 +61,7 @@ absl::StatusOr<std::vector<std::optional<OutputRecord>>> Store::GetOutputs(
     const std::vector<std::string>& paths) {
   std::vector<std::optional<OutputRecord>> out(paths.size());
   if (paths.empty()) return out;
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   // One read transaction: every lookup sees the same snapshot.
   OCX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
   auto lookup = [&]() -> absl::Status {

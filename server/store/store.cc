@@ -57,6 +57,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Store::TakeReader() {
   return Connection::Open(path_, /*read_only=*/true);
 }
 
+absl::StatusOr<Store::ReadConnection> Store::Reader() {
+  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
+  return ReadConnection(this, std::move(raw));
+}
+
 void Store::ReturnReader(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&readers_mu_);
   if (readers_.size() < 8) readers_.push_back(std::move(conn));

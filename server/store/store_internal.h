@@ -60,12 +60,16 @@ enum Slot {
 
 }  // namespace internal
 
-// Returns the connection to the pool when it goes out of scope.
+// A pooled read connection (Store::Reader); returns to the pool when it
+// goes out of scope.
 class Store::ReadConnection {
  public:
   ReadConnection(Store* store, std::unique_ptr<Connection> conn)
       : store_(store), conn_(std::move(conn)) {}
-  ~ReadConnection() { store_->ReturnReader(std::move(conn_)); }
+  ReadConnection(ReadConnection&& other) = default;
+  ~ReadConnection() {
+    if (conn_ != nullptr) store_->ReturnReader(std::move(conn_));
+  }
   Connection* operator->() { return conn_.get(); }
   Connection* get() { return conn_.get(); }
 

@@ -162,8 +162,7 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
       return BadToken(page_token);
     }
   }
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   std::string sql = absl::StrCat(
       "SELECT ", kTaskColumns,
       " FROM tasks WHERE eval_id=? AND (stage > ? OR (stage = ? AND idx > ?))");
@@ -200,8 +199,7 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
 }
 
 absl::StatusOr<Task> Store::GetTask(const std::string& id) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
       auto s, conn->Prepare(absl::StrCat("SELECT ", kTaskColumns,
                                          ", params FROM tasks WHERE id=?")));
@@ -224,8 +222,7 @@ absl::StatusOr<Task> Store::GetTask(const std::string& id) {
 
 absl::StatusOr<Attempt> Store::GetAttempt(const std::string& task_id,
                                           int number) {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
-  ReadConnection conn(this, std::move(raw));
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
                                  " FROM attempts WHERE task_id=?");
   absl::StrAppend(

@@ -137,16 +137,20 @@ TEST(PlanTest, EvalOfASplitDatasetWaitsForEveryPart) {
   }
 }
 
-TEST(PlanTest, APackedTaskFeedsSeveralEvals) {
-  // NumWorker, 1 worker: both datasets' parts in one infer task; each eval
-  // depends on it once.
-  EvaluationSpec spec = Spec(R"(
+// Two datasets of two parts each, all packed into one infer task; one eval
+// task for both datasets.
+constexpr char kPackedSpec[] = R"(
 models: [{abbr: m}]
 datasets: [{abbr: a}, {abbr: b}]
 infer: {partitioner: {type: NumWorkerPartitioner, num_worker: 1, num_split: 2,
                       min_task_size: 1}}
 eval: {partitioner: {n: 2}}
-)");
+)";
+
+TEST(PlanTest, APackedTaskFeedsSeveralEvals) {
+  // NumWorker, 1 worker: both datasets' parts in one infer task; each eval
+  // depends on it once.
+  EvaluationSpec spec = Spec(kPackedSpec);
   std::vector<Task> tasks = PlanOrDie(spec, {4, 2});
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_THAT(tasks[0].dataset_abbrs(),
@@ -160,13 +164,7 @@ eval: {partitioner: {n: 2}}
 }
 
 TEST(PlanTest, TheEvalTaskCarriesAStructuredPartsManifest) {
-  EvaluationSpec spec = Spec(R"(
-models: [{abbr: m}]
-datasets: [{abbr: a}, {abbr: b}]
-infer: {partitioner: {type: NumWorkerPartitioner, num_worker: 1, num_split: 2,
-                      min_task_size: 1}}
-eval: {partitioner: {n: 2}}
-)");
+  EvaluationSpec spec = Spec(kPackedSpec);
   std::vector<Task> tasks = PlanOrDie(spec, {4, 2});
   ASSERT_EQ(tasks.size(), 2u);
   const ocx::v1::TaskParams& infer = tasks[0].params();
