@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/work_dir_layout.h"
 #include "partitioners/naive_partitioner.h"
 #include "partitioners/num_worker_partitioner.h"
 #include "partitioners/size_partitioner.h"
@@ -55,7 +56,7 @@ std::vector<ocx::v1::TaskDataset> SplitDataset(
     ocx::v1::TaskDataset& d = parts.emplace_back();
     ocx::v1::DatasetConfig* config = d.mutable_config();
     *config = dataset;
-    config->set_abbr(absl::StrCat(dataset.abbr(), "_", k));
+    config->set_abbr(layout::PartAbbr(dataset.abbr(), k));
     config->mutable_reader_cfg()->set_test_range(
         ChainRange(dataset.reader_cfg().test_range(), start, start + step));
     d.set_base_abbr(dataset.abbr());

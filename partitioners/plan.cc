@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/work_dir_layout.h"
 #include "partitioners/fingerprint.h"
 #include "partitioners/partitioner.h"
 
@@ -17,13 +18,10 @@ namespace {
 using ocx::v1::Stage;
 using ocx::v1::Task;
 
-const char* StageWord(Stage stage) {
-  return stage == ocx::v1::STAGE_INFER ? "infer" : "eval";
-}
-
 // One infer output of a (model, dataset) pair.
 struct PartOutput {
   int32_t part;
+  int32_t count;
   std::string path;
   std::string fingerprint;
   int task;  // index into the planned tasks
@@ -54,7 +52,7 @@ std::string TaskName(Stage stage, const std::string& model_abbr,
 
 // Two parts writing the same output: a dataset named like another one's
 // part ("gsm8k_0" next to a split "gsm8k").
-absl::Status CheckPartNames(const Partitioning& p, const char* field) {
+absl::Status CheckPartNames(const Partitioning& p, const std::string& field) {
   absl::flat_hash_map<std::string, int32_t> seen;
   for (int32_t i = 0; i < static_cast<int32_t>(p.parts.size()); ++i) {
     const ocx::v1::TaskDataset& d = p.parts[i];
@@ -74,120 +72,176 @@ absl::Status CheckPartNames(const Partitioning& p, const char* field) {
   return absl::OkStatus();
 }
 
-absl::Status AddStage(const ocx::v1::EvaluationSpec& spec, Stage stage,
-                      const std::string& eval_id, const std::string& work_dir,
-                      const PlanOptions& options, PlanState* state,
-                      std::vector<Task>* out) {
-  const bool infer = stage == ocx::v1::STAGE_INFER;
-  const ocx::v1::StageConfig& cfg = infer ? spec.infer() : spec.eval();
-  const char* field = StageWord(stage);
-  absl::StatusOr<std::unique_ptr<Partitioner>> partitioner =
-      MakePartitioner(cfg.partitioner());
-  if (!partitioner.ok()) return Annotate(partitioner.status(), field);
-  PartitionInput input;
-  input.spec = &spec;
-  input.stage = stage;
-  input.config = &cfg.partitioner();
-  if (!options.num_samples.empty()) input.num_samples = &options.num_samples;
-  absl::StatusOr<Partitioning> planned = (*partitioner)->Partition(input);
-  if (!planned.ok()) return planned.status();
-  Partitioning& p = *planned;
-  OCX_RETURN_IF_ERROR(CheckPartNames(p, field));
+// Runs one stage's partitioner and appends its tasks. Per part (infer) or
+// dataset (eval), the bytes its fingerprints hash are computed once for
+// every model.
+class StagePlanner {
+ public:
+  StagePlanner(const ocx::v1::EvaluationSpec& spec, Stage stage,
+               const std::string& eval_id, const std::string& work_dir,
+               PlanState* state, std::vector<Task>* out)
+      : spec_(spec),
+        stage_(stage),
+        infer_(stage == ocx::v1::STAGE_INFER),
+        cfg_(infer_ ? spec.infer() : spec.eval()),
+        eval_id_(eval_id),
+        work_dir_(work_dir),
+        state_(state),
+        out_(out) {}
 
-  const int num_datasets = spec.datasets_size();
-  // Per part: its spec dataset. Per part (infer) or dataset (eval): the
-  // bytes its fingerprints hash, computed once for every model.
-  std::vector<int> part_dataset(p.parts.size());
-  std::vector<std::string> part_bytes(infer ? p.parts.size() : 0);
-  std::vector<std::string> dataset_bytes(infer ? 0 : num_datasets);
-  for (size_t k = 0; k < p.parts.size(); ++k) {
-    const int di = state->dataset_index.at(p.parts[k].base_abbr());
-    part_dataset[k] = di;
-    if (infer) {
-      part_bytes[k] = InferPartBytes(p.parts[k].config());
-    } else if (dataset_bytes[di].empty()) {
-      dataset_bytes[di] = EvalDatasetBytes(spec.datasets(di));
+  absl::Status Plan(const PlanOptions& options) {
+    const std::string field = layout::StageName(stage_);
+    absl::StatusOr<std::unique_ptr<Partitioner>> partitioner =
+        MakePartitioner(cfg_.partitioner());
+    if (!partitioner.ok()) return Annotate(partitioner.status(), field);
+    PartitionInput input;
+    input.spec = &spec_;
+    input.stage = stage_;
+    input.config = &cfg_.partitioner();
+    if (!options.num_samples.empty()) input.num_samples = &options.num_samples;
+    absl::StatusOr<Partitioning> planned = (*partitioner)->Partition(input);
+    if (!planned.ok()) return planned.status();
+    p_ = *std::move(planned);
+    OCX_RETURN_IF_ERROR(CheckPartNames(p_, field));
+    HashInputs();
+    out_->reserve(out_->size() + p_.tasks.size());
+    int index = 0;
+    for (const PlannedTask& planned_task : p_.tasks) {
+      AddTask(planned_task, index++);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void HashInputs() {
+    part_dataset_.resize(p_.parts.size());
+    part_bytes_.resize(infer_ ? p_.parts.size() : 0);
+    dataset_bytes_.resize(infer_ ? 0 : spec_.datasets_size());
+    for (size_t k = 0; k < p_.parts.size(); ++k) {
+      const int di = state_->dataset_index.at(p_.parts[k].base_abbr());
+      part_dataset_[k] = di;
+      if (infer_) {
+        part_bytes_[k] = InferPartBytes(p_.parts[k].config());
+      } else if (dataset_bytes_[di].empty()) {
+        dataset_bytes_[di] = EvalDatasetBytes(spec_.datasets(di));
+      }
+    }
+    for (const ocx::v1::ModelConfig& m : spec_.models()) {
+      prefixes_.emplace(&m, OutputHashPrefix(stage_, ModelFingerprintBytes(m)));
     }
   }
-  // Per model: the fingerprint prefix.
-  absl::flat_hash_map<const ocx::v1::ModelConfig*, Fnv1a64> prefixes;
-  for (const ocx::v1::ModelConfig& m : spec.models()) {
-    prefixes.emplace(&m, OutputHashPrefix(stage, ModelFingerprintBytes(m)));
+
+  std::vector<PartOutput>& PairParts(int model, int dataset) {
+    return state_
+        ->pair_parts[static_cast<size_t>(model) * spec_.datasets_size() +
+                     dataset];
   }
 
-  const size_t first = out->size();
-  out->reserve(first + p.tasks.size());
-  std::vector<std::string> output_fps;
-  int index = 0;
-  for (const PlannedTask& planned_task : p.tasks) {
+  void AddTask(const PlannedTask& planned_task, int index) {
     const ocx::v1::ModelConfig& model = *planned_task.model;
-    const int mi = state->model_index.at(&model);
-    const Fnv1a64& prefix = prefixes.at(&model);
-    Task& t = out->emplace_back();
-    t.set_id(absl::StrCat(eval_id, "-", StageWord(stage), "-", index));
-    t.set_evaluation_id(eval_id);
-    t.set_stage(stage);
+    const int task_index = static_cast<int>(out_->size());
+    Task& t = out_->emplace_back();
+    t.set_id(
+        absl::StrCat(eval_id_, "-", layout::StageName(stage_), "-", index));
+    t.set_evaluation_id(eval_id_);
+    t.set_stage(stage_);
     t.set_index(index);
-    t.set_name(TaskName(stage, model.abbr(), p, planned_task));
+    t.set_name(TaskName(stage_, model.abbr(), p_, planned_task));
     t.set_state(Task::READY);
     t.set_model_abbr(model.abbr());
-    int gpus = infer ? model.run_cfg().num_gpus() : 0;
-    t.set_max_attempts(cfg.runner().retry() + 1);
+    t.set_max_attempts(cfg_.runner().retry() + 1);
     ocx::v1::TaskParams* params = t.mutable_params();
-    params->set_evaluation_id(eval_id);
+    params->set_evaluation_id(eval_id_);
     params->set_task_id(t.id());
-    params->set_stage(stage);
-    params->set_work_dir(work_dir);
+    params->set_stage(stage_);
+    params->set_work_dir(work_dir_);
     *params->mutable_model() = model;
-    *params->mutable_task() = cfg.runner().task();
-    output_fps.clear();
+    *params->mutable_task() = cfg_.runner().task();
+    int gpus = infer_ ? model.run_cfg().num_gpus() : 0;
+    std::vector<std::string> output_fps;
     // Producer task indices, in first-seen order, each once.
     std::vector<int> deps;
     absl::flat_hash_set<int> seen_deps;
     for (int32_t k : planned_task.parts) {
-      const ocx::v1::TaskDataset& d = p.parts[k];
-      const int di = part_dataset[k];
+      const ocx::v1::TaskDataset& d = p_.parts[k];
       t.add_dataset_abbrs(d.config().abbr());
-      std::string fp;
-      if (infer) {
-        const std::string path =
-            PredictionPath(model.abbr(), d.config().abbr());
-        fp = InferOutputFingerprintFromBytes(prefix, part_bytes[k],
-                                             cfg.runner().task());
-        params->add_expected_outputs(path);
-        state->pair_parts[static_cast<size_t>(mi) * num_datasets + di]
-            .push_back({d.part(), path, fp, static_cast<int>(out->size() - 1)});
-      } else {
-        gpus = std::max(gpus, d.config().eval_cfg().num_gpus());
-        std::vector<PartOutput>& parts =
-            state->pair_parts[static_cast<size_t>(mi) * num_datasets + di];
-        std::sort(parts.begin(), parts.end(),
-                  [](const PartOutput& a, const PartOutput& b) {
-                    return a.part < b.part;
-                  });
-        std::vector<std::string> part_fps;
-        part_fps.reserve(parts.size());
-        for (const PartOutput& po : parts) {
-          part_fps.push_back(po.fingerprint);
-          params->add_required_inputs(po.path);
-          if (seen_deps.insert(po.task).second) deps.push_back(po.task);
-        }
-        fp = EvalOutputFingerprintFromBytes(prefix, dataset_bytes[di],
-                                            cfg.runner().task(), part_fps);
-        params->add_expected_outputs(ResultPath(model.abbr(), d.base_abbr()));
-      }
+      std::string fp = infer_
+                           ? AddInferPart(model, k, task_index, params)
+                           : AddEvalPart(model, k, params, &deps, &seen_deps);
+      if (!infer_) gpus = std::max(gpus, d.config().eval_cfg().num_gpus());
       params->add_output_fingerprints(fp);
       output_fps.push_back(std::move(fp));
       *params->add_datasets() = d;
     }
-    params->set_fingerprint(TaskFingerprint(stage, output_fps));
+    params->set_fingerprint(TaskFingerprint(stage_, output_fps));
     t.set_num_gpus(gpus);
-    for (int dep : deps) t.add_depends_on((*out)[dep].id());
+    for (int dep : deps) t.add_depends_on((*out_)[dep].id());
     if (t.depends_on_size() > 0) t.set_state(Task::PENDING);
-    ++index;
   }
-  return absl::OkStatus();
-}
+
+  // The prediction of part `k`; returns its fingerprint.
+  std::string AddInferPart(const ocx::v1::ModelConfig& model, int32_t k,
+                           int task_index, ocx::v1::TaskParams* params) {
+    const ocx::v1::TaskDataset& d = p_.parts[k];
+    const std::string path =
+        layout::PredictionFile(model.abbr(), d.config().abbr());
+    std::string fp = InferOutputFingerprintFromBytes(
+        prefixes_.at(&model), part_bytes_[k], cfg_.runner().task());
+    params->add_expected_outputs(path);
+    PairParts(state_->model_index.at(&model), part_dataset_[k])
+        .push_back({d.part(), d.num_parts(), path, fp, task_index});
+    return fp;
+  }
+
+  // The result of dataset part `k` (a whole dataset), with its parts
+  // manifest and dependencies; returns its fingerprint.
+  std::string AddEvalPart(const ocx::v1::ModelConfig& model, int32_t k,
+                          ocx::v1::TaskParams* params, std::vector<int>* deps,
+                          absl::flat_hash_set<int>* seen_deps) {
+    const ocx::v1::TaskDataset& d = p_.parts[k];
+    const int di = part_dataset_[k];
+    std::vector<PartOutput>& parts =
+        PairParts(state_->model_index.at(&model), di);
+    std::sort(parts.begin(), parts.end(),
+              [](const PartOutput& a, const PartOutput& b) {
+                return a.part < b.part;
+              });
+    std::vector<std::string> part_fps;
+    part_fps.reserve(parts.size());
+    for (const PartOutput& po : parts) {
+      part_fps.push_back(po.fingerprint);
+      params->add_required_inputs(po.path);
+      ocx::v1::PartsManifest::Part* part =
+          params->mutable_parts_manifest()->add_parts();
+      part->set_dataset_abbr(d.base_abbr());
+      part->set_index(po.part);
+      part->set_count(po.count);
+      part->set_path(po.path);
+      part->set_fingerprint(po.fingerprint);
+      if (seen_deps->insert(po.task).second) deps->push_back(po.task);
+    }
+    params->add_expected_outputs(
+        layout::ResultFile(model.abbr(), d.base_abbr()));
+    return EvalOutputFingerprintFromBytes(prefixes_.at(&model),
+                                          dataset_bytes_[di],
+                                          cfg_.runner().task(), part_fps);
+  }
+
+  const ocx::v1::EvaluationSpec& spec_;
+  const Stage stage_;
+  const bool infer_;
+  const ocx::v1::StageConfig& cfg_;
+  const std::string& eval_id_;
+  const std::string& work_dir_;
+  PlanState* const state_;
+  std::vector<Task>* const out_;
+
+  Partitioning p_;
+  std::vector<int> part_dataset_;           // per part: its spec dataset
+  std::vector<std::string> part_bytes_;     // per part (infer)
+  std::vector<std::string> dataset_bytes_;  // per dataset (eval)
+  absl::flat_hash_map<const ocx::v1::ModelConfig*, Fnv1a64> prefixes_;
+};
 
 }  // namespace
 
@@ -201,16 +255,6 @@ bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec) {
     if (p.ok() && (*p)->NeedsDatasetSizes(stage)) return true;
   }
   return false;
-}
-
-std::string PredictionPath(const std::string& model_abbr,
-                           const std::string& part_abbr) {
-  return absl::StrCat("predictions/", model_abbr, "/", part_abbr, ".json");
-}
-
-std::string ResultPath(const std::string& model_abbr,
-                       const std::string& dataset_abbr) {
-  return absl::StrCat("results/", model_abbr, "/", dataset_abbr, ".json");
 }
 
 absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
@@ -227,10 +271,11 @@ absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
   state.pair_parts.resize(static_cast<size_t>(spec.models_size()) *
                           spec.datasets_size());
   std::vector<Task> tasks;
-  OCX_RETURN_IF_ERROR(AddStage(spec, ocx::v1::STAGE_INFER, eval_id, work_dir,
-                               options, &state, &tasks));
-  OCX_RETURN_IF_ERROR(AddStage(spec, ocx::v1::STAGE_EVAL, eval_id, work_dir,
-                               options, &state, &tasks));
+  for (Stage stage : {ocx::v1::STAGE_INFER, ocx::v1::STAGE_EVAL}) {
+    OCX_RETURN_IF_ERROR(
+        StagePlanner(spec, stage, eval_id, work_dir, &state, &tasks)
+            .Plan(options));
+  }
   return tasks;
 }
 

@@ -66,12 +66,6 @@ using OutputMatcher = std::function<bool(const std::string& path,
 int MarkReusedTasks(std::vector<ocx::v1::Task>* tasks,
                     const OutputMatcher& matches);
 
-// Output paths relative to the work dir (DESIGN.md decision 9).
-std::string PredictionPath(const std::string& model_abbr,
-                           const std::string& part_abbr);
-std::string ResultPath(const std::string& model_abbr,
-                       const std::string& dataset_abbr);
-
 }  // namespace ocx::partitioners
 
 #endif  // OCX_PARTITIONERS_PLAN_H_

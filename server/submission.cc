@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "common/work_dir_layout.h"
 #include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
 #include "spec/validate.h"
@@ -79,7 +80,7 @@ absl::Status MarkReused(const std::string& work_dir, store::Store* store,
   for (const ocx::v1::Task& t : *tasks) {
     for (const std::string& rel : t.params().expected_outputs()) {
       if (found.contains(rel)) continue;
-      std::string path = JoinPath(work_dir, rel);
+      std::string path = layout::InWorkDir(work_dir, rel);
       struct stat st;
       if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       found.emplace(rel, paths.size());

@@ -10,12 +10,22 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ocx/v1/resources.pb.h"
 #include "summary/summary_table.h"
 
 namespace ocx::summary {
 
 absl::Status WriteSummaryFiles(const std::string& work_dir,
                                const SummaryTable& table);
+
+// The summary of an evaluation that ended: builds its table from the
+// results files and writes the files, but only when some results file
+// exists (an evaluation of `command` tasks that write none gets no empty
+// table). True when written. Reading the results costs one small read
+// per (model, dataset). The daemon's server::SummaryWriter.
+absl::StatusOr<bool> WriteEvaluationSummary(
+    const ocx::v1::Evaluation& evaluation);
 
 }  // namespace ocx::summary
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/fnv1a.h"
+#include "common/work_dir_layout.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -76,8 +77,8 @@ SummaryTable BuildSummaryTable(const ocx::v1::EvaluationSpec& spec,
     std::vector<std::map<std::string, double>> per_model;
     std::map<std::string, bool> metrics;
     for (const std::string& model : table.model_abbrs) {
-      per_model.push_back(ReadMetrics(JoinPath(
-          work_dir, absl::StrCat("results/", model, "/", abbr, ".json"))));
+      per_model.push_back(ReadMetrics(
+          layout::InWorkDir(work_dir, layout::ResultFile(model, abbr))));
       for (const auto& [metric, value] : per_model.back()) {
         metrics[metric] = true;
       }

@@ -37,7 +37,7 @@ struct SummaryTable {
 
 // OpenCompass's dataset "version": a short hash of the dataset's infer
 // settings (its infer_cfg, deterministically serialized and hashed with
-// partitioners/fingerprint.h's FNV-1a; OpenCompass takes sha256 of the
+// common/fnv1a.h's FNV-1a; OpenCompass takes sha256 of the
 // config's text). Two datasets prompted alike share a version.
 std::string DatasetVersion(const ocx::v1::DatasetConfig& dataset);
 

@@ -4,6 +4,7 @@
 
 #include "common/file_util.h"
 #include "common/names.h"
+#include "common/work_dir_layout.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -28,8 +29,8 @@ std::optional<double> Number(const google::protobuf::Struct& s,
 std::optional<ocx::v1::TaskProgress> ReadTaskProgress(
     const std::string& work_dir, const std::string& task_id, int attempt) {
   if (work_dir.empty() || !IsSafeName(task_id)) return std::nullopt;
-  absl::StatusOr<std::string> text = ReadFile(JoinPath(
-      work_dir, JoinPath(".ocx/tasks", JoinPath(task_id, "progress.json"))));
+  absl::StatusOr<std::string> text =
+      ReadFile(layout::ProgressFileIn(layout::TaskDir(work_dir, task_id)));
   if (!text.ok()) return std::nullopt;
   google::protobuf::Struct s;
   google::protobuf::util::JsonParseOptions options;

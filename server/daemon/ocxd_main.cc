@@ -39,6 +39,7 @@
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
 #include "spec/daemon_config.h"
+#include "summary/summary_files.h"
 
 namespace {
 
@@ -323,7 +324,8 @@ absl::Status Run(const Flags& flags) {
   ocx::server::DispatcherOptions options = DispatcherOptionsFrom(config, flags);
   InstallSigchldHandler(&dispatch_waker);
   ocx::server::Dispatcher dispatcher(store.get(), runners.ByType(),
-                                     &dispatch_waker, options);
+                                     &dispatch_waker, options,
+                                     ocx::summary::WriteEvaluationSummary);
   ocx::daemon::systemd::Status("recovering unfinished evaluations");
   OCX_RETURN_IF_ERROR(dispatcher.Recover());
 

@@ -4,6 +4,12 @@
 // tasks into free slots, and commits all of it in one transaction (group
 // commit).
 //
+// The loop's parts live in their own files: launching.cc (placing and
+// starting attempts), attempt_updates.cc (runner reports, attempt ends),
+// evaluation_state.cc (an evaluation's state and end), recovery.cc (after
+// a restart); the retry policy, the task files and the summary step have
+// their own headers.
+//
 // Thread safety: Submit, Cancel, WaitForCommit and the accessors are
 // thread-safe (called from RPC threads); everything else runs on the loop
 // thread. The runner is called only from the loop thread.
@@ -29,15 +35,15 @@
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
+#include "server/dispatcher/retry_policy.h"
+#include "server/dispatcher/summary_step.h"
 #include "server/store/store.h"
 
 namespace ocx::server {
 
-struct DispatcherOptions {
-  // Retry backoff: initial * multiplier^(failures-1), capped at max.
-  int64_t initial_backoff_ms = 1000;
-  double backoff_multiplier = 2.0;
-  int64_t max_backoff_ms = 100000;
+// The retry backoff settings (RetryOptions: initial * multiplier^(n-1),
+// capped at max) and the task program.
+struct DispatcherOptions : RetryOptions {
   // ocx-task, run for OpenICLInferTask / OpenICLEvalTask.
   std::string task_program;
 };
@@ -61,17 +67,20 @@ class Dispatcher {
  public:
   // `store`, the runners and `waker` must outlive the dispatcher. The waker
   // is what the daemon's SIGCHLD handler and the runners notify.
+  // `summary_writer` writes the summary of an evaluation that ends
+  // SUCCEEDED or FAILED (summary_step.h); none: no summary is written.
   Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
-             DispatcherOptions options);
+             DispatcherOptions options, SummaryWriter summary_writer = {});
   // A dispatcher with one runner serving `runner.type: LocalRunner`.
   Dispatcher(store::Store* store, runners::Runner* local, Waker* waker,
-             DispatcherOptions options)
+             DispatcherOptions options, SummaryWriter summary_writer = {})
       : Dispatcher(store, RunnerSet{{"LocalRunner", local}}, waker,
-                   std::move(options)) {}
+                   std::move(options), std::move(summary_writer)) {}
   ~Dispatcher();
 
   // Loads unfinished evaluations and re-attaches their running attempts
-  // (DESIGN.md decision 5). Call once, before Start().
+  // (DESIGN.md decision 5); ends those whose tasks all ended before the
+  // restart (writing their summary again). Call once, before Start().
   absl::Status Recover();
 
   // Starts the loop thread.
@@ -134,12 +143,25 @@ class Dispatcher {
     runners::LaunchSpec spec;
   };
 
+  // Task states of an evaluation's finished tasks, by evaluation and task
+  // id (recovery).
+  using FinishedStates =
+      std::map<std::string, std::map<std::string, ocx::v1::Task::State>>;
+
   void Loop();
   void Turn();
+  // Logs and ends the process (exit 70): in-memory state no longer matches
+  // the database; the next start recovers from it.
+  [[noreturn]] static void Fatal(const char* what, const absl::Status& status);
   absl::Status ApplyCommand(Command* cmd, int64_t now);
   absl::Status ApplySubmit(Command* cmd, int64_t now);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
+  // An exit of the task's current attempt: the attempt's state and reason
+  // from the exit code, signal and expected outputs.
+  absl::Status ApplyExit(TaskEntry* t, const runners::AttemptUpdate& u,
+                         int64_t now);
+  // Records the attempt's end; the retry policy decides the task's state.
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now);
   absl::Status PromoteDueRetries(int64_t now);
@@ -148,11 +170,28 @@ class Dispatcher {
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);
   absl::Status FailDependents(TaskEntry* t, int64_t now);
-  // Writes the summary files of an ending evaluation when it has any
-  // results; returns a note for its final event ("" when nothing was
-  // written). A failure is logged and noted, never fatal.
-  std::string WriteSummary(const ocx::v1::Evaluation& evaluation);
+  // The evaluation's state as its tasks make it.
+  static ocx::v1::Evaluation::State DerivedState(const EvalEntry& e);
+  // Refreshes the evaluations whose tasks changed in this transaction.
+  absl::Status RefreshTouched(int64_t now);
+  // Records a changed state, except an end with a summary (SUCCEEDED,
+  // FAILED): that evaluation is queued in ending_ for EndEvaluations.
   absl::Status RefreshEvaluation(EvalEntry* e, int64_t now);
+  // Stores `state` and its event; an ended evaluation is untracked.
+  absl::Status RecordEvaluationState(EvalEntry* e,
+                                     ocx::v1::Evaluation::State state,
+                                     const std::string& summary_note,
+                                     int64_t now);
+  // After a commit, outside any transaction: runs the summary step of each
+  // evaluation in ending_, then commits their ends in one transaction of
+  // its own (a crash in between leaves them active, and recovery ends them
+  // again).
+  absl::Status EndEvaluations();
+  // Recovery (recovery.cc), inside Recover()'s transaction.
+  absl::Status RecoverState(int64_t now);
+  absl::Status ReattachRunning(store::ActiveTaskRecord* r, int64_t now);
+  absl::Status RequeuePending(ocx::v1::Task task,
+                              const FinishedStates& finished, int64_t now);
   absl::Status AddEvent(const std::string& eval_id, const std::string& task_id,
                         int attempt, const std::string& state,
                         const std::string& message, int64_t now);
@@ -160,14 +199,6 @@ class Dispatcher {
   void Unready(TaskEntry* t);
   void Track(ocx::v1::Task task);
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
-  absl::Status WriteTaskJson(const TaskEntry& t) const;
-  std::string MissingOutputs(const TaskEntry& t) const;
-  // required_inputs that do not exist, joined ("" when all do); at most a
-  // few are named.
-  std::string MissingInputs(const TaskEntry& t) const;
-  // Records the fingerprint, size and mtime of each output of a task that
-  // succeeded (keyed reuse).
-  absl::Status RecordOutputs(const TaskEntry& t, int64_t now);
   const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
   // The runner of the task's stage; nullptr when this daemon has none of
   // that type.
@@ -183,6 +214,8 @@ class Dispatcher {
   std::map<std::string, runners::Runner*> by_backend_;
   Waker* const waker_;
   const DispatcherOptions options_;
+  const RetryPolicy retry_policy_;
+  const SummaryWriter summary_writer_;
 
   // Loop-thread state.
   std::unordered_map<std::string, TaskEntry> tasks_;
@@ -190,6 +223,8 @@ class Dispatcher {
   std::map<ReadyKey, std::set<std::pair<int, std::string>>> ready_;
   std::multimap<int64_t, std::string> backoff_;
   std::set<std::string> touched_evals_;
+  // Evaluations whose tasks all ended, awaiting EndEvaluations().
+  std::set<std::string> ending_;
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};

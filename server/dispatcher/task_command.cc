@@ -3,28 +3,18 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
+#include "common/work_dir_layout.h"
 #include "spec/placeholders.h"
 
 namespace ocx::server {
-namespace {
-
-std::string StageWord(ocx::v1::Stage stage) {
-  return stage == ocx::v1::STAGE_INFER ? "infer" : "eval";
-}
-
-}  // namespace
 
 TaskPaths PathsFor(const ocx::v1::TaskParams& p, int attempt) {
   TaskPaths paths;
-  paths.task_dir =
-      JoinPath(p.work_dir(), absl::StrCat(".ocx/tasks/", p.task_id()));
-  paths.task_json = JoinPath(paths.task_dir, "task.json");
-  paths.attempt_dir = JoinPath(paths.task_dir, absl::StrCat(attempt));
-  paths.log_path =
-      JoinPath(p.work_dir(), absl::StrCat("logs/", StageWord(p.stage()), "/",
-                                          p.model().abbr(), "/", p.task_id(),
-                                          ".", attempt, ".out"));
+  paths.task_dir = layout::TaskDir(p.work_dir(), p.task_id());
+  paths.task_json = layout::TaskJsonFile(p.work_dir(), p.task_id());
+  paths.attempt_dir = layout::AttemptDir(p.work_dir(), p.task_id(), attempt);
+  paths.log_path = layout::AttemptLogFile(
+      p.work_dir(), p.stage(), p.model().abbr(), p.task_id(), attempt);
   return paths;
 }
 
@@ -34,9 +24,12 @@ std::vector<std::string> TaskArgv(const ocx::v1::TaskParams& p,
   std::vector<std::string> argv;
   if (p.task().type() == "command") {
     const std::map<std::string, std::string> values = {
-        {"task_json", paths.task_json},       {"task_id", p.task_id()},
-        {"evaluation_id", p.evaluation_id()}, {"work_dir", p.work_dir()},
-        {"attempt", absl::StrCat(attempt)},   {"stage", StageWord(p.stage())}};
+        {"task_json", paths.task_json},
+        {"task_id", p.task_id()},
+        {"evaluation_id", p.evaluation_id()},
+        {"work_dir", p.work_dir()},
+        {"attempt", absl::StrCat(attempt)},
+        {"stage", layout::StageName(p.stage())}};
     for (const std::string& arg : p.task().argv()) {
       // Validation accepted exactly what expands; keep the text otherwise.
       absl::StatusOr<std::string> expanded =
@@ -45,7 +38,7 @@ std::vector<std::string> TaskArgv(const ocx::v1::TaskParams& p,
     }
     return argv;
   }
-  argv = {task_program, StageWord(p.stage()), paths.task_json};
+  argv = {task_program, layout::StageName(p.stage()), paths.task_json};
   return argv;
 }
 

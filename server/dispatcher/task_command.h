@@ -1,10 +1,7 @@
 // Where a task's files live and the command line it runs. Pure functions of
-// the task's params, so recovery after a restart finds the same paths.
-//
-// Layout under the evaluation's work dir (DESIGN.md decision 9):
-//   .ocx/tasks/<task id>/task.json        parameters (written once)
-//   .ocx/tasks/<task id>/<attempt>/       supervisor state of one attempt
-//   logs/<stage>/<model>/<task id>.<attempt>.out   one log per attempt
+// the task's params, so recovery after a restart finds the same paths. The
+// paths come from common/work_dir_layout.h; this gathers those of one
+// attempt.
 #ifndef OCX_SERVER_DISPATCHER_TASK_COMMAND_H_
 #define OCX_SERVER_DISPATCHER_TASK_COMMAND_H_
 

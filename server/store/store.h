@@ -147,6 +147,8 @@ class Store {
   class ReadConnection;
   explicit Store(std::string path, std::unique_ptr<Connection> writer);
   absl::StatusOr<std::unique_ptr<Connection>> TakeReader();
+  // A connection from the pool (or a new one), returned when it goes.
+  absl::StatusOr<ReadConnection> Reader();
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);

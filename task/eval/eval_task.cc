@@ -11,6 +11,7 @@
 #include "common/file_util.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "common/work_dir_layout.h"
 #include "task/eval/evaluators.h"
 #include "task/eval/postprocessors.h"
 #include "task/eval/predictions_reader.h"
@@ -59,15 +60,20 @@ absl::StatusOr<std::optional<Postprocessor>> OptionalPostprocessor(
   return std::optional<Postprocessor>(*std::move(p));
 }
 
-absl::Status EvaluatePair(const ocx::v1::TaskParams& params,
-                          const ocx::v1::TaskDataset& td,
-                          const std::vector<std::string>& all_abbrs) {
-  const ocx::v1::ModelConfig& model = params.model();
-  const ocx::v1::DatasetConfig& d = td.config();
-  const std::string abbr = td.base_abbr().empty() ? d.abbr() : td.base_abbr();
-  const std::string pair = absl::StrCat(model.abbr(), "/", abbr);
-  const std::string field = absl::StrCat("datasets[", abbr, "].eval_cfg");
+// How a pair's predictions and golds are scored: the evaluator and the
+// postprocessors, in OpenCompass's order.
+struct Scoring {
+  eval::Evaluator evaluator;
+  // pred_role's begin/end markers, only with a meta_template.
+  std::optional<std::pair<std::string, std::string>> role;
+  std::optional<Postprocessor> model_pp;
+  std::optional<Postprocessor> dataset_pp;
+  std::optional<Postprocessor> gold_pp;
+};
 
+absl::StatusOr<Scoring> ScoringFor(const ocx::v1::ModelConfig& model,
+                                   const ocx::v1::DatasetConfig& d,
+                                   const std::string& field) {
   const std::string& evaluator_type = d.eval_cfg().evaluator().type();
   if (evaluator_type.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -79,31 +85,87 @@ absl::Status EvaluatePair(const ocx::v1::TaskParams& params,
   if (!evaluator.ok()) {
     return Annotate(evaluator.status(), field + ".evaluator.type");
   }
-  OCX_ASSIGN_OR_RETURN(std::optional<Postprocessor> model_pp,
+  Scoring s{*std::move(evaluator), std::nullopt, std::nullopt, std::nullopt,
+            std::nullopt};
+  OCX_ASSIGN_OR_RETURN(s.model_pp,
                        OptionalPostprocessor(model.pred_postprocessor().type(),
                                              "model.pred_postprocessor.type"));
   OCX_ASSIGN_OR_RETURN(
-      std::optional<Postprocessor> dataset_pp,
+      s.dataset_pp,
       OptionalPostprocessor(d.eval_cfg().pred_postprocessor().type(),
                             field + ".pred_postprocessor.type"));
   OCX_ASSIGN_OR_RETURN(
-      std::optional<Postprocessor> gold_pp,
+      s.gold_pp,
       OptionalPostprocessor(d.eval_cfg().dataset_postprocessor().type(),
                             field + ".dataset_postprocessor.type"));
   // pred_role applies only with a meta_template, as in OpenCompass.
-  std::optional<std::pair<std::string, std::string>> role;
   if (!d.eval_cfg().pred_role().empty() && model.has_meta_template()) {
-    role = RoleMarkers(model.meta_template(), d.eval_cfg().pred_role());
-    if (!role.has_value()) {
+    s.role = RoleMarkers(model.meta_template(), d.eval_cfg().pred_role());
+    if (!s.role.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".pred_role: the model's meta_template has no role \"",
           d.eval_cfg().pred_role(), "\""));
     }
   }
+  return s;
+}
 
-  const std::vector<std::string> parts = eval::PredictionParts(
-      {params.required_inputs().begin(), params.required_inputs().end()},
-      model.abbr(), abbr, all_abbrs);
+EvalSample Postprocess(const Scoring& scoring, const PredictionRecord& r) {
+  EvalSample s;
+  s.prediction = r.prediction;
+  if (scoring.role.has_value()) {
+    s.prediction = eval::ExtractRolePrediction(
+        s.prediction, scoring.role->first, scoring.role->second);
+  }
+  if (scoring.model_pp.has_value())
+    s.prediction = (*scoring.model_pp)(s.prediction);
+  if (scoring.dataset_pp.has_value()) {
+    s.prediction = (*scoring.dataset_pp)(s.prediction);
+  }
+  if (r.gold.has_value() && r.gold->has_list_value()) {
+    s.gold_is_list = true;
+    for (const auto& g : r.gold->list_value().values()) {
+      s.golds.push_back(ScalarText(g));
+    }
+  } else if (r.gold.has_value()) {
+    s.golds.push_back(ScalarText(*r.gold));
+  }
+  if (scoring.gold_pp.has_value()) {
+    for (std::string& g : s.golds) g = (*scoring.gold_pp)(g);
+  }
+  return s;
+}
+
+std::vector<eval::SampleDetail> Details(
+    const std::vector<PredictionRecord>& records,
+    const std::vector<EvalSample>& samples, const eval::Scores& scores) {
+  std::vector<eval::SampleDetail> details;
+  details.reserve(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    eval::SampleDetail det;
+    det.prediction = records[i].prediction;
+    det.processed = samples[i].prediction;
+    det.gold = records[i].gold;
+    if (i < scores.correct.size()) det.correct = scores.correct[i];
+    if (i < scores.sample_scores.size()) det.score = scores.sample_scores[i];
+    details.push_back(std::move(det));
+  }
+  return details;
+}
+
+absl::Status EvaluatePair(const ocx::v1::TaskParams& params,
+                          const ocx::v1::TaskDataset& td,
+                          const std::vector<std::string>& all_abbrs) {
+  const ocx::v1::ModelConfig& model = params.model();
+  const ocx::v1::DatasetConfig& d = td.config();
+  const std::string abbr = td.base_abbr().empty() ? d.abbr() : td.base_abbr();
+  const std::string pair = absl::StrCat(model.abbr(), "/", abbr);
+  OCX_ASSIGN_OR_RETURN(
+      Scoring scoring,
+      ScoringFor(model, d, absl::StrCat("datasets[", abbr, "].eval_cfg")));
+
+  const std::vector<std::string> parts =
+      eval::PredictionPartsOf(params, abbr, all_abbrs);
   absl::StatusOr<std::vector<PredictionRecord>> records =
       eval::ReadPredictions(params.work_dir(), parts);
   if (!records.ok()) return Annotate(records.status(), pair);
@@ -111,48 +173,16 @@ absl::Status EvaluatePair(const ocx::v1::TaskParams& params,
   std::vector<EvalSample> samples;
   samples.reserve(records->size());
   for (const PredictionRecord& r : *records) {
-    EvalSample s;
-    s.prediction = r.prediction;
-    if (role.has_value()) {
-      s.prediction =
-          eval::ExtractRolePrediction(s.prediction, role->first, role->second);
-    }
-    if (model_pp.has_value()) s.prediction = (*model_pp)(s.prediction);
-    if (dataset_pp.has_value()) s.prediction = (*dataset_pp)(s.prediction);
-    if (r.gold.has_value() && r.gold->has_list_value()) {
-      s.gold_is_list = true;
-      for (const auto& g : r.gold->list_value().values()) {
-        s.golds.push_back(ScalarText(g));
-      }
-    } else if (r.gold.has_value()) {
-      s.golds.push_back(ScalarText(*r.gold));
-    }
-    if (gold_pp.has_value()) {
-      for (std::string& g : s.golds) g = (*gold_pp)(g);
-    }
-    samples.push_back(std::move(s));
+    samples.push_back(Postprocess(scoring, r));
   }
-  absl::StatusOr<eval::Scores> scores = (*evaluator)(samples);
+  absl::StatusOr<eval::Scores> scores = scoring.evaluator(samples);
   if (!scores.ok()) return Annotate(scores.status(), pair);
 
   std::vector<eval::SampleDetail> details;
-  if (params.task().dump_details()) {
-    details.reserve(samples.size());
-    for (size_t i = 0; i < samples.size(); ++i) {
-      eval::SampleDetail det;
-      det.prediction = (*records)[i].prediction;
-      det.processed = samples[i].prediction;
-      det.gold = (*records)[i].gold;
-      if (i < scores->correct.size()) det.correct = scores->correct[i];
-      if (i < scores->sample_scores.size()) {
-        det.score = scores->sample_scores[i];
-      }
-      details.push_back(std::move(det));
-    }
-  }
-  const std::string out =
-      JoinPath(params.work_dir(),
-               absl::StrCat("results/", model.abbr(), "/", abbr, ".json"));
+  if (params.task().dump_details())
+    details = Details(*records, samples, *scores);
+  const std::string out = layout::InWorkDir(
+      params.work_dir(), layout::ResultFile(model.abbr(), abbr));
   OCX_RETURN_IF_ERROR(eval::WriteResults(
       out, *scores, params.task().dump_details() ? &details : nullptr));
   std::string line = absl::StrCat("eval ", pair, ": ", samples.size(),

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
+#include "common/work_dir_layout.h"
 #include "task/json/json.h"
 
 namespace ocx::task::eval {
@@ -32,7 +33,7 @@ std::optional<int64_t> PartIndex(absl::string_view file,
 
 absl::StatusOr<std::vector<PredictionRecord>> ReadPart(
     const std::string& work_dir, const std::string& part) {
-  const std::string path = JoinPath(work_dir, part);
+  const std::string path = layout::InWorkDir(work_dir, part);
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<google::protobuf::Value> v = ParseJson(*text);
@@ -91,8 +92,8 @@ std::vector<std::string> PredictionParts(
     const std::vector<std::string>& required_inputs,
     const std::string& model_abbr, const std::string& dataset_abbr,
     const std::vector<std::string>& all_dataset_abbrs) {
-  const std::string dir = absl::StrCat("predictions/", model_abbr, "/");
-  const std::string whole = absl::StrCat(dir, dataset_abbr, ".json");
+  const std::string whole = layout::PredictionFile(model_abbr, dataset_abbr);
+  const std::string dir = whole.substr(0, whole.rfind('/') + 1);
   std::map<int64_t, std::string> parts;
   bool has_whole = false;
   for (const std::string& input : required_inputs) {
@@ -105,7 +106,8 @@ std::vector<std::string> PredictionParts(
     // Another dataset of the task whose name looks like a part of this one.
     bool other = false;
     for (const std::string& abbr : all_dataset_abbrs) {
-      if (abbr != dataset_abbr && file == absl::StrCat(abbr, ".json")) {
+      if (abbr != dataset_abbr &&
+          input == layout::PredictionFile(model_abbr, abbr)) {
         other = true;
       }
     }
@@ -119,11 +121,35 @@ std::vector<std::string> PredictionParts(
   return out;
 }
 
+std::vector<std::string> PredictionPartsOf(
+    const ocx::v1::TaskParams& params, const std::string& dataset_abbr,
+    const std::vector<std::string>& all_dataset_abbrs) {
+  if (!params.has_parts_manifest()) {
+    return PredictionParts(
+        {params.required_inputs().begin(), params.required_inputs().end()},
+        params.model().abbr(), dataset_abbr, all_dataset_abbrs);
+  }
+  std::vector<const ocx::v1::PartsManifest::Part*> listed;
+  for (const ocx::v1::PartsManifest::Part& part :
+       params.parts_manifest().parts()) {
+    if (part.dataset_abbr() == dataset_abbr) listed.push_back(&part);
+  }
+  std::stable_sort(
+      listed.begin(), listed.end(),
+      [](const auto* a, const auto* b) { return a->index() < b->index(); });
+  std::vector<std::string> out;
+  for (const auto* part : listed) out.push_back(part->path());
+  if (out.empty()) {
+    out.push_back(layout::PredictionFile(params.model().abbr(), dataset_abbr));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<PredictionRecord>> ReadPredictions(
     const std::string& work_dir, const std::vector<std::string>& parts) {
   std::vector<std::string> missing;
   for (const std::string& part : parts) {
-    if (!PathExists(JoinPath(work_dir, part))) missing.push_back(part);
+    if (!PathExists(layout::InWorkDir(work_dir, part))) missing.push_back(part);
   }
   if (!missing.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
+#include "ocx/v1/resources.pb.h"
 
 namespace ocx::task::eval {
 
@@ -27,7 +28,17 @@ struct PredictionRecord {
   std::optional<google::protobuf::Value> gold;
 };
 
-// The prediction parts of dataset `dataset_abbr` among `required_inputs`
+// The prediction parts of dataset `dataset_abbr` (as the spec names it) of
+// an eval task: the paths its parts manifest lists for that dataset, in
+// part order; the whole-dataset file when it lists none. A task planned
+// before the manifest existed (no parts_manifest) falls back to
+// PredictionParts over its required_inputs.
+std::vector<std::string> PredictionPartsOf(
+    const ocx::v1::TaskParams& params, const std::string& dataset_abbr,
+    const std::vector<std::string>& all_dataset_abbrs);
+
+// The legacy reading of a task without a parts manifest: the prediction
+// parts of dataset `dataset_abbr` among `required_inputs`
 // (paths relative to the work dir, as TaskParams lists them for every
 // pair of the task): `predictions/<model>/<dataset>.json` or
 // `predictions/<model>/<dataset>_<k>.json`, in increasing k. A path that

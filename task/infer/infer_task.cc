@@ -17,6 +17,7 @@
 #include "common/file_util.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "common/work_dir_layout.h"
 #include "datasets/row_reader.h"
 #include "task/http/http_pool.h"
 #include "task/infer/inferencer.h"
@@ -90,9 +91,9 @@ absl::StatusOr<Part> LoadPart(const TaskParams& params,
       PromptBuilder::Create(d, IsPpl(d), train);
   if (!prompts.ok()) return context(prompts.status());
   part.prompts = *std::move(prompts);
-  part.output = JoinPath(params.work_dir(),
-                         absl::StrCat("predictions/", params.model().abbr(),
-                                      "/", d.abbr(), ".json"));
+  part.output = layout::InWorkDir(
+      params.work_dir(),
+      layout::PredictionFile(params.model().abbr(), d.abbr()));
   return part;
 }
 
@@ -110,7 +111,7 @@ std::string PredictionsJson(const std::map<int64_t, std::string>& records,
 }
 
 absl::Status RunPart(const TaskParams& params, Part& part,
-                     const std::string& journal_dir, Progress& progress) {
+                     const std::string& task_dir, Progress& progress) {
   const DatasetConfig& d = *part.config;
   OCX_ASSIGN_OR_RETURN(
       ModelSettings settings,
@@ -121,7 +122,7 @@ absl::Status RunPart(const TaskParams& params, Part& part,
       params.fingerprint().empty() ? "unset" : params.fingerprint();
   OCX_ASSIGN_OR_RETURN(
       std::unique_ptr<Journal> journal,
-      Journal::Open(JoinPath(journal_dir, d.abbr() + ".jsonl"), fingerprint));
+      Journal::Open(layout::JournalFileIn(task_dir, d.abbr()), fingerprint));
   const int64_t count = static_cast<int64_t>(part.rows.size());
   std::vector<int64_t> missing;
   int64_t resumed = 0;
@@ -218,10 +219,9 @@ absl::Status RunInferTask(const TaskParams& params,
       params.task_id().c_str(), attempt, params.model().abbr().c_str(),
       parts.size(), static_cast<long long>(total));
   std::fflush(stdout);
-  Progress progress(JoinPath(task_dir, "progress.json"), attempt, total);
-  const std::string journal_dir = JoinPath(task_dir, "journal");
+  Progress progress(layout::ProgressFileIn(task_dir), attempt, total);
   for (Part& part : parts) {
-    OCX_RETURN_IF_ERROR(RunPart(params, part, journal_dir, progress));
+    OCX_RETURN_IF_ERROR(RunPart(params, part, task_dir, progress));
   }
   return progress.Flush();
 }

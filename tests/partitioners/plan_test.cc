@@ -137,16 +137,20 @@ TEST(PlanTest, EvalOfASplitDatasetWaitsForEveryPart) {
   }
 }
 
-TEST(PlanTest, APackedTaskFeedsSeveralEvals) {
-  // NumWorker, 1 worker: both datasets' parts in one infer task; each eval
-  // depends on it once.
-  EvaluationSpec spec = Spec(R"(
+// Two datasets of two parts each, all packed into one infer task; one eval
+// task for both datasets.
+constexpr char kPackedSpec[] = R"(
 models: [{abbr: m}]
 datasets: [{abbr: a}, {abbr: b}]
 infer: {partitioner: {type: NumWorkerPartitioner, num_worker: 1, num_split: 2,
                       min_task_size: 1}}
 eval: {partitioner: {n: 2}}
-)");
+)";
+
+TEST(PlanTest, APackedTaskFeedsSeveralEvals) {
+  // NumWorker, 1 worker: both datasets' parts in one infer task; each eval
+  // depends on it once.
+  EvaluationSpec spec = Spec(kPackedSpec);
   std::vector<Task> tasks = PlanOrDie(spec, {4, 2});
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_THAT(tasks[0].dataset_abbrs(),
@@ -157,6 +161,30 @@ eval: {partitioner: {n: 2}}
                           "predictions/m/b_0.json", "predictions/m/b_1.json"));
   EXPECT_THAT(tasks[1].params().expected_outputs(),
               ElementsAre("results/m/a.json", "results/m/b.json"));
+}
+
+TEST(PlanTest, TheEvalTaskCarriesAStructuredPartsManifest) {
+  EvaluationSpec spec = Spec(kPackedSpec);
+  std::vector<Task> tasks = PlanOrDie(spec, {4, 2});
+  ASSERT_EQ(tasks.size(), 2u);
+  const ocx::v1::TaskParams& infer = tasks[0].params();
+  const ocx::v1::PartsManifest& manifest = tasks[1].params().parts_manifest();
+  ASSERT_EQ(manifest.parts_size(), 4);
+  const char* want[][2] = {{"a", "predictions/m/a_0.json"},
+                           {"a", "predictions/m/a_1.json"},
+                           {"b", "predictions/m/b_0.json"},
+                           {"b", "predictions/m/b_1.json"}};
+  for (int i = 0; i < 4; ++i) {
+    const ocx::v1::PartsManifest::Part& part = manifest.parts(i);
+    EXPECT_EQ(part.dataset_abbr(), want[i][0]);
+    EXPECT_EQ(part.index(), i % 2);
+    EXPECT_EQ(part.count(), 2);
+    EXPECT_EQ(part.path(), want[i][1]);
+    // The fingerprint the infer task records for that prediction.
+    EXPECT_EQ(part.fingerprint(), infer.output_fingerprints(i));
+    EXPECT_EQ(infer.expected_outputs(i), part.path());
+  }
+  EXPECT_FALSE(infer.has_parts_manifest());
 }
 
 TEST(PlanTest, APartNamedLikeADatasetIsRefused) {

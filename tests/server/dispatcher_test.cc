@@ -28,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "partitioners/plan.h"
+#include "server/store/sqlite.h"
 #include "server/store/store.h"
 #include "spec/validate.h"
 #include "tests/server/fake_runner.h"
@@ -184,8 +185,8 @@ class DispatcherTest : public ::testing::Test {
     runner_options.waker = &waker_;
     runners_.push_back(std::make_unique<FakeRunner>(runner_options));
     runner_ = runners_.back().get();
-    dispatcher_ =
-        std::make_unique<Dispatcher>(store_.get(), runner_, &waker_, options_);
+    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), runner_, &waker_,
+                                               options_, summary_writer_);
     absl::Status recovered = dispatcher_->Recover();
     ASSERT_TRUE(recovered.ok()) << recovered;
   }
@@ -343,6 +344,7 @@ class DispatcherTest : public ::testing::Test {
   TempDir dir_;
   std::string work_root_;
   DispatcherOptions options_;
+  SummaryWriter summary_writer_;
   std::unique_ptr<store::Store> store_;
   std::vector<std::unique_ptr<FakeRunner>> runners_;
   FakeRunner* runner_ = nullptr;
@@ -1139,6 +1141,78 @@ TEST_F(DispatcherTest, RecoveryMarksAnAttemptItCannotAdoptLostAndRetries) {
   dispatcher_->Start();
   ASSERT_TRUE(WaitLaunched(Key("ev-infer-0", 2)));
   EXPECT_EQ(RunToEnd(ev), Evaluation::SUCCEEDED);
+}
+
+// ---- The summary step ----
+
+TEST_F(DispatcherTest, SummaryIsWrittenOutsideTheTransactionBeforeTheEnd) {
+  int calls = 0;
+  summary_writer_ = [&](const Evaluation& e) -> absl::StatusOr<bool> {
+    ++calls;
+    // No write transaction is open: another writer gets the lock at once.
+    auto conn = store::Connection::Open(dir_.path() + "/ocx.db", false);
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (conn.ok()) {
+      EXPECT_TRUE((*conn)->Exec("BEGIN IMMEDIATE").ok());
+      EXPECT_TRUE((*conn)->Exec("ROLLBACK").ok());
+    }
+    // Every task's end is committed; the evaluation's own end is not yet.
+    EXPECT_EQ(EvalState(e.id()), Evaluation::RUNNING);
+    std::string next;
+    auto tasks = store_->ListTasks(e.id(), Task::STATE_UNSPECIFIED,
+                                   ocx::v1::STAGE_UNSPECIFIED, 100, "", &next);
+    EXPECT_TRUE(tasks.ok());
+    for (const Task& t : *tasks) EXPECT_EQ(t.state(), Task::SUCCEEDED);
+    return true;
+  };
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submit(MakeSpec(SpecOptions()));
+  EXPECT_EQ(RunToEnd("ev"), Evaluation::SUCCEEDED);
+  EXPECT_EQ(calls, 1);
+  std::vector<ocx::v1::Event> events = Events("ev");
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), "SUCCEEDED");
+  EXPECT_EQ(events.back().message(),
+            "all tasks ended; summary written to summary/summary.{txt,csv,md}");
+}
+
+TEST_F(DispatcherTest, AFailedSummaryIsNotedAndNeverChangesTheOutcome) {
+  summary_writer_ = [](const Evaluation&) -> absl::StatusOr<bool> {
+    return absl::PermissionDeniedError("disk says no");
+  };
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submit(MakeSpec(SpecOptions()));
+  EXPECT_EQ(RunToEnd("ev"), Evaluation::SUCCEEDED);
+  EXPECT_EQ(Events("ev").back().message(),
+            "all tasks ended; summary not written: disk says no");
+}
+
+TEST_F(DispatcherTest, RecoveryEndsAnEvaluationWhoseTasksEndedBeforeACrash) {
+  int calls = 0;
+  summary_writer_ = [&](const Evaluation&) -> absl::StatusOr<bool> {
+    ++calls;
+    return false;  // no results: nothing to write, no note
+  };
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  Submit(MakeSpec(SpecOptions()));
+  EXPECT_EQ(RunToEnd("ev"), Evaluation::SUCCEEDED);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Events("ev").back().message(), "all tasks ended");
+  // A crash after the tasks' ends were committed, before the evaluation's.
+  StopDispatcher();
+  {
+    auto conn = store::Connection::Open(dir_.path() + "/ocx.db", false);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE((*conn)
+                    ->Exec(absl::StrCat(
+                        "UPDATE evaluations SET state = ", Evaluation::RUNNING,
+                        ", end_ms = 0 WHERE id = 'ev'"))
+                    .ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  EXPECT_EQ(calls, 2);  // the summary is written again
+  EXPECT_EQ(EvalState("ev"), Evaluation::SUCCEEDED);
+  EXPECT_TRUE(runner_->launched().empty());
 }
 
 }  // namespace

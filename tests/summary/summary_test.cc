@@ -174,6 +174,26 @@ TEST_F(SummaryTest, WritesTheThreeFiles) {
   EXPECT_EQ(*ReadFile(dir_ + "/summary/summary.md"), RenderMarkdown(t));
 }
 
+TEST_F(SummaryTest, AnEvaluationSummaryIsWrittenOnlyWhenSomeResultExists) {
+  ocx::v1::Evaluation e;
+  e.set_id("ev");
+  e.set_work_dir(dir_);
+  *e.mutable_spec() = spec_;
+  absl::StatusOr<bool> written = WriteEvaluationSummary(e);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_FALSE(*written);
+  EXPECT_FALSE(PathExists(dir_ + "/summary"));
+  Table();  // writes results files
+  written = WriteEvaluationSummary(e);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_TRUE(*written);
+  auto csv = ReadFile(dir_ + "/summary/summary.csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(*csv, RenderCsv(Table()));
+  EXPECT_TRUE(PathExists(dir_ + "/summary/summary.txt"));
+  EXPECT_TRUE(PathExists(dir_ + "/summary/summary.md"));
+}
+
 TEST_F(SummaryTest, ProtoRoundTripKeepsMissingApartFromZero) {
   Result("m2", "story", R"({"rouge1": 0, "rougeL": 0})");
   SummaryTable t = Table();

@@ -205,6 +205,35 @@ TEST(PredictionParts, GroupsPartsByDatasetInPartOrder) {
               ::testing::ElementsAre("predictions/m/ds.json"));
 }
 
+TEST(PredictionParts, TheManifestIsReadAsPlannedWithoutParsingNames) {
+  ocx::v1::TaskParams params;
+  params.mutable_model()->set_abbr("m");
+  // Paths that name-parsing would misread: the manifest is the truth.
+  auto add = [&](const char* dataset, int index, const char* path) {
+    auto* part = params.mutable_parts_manifest()->add_parts();
+    part->set_dataset_abbr(dataset);
+    part->set_index(index);
+    part->set_count(2);
+    part->set_path(path);
+  };
+  add("gsm8k", 1, "predictions/m/second.json");
+  add("gsm8k", 0, "predictions/m/first.json");
+  add("other", 0, "predictions/m/gsm8k_5.json");
+  params.add_required_inputs("predictions/m/gsm8k_9.json");
+  EXPECT_THAT(eval::PredictionPartsOf(params, "gsm8k", {"gsm8k", "other"}),
+              ::testing::ElementsAre("predictions/m/first.json",
+                                     "predictions/m/second.json"));
+  EXPECT_THAT(eval::PredictionPartsOf(params, "other", {"gsm8k", "other"}),
+              ::testing::ElementsAre("predictions/m/gsm8k_5.json"));
+  // A dataset the manifest does not list: its whole-dataset file.
+  EXPECT_THAT(eval::PredictionPartsOf(params, "third", {"third"}),
+              ::testing::ElementsAre("predictions/m/third.json"));
+  // A task planned before the manifest: required_inputs, by name.
+  params.clear_parts_manifest();
+  EXPECT_THAT(eval::PredictionPartsOf(params, "gsm8k", {"gsm8k"}),
+              ::testing::ElementsAre("predictions/m/gsm8k_9.json"));
+}
+
 // The real program: exit 0 with the results file, exit 1 with the reason
 // as the last stderr line.
 int RunOcxTask(const std::string& task_json, std::string* err) {

@@ -1,0 +1,140 @@
+// Dispatcher: what runners report about attempts, and the end of an
+// attempt (the retry policy decides what becomes of its task).
+#include <string.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/task_files.h"
+
+namespace ocx::server {
+namespace {
+
+using ocx::v1::Attempt;
+using ocx::v1::Task;
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? absl::StrCat("SIG", abbrev) : absl::StrCat(sig);
+}
+
+}  // namespace
+
+absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
+                                     int64_t now) {
+  auto it = tasks_.find(u.key.task_id);
+  if (it == tasks_.end()) return absl::OkStatus();
+  TaskEntry& t = it->second;
+  Attempt& a = t.attempt.attempt;
+  // Updates for an attempt that is no longer current are stale.
+  if (a.number() != u.key.attempt ||
+      (t.task.state() != Task::LAUNCHING && t.task.state() != Task::RUNNING)) {
+    return absl::OkStatus();
+  }
+  // A backend may learn the job id or the real start time after Launch()
+  // returned (DLC): store them as they come, so a restart finds the job.
+  const bool changed =
+      (!u.backend_id.empty() && u.backend_id != a.backend_id()) ||
+      (u.start_ms > 0 && u.start_ms != TimestampMillis(a.start_time()));
+  if (!u.backend_id.empty()) a.set_backend_id(u.backend_id);
+  if (u.start_ms > 0) SetTimestamp(u.start_ms, a.mutable_start_time());
+  switch (u.kind) {
+    case runners::AttemptUpdate::Kind::kRunning: {
+      // A backend's word on a live job ("Slurm job 7 PENDING (Priority)")
+      // is the attempt's and the task's reason while it runs.
+      const bool news = !u.reason.empty() && u.reason != a.reason();
+      if (news) a.set_reason(u.reason);
+      if (a.state() == Attempt::LAUNCHING || changed || news) {
+        a.set_state(Attempt::RUNNING);
+        OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
+      }
+      if (t.task.state() == Task::LAUNCHING) {
+        if (news) t.task.set_reason(u.reason);
+        return SetTaskState(&t, Task::RUNNING,
+                            absl::StrCat("attempt ", a.number(), " running"),
+                            now);
+      }
+      if (news) {
+        t.task.set_reason(u.reason);
+        OCX_RETURN_IF_ERROR(store_->UpdateTask(t.task));
+      }
+      return absl::OkStatus();
+    }
+    case runners::AttemptUpdate::Kind::kLost:
+      SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
+      return FinishAttempt(&t, Attempt::LOST,
+                           u.reason.empty() ? "lost by the backend" : u.reason,
+                           now);
+    case runners::AttemptUpdate::Kind::kExited:
+      break;
+  }
+  return ApplyExit(&t, u, now);
+}
+
+absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
+                                   const runners::AttemptUpdate& u,
+                                   int64_t now) {
+  TaskEntry& t = *tp;
+  Attempt& a = t.attempt.attempt;
+  SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
+  std::string reason;
+  Attempt::State state = Attempt::SUCCEEDED;
+  if (u.signal != 0) {
+    a.set_signal(u.signal);
+    state = Attempt::FAILED;
+    reason = absl::StrCat("killed by signal ", u.signal, " (",
+                          SignalName(u.signal), ")");
+  } else {
+    a.set_exit_code(u.exit_code);
+    if (u.exit_code != 0) {
+      state = Attempt::FAILED;
+      reason = absl::StrCat("exit code ", u.exit_code);
+      if (u.exit_code == 127) absl::StrAppend(&reason, " (command not found?)");
+    } else {
+      std::string missing = MissingOutputs(t.task.params());
+      if (!missing.empty()) {
+        state = Attempt::FAILED;
+        reason = absl::StrCat("exited 0 but expected outputs are missing: ",
+                              missing);
+      }
+    }
+  }
+  if (!u.reason.empty()) absl::StrAppend(&reason, "; ", u.reason);
+  if (state != Attempt::SUCCEEDED &&
+      evals_.at(t.task.evaluation_id()).cancel_requested) {
+    state = Attempt::CANCELLED;
+    reason = absl::StrCat("cancelled by user (", reason, ")");
+  }
+  if (state == Attempt::SUCCEEDED) {
+    reason = "exit code 0";
+    OCX_RETURN_IF_ERROR(
+        RecordOutputs(store_, t.task.id(), t.task.params(), now));
+  }
+  return FinishAttempt(&t, state, reason, now);
+}
+
+absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
+                                       const std::string& reason, int64_t now) {
+  Attempt& a = t->attempt.attempt;
+  a.set_state(state);
+  a.set_reason(reason);
+  if (TimestampMillis(a.end_time()) == 0)
+    SetTimestamp(now, a.mutable_end_time());
+  OCX_RETURN_IF_ERROR(store_->PutAttempt(t->attempt));
+  RetryDecision next = retry_policy_.AfterAttempt(
+      state, reason, a.number(), t->task.attempt_count(),
+      t->task.max_attempts(),
+      evals_.at(t->task.evaluation_id()).cancel_requested);
+  if (next.state != Task::READY) {
+    return SetTaskState(t, next.state, next.reason, now);
+  }
+  SetTimestamp(now + next.delay_ms, t->task.mutable_next_attempt_time());
+  OCX_RETURN_IF_ERROR(SetTaskState(t, Task::READY, next.reason, now));
+  MakeReady(t);
+  return absl::OkStatus();
+}
+
+}  // namespace ocx::server

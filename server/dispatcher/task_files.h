@@ -1,0 +1,40 @@
+// Output bookkeeping: the files a task needs before it starts and leaves
+// when it succeeds, checked and recorded through the work-dir layout
+// (common/work_dir_layout.h). Paths in TaskParams are relative to its
+// work_dir.
+//
+// Thread-safe: no shared state (RecordOutputs writes through the store
+// it is given, on the caller's transaction).
+#ifndef OCX_SERVER_DISPATCHER_TASK_FILES_H_
+#define OCX_SERVER_DISPATCHER_TASK_FILES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "ocx/v1/resources.pb.h"
+#include "server/store/store.h"
+
+namespace ocx::server {
+
+// The expected_outputs that do not exist, joined with ", " ("" when all
+// do). A task that exits 0 without them has failed.
+std::string MissingOutputs(const ocx::v1::TaskParams& params);
+
+// The required_inputs (the parts manifest's files) that do not exist,
+// joined ("" when all do); after 10 of them only a count ("and 3 more").
+std::string MissingInputs(const ocx::v1::TaskParams& params);
+
+// Records the fingerprint, size and mtime of each expected output of a
+// task that succeeded (keyed reuse, DESIGN.md decision 7). Skips outputs
+// that are gone and tasks planned before fingerprints existed.
+absl::Status RecordOutputs(store::Store* store, const std::string& task_id,
+                           const ocx::v1::TaskParams& params, int64_t now);
+
+// Writes the task's task.json (proto JSON, original field names) unless it
+// exists: it is written once, before the first attempt, and never changes.
+absl::Status WriteTaskJson(const ocx::v1::TaskParams& params);
+
+}  // namespace ocx::server
+
+#endif  // OCX_SERVER_DISPATCHER_TASK_FILES_H_

@@ -1,0 +1,108 @@
+#include "server/store/store_internal.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/time_util.h"
+
+namespace ocx::store::internal {
+
+using ocx::v1::Attempt;
+using ocx::v1::Evaluation;
+using ocx::v1::Task;
+
+std::vector<std::string> SplitList(const std::string& joined) {
+  if (joined.empty()) return {};
+  return absl::StrSplit(joined, ',');
+}
+
+Task ReadTask(const Statement& s, bool with_params) {
+  Task t;
+  t.set_id(s.ColumnText(0));
+  t.set_evaluation_id(s.ColumnText(1));
+  t.set_stage(static_cast<ocx::v1::Stage>(s.ColumnInt(2)));
+  t.set_index(static_cast<int32_t>(s.ColumnInt(3)));
+  t.set_name(s.ColumnText(4));
+  t.set_state(static_cast<Task::State>(s.ColumnInt(5)));
+  t.set_model_abbr(s.ColumnText(6));
+  for (auto& d : SplitList(s.ColumnText(7))) t.add_dataset_abbrs(d);
+  for (auto& d : SplitList(s.ColumnText(8))) t.add_depends_on(d);
+  t.set_num_gpus(static_cast<int32_t>(s.ColumnInt(9)));
+  t.set_attempt_count(static_cast<int32_t>(s.ColumnInt(10)));
+  t.set_max_attempts(static_cast<int32_t>(s.ColumnInt(11)));
+  if (int64_t ms = s.ColumnInt(12); ms > 0) {
+    SetTimestamp(ms, t.mutable_create_time());
+  }
+  if (int64_t ms = s.ColumnInt(13); ms > 0) {
+    SetTimestamp(ms, t.mutable_start_time());
+  }
+  if (int64_t ms = s.ColumnInt(14); ms > 0) {
+    SetTimestamp(ms, t.mutable_end_time());
+  }
+  if (int64_t ms = s.ColumnInt(15); ms > 0) {
+    SetTimestamp(ms, t.mutable_next_attempt_time());
+  }
+  t.set_reason(s.ColumnText(16));
+  if (with_params) t.mutable_params()->ParseFromString(s.ColumnBlob(17));
+  return t;
+}
+
+Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
+  Evaluation e;
+  if (seq != nullptr) *seq = s.ColumnInt(0);
+  e.set_id(s.ColumnText(1));
+  e.set_name(s.ColumnText(2));
+  e.set_request_id(s.ColumnText(3));
+  e.set_state(static_cast<Evaluation::State>(s.ColumnInt(4)));
+  e.mutable_spec()->ParseFromString(s.ColumnBlob(5));
+  e.set_work_dir(s.ColumnText(6));
+  e.set_task_count(static_cast<int32_t>(s.ColumnInt(7)));
+  if (int64_t ms = s.ColumnInt(8); ms > 0) {
+    SetTimestamp(ms, e.mutable_create_time());
+  }
+  if (int64_t ms = s.ColumnInt(9); ms > 0) {
+    SetTimestamp(ms, e.mutable_update_time());
+  }
+  if (int64_t ms = s.ColumnInt(10); ms > 0) {
+    SetTimestamp(ms, e.mutable_end_time());
+  }
+  return e;
+}
+
+AttemptRecord ReadAttempt(const Statement& s, int first) {
+  AttemptRecord r;
+  Attempt& a = r.attempt;
+  a.set_task_id(s.ColumnText(first + 0));
+  a.set_number(static_cast<int32_t>(s.ColumnInt(first + 1)));
+  a.set_state(static_cast<Attempt::State>(s.ColumnInt(first + 2)));
+  a.set_name(s.ColumnText(first + 3));
+  a.set_backend(s.ColumnText(first + 4));
+  a.set_backend_id(s.ColumnText(first + 5));
+  if (int64_t ms = s.ColumnInt(first + 6); ms > 0) {
+    SetTimestamp(ms, a.mutable_start_time());
+  }
+  if (int64_t ms = s.ColumnInt(first + 7); ms > 0) {
+    SetTimestamp(ms, a.mutable_end_time());
+  }
+  if (!s.ColumnIsNull(first + 8)) {
+    a.set_exit_code(static_cast<int32_t>(s.ColumnInt(first + 8)));
+  }
+  if (!s.ColumnIsNull(first + 9)) {
+    a.set_signal(static_cast<int32_t>(s.ColumnInt(first + 9)));
+  }
+  a.set_reason(s.ColumnText(first + 10));
+  a.set_log_path(s.ColumnText(first + 11));
+  r.attempt_dir = s.ColumnText(first + 12);
+  for (auto& g : SplitList(s.ColumnText(first + 13))) {
+    int id = 0;
+    if (absl::SimpleAtoi(g, &id)) a.add_gpus(id);
+  }
+  return r;
+}
+
+absl::Status BadToken(const std::string& token) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "page_token: \"", token, "\" is not a token returned by this method"));
+}
+
+}  // namespace ocx::store::internal

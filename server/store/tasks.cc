@@ -1,0 +1,242 @@
+// Store: task and attempt rows.
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "server/store/store.h"
+#include "server/store/store_internal.h"
+
+namespace ocx::store {
+
+using internal::BadToken;
+using internal::kAttemptColumns;
+using internal::kInsertTask;
+using internal::kPutAttempt;
+using internal::kTaskColumns;
+using internal::kUpdateTask;
+using internal::ReadAttempt;
+using internal::ReadTask;
+using ocx::v1::Attempt;
+using ocx::v1::Task;
+
+absl::Status Store::InsertTask(const Task& t) {
+  OCX_ASSIGN_OR_RETURN(
+      Statement * s,
+      Cached(kInsertTask,
+             "INSERT INTO tasks (id, eval_id, stage, idx, name, state, "
+             "model_abbr, dataset_abbrs, depends_on, num_gpus, attempt_count, "
+             "max_attempts, create_ms, start_ms, end_ms, next_attempt_ms, "
+             "reason, params) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  s->Bind(1, t.id())
+      .Bind(2, t.evaluation_id())
+      .Bind(3, static_cast<int64_t>(t.stage()))
+      .Bind(4, static_cast<int64_t>(t.index()))
+      .Bind(5, t.name())
+      .Bind(6, static_cast<int64_t>(t.state()))
+      .Bind(7, t.model_abbr())
+      .Bind(8, absl::StrJoin(t.dataset_abbrs(), ","))
+      .Bind(9, absl::StrJoin(t.depends_on(), ","))
+      .Bind(10, static_cast<int64_t>(t.num_gpus()))
+      .Bind(11, static_cast<int64_t>(t.attempt_count()))
+      .Bind(12, static_cast<int64_t>(t.max_attempts()))
+      .Bind(13, TimestampMillis(t.create_time()))
+      .Bind(14, TimestampMillis(t.start_time()))
+      .Bind(15, TimestampMillis(t.end_time()))
+      .Bind(16, TimestampMillis(t.next_attempt_time()))
+      .Bind(17, t.reason())
+      .BindBlob(18, t.params().SerializeAsString());
+  return s->Run();
+}
+
+absl::Status Store::UpdateTask(const Task& t) {
+  OCX_ASSIGN_OR_RETURN(
+      Statement * s,
+      Cached(kUpdateTask,
+             "UPDATE tasks SET state=?, attempt_count=?, start_ms=?, "
+             "end_ms=?, next_attempt_ms=?, reason=? WHERE id=?"));
+  s->Bind(1, static_cast<int64_t>(t.state()))
+      .Bind(2, static_cast<int64_t>(t.attempt_count()))
+      .Bind(3, TimestampMillis(t.start_time()))
+      .Bind(4, TimestampMillis(t.end_time()))
+      .Bind(5, TimestampMillis(t.next_attempt_time()))
+      .Bind(6, t.reason())
+      .Bind(7, t.id());
+  return s->Run();
+}
+
+absl::Status Store::PutAttempt(const AttemptRecord& r) {
+  OCX_ASSIGN_OR_RETURN(
+      Statement * s,
+      Cached(kPutAttempt,
+             "INSERT OR REPLACE INTO attempts (task_id, number, state, name, "
+             "backend, backend_id, start_ms, end_ms, exit_code, signal, "
+             "reason, log_path, attempt_dir, gpus) VALUES "
+             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  const Attempt& a = r.attempt;
+  s->Bind(1, a.task_id())
+      .Bind(2, static_cast<int64_t>(a.number()))
+      .Bind(3, static_cast<int64_t>(a.state()))
+      .Bind(4, a.name())
+      .Bind(5, a.backend())
+      .Bind(6, a.backend_id())
+      .Bind(7, TimestampMillis(a.start_time()))
+      .Bind(8, TimestampMillis(a.end_time()));
+  if (a.has_exit_code()) {
+    s->Bind(9, static_cast<int64_t>(a.exit_code()));
+  } else {
+    s->BindNull(9);
+  }
+  if (a.has_signal()) {
+    s->Bind(10, static_cast<int64_t>(a.signal()));
+  } else {
+    s->BindNull(10);
+  }
+  s->Bind(11, a.reason())
+      .Bind(12, a.log_path())
+      .Bind(13, r.attempt_dir)
+      .Bind(14, absl::StrJoin(a.gpus(), ","));
+  return s->Run();
+}
+
+absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
+  OCX_ASSIGN_OR_RETURN(
+      auto s,
+      writer_->Prepare(absl::StrCat(
+          "SELECT ", kTaskColumns, ", params FROM tasks WHERE state < ",
+          static_cast<int>(Task::SUCCEEDED), " ORDER BY eval_id, stage, idx")));
+  OCX_ASSIGN_OR_RETURN(
+      auto a, writer_->Prepare(absl::StrCat(
+                  "SELECT ", kAttemptColumns,
+                  " FROM attempts WHERE task_id=? ORDER BY number DESC "
+                  "LIMIT 1")));
+  std::vector<ActiveTaskRecord> out;
+  while (true) {
+    OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    ActiveTaskRecord r;
+    r.task = ReadTask(*s, /*with_params=*/true);
+    if (r.task.attempt_count() > 0) {
+      a->Bind(1, r.task.id());
+      OCX_ASSIGN_OR_RETURN(bool arow, a->Step());
+      if (arow) r.last_attempt = ReadAttempt(*a, 0);
+      a->Reset();
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, Task::State>>>
+Store::TaskStates(const std::string& eval_id) {
+  OCX_ASSIGN_OR_RETURN(
+      auto s, writer_->Prepare("SELECT id, state FROM tasks WHERE eval_id=?"));
+  s->Bind(1, eval_id);
+  std::vector<std::pair<std::string, Task::State>> out;
+  while (true) {
+    OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.emplace_back(s->ColumnText(0),
+                     static_cast<Task::State>(s->ColumnInt(1)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Task>> Store::ListTasks(
+    const std::string& eval_id, Task::State state, ocx::v1::Stage stage,
+    int page_size, const std::string& page_token,
+    std::string* next_page_token) {
+  if (page_size <= 0) {
+    return absl::InvalidArgumentError("page_size: must be positive");
+  }
+  // Token: "<stage>.<index>" of the last task returned.
+  int64_t after_stage = 0, after_idx = -1;
+  if (!page_token.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(page_token, '.');
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_stage) ||
+        !absl::SimpleAtoi(parts[1], &after_idx)) {
+      return BadToken(page_token);
+    }
+  }
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  std::string sql = absl::StrCat(
+      "SELECT ", kTaskColumns,
+      " FROM tasks WHERE eval_id=? AND (stage > ? OR (stage = ? AND idx > ?))");
+  if (state != Task::STATE_UNSPECIFIED) absl::StrAppend(&sql, " AND state=?");
+  if (stage != ocx::v1::STAGE_UNSPECIFIED)
+    absl::StrAppend(&sql, " AND stage=?");
+  absl::StrAppend(&sql, " ORDER BY stage, idx LIMIT ?");
+  OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
+  int i = 1;
+  s->Bind(i++, eval_id);
+  s->Bind(i++, after_stage);
+  s->Bind(i++, after_stage);
+  s->Bind(i++, after_idx);
+  if (state != Task::STATE_UNSPECIFIED)
+    s->Bind(i++, static_cast<int64_t>(state));
+  if (stage != ocx::v1::STAGE_UNSPECIFIED) {
+    s->Bind(i++, static_cast<int64_t>(stage));
+  }
+  s->Bind(i++, static_cast<int64_t>(page_size + 1));
+  std::vector<Task> out;
+  while (true) {
+    OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(ReadTask(*s, false));
+  }
+  next_page_token->clear();
+  if (static_cast<int>(out.size()) > page_size) {
+    out.pop_back();
+    const Task& last = out.back();
+    *next_page_token =
+        absl::StrCat(static_cast<int>(last.stage()), ".", last.index());
+  }
+  return out;
+}
+
+absl::StatusOr<Task> Store::GetTask(const std::string& id) {
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  OCX_ASSIGN_OR_RETURN(
+      auto s, conn->Prepare(absl::StrCat("SELECT ", kTaskColumns,
+                                         ", params FROM tasks WHERE id=?")));
+  s->Bind(1, id);
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
+  Task t = ReadTask(*s, true);
+  OCX_ASSIGN_OR_RETURN(auto a,
+                       conn->Prepare(absl::StrCat(
+                           "SELECT ", kAttemptColumns,
+                           " FROM attempts WHERE task_id=? ORDER BY number")));
+  a->Bind(1, id);
+  while (true) {
+    OCX_ASSIGN_OR_RETURN(bool arow, a->Step());
+    if (!arow) break;
+    *t.add_attempts() = ReadAttempt(*a, 0).attempt;
+  }
+  return t;
+}
+
+absl::StatusOr<Attempt> Store::GetAttempt(const std::string& task_id,
+                                          int number) {
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
+                                 " FROM attempts WHERE task_id=?");
+  absl::StrAppend(
+      &sql, number > 0 ? " AND number=?" : " ORDER BY number DESC LIMIT 1");
+  OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
+  s->Bind(1, task_id);
+  if (number > 0) s->Bind(2, static_cast<int64_t>(number));
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    return absl::NotFoundError(
+        number > 0 ? absl::StrCat("task ", task_id, " has no attempt ", number)
+                   : absl::StrCat("task ", task_id, " has not started yet"));
+  }
+  return ReadAttempt(*s, 0).attempt;
+}
+
+}  // namespace ocx::store
