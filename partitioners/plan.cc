@@ -217,7 +217,6 @@ class StagePlanner {
       part->set_index(po.part);
       part->set_count(po.count);
       part->set_path(po.path);
-      part->set_fingerprint(po.fingerprint);
       if (seen_deps->insert(po.task).second) deps->push_back(po.task);
     }
     params->add_expected_outputs(
