@@ -1,6 +1,7 @@
 #include "runners/slurm/slurm_command.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -35,6 +36,13 @@ absl::Status CheckNoNul(absl::string_view what, absl::string_view s) {
 
 std::string Trim(absl::string_view s) {
   return std::string(absl::StripAsciiWhitespace(s));
+}
+
+// squeue over jobs in every state, one kSqueueFormat line each, for the
+// jobs `selector` (--jobs=... or --name=...) picks.
+std::vector<std::string> SqueueArgv(const std::string& squeue,
+                                    std::string selector) {
+  return {squeue, "-h", "-t", "all", "-O", kSqueueFormat, std::move(selector)};
 }
 
 // The job records in `output`, one a line of at least `min_fields`
@@ -166,24 +174,12 @@ absl::StatusOr<std::string> ParseSbatchOutput(absl::string_view output) {
 
 std::vector<std::string> SqueueByIdArgv(const std::string& squeue,
                                         const std::vector<std::string>& ids) {
-  return {squeue,
-          "-h",
-          "-t",
-          "all",
-          "-O",
-          kSqueueFormat,
-          absl::StrCat("--jobs=", absl::StrJoin(ids, ","))};
+  return SqueueArgv(squeue, absl::StrCat("--jobs=", absl::StrJoin(ids, ",")));
 }
 
 std::vector<std::string> SqueueByNameArgv(
     const std::string& squeue, const std::vector<std::string>& names) {
-  return {squeue,
-          "-h",
-          "-t",
-          "all",
-          "-O",
-          kSqueueFormat,
-          absl::StrCat("--name=", absl::StrJoin(names, ","))};
+  return SqueueArgv(squeue, absl::StrCat("--name=", absl::StrJoin(names, ",")));
 }
 
 std::vector<JobRecord> ParseSqueue(absl::string_view output) {
