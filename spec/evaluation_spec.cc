@@ -1,6 +1,5 @@
 #include "spec/evaluation_spec.h"
 
-#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "spec/yaml_to_proto.h"
 
@@ -15,10 +14,7 @@ absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpec(
 
 absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpecFile(
     const std::string& path) {
-  OCX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<ocx::v1::EvaluationSpec> spec = LoadEvaluationSpec(text);
-  if (!spec.ok()) return Annotate(spec.status(), path);
-  return spec;
+  return LoadFileWith(path, &LoadEvaluationSpec);
 }
 
 }  // namespace ocx::spec
