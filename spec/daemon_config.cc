@@ -151,7 +151,7 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text) {
 
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
     const std::string& path) {
-  return LoadFileWith(path, &LoadDaemonConfig);
+  return ParseFile(path, &LoadDaemonConfig);
 }
 
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {

@@ -1,5 +1,6 @@
 #include "spec/evaluation_spec.h"
 
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "spec/yaml_to_proto.h"
 
@@ -14,7 +15,7 @@ absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpec(
 
 absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpecFile(
     const std::string& path) {
-  return LoadFileWith(path, &LoadEvaluationSpec);
+  return ParseFile(path, &LoadEvaluationSpec);
 }
 
 }  // namespace ocx::spec

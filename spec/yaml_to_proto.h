@@ -31,13 +31,8 @@
 #ifndef OCX_SPEC_YAML_TO_PROTO_H_
 #define OCX_SPEC_YAML_TO_PROTO_H_
 
-#include <string>
-
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/file_util.h"
-#include "common/status_macros.h"
 #include "google/protobuf/message.h"
 
 namespace ocx::spec {
@@ -57,20 +52,6 @@ absl::Status ParseYamlToMessage(absl::string_view text,
 absl::Status ParseYamlToMessage(absl::string_view text,
                                 google::protobuf::Message* msg,
                                 const YamlParseOptions& options);
-
-// What `load` (e.g. LoadEvaluationSpec) makes of the text of the file at
-// `path`. A file that cannot be read gives the errno-derived code with a
-// message that names the file; `load`'s errors are prefixed with `path`.
-template <typename Message>
-absl::StatusOr<Message> LoadFileWith(
-    const std::string& path,
-    absl::StatusOr<Message> (*load)(absl::string_view text)) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<Message> message = load(*text);
-  if (!message.ok()) return Annotate(message.status(), path);
-  return message;
-}
 
 }  // namespace ocx::spec
 
