@@ -17,6 +17,7 @@ using internal::kFindRequest;
 using internal::kInsertEvaluation;
 using internal::kUpdateEvaluation;
 using internal::ReadEvaluation;
+using internal::SelectById;
 using ocx::v1::Evaluation;
 using ocx::v1::Task;
 
@@ -143,14 +144,11 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
 
 absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  OCX_ASSIGN_OR_RETURN(
-      auto s, conn->Prepare(absl::StrCat("SELECT ", kEvaluationColumns,
-                                         " FROM evaluations WHERE id=?")));
-  s->Bind(1, id);
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("evaluation ", id, " not found"));
-  }
+  OCX_ASSIGN_OR_RETURN(auto s,
+                       SelectById(conn.get(),
+                                  absl::StrCat("SELECT ", kEvaluationColumns,
+                                               " FROM evaluations WHERE id=?"),
+                                  id, "evaluation"));
   Evaluation e = ReadEvaluation(*s, nullptr);
   OCX_RETURN_IF_ERROR(FillCounts(conn.get(), &e));
   return e;
@@ -158,14 +156,9 @@ absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  OCX_ASSIGN_OR_RETURN(auto s,
-                       conn->Prepare("SELECT 1 FROM evaluations WHERE id=?"));
-  s->Bind(1, id);
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("evaluation ", id, " not found"));
-  }
-  return absl::OkStatus();
+  return SelectById(conn.get(), "SELECT 1 FROM evaluations WHERE id=?", id,
+                    "evaluation")
+      .status();
 }
 
 absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(

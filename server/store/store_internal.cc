@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "common/time_util.h"
 
 namespace ocx::store::internal {
@@ -80,6 +81,19 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
     if (absl::SimpleAtoi(g, &id)) a.add_gpus(id);
   }
   return r;
+}
+
+absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
+                                                      const std::string& sql,
+                                                      const std::string& id,
+                                                      absl::string_view what) {
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<Statement> s, conn->Prepare(sql));
+  s->Bind(1, id);
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat(what, " ", id, " not found"));
+  }
+  return s;
 }
 
 absl::Status BadToken(const std::string& token) {

@@ -54,6 +54,13 @@ ocx::v1::Evaluation ReadEvaluation(const Statement& s, int64_t* seq);
 // Reads kAttemptColumns starting at column `first`.
 AttemptRecord ReadAttempt(const Statement& s, int first);
 
+// Runs `sql` (one `?`, bound to `id`) on `conn` and steps to its first
+// row; NOT_FOUND "<what> <id> not found" when there is none.
+absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
+                                                      const std::string& sql,
+                                                      const std::string& id,
+                                                      absl::string_view what);
+
 // INVALID_ARGUMENT for a page token this store did not make.
 absl::Status BadToken(const std::string& token);
 
