@@ -17,7 +17,6 @@ using internal::kFindRequest;
 using internal::kInsertEvaluation;
 using internal::kUpdateEvaluation;
 using internal::ReadEvaluation;
-using internal::SelectById;
 using ocx::v1::Evaluation;
 using ocx::v1::Task;
 
@@ -144,11 +143,11 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
 
 absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  OCX_ASSIGN_OR_RETURN(auto s,
-                       SelectById(conn.get(),
-                                  absl::StrCat("SELECT ", kEvaluationColumns,
-                                               " FROM evaluations WHERE id=?"),
-                                  id, "evaluation"));
+  OCX_ASSIGN_OR_RETURN(
+      auto s, internal::SelectById(conn.get(),
+                                   absl::StrCat("SELECT ", kEvaluationColumns,
+                                                " FROM evaluations WHERE id=?"),
+                                   id, "evaluation"));
   Evaluation e = ReadEvaluation(*s, nullptr);
   OCX_RETURN_IF_ERROR(FillCounts(conn.get(), &e));
   return e;
@@ -156,8 +155,9 @@ absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  return SelectById(conn.get(), "SELECT 1 FROM evaluations WHERE id=?", id,
-                    "evaluation")
+  return internal::SelectById(conn.get(),
+                              "SELECT 1 FROM evaluations WHERE id=?", id,
+                              "evaluation")
       .status();
 }
 

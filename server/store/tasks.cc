@@ -21,7 +21,6 @@ using internal::kTaskColumns;
 using internal::kUpdateTask;
 using internal::ReadAttempt;
 using internal::ReadTask;
-using internal::SelectById;
 using ocx::v1::Attempt;
 using ocx::v1::Task;
 
@@ -202,10 +201,11 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
 absl::StatusOr<Task> Store::GetTask(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
-      auto s, SelectById(conn.get(),
-                         absl::StrCat("SELECT ", kTaskColumns,
-                                      ", params FROM tasks WHERE id=?"),
-                         id, "task"));
+      auto s,
+      internal::SelectById(conn.get(),
+                           absl::StrCat("SELECT ", kTaskColumns,
+                                        ", params FROM tasks WHERE id=?"),
+                           id, "task"));
   Task t = ReadTask(*s, true);
   OCX_ASSIGN_OR_RETURN(auto a,
                        conn->Prepare(absl::StrCat(
