@@ -15,24 +15,6 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
                       status.error_message());
 }
 
-template <typename Response>
-absl::Status ReadAll(grpc::ClientContext* context,
-                     grpc::ClientReaderInterface<Response>* reader,
-                     const std::function<bool(const Response&)>& on_message) {
-  Response response;
-  bool stopped = false;
-  while (reader->Read(&response)) {
-    if (!on_message(response)) {
-      stopped = true;
-      context->TryCancel();
-      break;
-    }
-  }
-  grpc::Status status = reader->Finish();
-  if (stopped) return absl::OkStatus();
-  return ToAbslStatus(status);
-}
-
 }  // namespace
 
 struct RpcClient::Impl {
@@ -72,6 +54,30 @@ absl::StatusOr<Response> CallUnary(
   grpc::Status status = (stub->*method)(&context, request, &response);
   if (!status.ok()) return ToAbslStatus(status);
   return response;
+}
+
+// A server stream: `on_message` for each message until it returns false
+// (then the call is cancelled and the result is OK) or the stream ends (its
+// final status).
+template <typename Request, typename Response>
+absl::Status CallStream(
+    Stub* stub,
+    std::unique_ptr<grpc::ClientReader<Response>> (Stub::*method)(
+        grpc::ClientContext*, const Request&),
+    const Request& request,
+    const std::function<bool(const Response&)>& on_message) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<Response>> reader =
+      (stub->*method)(&context, request);
+  Response response;
+  while (reader->Read(&response)) {
+    if (!on_message(response)) {
+      context.TryCancel();
+      reader->Finish().IgnoreError();
+      return absl::OkStatus();
+    }
+  }
+  return ToAbslStatus(reader->Finish());
 }
 
 }  // namespace
@@ -126,19 +132,14 @@ absl::StatusOr<v1::EvaluationResults> RpcClient::GetEvaluationResults(
 absl::Status RpcClient::WatchEvaluation(
     const v1::WatchEvaluationRequest& request,
     const std::function<bool(const v1::WatchEvaluationResponse&)>& on_message) {
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReader<v1::WatchEvaluationResponse>> reader =
-      impl_->stub->WatchEvaluation(&context, request);
-  return ReadAll(&context, reader.get(), on_message);
+  return CallStream(impl_->stub.get(), &Stub::WatchEvaluation, request,
+                    on_message);
 }
 
 absl::Status RpcClient::ReadTaskLog(
     const v1::ReadTaskLogRequest& request,
     const std::function<bool(const v1::ReadTaskLogResponse&)>& on_message) {
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReader<v1::ReadTaskLogResponse>> reader =
-      impl_->stub->ReadTaskLog(&context, request);
-  return ReadAll(&context, reader.get(), on_message);
+  return CallStream(impl_->stub.get(), &Stub::ReadTaskLog, request, on_message);
 }
 
 }  // namespace ocx::client

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 
 namespace ocx {
 
@@ -18,6 +19,18 @@ absl::Status PosixError(absl::string_view context, int err);
 
 // Reads a whole file. NOT_FOUND when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// What `parse` makes of the text of the file at `path`: ReadFile's errors,
+// or `parse`'s prefixed with `path` ("<path>: <parse error>").
+template <typename T>
+absl::StatusOr<T> ParseFile(const std::string& path,
+                            absl::StatusOr<T> (*parse)(absl::string_view)) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<T> parsed = parse(*text);
+  if (!parsed.ok()) return Annotate(parsed.status(), path);
+  return parsed;
+}
 
 // Writes `data` to `path` so that readers see the old file or the whole new
 // one: write to a temporary beside it, fsync if `sync`, rename.

@@ -151,10 +151,7 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfig(absl::string_view text) {
 
 absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
     const std::string& path) {
-  OCX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<ocx::v1::DaemonConfig> config = LoadDaemonConfig(text);
-  if (!config.ok()) return Annotate(config.status(), path);
-  return config;
+  return ParseFile(path, &LoadDaemonConfig);
 }
 
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {

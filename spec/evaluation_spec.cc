@@ -15,10 +15,7 @@ absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpec(
 
 absl::StatusOr<ocx::v1::EvaluationSpec> LoadEvaluationSpecFile(
     const std::string& path) {
-  OCX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<ocx::v1::EvaluationSpec> spec = LoadEvaluationSpec(text);
-  if (!spec.ok()) return Annotate(spec.status(), path);
-  return spec;
+  return ParseFile(path, &LoadEvaluationSpec);
 }
 
 }  // namespace ocx::spec

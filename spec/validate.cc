@@ -19,6 +19,7 @@
 #include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
 #include "spec/test_range.h"
+#include "task/eval/type_names.h"
 
 namespace ocx::spec {
 namespace {
@@ -467,27 +468,20 @@ absl::Status ValidateInferSide(const EvaluationSpec& spec) {
 
 // The eval-side settings ocx-task eval relies on (task/eval/), checked
 // when the eval stage runs OpenICLEvalTask (the default): evaluator and
-// postprocessor types that are set must be ones it implements. Keep these
-// lists in step with task/eval/evaluators.h and postprocessors.h
-// (tests/task/eval checks that every name accepted here is known there).
+// postprocessor types that are set must be ones it implements
+// (task/eval/type_names.h).
 absl::Status ValidateEvalSide(const EvaluationSpec& spec) {
   const std::string& task_type = spec.eval().runner().task().type();
   if (!task_type.empty() && task_type != kEvalTask) return absl::OkStatus();
-  static const char* const kEvaluators[] = {"AccEvaluator", "EMEvaluator",
-                                            "RougeEvaluator", "BleuEvaluator",
-                                            "Gsm8kEvaluator"};
-  static const char* const kPostprocessors[] = {"general",
-                                                "first-capital",
-                                                "first_option",
-                                                "first-option",
-                                                "first_option_postprocess",
-                                                "math-last-number",
-                                                "strip"};
+  const std::vector<std::string>& evaluators = task::eval::KnownEvaluators();
+  const std::vector<std::string>& postprocessors =
+      task::eval::KnownPostprocessors();
   auto check = [](const std::string& path, const std::string& type,
-                  const char* what, const auto& known) -> absl::Status {
+                  const char* what,
+                  const std::vector<std::string>& known) -> absl::Status {
     if (type.empty()) return absl::OkStatus();
-    for (const char* k : known) {
-      if (type == k) return absl::OkStatus();
+    if (std::find(known.begin(), known.end(), type) != known.end()) {
+      return absl::OkStatus();
     }
     return Bad(path,
                absl::StrCat("unknown ", what, " ", Quote(type),
@@ -497,19 +491,19 @@ absl::Status ValidateEvalSide(const EvaluationSpec& spec) {
     OCX_RETURN_IF_ERROR(
         check(Sub(Index("models", i), "pred_postprocessor.type"),
               spec.models(i).pred_postprocessor().type(), "postprocessor",
-              kPostprocessors));
+              postprocessors));
   }
   for (int i = 0; i < spec.datasets_size(); ++i) {
     const ocx::v1::EvalConfig& c = spec.datasets(i).eval_cfg();
     const std::string path = Sub(Index("datasets", i), "eval_cfg");
     OCX_RETURN_IF_ERROR(check(Sub(path, "evaluator.type"), c.evaluator().type(),
-                              "evaluator", kEvaluators));
+                              "evaluator", evaluators));
     OCX_RETURN_IF_ERROR(check(Sub(path, "pred_postprocessor.type"),
                               c.pred_postprocessor().type(), "postprocessor",
-                              kPostprocessors));
+                              postprocessors));
     OCX_RETURN_IF_ERROR(check(Sub(path, "dataset_postprocessor.type"),
                               c.dataset_postprocessor().type(), "postprocessor",
-                              kPostprocessors));
+                              postprocessors));
   }
   return absl::OkStatus();
 }

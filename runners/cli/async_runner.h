@@ -25,9 +25,12 @@
 //   - its Job type, derived from RemoteJob (the name of the current
 //     incarnation, the job id once known, cancel and not-found state) with
 //     what it needs to submit and watch the job;
-//   - Launch(): build the job (submit argv or script), Admit() it and wake
-//     its worker; Adopt(): the same, starting from the recorded backend id
-//     or from a lookup by name, so that a name is never submitted twice;
+//   - Prepare(): the Job for a LaunchSpec (submit argv or script, its
+//     files); Start(): the first move of an admitted job (queue its next
+//     command, wake its worker); Reattach(): how an adopted job resumes
+//     from the recorded backend id, or from a lookup by name, so that a
+//     name is never submitted twice; CancelLive(): what a cancel of a live
+//     job does;
 //   - its worker loop: which command to run when (submit, look up by name,
 //     poll status — batched where the CLI allows — fetch logs, cancel), the
 //     parsing of their output, and the mapping of remote states to
@@ -35,8 +38,7 @@
 //     final kExited/kLost through Finish(), or a resubmission within the same
 //     attempt (incarnation k+1) after preemption or node failure, up to
 //     max_resubmits;
-//   - Poll() (usually TakeUpdates() after any due work is queued), Cancel()
-//     and poll_interval_ms().
+//   - optionally StartDueWork() (work Poll() queues) and IdleIntervalMs().
 //
 // Thread safety: Runner methods are called from the dispatcher thread only
 // (runner.h); the subclass's workers share state with them under mu_.
@@ -58,6 +60,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 #include "runners/runner.h"
 
 namespace ocx::runners {
@@ -148,8 +151,81 @@ class AsyncCliRunner : public Runner {
     return static_cast<int>(live_.size());
   }
 
+  // Returns spec.name (provisional: a kRunning update carries the job id).
+  // FAILED_PRECONDITION when the attempt is live; Prepare()'s errors
+  // (INVALID_ARGUMENT for a job the backend cannot build, errno-derived
+  // codes for directories and files). A submission that fails later is
+  // reported by Poll() as a kExited failure.
+  absl::StatusOr<std::string> Launch(const LaunchSpec& spec) final {
+    OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
+    OCX_ASSIGN_OR_RETURN(Job job, Prepare(spec));
+    absl::MutexLock lock(&mu_);
+    Start(spec.key, Admit(spec.key, std::move(job)));
+    return spec.name;
+  }
+
+  // Watches the job `backend_id` names when it is one of the backend's ids;
+  // otherwise finds the job by name, submitting it only when the backend
+  // has none (Reattach()). Errors as for Launch().
+  absl::Status Adopt(const LaunchSpec& spec,
+                     const std::string& backend_id) final {
+    OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
+    OCX_ASSIGN_OR_RETURN(Job job, Prepare(spec));
+    absl::MutexLock lock(&mu_);
+    Job& ref = Admit(spec.key, std::move(job));
+    Reattach(spec.key, ref, backend_id);
+    Start(spec.key, ref);
+    return absl::OkStatus();
+  }
+
+  // The updates the workers produced since the last call (after queueing
+  // the work StartDueWork() finds due).
+  std::vector<AttemptUpdate> Poll() final {
+    absl::MutexLock lock(&mu_);
+    StartDueWork();
+    return TakeUpdates();
+  }
+
+  // NOT_FOUND for attempts not live here; otherwise CancelLive() (the
+  // outcome follows through Poll()).
+  absl::Status Cancel(const AttemptKey& key) final {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(key);
+    if (it == live_.end()) return NotLiveError(key);
+    CancelLive(key, it->second);
+    return absl::OkStatus();
+  }
+
+  // 0 while updates wait for Poll(); else IdleIntervalMs().
+  int64_t poll_interval_ms() const final {
+    absl::MutexLock lock(&mu_);
+    if (!outbox_.empty()) return 0;
+    return IdleIntervalMs();
+  }
+
  protected:
   explicit AsyncCliRunner(CliBackendInfo info) : info_(std::move(info)) {}
+
+  // The job for `spec`, with its directories and files made. Does not lock.
+  virtual absl::StatusOr<Job> Prepare(const LaunchSpec& spec) const = 0;
+  // The first move of a job just admitted (launched or adopted).
+  virtual void Start(const AttemptKey& key, Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Sets up an adopted job, before Start(): watch `backend_id` when it is
+  // the backend's id, else look the job up by name.
+  virtual void Reattach(const AttemptKey& key, Job& job,
+                        const std::string& backend_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // A cancel of a live job.
+  virtual void CancelLive(const AttemptKey& key, Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Work Poll() queues before taking the updates; none by default.
+  virtual void StartDueWork() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
+  // poll_interval_ms() when no update waits; 1000 by default (the workers
+  // wake the dispatcher when they have news).
+  virtual int64_t IdleIntervalMs() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return 1000;
+  }
 
   // FAILED_PRECONDITION when `key` is live (Launch/Adopt of a live attempt).
   absl::Status CheckNotLive(const AttemptKey& key) const {

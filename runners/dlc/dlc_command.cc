@@ -129,6 +129,15 @@ void AppendConfig(const AliyunConfig& cfg, std::vector<std::string>* argv) {
   }
 }
 
+// `dlc <verb> job <job_id>`, with --config when `cfg` names a dlc config.
+std::vector<std::string> JobArgv(const std::string& dlc, const char* verb,
+                                 const AliyunConfig& cfg,
+                                 const std::string& job_id) {
+  std::vector<std::string> argv = {dlc, verb, "job", job_id};
+  AppendConfig(cfg, &argv);
+  return argv;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> BuildRemoteShell(const AliyunConfig& cfg,
@@ -272,9 +281,7 @@ std::vector<std::string> CreateJobArgv(
 std::vector<std::string> GetJobArgv(const std::string& dlc,
                                     const AliyunConfig& cfg,
                                     const std::string& job_id) {
-  std::vector<std::string> argv = {dlc, "get", "job", job_id};
-  AppendConfig(cfg, &argv);
-  return argv;
+  return JobArgv(dlc, "get", cfg, job_id);
 }
 
 std::vector<std::string> ListJobsArgv(const std::string& dlc,
@@ -310,8 +317,7 @@ std::vector<std::string> LogsArgv(const std::string& dlc,
 std::vector<std::string> StopJobArgv(const std::string& dlc,
                                      const AliyunConfig& cfg,
                                      const std::string& job_id) {
-  std::vector<std::string> argv = {dlc, "stop", "job", job_id};
-  AppendConfig(cfg, &argv);
+  std::vector<std::string> argv = JobArgv(dlc, "stop", cfg, job_id);
   argv.push_back("-f");
   return argv;
 }

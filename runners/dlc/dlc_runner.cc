@@ -1,6 +1,5 @@
 #include "runners/dlc/dlc_runner.h"
 
-
 #include <algorithm>
 #include <utility>
 
@@ -120,29 +119,23 @@ absl::StatusOr<DlcRunner::Attempt> DlcRunner::Prepare(
   return a;
 }
 
-absl::StatusOr<std::string> DlcRunner::Launch(const LaunchSpec& spec) {
-  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
-  OCX_ASSIGN_OR_RETURN(Attempt a, Prepare(spec));
-  Note(a, absl::StrCat("submitting to DLC as ", a.base_name, " (worker_gpu ",
-                       a.resources.gpus, ", worker_cpu ", a.resources.cpu,
-                       ", worker_memory ", a.resources.memory_gi, "Gi, image ",
-                       a.cfg.worker_image(), ")"));
-  absl::MutexLock lock(&mu_);
-  Attempt& ref = Admit(spec.key, std::move(a));
-  MaybeStart(spec.key, ref, NowMillis());
-  return spec.name;
+void DlcRunner::Start(const AttemptKey& key, Attempt& a) {
+  if (!a.adopted) {
+    Note(a, absl::StrCat("submitting to DLC as ", a.base_name, " (worker_gpu ",
+                         a.resources.gpus, ", worker_cpu ", a.resources.cpu,
+                         ", worker_memory ", a.resources.memory_gi,
+                         "Gi, image ", a.cfg.worker_image(), ")"));
+  }
+  MaybeStart(key, a, NowMillis());
 }
 
-absl::Status DlcRunner::Adopt(const LaunchSpec& spec,
-                              const std::string& backend_id) {
-  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
-  OCX_ASSIGN_OR_RETURN(Attempt a, Prepare(spec));
+void DlcRunner::Reattach(const AttemptKey& key, Attempt& a,
+                         const std::string& backend_id) {
   a.adopted = true;
-  const int64_t now = NowMillis();
   if (dlc::IsJobId(backend_id)) {
     a.job_id = backend_id;
     a.phase = Phase::kWatch;
-    a.next_get_ms = now;
+    a.next_get_ms = NowMillis();
     Note(a, absl::StrCat("ocxd restarted; watching DLC job ", backend_id,
                          " again"));
   } else {
@@ -152,42 +145,27 @@ absl::Status DlcRunner::Adopt(const LaunchSpec& spec,
     Note(a, absl::StrCat("ocxd restarted before the DLC job id of ",
                          a.base_name, " was known; looking it up by name"));
   }
-  absl::MutexLock lock(&mu_);
-  Attempt& ref = Admit(spec.key, std::move(a));
-  MaybeStart(spec.key, ref, now);
-  return absl::OkStatus();
 }
 
-std::vector<AttemptUpdate> DlcRunner::Poll() {
-  absl::MutexLock lock(&mu_);
+void DlcRunner::StartDueWork() {
   const int64_t now = NowMillis();
   for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);  // MaybeStart may erase `it`
     MaybeStart(it->first, it->second, now);
     it = next;
   }
-  return TakeUpdates();
 }
 
-absl::Status DlcRunner::Cancel(const AttemptKey& key) {
-  absl::MutexLock lock(&mu_);
-  auto it = live_.find(key);
-  if (it == live_.end()) {
-    return NotLiveError(key);
-  }
-  Attempt& a = it->second;
+void DlcRunner::CancelLive(const AttemptKey& key, Attempt& a) {
   if (!a.cancel_requested) {
     a.cancel_requested = true;
     a.due_ms = 0;  // act now, not after a backoff
     Note(a, "cancel requested");
   }
   MaybeStart(key, a, NowMillis());
-  return absl::OkStatus();
 }
 
-int64_t DlcRunner::poll_interval_ms() const {
-  absl::MutexLock lock(&mu_);
-  if (!outbox_.empty()) return 0;
+int64_t DlcRunner::IdleIntervalMs() const {
   const int64_t now = NowMillis();
   int64_t wait = 1000;
   for (const auto& [key, a] : live_) {

@@ -136,28 +136,12 @@ class DlcRunner : public AsyncCliRunner<dlc_internal::DlcAttempt> {
   ~DlcRunner() override;
 
   // backend() is "dlc"; Place() counts against max_parallel and returns no
-  // GPUs (AsyncCliRunner).
-
-  // Returns spec.name (provisional: the job id follows in a kRunning update).
-  // INVALID_ARGUMENT when the aliyun_cfg is incomplete or a value cannot be
-  // put in the remote shell; FAILED_PRECONDITION when the attempt is live;
-  // the context source's error; an errno-derived code when the log
-  // directory cannot be created. A submission that fails later is reported
-  // by Poll() as a kExited failure.
-  absl::StatusOr<std::string> Launch(const LaunchSpec& spec) override;
-
-  // `backend_id` dlc[0-9a-z]+: watch that job. Otherwise: find the job by
-  // name, submitting it only when DLC has none. Errors as for Launch().
-  absl::Status Adopt(const LaunchSpec& spec,
-                     const std::string& backend_id) override;
-
-  std::vector<AttemptUpdate> Poll() override;
-
-  // NOT_FOUND for attempts not live here.
-  absl::Status Cancel(const AttemptKey& key) override;
-
-  // Until the next dlc call is due (10..1000 ms); 1000 when idle.
-  int64_t poll_interval_ms() const override;
+  // GPUs; Launch(), Adopt(), Poll(), Cancel() and poll_interval_ms() as
+  // AsyncCliRunner says. A backend id of the form dlc[0-9a-z]+ is watched
+  // again by Adopt(); Prepare() fails with INVALID_ARGUMENT when the
+  // aliyun_cfg is incomplete or a value cannot be put in the remote shell.
+  // poll_interval_ms() is the wait until the next dlc call is due
+  // (10..1000 ms).
 
  private:
   using Phase = dlc_internal::DlcPhase;
@@ -171,9 +155,21 @@ class DlcRunner : public AsyncCliRunner<dlc_internal::DlcAttempt> {
     int64_t window_end_s = 0;  // kLogs
   };
 
-  // Builds the Attempt for `spec` (context, config check, shell); creates
-  // the log directory. Does not lock.
-  absl::StatusOr<Attempt> Prepare(const LaunchSpec& spec) const;
+  // The Attempt for `spec` (context, config check, shell); creates the log
+  // directory.
+  absl::StatusOr<Attempt> Prepare(const LaunchSpec& spec) const override;
+  // Notes the submission of a launched attempt; queues its first dlc call.
+  void Start(const AttemptKey& key, Attempt& a) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Reattach(const AttemptKey& key, Attempt& a,
+                const std::string& backend_id) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops the job now, not after a backoff.
+  void CancelLive(const AttemptKey& key, Attempt& a) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the dlc calls that are due.
+  void StartDueWork() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t IdleIntervalMs() const override ABSL_SHARED_LOCKS_REQUIRED(mu_);
   static std::string CurrentName(const Attempt& a);
   static Op MakeOp(Op::Kind kind, const AttemptKey& key,
                    std::vector<std::string> argv);

@@ -66,19 +66,11 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text) {
 }
 
 absl::StatusOr<Claim> ReadClaim(const std::string& attempt_dir) {
-  std::string path = JoinPath(attempt_dir, kClaimFile);
-  OCX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<Claim> claim = ParseClaim(text);
-  if (!claim.ok()) return Annotate(claim.status(), path);
-  return claim;
+  return ParseFile(JoinPath(attempt_dir, kClaimFile), &ParseClaim);
 }
 
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& attempt_dir) {
-  std::string path = JoinPath(attempt_dir, kExitFile);
-  OCX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<ExitRecord> rec = ParseExitRecord(text);
-  if (!rec.ok()) return Annotate(rec.status(), path);
-  return rec;
+  return ParseFile(JoinPath(attempt_dir, kExitFile), &ParseExitRecord);
 }
 
 absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {

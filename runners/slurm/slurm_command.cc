@@ -1,6 +1,7 @@
 #include "runners/slurm/slurm_command.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -35,6 +36,33 @@ absl::Status CheckNoNul(absl::string_view what, absl::string_view s) {
 
 std::string Trim(absl::string_view s) {
   return std::string(absl::StripAsciiWhitespace(s));
+}
+
+// squeue over jobs in every state, one kSqueueFormat line each, for the
+// jobs `selector` (--jobs=... or --name=...) picks.
+std::vector<std::string> SqueueArgv(const std::string& squeue,
+                                    std::string selector) {
+  return {squeue, "-h", "-t", "all", "-O", kSqueueFormat, std::move(selector)};
+}
+
+// The job records in `output`, one a line of at least `min_fields`
+// '|'-separated fields (squeue -O "...|", sacct -P): `fill` reads a line's
+// fields past the job id into its record. Lines without a job id or a state
+// (blank lines, headers, job steps) are skipped.
+template <typename Fill>
+std::vector<JobRecord> ParseRecords(absl::string_view output, size_t min_fields,
+                                    Fill fill) {
+  std::vector<JobRecord> out;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, '|');
+    if (f.size() < min_fields) continue;
+    JobRecord r;
+    r.job_id = Trim(f[0]);
+    fill(f, r);
+    if (!IsJobId(r.job_id) || r.state.empty()) continue;
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace
@@ -146,48 +174,30 @@ absl::StatusOr<std::string> ParseSbatchOutput(absl::string_view output) {
 
 std::vector<std::string> SqueueByIdArgv(const std::string& squeue,
                                         const std::vector<std::string>& ids) {
-  return {squeue,
-          "-h",
-          "-t",
-          "all",
-          "-O",
-          kSqueueFormat,
-          absl::StrCat("--jobs=", absl::StrJoin(ids, ","))};
+  return SqueueArgv(squeue, absl::StrCat("--jobs=", absl::StrJoin(ids, ",")));
 }
 
 std::vector<std::string> SqueueByNameArgv(
     const std::string& squeue, const std::vector<std::string>& names) {
-  return {squeue,
-          "-h",
-          "-t",
-          "all",
-          "-O",
-          kSqueueFormat,
-          absl::StrCat("--name=", absl::StrJoin(names, ","))};
+  return SqueueArgv(squeue, absl::StrCat("--name=", absl::StrJoin(names, ",")));
 }
 
 std::vector<JobRecord> ParseSqueue(absl::string_view output) {
-  std::vector<JobRecord> out;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    std::vector<std::string> f = absl::StrSplit(line, '|');
-    if (f.size() < 5) continue;
-    JobRecord r;
-    r.job_id = Trim(f[0]);
-    r.state = Trim(f[1]);
-    r.reason = Trim(f[3]);
-    r.name = Trim(f[4]);
-    if (!IsJobId(r.job_id) || r.state.empty()) continue;
-    int raw = 0;
-    if (absl::SimpleAtoi(Trim(f[2]), &raw) && raw >= 0) {
-      // A wait status: exit code in bits 8-15, signal in 0-6.
-      r.has_exit = true;
-      r.exit_code = (raw >> 8) & 0xff;
-      r.signal = raw & 0x7f;
-    }
-    if (r.reason == "None") r.reason.clear();
-    out.push_back(std::move(r));
-  }
-  return out;
+  return ParseRecords(output, 5,
+                      [](const std::vector<std::string>& f, JobRecord& r) {
+                        r.state = Trim(f[1]);
+                        r.reason = Trim(f[3]);
+                        if (r.reason == "None") r.reason.clear();
+                        r.name = Trim(f[4]);
+                        int raw = 0;
+                        if (absl::SimpleAtoi(Trim(f[2]), &raw) && raw >= 0) {
+                          // A wait status: exit code in bits 8-15, signal in
+                          // 0-6.
+                          r.has_exit = true;
+                          r.exit_code = (raw >> 8) & 0xff;
+                          r.signal = raw & 0x7f;
+                        }
+                      });
 }
 
 bool SaysInvalidJobId(absl::string_view output) {
@@ -216,25 +226,18 @@ std::vector<std::string> SacctByNameArgv(
 }
 
 std::vector<JobRecord> ParseSacct(absl::string_view output) {
-  std::vector<JobRecord> out;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    std::vector<std::string> f = absl::StrSplit(line, '|');
-    if (f.size() < 4) continue;
-    JobRecord r;
-    r.job_id = Trim(f[0]);
-    r.name = Trim(f[1]);
-    // "CANCELLED by 0" → "CANCELLED".
-    std::string state = Trim(f[2]);
-    r.state = state.substr(0, state.find(' '));
-    if (!IsJobId(r.job_id) || r.state.empty()) continue;
-    std::vector<std::string> ec = absl::StrSplit(Trim(f[3]), ':');
-    if (ec.size() == 2 && absl::SimpleAtoi(ec[0], &r.exit_code) &&
-        absl::SimpleAtoi(ec[1], &r.signal)) {
-      r.has_exit = true;
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
+  return ParseRecords(
+      output, 4, [](const std::vector<std::string>& f, JobRecord& r) {
+        r.name = Trim(f[1]);
+        // "CANCELLED by 0" → "CANCELLED".
+        std::string state = Trim(f[2]);
+        r.state = state.substr(0, state.find(' '));
+        std::vector<std::string> ec = absl::StrSplit(Trim(f[3]), ':');
+        if (ec.size() == 2 && absl::SimpleAtoi(ec[0], &r.exit_code) &&
+            absl::SimpleAtoi(ec[1], &r.signal)) {
+          r.has_exit = true;
+        }
+      });
 }
 
 std::vector<std::string> ScancelArgv(const std::string& scancel,

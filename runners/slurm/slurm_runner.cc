@@ -121,20 +121,13 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   return j;
 }
 
-absl::StatusOr<std::string> SlurmRunner::Launch(const LaunchSpec& spec) {
-  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
-  OCX_ASSIGN_OR_RETURN(Job j, Prepare(spec));
-  absl::MutexLock lock(&mu_);
-  Admit(spec.key, std::move(j));
+void SlurmRunner::Start(const AttemptKey&, Job&) {
   kick_ = true;
   cv_.Signal();
-  return spec.name;
 }
 
-absl::Status SlurmRunner::Adopt(const LaunchSpec& spec,
-                                const std::string& backend_id) {
-  OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
-  OCX_ASSIGN_OR_RETURN(Job j, Prepare(spec));
+void SlurmRunner::Reattach(const AttemptKey& key, Job& j,
+                           const std::string& backend_id) {
   // The job file is written right after sbatch answers, so it may know a
   // job id the database never heard of (the daemon died in between).
   std::string id;
@@ -153,51 +146,27 @@ absl::Status SlurmRunner::Adopt(const LaunchSpec& spec,
     id = backend_id;
     k = 0;  // learnt from the job's name at the next poll
   }
-  absl::MutexLock lock(&mu_);
-  Job& ref = Admit(spec.key, std::move(j));
   if (!id.empty()) {
-    Note(ref,
-         absl::StrCat("ocxd restarted; watching Slurm job ", id, " again"));
-    Found(spec.key, ref, id, k);
+    Note(j, absl::StrCat("ocxd restarted; watching Slurm job ", id, " again"));
+    Found(key, j, id, k);
   } else {
-    Note(ref, absl::StrCat("ocxd restarted before the Slurm job id of ",
-                           ref.base_name, " was known; looking it up by name"));
-    ref.phase = Phase::kLookup;
+    Note(j, absl::StrCat("ocxd restarted before the Slurm job id of ",
+                         j.base_name, " was known; looking it up by name"));
+    j.phase = Phase::kLookup;
   }
-  kick_ = true;
-  cv_.Signal();
-  return absl::OkStatus();
 }
 
-std::vector<AttemptUpdate> SlurmRunner::Poll() {
-  absl::MutexLock lock(&mu_);
-  return TakeUpdates();
-}
-
-absl::Status SlurmRunner::Cancel(const AttemptKey& key) {
-  absl::MutexLock lock(&mu_);
-  auto it = live_.find(key);
-  if (it == live_.end()) {
-    return NotLiveError(key);
-  }
-  Job& j = it->second;
-  if (j.cancel_requested) return absl::OkStatus();
+void SlurmRunner::CancelLive(const AttemptKey& key, Job& j) {
+  if (j.cancel_requested) return;
   j.cancel_requested = true;
   Note(j, "cancel requested");
   if (j.phase == Phase::kSubmit && !j.busy) {
     Finish(key,
            Exited(key, j, 1, 0, "cancelled before it was submitted to Slurm"));
-    return absl::OkStatus();
+    return;
   }
   kick_ = true;
   cv_.Signal();
-  return absl::OkStatus();
-}
-
-int64_t SlurmRunner::poll_interval_ms() const {
-  absl::MutexLock lock(&mu_);
-  // The worker wakes the dispatcher when it has news.
-  return outbox_.empty() ? 1000 : 0;
 }
 
 // ---- The worker ----

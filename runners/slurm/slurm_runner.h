@@ -97,18 +97,11 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
   ~SlurmRunner() override;
 
   // backend() is "slurm"; Place() counts against max_parallel and returns
-  // no GPU ids: Slurm picks them (--gres) (AsyncCliRunner).
-  // Writes the batch script and queues the submission; returns spec.name
-  // (provisional: a kRunning update carries the job id). INVALID_ARGUMENT
-  // when the script cannot be built; errno codes for unwritable dirs.
-  absl::StatusOr<std::string> Launch(const LaunchSpec& spec) override;
-  absl::Status Adopt(const LaunchSpec& spec,
-                     const std::string& backend_id) override;
-  std::vector<AttemptUpdate> Poll() override;
-  // Collected and sent with the next scancel batch. NOT_FOUND for attempts
-  // not live here.
-  absl::Status Cancel(const AttemptKey& key) override;
-  int64_t poll_interval_ms() const override;
+  // no GPU ids: Slurm picks them (--gres); Launch(), Adopt(), Poll(),
+  // Cancel() and poll_interval_ms() as AsyncCliRunner says. Prepare()
+  // writes the batch script (INVALID_ARGUMENT when it cannot be built;
+  // errno codes for unwritable dirs); Adopt() prefers the job id in the
+  // attempt's job file when it is newer than `backend_id`.
 
   // Slurm commands run so far (for benchmarks and tests).
   int64_t calls() const { return calls_.load(); }
@@ -117,7 +110,17 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
   using Phase = slurm_internal::SlurmPhase;
   using Job = slurm_internal::SlurmJob;
 
-  absl::StatusOr<Job> Prepare(const LaunchSpec& spec) const;
+  absl::StatusOr<Job> Prepare(const LaunchSpec& spec) const override;
+  // Wakes the worker.
+  void Start(const AttemptKey& key, Job& j) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Reattach(const AttemptKey& key, Job& j,
+                const std::string& backend_id) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Collected and sent with the next scancel batch; a job not yet handed to
+  // sbatch just ends.
+  void CancelLive(const AttemptKey& key, Job& j) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
   // One turn; returns true when outbox_ got something.
   bool Turn();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -32,6 +33,15 @@ absl::StatusOr<int> PageSize(int requested, int def, int max,
   }
   if (requested == 0) return def;
   return std::min(requested, max);
+}
+
+// The answer of a handler that returns what the store says: `value` moved
+// into `*resp`, or its error.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> value, T* resp) {
+  if (!value.ok()) return ToGrpcStatus(value.status());
+  *resp = *std::move(value);
+  return grpc::Status::OK;
 }
 
 bool IsFinal(Evaluation::State s) {
@@ -71,10 +81,7 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
   if (!id.ok()) return ToGrpcStatus(id.status());
-  absl::StatusOr<Evaluation> e = store_->GetEvaluation(*id);
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  *resp = *std::move(e);
-  return grpc::Status::OK;
+  return Reply(store_->GetEvaluation(*id), resp);
 }
 
 grpc::Status EvaluationServiceImpl::PlanEvaluation(
@@ -108,10 +115,7 @@ grpc::Status EvaluationServiceImpl::GetEvaluation(
     Evaluation* resp) {
   absl::Status ok = RequireId(req->id(), "id");
   if (!ok.ok()) return ToGrpcStatus(ok);
-  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  *resp = *std::move(e);
-  return grpc::Status::OK;
+  return Reply(store_->GetEvaluation(req->id()), resp);
 }
 
 grpc::Status EvaluationServiceImpl::ListEvaluations(
@@ -134,10 +138,7 @@ grpc::Status EvaluationServiceImpl::CancelEvaluation(
   absl::Status ok = RequireId(req->id(), "id");
   if (ok.ok()) ok = dispatcher_->Cancel(req->id());
   if (!ok.ok()) return ToGrpcStatus(ok);
-  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  *resp = *std::move(e);
-  return grpc::Status::OK;
+  return Reply(store_->GetEvaluation(req->id()), resp);
 }
 
 grpc::Status EvaluationServiceImpl::WatchEvaluation(
@@ -217,10 +218,8 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
   absl::Status ok = RequireId(req->id(), "id");
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
-  if (!t.ok()) return ToGrpcStatus(t.status());
-  FillTaskProgress(t->params().work_dir(), &*t);
-  *resp = *std::move(t);
-  return grpc::Status::OK;
+  if (t.ok()) FillTaskProgress(t->params().work_dir(), &*t);
+  return Reply(std::move(t), resp);
 }
 
 grpc::Status EvaluationServiceImpl::GetEvaluationResults(

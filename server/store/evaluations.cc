@@ -144,13 +144,10 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
 absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
-      auto s, conn->Prepare(absl::StrCat("SELECT ", kEvaluationColumns,
-                                         " FROM evaluations WHERE id=?")));
-  s->Bind(1, id);
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("evaluation ", id, " not found"));
-  }
+      auto s, internal::SelectById(conn.get(),
+                                   absl::StrCat("SELECT ", kEvaluationColumns,
+                                                " FROM evaluations WHERE id=?"),
+                                   id, "evaluation"));
   Evaluation e = ReadEvaluation(*s, nullptr);
   OCX_RETURN_IF_ERROR(FillCounts(conn.get(), &e));
   return e;
@@ -158,14 +155,10 @@ absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  OCX_ASSIGN_OR_RETURN(auto s,
-                       conn->Prepare("SELECT 1 FROM evaluations WHERE id=?"));
-  s->Bind(1, id);
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("evaluation ", id, " not found"));
-  }
-  return absl::OkStatus();
+  return internal::SelectById(conn.get(),
+                              "SELECT 1 FROM evaluations WHERE id=?", id,
+                              "evaluation")
+      .status();
 }
 
 absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(

@@ -44,9 +44,7 @@ absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
     if (!row) break;
     ocx::v1::Event e;
     e.set_sequence(s->ColumnInt(0));
-    if (int64_t ms = s->ColumnInt(1); ms > 0) {
-      SetTimestamp(ms, e.mutable_time());
-    }
+    internal::ReadTime(*s, 1, &e, &ocx::v1::Event::mutable_time);
     e.set_evaluation_id(s->ColumnText(2));
     e.set_task_id(s->ColumnText(3));
     e.set_attempt(static_cast<int32_t>(s->ColumnInt(4)));

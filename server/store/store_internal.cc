@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "common/time_util.h"
 
 namespace ocx::store::internal {
@@ -30,18 +31,10 @@ Task ReadTask(const Statement& s, bool with_params) {
   t.set_num_gpus(static_cast<int32_t>(s.ColumnInt(9)));
   t.set_attempt_count(static_cast<int32_t>(s.ColumnInt(10)));
   t.set_max_attempts(static_cast<int32_t>(s.ColumnInt(11)));
-  if (int64_t ms = s.ColumnInt(12); ms > 0) {
-    SetTimestamp(ms, t.mutable_create_time());
-  }
-  if (int64_t ms = s.ColumnInt(13); ms > 0) {
-    SetTimestamp(ms, t.mutable_start_time());
-  }
-  if (int64_t ms = s.ColumnInt(14); ms > 0) {
-    SetTimestamp(ms, t.mutable_end_time());
-  }
-  if (int64_t ms = s.ColumnInt(15); ms > 0) {
-    SetTimestamp(ms, t.mutable_next_attempt_time());
-  }
+  ReadTime(s, 12, &t, &Task::mutable_create_time);
+  ReadTime(s, 13, &t, &Task::mutable_start_time);
+  ReadTime(s, 14, &t, &Task::mutable_end_time);
+  ReadTime(s, 15, &t, &Task::mutable_next_attempt_time);
   t.set_reason(s.ColumnText(16));
   if (with_params) t.mutable_params()->ParseFromString(s.ColumnBlob(17));
   return t;
@@ -57,15 +50,9 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   e.mutable_spec()->ParseFromString(s.ColumnBlob(5));
   e.set_work_dir(s.ColumnText(6));
   e.set_task_count(static_cast<int32_t>(s.ColumnInt(7)));
-  if (int64_t ms = s.ColumnInt(8); ms > 0) {
-    SetTimestamp(ms, e.mutable_create_time());
-  }
-  if (int64_t ms = s.ColumnInt(9); ms > 0) {
-    SetTimestamp(ms, e.mutable_update_time());
-  }
-  if (int64_t ms = s.ColumnInt(10); ms > 0) {
-    SetTimestamp(ms, e.mutable_end_time());
-  }
+  ReadTime(s, 8, &e, &Evaluation::mutable_create_time);
+  ReadTime(s, 9, &e, &Evaluation::mutable_update_time);
+  ReadTime(s, 10, &e, &Evaluation::mutable_end_time);
   return e;
 }
 
@@ -78,12 +65,8 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
   a.set_name(s.ColumnText(first + 3));
   a.set_backend(s.ColumnText(first + 4));
   a.set_backend_id(s.ColumnText(first + 5));
-  if (int64_t ms = s.ColumnInt(first + 6); ms > 0) {
-    SetTimestamp(ms, a.mutable_start_time());
-  }
-  if (int64_t ms = s.ColumnInt(first + 7); ms > 0) {
-    SetTimestamp(ms, a.mutable_end_time());
-  }
+  ReadTime(s, first + 6, &a, &Attempt::mutable_start_time);
+  ReadTime(s, first + 7, &a, &Attempt::mutable_end_time);
   if (!s.ColumnIsNull(first + 8)) {
     a.set_exit_code(static_cast<int32_t>(s.ColumnInt(first + 8)));
   }
@@ -98,6 +81,19 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
     if (absl::SimpleAtoi(g, &id)) a.add_gpus(id);
   }
   return r;
+}
+
+absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
+                                                      const std::string& sql,
+                                                      const std::string& id,
+                                                      absl::string_view what) {
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<Statement> s, conn->Prepare(sql));
+  s->Bind(1, id);
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat(what, " ", id, " not found"));
+  }
+  return s;
 }
 
 absl::Status BadToken(const std::string& token) {

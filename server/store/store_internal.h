@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/time_util.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "ocx/v1/resources.pb.h"
 #include "server/store/sqlite.h"
 #include "server/store/store.h"
@@ -33,13 +35,31 @@ inline constexpr char kAttemptColumns[] =
 // "a,b,c" -> {a, b, c}; "" -> {}.
 std::vector<std::string> SplitList(const std::string& joined);
 
+// Column `col` of `s` holds epoch milliseconds, 0 for "not yet": sets the
+// timestamp `mutable_field` gives only for a non-zero value (calling it
+// would mark the field present), so that JSON output has no 1970 dates.
+template <typename M>
+void ReadTime(const Statement& s, int col, M* m,
+              google::protobuf::Timestamp* (M::*mutable_field)()) {
+  if (int64_t ms = s.ColumnInt(col); ms > 0) {
+    SetTimestamp(ms, (m->*mutable_field)());
+  }
+}
+
 // Reads kTaskColumns starting at column 0; params from column 17 if asked.
-// Times are set only when non-zero, so that JSON output has no 1970 dates.
+// Times through ReadTime.
 ocx::v1::Task ReadTask(const Statement& s, bool with_params);
 // Reads kEvaluationColumns from column 0; the seq into `seq` if not null.
 ocx::v1::Evaluation ReadEvaluation(const Statement& s, int64_t* seq);
 // Reads kAttemptColumns starting at column `first`.
 AttemptRecord ReadAttempt(const Statement& s, int first);
+
+// Runs `sql` (one `?`, bound to `id`) on `conn` and steps to its first
+// row; NOT_FOUND "<what> <id> not found" when there is none.
+absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
+                                                      const std::string& sql,
+                                                      const std::string& id,
+                                                      absl::string_view what);
 
 // INVALID_ARGUMENT for a page token this store did not make.
 absl::Status BadToken(const std::string& token);

@@ -201,11 +201,11 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
 absl::StatusOr<Task> Store::GetTask(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
-      auto s, conn->Prepare(absl::StrCat("SELECT ", kTaskColumns,
-                                         ", params FROM tasks WHERE id=?")));
-  s->Bind(1, id);
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
+      auto s,
+      internal::SelectById(conn.get(),
+                           absl::StrCat("SELECT ", kTaskColumns,
+                                        ", params FROM tasks WHERE id=?"),
+                           id, "task"));
   Task t = ReadTask(*s, true);
   OCX_ASSIGN_OR_RETURN(auto a,
                        conn->Prepare(absl::StrCat(

@@ -269,13 +269,6 @@ absl::StatusOr<Scores> BleuScores(const std::vector<EvalSample>& samples) {
   return out;
 }
 
-const std::vector<std::string>& KnownEvaluators() {
-  static const auto* names = new std::vector<std::string>{
-      "AccEvaluator", "EMEvaluator", "RougeEvaluator", "BleuEvaluator",
-      "Gsm8kEvaluator"};
-  return *names;
-}
-
 absl::StatusOr<Evaluator> GetEvaluator(absl::string_view type) {
   if (type == "AccEvaluator") return Evaluator(AccuracyScores);
   if (type == "EMEvaluator") return Evaluator(ExactMatchScores);

@@ -36,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "task/eval/type_names.h"  // KnownEvaluators()
 
 namespace ocx::task::eval {
 
@@ -64,7 +65,6 @@ using Evaluator =
 // otherwise. Evaluators refuse an empty sample list (FAILED_PRECONDITION):
 // OpenCompass would divide by zero.
 absl::StatusOr<Evaluator> GetEvaluator(absl::string_view type);
-const std::vector<std::string>& KnownEvaluators();
 
 absl::StatusOr<Scores> AccuracyScores(const std::vector<EvalSample>& samples);
 absl::StatusOr<Scores> ExactMatchScores(const std::vector<EvalSample>& samples);

@@ -230,18 +230,6 @@ std::string StripPostprocess(absl::string_view text) {
   return std::string(absl::StripAsciiWhitespace(text));
 }
 
-const std::vector<std::string>& KnownPostprocessors() {
-  static const auto* names =
-      new std::vector<std::string>{"general",
-                                   "first-capital",
-                                   "first_option",
-                                   "first-option",
-                                   "first_option_postprocess",
-                                   "math-last-number",
-                                   "strip"};
-  return *names;
-}
-
 absl::StatusOr<Postprocessor> GetPostprocessor(absl::string_view type) {
   if (type == "general") return Postprocessor(GeneralPostprocess);
   if (type == "first-capital") return Postprocessor(FirstCapitalPostprocess);

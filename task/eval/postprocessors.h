@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "task/eval/type_names.h"  // KnownPostprocessors()
 
 namespace ocx::task::eval {
 
@@ -48,9 +49,6 @@ std::string StripPostprocess(absl::string_view text);
 // for any other name. An empty type is not a postprocessor (callers skip
 // it).
 absl::StatusOr<Postprocessor> GetPostprocessor(absl::string_view type);
-
-// The names GetPostprocessor accepts, for validation messages.
-const std::vector<std::string>& KnownPostprocessors();
 
 // OpenCompass's extract_role_pred: the part of `text` after the role's
 // `begin` string (when it occurs) and before its `end` string (when it

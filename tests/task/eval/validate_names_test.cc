@@ -1,6 +1,6 @@
-// spec/validate.cc keeps its own lists of the evaluator and postprocessor
-// types ocx-task eval implements (spec does not link task/eval): every type
-// task/eval knows must pass validation, and an unknown one must not.
+// spec/validate.cc checks evaluator and postprocessor types against
+// task/eval/type_names.h: every type task/eval knows must pass validation,
+// and an unknown one must not.
 #include "gtest/gtest.h"
 #include "spec/validate.h"
 #include "task/eval/evaluators.h"
