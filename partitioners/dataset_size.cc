@@ -16,10 +16,6 @@
 namespace ocx::partitioners {
 namespace {
 
-absl::Status FieldError(absl::string_view field, const absl::Status& s) {
-  return absl::Status(s.code(), absl::StrCat(field, ": ", s.message()));
-}
-
 // Counts each (path, reader) once per spec, through the cache when it has
 // the file's current identity.
 class FileCounter {
@@ -60,11 +56,11 @@ absl::StatusOr<int64_t> FileCounter::Count(const ocx::v1::DatasetConfig& d,
   }
   absl::StatusOr<datasets::DatasetFormat> format = datasets::ResolveFormat(d);
   if (!format.ok()) {
-    return FieldError(absl::StrCat(field, ".format"), format.status());
+    return Annotate(format.status(), absl::StrCat(field, ".format"));
   }
   absl::StatusOr<int64_t> raw =
       CountOnce(d, *format, datasets::ReaderKey(d, *format));
-  if (!raw.ok()) return FieldError(path_field, raw.status());
+  if (!raw.ok()) return Annotate(raw.status(), path_field);
   if (*raw == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(path_field, ": ", d.path(), " has no samples"));
@@ -104,8 +100,8 @@ absl::StatusOr<int64_t> SelectedSize(const ocx::v1::DatasetConfig& d,
   absl::StatusOr<spec::TestRange> range =
       spec::ParseTestRange(d.reader_cfg().test_range());
   if (!range.ok()) {
-    return FieldError(absl::StrCat(field, ".reader_cfg.test_range"),
-                      range.status());
+    return Annotate(range.status(),
+                    absl::StrCat(field, ".reader_cfg.test_range"));
   }
   const int64_t selected = range->Count(raw);
   if (selected == 0) {

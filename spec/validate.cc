@@ -29,6 +29,7 @@ using ::ocx::field::CheckAtLeastZero;
 using ::ocx::field::CheckInRange;
 using ::ocx::field::CheckNoNul;
 using ::ocx::field::Index;
+using ::ocx::field::IsEnvVarName;
 using ::ocx::field::Key;
 using ::ocx::field::Quote;
 using ::ocx::field::Sub;
@@ -537,8 +538,6 @@ void ApplyStageDefaults(StageConfig* s, absl::string_view stage) {
 }
 
 }  // namespace
-
-bool IsEnvVarName(absl::string_view name) { return field::IsEnvVarName(name); }
 
 absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
   if (spec.models().empty()) {

@@ -34,9 +34,6 @@ absl::Status ValidateEvaluationSpec(const ocx::v1::EvaluationSpec& spec);
 // Idempotent; a spec that validated still validates afterwards.
 void ApplyDefaults(ocx::v1::EvaluationSpec* spec);
 
-// True for [A-Za-z_][A-Za-z0-9_]*.
-bool IsEnvVarName(absl::string_view name);
-
 }  // namespace ocx::spec
 
 #endif  // OCX_SPEC_VALIDATE_H_

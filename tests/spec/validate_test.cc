@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/field_check.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -12,6 +13,7 @@ namespace ocx::spec {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::ocx::field::IsEnvVarName;
 using ::ocx::v1::EvaluationSpec;
 
 // A full OpenCompass-style experiment: the shapes of
