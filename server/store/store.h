@@ -9,6 +9,7 @@
 #define OCX_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,21 @@ struct OutputRecord {
   std::string task_id;  // the task that made it
 };
 
+// A managed-server replica as the daemon keeps it (docs/serving.md): the
+// row, without attempts, active_tasks or served_tasks (ListServers fills
+// those from the attempts tables), and its current start's attempt.
+struct ReplicaRecord {
+  ocx::v1::Replica replica;
+  std::optional<AttemptRecord> last_attempt;  // attempt.task_id = replica id
+};
+
+// An evaluation's model that uses a pool: written with the evaluation.
+struct PoolUser {
+  std::string pool_id;
+  std::string eval_id;
+  std::string model_abbr;
+};
+
 class Store {
  public:
   // Opens or creates the database at `path` and migrates its schema.
@@ -103,6 +119,26 @@ class Store {
   // Inserts or replaces the record of an output path.
   absl::Status PutOutput(const OutputRecord& record, int64_t update_ms);
 
+  // Managed servers (server/store/servers.cc).
+  // Inserts a pool unless one with its id exists (the first config holds);
+  // stores id, fingerprint, model path/abbr, serve, runner, create_time.
+  absl::Status PutServerPool(const ocx::v1::ServerPool& pool);
+  // Records that an evaluation's model uses a pool (idempotent).
+  absl::Status PutPoolUser(const PoolUser& user);
+  // Inserts or replaces a replica row (its attempts/active/served fields
+  // are not stored).
+  absl::Status PutReplica(const ocx::v1::Replica& replica);
+  // Inserts or replaces one start of a replica (attempt.task_id is the
+  // replica id).
+  absl::Status PutReplicaAttempt(const AttemptRecord& record);
+  // Every pool (config fields only), oldest first.
+  absl::StatusOr<std::vector<ocx::v1::ServerPool>> LoadServerPools();
+  // Replicas not STOPPED or FAILED, with their latest attempt.
+  absl::StatusOr<std::vector<ReplicaRecord>> LoadActiveReplicas();
+  // The largest replica number used in each pool ("<pool>-<n>"), so new
+  // replicas never reuse an id.
+  absl::StatusOr<std::map<std::string, int>> MaxReplicaNumbers();
+
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
   // Unfinished tasks (PENDING..RUNNING) with their latest attempt.
@@ -138,6 +174,18 @@ class Store {
   absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
       const std::string& path, const std::string& reader, int64_t file_size,
       int64_t mtime_ns);
+  // Pools with their replicas (ListServers): only pools with a replica
+  // not STOPPED/FAILED unless `all`; only pools `eval_id` uses unless
+  // empty. Fills evaluation_ids (unfinished evaluations using the pool),
+  // outstanding_tasks (their infer tasks of the pool's models not ended),
+  // each replica's active_tasks (task attempts with its replica_id that are
+  // LAUNCHING or RUNNING) and served_tasks (all such attempts), and its
+  // attempts when `with_attempts`. Replicas: by pool, then number.
+  absl::StatusOr<std::vector<ocx::v1::ServerPool>> ListServers(
+      const std::string& eval_id, bool all, bool with_attempts);
+  // One start of a replica, or its latest for 0. NOT_FOUND when none.
+  absl::StatusOr<ocx::v1::Attempt> GetReplicaAttempt(
+      const std::string& replica_id, int number);
   // The records of `paths` (index-aligned; nullopt where none), read in one
   // snapshot.
   absl::StatusOr<std::vector<std::optional<OutputRecord>>> GetOutputs(
