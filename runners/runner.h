@@ -68,6 +68,10 @@ struct LaunchSpec {
   std::string evaluation_id;
   ocx::v1::Stage stage = ocx::v1::STAGE_UNSPECIFIED;
   std::string task_name;
+  // A long-running service (a managed model-server replica,
+  // docs/serving.md), not a task: it holds its GPUs like a task but does not
+  // count against the runner's max_parallel, which limits tasks.
+  bool service = false;
 };
 
 // A change in an attempt's life, reported by Poll().

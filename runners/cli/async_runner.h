@@ -131,19 +131,23 @@ class AsyncCliRunner : public Runner {
           absl::StrCat("attempt ", KeyName(spec.key), " is already launched"));
     }
     if (placed_.count(spec.key) > 0) return std::vector<int>();
-    if (info_.max_parallel > 0 &&
-        static_cast<int>(live_.size() + placed_.size()) >= info_.max_parallel) {
+    // Services (model-server replicas) do not count against max_parallel.
+    if (!spec.service && info_.max_parallel > 0 &&
+        static_cast<int>(live_.size() + placed_.size() - services_.size()) >=
+            info_.max_parallel) {
       return absl::ResourceExhaustedError(
           absl::StrCat("all ", info_.max_parallel, " ", info_.display,
                        " slots are taken (", info_.tag, ".max_parallel)"));
     }
     placed_.insert(spec.key);
+    if (spec.service) services_.insert(spec.key);
     return std::vector<int>();
   }
 
   void Unplace(const AttemptKey& key) override {
     absl::MutexLock lock(&mu_);
     placed_.erase(key);
+    services_.erase(key);
   }
 
   int live_count() const override {
@@ -160,6 +164,7 @@ class AsyncCliRunner : public Runner {
     OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
     OCX_ASSIGN_OR_RETURN(Job job, Prepare(spec));
     absl::MutexLock lock(&mu_);
+    if (spec.service) services_.insert(spec.key);
     Start(spec.key, Admit(spec.key, std::move(job)));
     return spec.name;
   }
@@ -172,6 +177,7 @@ class AsyncCliRunner : public Runner {
     OCX_RETURN_IF_ERROR(CheckNotLive(spec.key));
     OCX_ASSIGN_OR_RETURN(Job job, Prepare(spec));
     absl::MutexLock lock(&mu_);
+    if (spec.service) services_.insert(spec.key);
     Job& ref = Admit(spec.key, std::move(job));
     Reattach(spec.key, ref, backend_id);
     Start(spec.key, ref);
@@ -258,6 +264,7 @@ class AsyncCliRunner : public Runner {
     outbox_.push_back(std::move(u));
     live_.erase(k);
     placed_.erase(k);
+    services_.erase(k);
   }
 
   std::vector<AttemptUpdate> TakeUpdates() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -298,6 +305,8 @@ class AsyncCliRunner : public Runner {
 
   mutable absl::Mutex mu_;
   std::set<AttemptKey> placed_ ABSL_GUARDED_BY(mu_);
+  // The placed or live attempts that are services (LaunchSpec::service).
+  std::set<AttemptKey> services_ ABSL_GUARDED_BY(mu_);
   // Launched or adopted, final update not yet in outbox_.
   std::map<AttemptKey, Job> live_ ABSL_GUARDED_BY(mu_);
   // Updates for the next Poll().

@@ -155,9 +155,8 @@ absl::StatusOr<std::vector<int>> LocalRunner::Place(const LaunchSpec& spec) {
   if (auto it = placed_.find(spec.key); it != placed_.end()) {
     return it->second;
   }
-  if (options_.max_parallel > 0 &&
-      static_cast<int>(attempts_.size() + placed_.size()) >=
-          options_.max_parallel) {
+  if (!spec.service && options_.max_parallel > 0 &&
+      TaskCount() >= options_.max_parallel) {
     return absl::ResourceExhaustedError(
         absl::StrCat("all ", options_.max_parallel,
                      " local slots are taken (max_parallel)"));
@@ -165,7 +164,13 @@ absl::StatusOr<std::vector<int>> LocalRunner::Place(const LaunchSpec& spec) {
   OCX_ASSIGN_OR_RETURN(std::vector<int> gpus,
                        slots_.Acquire(spec.num_gpus, spec.max_workers_per_gpu));
   placed_.emplace(spec.key, gpus);
+  if (spec.service) services_.insert(spec.key);
   return gpus;
+}
+
+int LocalRunner::TaskCount() const {
+  return static_cast<int>(attempts_.size() + placed_.size() -
+                          services_.size());
 }
 
 void LocalRunner::Unplace(const AttemptKey& key) {
@@ -173,6 +178,7 @@ void LocalRunner::Unplace(const AttemptKey& key) {
   if (it == placed_.end()) return;
   slots_.Release(it->second);
   placed_.erase(it);
+  services_.erase(key);
 }
 
 absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
@@ -264,6 +270,7 @@ absl::StatusOr<std::string> LocalRunner::Launch(const LaunchSpec& spec) {
     slots_.Reserve(a.gpus);
   }
   attempts_.emplace(spec.key, std::move(a));
+  if (spec.service) services_.insert(spec.key);
   return absl::StrCat(pid);
 }
 
@@ -287,6 +294,7 @@ absl::Status LocalRunner::Adopt(const LaunchSpec& spec,
   }
   slots_.Reserve(a.gpus);
   attempts_.emplace(spec.key, std::move(a));
+  if (spec.service) services_.insert(spec.key);
   return absl::OkStatus();
 }
 
@@ -458,6 +466,7 @@ std::vector<AttemptUpdate> LocalRunner::Poll() {
   for (auto it = attempts_.begin(); it != attempts_.end();) {
     if (Check(it->first, it->second, out)) {
       slots_.Release(it->second.gpus);
+      services_.erase(it->first);
       it = attempts_.erase(it);
     } else {
       ++it;

@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -153,10 +154,15 @@ class LocalRunner : public Runner {
   const Options options_;
 
   GpuSlots slots_;
+  // Tasks placed or live, for max_parallel (services do not count).
+  int TaskCount() const;
+
   // Placed but not launched: the GPUs reserved for them.
   std::map<AttemptKey, std::vector<int>> placed_;
   // Launched or adopted, final update not yet reported.
   std::map<AttemptKey, Attempt> attempts_;
+  // The placed or live attempts that are services (LaunchSpec::service).
+  std::set<AttemptKey> services_;
 };
 
 // `ocx-shim` in the directory of the running executable

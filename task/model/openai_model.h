@@ -45,7 +45,9 @@ struct ModelSettings {
 
 // The settings of `model` for a dataset whose inferencer asks for
 // `inferencer_max_out_len` tokens (0: the model's max_out_len, else 256).
-// `getenv` reads the key's variable. Errors name the field:
+// `getenv` reads the key's variable, and OCX_OPENAI_API_BASE, which when
+// set overrides model.openai_api_base (the daemon routes a task to a
+// managed server's replica through it). Errors name the field:
 // INVALID_ARGUMENT "model.openai_api_base: required ..." / "model.type:
 // ..."; FAILED_PRECONDITION when key_env names an unset variable.
 absl::StatusOr<ModelSettings> SettingsFromConfig(

@@ -316,6 +316,24 @@ TEST(ModelSettingsTest, ReadsTheConfigAndTheKeyFromTheEnvironment) {
               HasSubstr("model.type:"));
 }
 
+// The daemon routes a managed model's task to a replica through
+// OCX_OPENAI_API_BASE; it wins over the config's base URL.
+TEST(OpenAIModelSettingsTest, RoutedBaseUrlOverridesTheConfig) {
+  ocx::v1::ModelConfig m;
+  m.set_type("OpenAISDK");
+  auto routed = [](const char* name) -> const char* {
+    return std::string(name) == "OCX_OPENAI_API_BASE"
+               ? "http://127.0.0.1:20001/v1/"
+               : nullptr;
+  };
+  auto s = SettingsFromConfig(m, 0, routed);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->base_url, "http://127.0.0.1:20001/v1");
+  m.set_openai_api_base("http://h:1/v1");
+  EXPECT_EQ(SettingsFromConfig(m, 0, routed)->base_url,
+            "http://127.0.0.1:20001/v1");
+}
+
 // --- journal --------------------------------------------------------------
 
 TEST(JournalTest, ResumesCompleteLinesAndDropsATornOne) {
