@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -156,6 +157,34 @@ std::string Dirname(absl::string_view path) {
   if (slash == absl::string_view::npos) return ".";
   if (slash == 0) return "/";
   return std::string(path.substr(0, slash));
+}
+
+std::string LastLines(const std::string& path, int max_lines,
+                      int64_t max_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string text;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    const int64_t start = std::max<int64_t>(0, st.st_size - max_bytes);
+    text.resize(static_cast<size_t>(st.st_size - start));
+    ssize_t n = pread(fd, text.data(), text.size(), start);
+    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    if (start > 0) {
+      size_t nl = text.find('\n');
+      text.erase(0, nl == std::string::npos ? text.size() : nl + 1);
+    }
+  }
+  close(fd);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  size_t pos = text.size();
+  for (int i = 0; i < max_lines && pos != std::string::npos && pos > 0; ++i) {
+    pos = text.rfind('\n', pos - 1);
+  }
+  if (pos != std::string::npos && pos < text.size() && text[pos] == '\n') {
+    return text.substr(pos + 1);
+  }
+  return text;
 }
 
 }  // namespace ocx

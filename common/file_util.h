@@ -3,6 +3,7 @@
 #ifndef OCX_COMMON_FILE_UTIL_H_
 #define OCX_COMMON_FILE_UTIL_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -51,6 +52,13 @@ std::string JoinPath(absl::string_view a, absl::string_view b);
 
 // The directory part of `path`: "a/b" → "a", "/a" → "/", "a" → ".".
 std::string Dirname(absl::string_view path);
+
+// The last `max_lines` lines of the file at `path`, read from its last
+// `max_bytes` bytes (a cut first line is dropped), without a trailing
+// newline; "" when the file is missing or empty. For failure reasons that
+// quote a log.
+std::string LastLines(const std::string& path, int max_lines,
+                      int64_t max_bytes = 4096);
 
 }  // namespace ocx
 

@@ -76,4 +76,21 @@ std::string JournalFileIn(absl::string_view task_dir,
   return JoinPath(JournalDirIn(task_dir), absl::StrCat(part_abbr, ".jsonl"));
 }
 
+std::string ReplicaDir(absl::string_view serving_dir,
+                       absl::string_view replica_id) {
+  return JoinPath(serving_dir, replica_id);
+}
+
+std::string ReplicaAttemptDir(absl::string_view serving_dir,
+                              absl::string_view replica_id, int attempt) {
+  return JoinPath(ReplicaDir(serving_dir, replica_id),
+                  absl::StrCat("attempt-", attempt));
+}
+
+std::string ReplicaLogFile(absl::string_view serving_dir,
+                           absl::string_view replica_id, int attempt) {
+  return JoinPath(ReplicaDir(serving_dir, replica_id),
+                  absl::StrCat("attempt-", attempt, ".log"));
+}
+
 }  // namespace ocx::layout

@@ -80,6 +80,17 @@ std::string JournalDirIn(absl::string_view task_dir);
 std::string JournalFileIn(absl::string_view task_dir,
                           absl::string_view part_abbr);
 
+// ---- The serving dir (ServingSettings.dir): managed-server replicas ----
+//   <serving_dir>/<replica id>/attempt-<n>/      its start's state (claim,
+//                                                exit, endpoint.json)
+//   <serving_dir>/<replica id>/attempt-<n>.log   its start's log
+std::string ReplicaDir(absl::string_view serving_dir,
+                       absl::string_view replica_id);
+std::string ReplicaAttemptDir(absl::string_view serving_dir,
+                              absl::string_view replica_id, int attempt);
+std::string ReplicaLogFile(absl::string_view serving_dir,
+                           absl::string_view replica_id, int attempt);
+
 }  // namespace ocx::layout
 
 #endif  // OCX_COMMON_WORK_DIR_LAYOUT_H_

@@ -119,13 +119,26 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
 absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
                                        const std::string& reason, int64_t now) {
   Attempt& a = t->attempt.attempt;
+  std::string why = reason;
+  if (!a.replica_id().empty()) {
+    // Its replica failed under it: run it again elsewhere without using
+    // up a retry (the journal keeps the samples already done).
+    const bool failed_under = ReplicaFailedUnder(*t);
+    if (state != Attempt::SUCCEEDED && state != Attempt::CANCELLED &&
+        failed_under) {
+      t->task.set_max_attempts(t->task.max_attempts() + 1);
+      absl::StrAppend(&why, "; its model server replica ", a.replica_id(),
+                      " failed, so this attempt does not count");
+    }
+    pools_->TaskEnded(a.replica_id(), now);
+  }
   a.set_state(state);
-  a.set_reason(reason);
+  a.set_reason(why);
   if (TimestampMillis(a.end_time()) == 0)
     SetTimestamp(now, a.mutable_end_time());
   OCX_RETURN_IF_ERROR(store_->PutAttempt(t->attempt));
   RetryDecision next = retry_policy_.AfterAttempt(
-      state, reason, a.number(), t->task.attempt_count(),
+      state, why, a.number(), t->task.attempt_count(),
       t->task.max_attempts(),
       evals_.at(t->task.evaluation_id()).cancel_requested);
   if (next.state != Task::READY) {

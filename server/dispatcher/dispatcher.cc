@@ -43,6 +43,10 @@ Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
     by_backend_[runner->backend()] = runner;
     distinct_runners_.push_back(runner);
   }
+  ServingOptions serving = options_.serving;
+  if (serving.task_program.empty()) serving.task_program = options_.task_program;
+  pools_ = std::make_unique<ServerPools>(store_, runners_, std::move(serving),
+                                         [waker] { waker->Notify(); });
 }
 
 runners::Runner* Dispatcher::RunnerOf(const TaskEntry& t) const {
@@ -161,10 +165,12 @@ void Dispatcher::Turn() {
       }
     }
     for (const runners::AttemptUpdate& u : updates) {
-      status.Update(ApplyUpdate(u, now));
+      status.Update(ServerPools::OwnsKey(u.key) ? pools_->ApplyUpdate(u, now)
+                                                : ApplyUpdate(u, now));
     }
     status.Update(PromoteDueRetries(now));
   }
+  if (status.ok() && !stopping_ && !no_launch_) status = ServeStep(now);
   std::vector<Launch> to_launch;
   if (status.ok() && !stopping_ && !no_launch_) {
     status.Update(Schedule(now, &to_launch));
@@ -183,8 +189,9 @@ void Dispatcher::Turn() {
     absl::MutexLock lock(&mu_);
     for (Command* cmd : commands) cmd->done = true;
   }
-  if (!to_launch.empty()) {
+  if (!to_launch.empty() || pools_->HasPlaced()) {
     absl::Status launched = store_->Begin();
+    if (launched.ok()) launched = pools_->LaunchPlaced(NowMillis());
     if (launched.ok()) launched = LaunchAll(&to_launch);
     if (launched.ok()) launched = RefreshTouched(NowMillis());
     if (launched.ok()) launched = store_->Commit();
@@ -250,9 +257,12 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
                                                "same fingerprint exist)")
                                 : ""),
         now));
+    OCX_ASSIGN_OR_RETURN(auto pool_of_model,
+                         pools_->AddEvaluation(e, /*persist=*/true, now));
     EvalEntry& entry = evals_[e.id()];
     entry.evaluation = e;
     entry.seq = seq;
+    entry.pool_of_model = std::move(pool_of_model);
     return absl::OkStatus();
   };
   absl::Status status = insert();
@@ -289,6 +299,9 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
     e.cancel_requested = true;
     OCX_RETURN_IF_ERROR(AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
                                  "cancel requested", now));
+    // Replicas nobody else uses stop now, not after idle_stop_s.
+    OCX_RETURN_IF_ERROR(
+        pools_->RemoveEvaluation(e.evaluation.id(), /*cancelled=*/true, now));
   }
   std::vector<std::string> ids(e.task_ids.begin(), e.task_ids.end());
   for (const std::string& id : ids) {
@@ -330,6 +343,13 @@ void Dispatcher::Track(Task task) {
   t.task = std::move(task);
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   e.task_ids.insert(id);
+  if (t.task.stage() == ocx::v1::STAGE_INFER) {
+    auto pool = e.pool_of_model.find(t.task.model_abbr());
+    if (pool != e.pool_of_model.end()) {
+      t.pool_id = pool->second;
+      pools_->AddWaiting(t.pool_id, 1);
+    }
+  }
   for (const std::string& dep : t.task.depends_on()) {
     auto d = tasks_.find(dep);
     // Not tracked: finished before a restart; Recover() looks at how.
@@ -380,6 +400,7 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
   if (IsFinal(state)) {
     SetTimestamp(now, t->task.mutable_end_time());
     t->task.set_reason(message);
+    if (!t->pool_id.empty()) pools_->AddWaiting(t->pool_id, -1);
     if (state == Task::FAILED) ++e.failed;
   } else if (state == Task::READY && !message.empty()) {
     t->task.set_reason(message);  // why it waits: "attempt 1/3 failed: ..."

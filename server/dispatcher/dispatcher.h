@@ -36,6 +36,7 @@
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
 #include "server/dispatcher/retry_policy.h"
+#include "server/dispatcher/server_pools.h"
 #include "server/dispatcher/summary_step.h"
 #include "server/store/store.h"
 
@@ -46,6 +47,9 @@ namespace ocx::server {
 struct DispatcherOptions : RetryOptions {
   // ocx-task, run for OpenICLInferTask / OpenICLEvalTask.
   std::string task_program;
+  // Managed model servers (docs/serving.md); serving.task_program defaults
+  // to task_program.
+  ServingOptions serving;
 };
 
 // An evaluation ready to store: the row and all its task rows. Tasks
@@ -118,6 +122,8 @@ class Dispatcher {
     int pending_deps = 0;
     std::vector<std::string> dependents;
     store::AttemptRecord attempt;  // current attempt, when launched
+    // The managed-server pool of an infer task whose model has `serve`.
+    std::string pool_id;
   };
   struct EvalEntry {
     ocx::v1::Evaluation evaluation;  // row with spec, without counts
@@ -127,6 +133,8 @@ class Dispatcher {
     int failed = 0;
     std::set<std::string> task_ids;  // unfinished tasks
     int running[3] = {0, 0, 0};      // LAUNCHING + RUNNING, by stage
+    // Model abbr -> managed-server pool id, for models with `serve`.
+    std::map<std::string, std::string> pool_of_model;
   };
   struct Command {
     enum class Kind { kSubmit, kCancel } kind;
@@ -165,6 +173,12 @@ class Dispatcher {
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now);
   absl::Status PromoteDueRetries(int64_t now);
+  // Managed servers (serving.cc): the pools' turn, and the task attempts on
+  // replicas that left READY stopped, to run again elsewhere.
+  absl::Status ServeStep(int64_t now);
+  // Whether an attempt that failed on a replica should not count against
+  // the task's retries (its replica failed under it).
+  bool ReplicaFailedUnder(const TaskEntry& t);
   absl::Status Schedule(int64_t now, std::vector<Launch>* out);
   absl::Status LaunchAll(std::vector<Launch>* launches);
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
@@ -216,6 +230,7 @@ class Dispatcher {
   const DispatcherOptions options_;
   const RetryPolicy retry_policy_;
   const SummaryWriter summary_writer_;
+  std::unique_ptr<ServerPools> pools_;
 
   // Loop-thread state.
   std::unordered_map<std::string, TaskEntry> tasks_;
@@ -225,6 +240,8 @@ class Dispatcher {
   std::set<std::string> touched_evals_;
   // Evaluations whose tasks all ended, awaiting EndEvaluations().
   std::set<std::string> ending_;
+  // Task attempts stopped because their replica left READY.
+  std::set<runners::AttemptKey> replica_lost_;
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -70,6 +70,8 @@ absl::Status Dispatcher::RecordEvaluationState(EvalEntry* e,
   OCX_RETURN_IF_ERROR(AddEvent(e->evaluation.id(), "", 0,
                                Evaluation::State_Name(state), message, now));
   if (final) {
+    OCX_RETURN_IF_ERROR(pools_->RemoveEvaluation(
+        e->evaluation.id(), state == Evaluation::CANCELLED, now));
     int64_t seq = e->seq;
     for (auto it = ready_.begin(); it != ready_.end();) {
       it = it->first.first == seq ? ready_.erase(it) : std::next(it);

@@ -1,6 +1,7 @@
 // Dispatcher: placing ready tasks into free runner slots and starting
 // them (DESIGN.md decision 4: the attempt row is committed first).
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,7 +47,9 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   spec.work_dir = p.work_dir();
   spec.attempt_dir = paths.attempt_dir;
   spec.log_path = paths.log_path;
-  spec.num_gpus = t.task.num_gpus();
+  // A managed model's task sends requests to a replica that holds the
+  // GPUs; it holds none itself.
+  spec.num_gpus = t.pool_id.empty() ? t.task.num_gpus() : 0;
   spec.max_workers_per_gpu = std::max(1, runner.max_workers_per_gpu());
   spec.timeout_s = p.task().timeout_s();
   spec.runner = runner;
@@ -61,15 +64,16 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
   std::set<runners::Runner*> full;
   for (auto q = ready_.begin(); q != ready_.end();) {
     auto& queue = q->second;
-    while (!queue.empty()) {
-      TaskEntry& t = tasks_.at(queue.begin()->second);
+    auto it = queue.begin();
+    while (it != queue.end()) {
+      TaskEntry& t = tasks_.at(it->second);
       EvalEntry& e = evals_.at(t.task.evaluation_id());
       const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
       const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
       if (e.running[t.task.stage()] >= limit) break;
       runners::Runner* runner = RunnerOf(t);
       if (runner == nullptr) {
-        queue.erase(queue.begin());
+        it = queue.erase(it);
         OCX_RETURN_IF_ERROR(SetTaskState(
             &t, Task::FAILED,
             absl::StrCat(rc.type(), " is not available in this ocxd"), now));
@@ -78,13 +82,31 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       if (full.count(runner) > 0) break;
       int attempt = t.task.attempt_count() + 1;
       runners::LaunchSpec spec = BuildLaunchSpec(t, attempt);
+      std::string replica_id;
+      if (!t.pool_id.empty()) {
+        // A managed model's task waits for a ready replica, without
+        // holding up the tasks behind it.
+        const std::string failure = pools_->FailureOf(t.pool_id);
+        if (!failure.empty()) {
+          it = queue.erase(it);
+          OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::FAILED, failure, now));
+          continue;
+        }
+        std::optional<ServerPools::Route> route = pools_->Pick(t.pool_id);
+        if (!route.has_value()) {
+          ++it;
+          continue;
+        }
+        replica_id = route->replica_id;
+        spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
+      }
       absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
       if (!placed.ok()) {
         if (!RetryPolicy::IsPermanentPlacementError(placed.status())) {
           full.insert(runner);
           break;
         }
-        queue.erase(queue.begin());
+        it = queue.erase(it);
         OCX_RETURN_IF_ERROR(
             SetTaskState(&t, Task::FAILED,
                          absl::StrCat("cannot run on ", runner->backend(), ": ",
@@ -93,7 +115,7 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
         continue;
       }
       spec.gpus = *placed;
-      queue.erase(queue.begin());
+      it = queue.erase(it);
       t.task.set_attempt_count(attempt);
       t.task.clear_next_attempt_time();
       store::AttemptRecord& rec = t.attempt;
@@ -108,6 +130,10 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       a.set_log_path(spec.log_path);
       for (int g : spec.gpus) a.add_gpus(g);
       SetTimestamp(now, a.mutable_start_time());
+      if (!replica_id.empty()) {
+        a.set_replica_id(replica_id);
+        pools_->TaskStarted(replica_id);
+      }
       // Fencing (DESIGN.md decision 4): the attempt row is committed before
       // the backend hears of it.
       OCX_RETURN_IF_ERROR(store_->PutAttempt(rec));

@@ -1,6 +1,7 @@
 // Dispatcher: recovery after a restart (DESIGN.md decision 5). Restarts
 // re-attach running attempts; they do not re-run them.
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,11 @@ absl::Status Dispatcher::RecoverState(int64_t now) {
     e.cancel_requested = r.evaluation.state() == Evaluation::CANCELLING;
     e.started = r.evaluation.state() != Evaluation::QUEUED;
     e.evaluation = std::move(r.evaluation);
+    OCX_ASSIGN_OR_RETURN(e.pool_of_model,
+                         pools_->AddEvaluation(e.evaluation, false, now));
   }
+  // Replicas are adopted before tasks, so that tasks find them.
+  OCX_RETURN_IF_ERROR(pools_->Recover(now));
   OCX_ASSIGN_OR_RETURN(auto active, store_->LoadActiveTasks());
   // Failed tasks that finished before the restart count toward the
   // evaluation's outcome.
@@ -103,6 +108,14 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
   spec.log_path = t.attempt.attempt.log_path();
   spec.gpus.assign(t.attempt.attempt.gpus().begin(),
                    t.attempt.attempt.gpus().end());
+  if (const std::string& rid = t.attempt.attempt.replica_id(); !rid.empty()) {
+    pools_->TaskStarted(rid);
+    // An attempt that never started is launched by Adopt: with its
+    // replica's address.
+    if (std::optional<std::string> url = pools_->BaseUrlOf(rid)) {
+      spec.env["OCX_OPENAI_API_BASE"] = *url;
+    }
+  }
   absl::Status ok = WriteTaskJson(t.task.params());
   runners::Runner* runner = RunnerOfAttempt(t);
   if (ok.ok() && runner == nullptr) {
