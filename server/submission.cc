@@ -15,6 +15,7 @@
 #include "common/work_dir_layout.h"
 #include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
+#include "serving/serve_config.h"
 #include "spec/validate.h"
 
 namespace ocx::server {
@@ -63,6 +64,31 @@ absl::Status CheckTaskProgram(const ocx::v1::EvaluationSpec& spec,
           task_program.empty() ? "" : absl::StrCat(" (", task_program, ")"),
           "; set task_program in the daemon config, or use type: command "
           "with argv"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Managed model servers: what only this daemon can check (GPUs, ports, the
+// server program, ocx-task serve) before anything starts.
+absl::Status CheckServe(const ocx::v1::EvaluationSpec& spec,
+                        const SubmissionPolicy& policy) {
+  serving::Preflight preflight;
+  preflight.runner_type = spec.infer().runner().type();
+  preflight.local_gpus = static_cast<int>(policy.gpus.size());
+  preflight.port_first = policy.serve_port_first;
+  preflight.port_last = policy.serve_port_last;
+  preflight.check_program = preflight.runner_type == "LocalRunner";
+  for (int i = 0; i < spec.models_size(); ++i) {
+    if (!spec.models(i).has_serve()) continue;
+    const std::string field = absl::StrCat("models[", i, "].serve");
+    OCX_RETURN_IF_ERROR(serving::CheckServeRunnable(
+        serving::WithDefaults(spec.models(i).serve()), field, preflight));
+    if (policy.task_program.empty() ||
+        access(policy.task_program.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ": model servers run under `ocx-task serve`, which this ocxd "
+          "does not have; set task_program in the daemon config"));
     }
   }
   return absl::OkStatus();
@@ -141,6 +167,7 @@ absl::StatusOr<Submission> PrepareSubmission(
   }
   OCX_RETURN_IF_ERROR(CheckGpus(spec, policy.gpus));
   OCX_RETURN_IF_ERROR(CheckTaskProgram(spec, policy.task_program));
+  OCX_RETURN_IF_ERROR(CheckServe(spec, policy));
   partitioners::SizeCacheLookup lookup;
   if (policy.store != nullptr) {
     lookup =

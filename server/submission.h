@@ -27,6 +27,9 @@ struct SubmissionPolicy {
   std::vector<int> gpus;
   // ocx-task; empty when this daemon has none.
   std::string task_program;
+  // The ports managed model servers may use (ServingSettings.port_range).
+  int serve_port_first = 20000;
+  int serve_port_last = 29999;
   // Read for the dataset size cache and the output fingerprints (keyed
   // reuse). Null: files are counted every time and nothing is reused.
   store::Store* store = nullptr;

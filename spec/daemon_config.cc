@@ -15,6 +15,7 @@
 #include "runners/dlc/config.h"
 #include "runners/local/config.h"
 #include "runners/slurm/config.h"
+#include "serving/serve_config.h"
 #include "spec/yaml_to_proto.h"
 #include "yaml-cpp/yaml.h"
 
@@ -179,6 +180,16 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
   OCX_RETURN_IF_ERROR(CheckNoNul("task_program", config.task_program()));
   OCX_RETURN_IF_ERROR(runners::dlc::ValidateSettings(config.dlc()));
   OCX_RETURN_IF_ERROR(runners::slurm::ValidateSettings(config.slurm()));
+  OCX_RETURN_IF_ERROR(CheckNoNul("serving.dir", config.serving().dir()));
+  if (!config.serving().port_range().empty()) {
+    absl::StatusOr<std::pair<int, int>> range =
+        serving::ParsePortRange(config.serving().port_range());
+    if (!range.ok()) {
+      return Bad("serving.port_range", range.status().message());
+    }
+  }
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero(
+      "serving.probe_timeout_ms", int64_t{config.serving().probe_timeout_ms()}));
   return absl::OkStatus();
 }
 

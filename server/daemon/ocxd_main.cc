@@ -25,6 +25,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
+#include "serving/serve_config.h"
 #include "runners/dlc/config.h"
 #include "runners/dlc/dlc_runner.h"
 #include "runners/local/config.h"
@@ -247,6 +248,25 @@ ocx::server::DispatcherOptions DispatcherOptionsFrom(
   return options;
 }
 
+// Managed model servers (docs/serving.md): where replicas keep their state
+// and logs, and the ports they may use (checked by ValidateDaemonConfig).
+absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
+                               const DaemonPaths& paths,
+                               ocx::server::DispatcherOptions* options) {
+  const ocx::v1::ServingSettings& s = config.serving();
+  ocx::server::ServingOptions& serving = options->serving;
+  serving.dir = s.dir().empty() ? ocx::JoinPath(paths.work_root, ".servers")
+                                : ocx::AbsolutePath(s.dir(), paths.base);
+  OCX_RETURN_IF_ERROR(ocx::MakeDirs(serving.dir));
+  if (!s.port_range().empty()) {
+    OCX_ASSIGN_OR_RETURN(auto range, ocx::serving::ParsePortRange(s.port_range()));
+    serving.port_first = range.first;
+    serving.port_last = range.second;
+  }
+  if (s.probe_timeout_ms() > 0) serving.probe_timeout_ms = s.probe_timeout_ms();
+  return absl::OkStatus();
+}
+
 void InstallSigchldHandler(ocx::Waker* waker) {
   g_dispatch_waker = waker;
   struct sigaction sa = {};
@@ -322,6 +342,7 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(Runners runners,
                        BuildRunners(config, paths.base, gpus, &dispatch_waker));
   ocx::server::DispatcherOptions options = DispatcherOptionsFrom(config, flags);
+  OCX_RETURN_IF_ERROR(SetServingOptions(config, paths, &options));
   InstallSigchldHandler(&dispatch_waker);
   ocx::server::Dispatcher dispatcher(store.get(), runners.ByType(),
                                      &dispatch_waker, options,
@@ -333,6 +354,8 @@ absl::Status Run(const Flags& flags) {
   policy.work_root = paths.work_root;
   policy.gpus = gpus;
   policy.task_program = options.task_program;
+  policy.serve_port_first = options.serving.port_first;
+  policy.serve_port_last = options.serving.port_last;
   ocx::server::EvaluationServiceImpl service(store.get(), &dispatcher, policy);
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
