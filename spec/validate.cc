@@ -18,6 +18,7 @@
 #include "runners/slurm/config.h"
 #include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
+#include "spec/serve_check.h"
 #include "spec/test_range.h"
 #include "task/eval/type_names.h"
 
@@ -564,6 +565,7 @@ absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
   }
   OCX_RETURN_IF_ERROR(ValidateStage(spec.infer(), "infer"));
   OCX_RETURN_IF_ERROR(ValidateStage(spec.eval(), "eval"));
+  OCX_RETURN_IF_ERROR(ValidateServeModels(spec));
   OCX_RETURN_IF_ERROR(ValidateInferSide(spec));
   OCX_RETURN_IF_ERROR(ValidateEvalSide(spec));
   absl::flat_hash_set<std::string> datasets;
@@ -583,6 +585,7 @@ void ApplyDefaults(EvaluationSpec* spec) {
   for (ModelConfig& m : *spec->mutable_models()) {
     if (m.run_cfg().num_procs() == 0) m.mutable_run_cfg()->set_num_procs(1);
   }
+  ApplyServeDefaults(spec);
   ApplyStageDefaults(spec->mutable_infer(), "infer");
   ApplyStageDefaults(spec->mutable_eval(), "eval");
 }
