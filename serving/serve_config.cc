@@ -25,7 +25,6 @@ using ::ocx::field::Bad;
 using ::ocx::field::CheckInRange;
 using ::ocx::field::CheckNoNul;
 using ::ocx::field::Index;
-using ::ocx::field::Key;
 using ::ocx::field::Quote;
 using ::ocx::field::Sub;
 using ::ocx::v1::ServeConfig;
@@ -84,21 +83,6 @@ absl::Status CheckNotNegative(const std::string& path, int64_t v,
   if (v >= 0) return absl::OkStatus();
   return Bad(path, absl::StrCat("must be > 0 (0 or unset: the default, ",
                                 zero_means, "), got ", v));
-}
-
-absl::Status CheckEnv(const ServeConfig& serve, const std::string& path) {
-  // Map order is unspecified; report the smallest bad key.
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : serve.env()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    if (!field::IsEnvVarName(key)) {
-      return Bad(Key(path, key),
-                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
-    }
-    OCX_RETURN_IF_ERROR(CheckNoNul(Key(path, key), serve.env().at(key)));
-  }
-  return absl::OkStatus();
 }
 
 // True when `path` names an executable regular file.
@@ -172,7 +156,7 @@ absl::Status CheckServeConfig(const ServeConfig& serve,
     OCX_RETURN_IF_ERROR(field::CheckAtLeastZero(Sub(path, "idle_stop_s"),
                                                 int64_t{serve.idle_stop_s()}));
   }
-  OCX_RETURN_IF_ERROR(CheckEnv(serve, Sub(path, "env")));
+  OCX_RETURN_IF_ERROR(field::CheckEnvMap(Sub(path, "env"), serve.env()));
   if (serve.has_max_attempts()) {
     OCX_RETURN_IF_ERROR(CheckInRange(Sub(path, "max_attempts"),
                                      serve.max_attempts(), 1, kMaxAttempts));

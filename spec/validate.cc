@@ -31,7 +31,6 @@ using ::ocx::field::CheckInRange;
 using ::ocx::field::CheckNoNul;
 using ::ocx::field::Index;
 using ::ocx::field::IsEnvVarName;
-using ::ocx::field::Key;
 using ::ocx::field::Quote;
 using ::ocx::field::Sub;
 using ::ocx::v1::DatasetConfig;
@@ -325,18 +324,7 @@ absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
   } else if (!t.argv().empty()) {
     return Bad(argv_path, "only for type command");
   }
-  // Map order is unspecified; report the smallest bad key.
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : t.env()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    if (!IsEnvVarName(key)) {
-      return Bad(Key(Sub(path, "env"), key),
-                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
-    }
-    OCX_RETURN_IF_ERROR(
-        CheckNoNul(Key(Sub(path, "env"), key), t.env().at(key)));
-  }
+  OCX_RETURN_IF_ERROR(field::CheckEnvMap(Sub(path, "env"), t.env()));
   OCX_RETURN_IF_ERROR(
       CheckAtLeastZero(Sub(path, "timeout_s"), int64_t{t.timeout_s()}));
   return absl::OkStatus();
