@@ -1,6 +1,7 @@
 #include "common/field_check.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -58,6 +59,23 @@ bool IsEnvVarName(absl::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_';
   });
+}
+
+absl::Status CheckEnvMap(
+    absl::string_view path,
+    const google::protobuf::Map<std::string, std::string>& env) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : env) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    if (!IsEnvVarName(key)) {
+      return Bad(Key(path, key),
+                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    absl::Status s = CheckNoNul(Key(path, key), env.at(key));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ocx::field

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/map.h"
 
 namespace ocx::field {
 
@@ -35,6 +36,13 @@ absl::Status CheckInRange(absl::string_view path, int64_t v, int64_t lo,
 
 // True for [A-Za-z_][A-Za-z0-9_]*.
 bool IsEnvVarName(absl::string_view name);
+
+// An environment map (a proto map<string, string>): every key IsEnvVarName
+// and no value with a NUL; the error names the smallest bad key,
+// `<path>["KEY"]: ...` (map order is unspecified).
+absl::Status CheckEnvMap(
+    absl::string_view path,
+    const google::protobuf::Map<std::string, std::string>& env);
 
 }  // namespace ocx::field
 

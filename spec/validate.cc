@@ -18,6 +18,7 @@
 #include "runners/slurm/config.h"
 #include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
+#include "spec/serve_check.h"
 #include "spec/test_range.h"
 #include "task/eval/type_names.h"
 
@@ -30,7 +31,6 @@ using ::ocx::field::CheckInRange;
 using ::ocx::field::CheckNoNul;
 using ::ocx::field::Index;
 using ::ocx::field::IsEnvVarName;
-using ::ocx::field::Key;
 using ::ocx::field::Quote;
 using ::ocx::field::Sub;
 using ::ocx::v1::DatasetConfig;
@@ -324,18 +324,7 @@ absl::Status ValidateTask(const TaskConfig& t, const std::string& path,
   } else if (!t.argv().empty()) {
     return Bad(argv_path, "only for type command");
   }
-  // Map order is unspecified; report the smallest bad key.
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : t.env()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    if (!IsEnvVarName(key)) {
-      return Bad(Key(Sub(path, "env"), key),
-                 "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
-    }
-    OCX_RETURN_IF_ERROR(
-        CheckNoNul(Key(Sub(path, "env"), key), t.env().at(key)));
-  }
+  OCX_RETURN_IF_ERROR(field::CheckEnvMap(Sub(path, "env"), t.env()));
   OCX_RETURN_IF_ERROR(
       CheckAtLeastZero(Sub(path, "timeout_s"), int64_t{t.timeout_s()}));
   return absl::OkStatus();
@@ -564,6 +553,7 @@ absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
   }
   OCX_RETURN_IF_ERROR(ValidateStage(spec.infer(), "infer"));
   OCX_RETURN_IF_ERROR(ValidateStage(spec.eval(), "eval"));
+  OCX_RETURN_IF_ERROR(ValidateServeModels(spec));
   OCX_RETURN_IF_ERROR(ValidateInferSide(spec));
   OCX_RETURN_IF_ERROR(ValidateEvalSide(spec));
   absl::flat_hash_set<std::string> datasets;
@@ -583,6 +573,7 @@ void ApplyDefaults(EvaluationSpec* spec) {
   for (ModelConfig& m : *spec->mutable_models()) {
     if (m.run_cfg().num_procs() == 0) m.mutable_run_cfg()->set_num_procs(1);
   }
+  ApplyServeDefaults(spec);
   ApplyStageDefaults(spec->mutable_infer(), "infer");
   ApplyStageDefaults(spec->mutable_eval(), "eval");
 }

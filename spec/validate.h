@@ -12,8 +12,9 @@
 namespace ocx::spec {
 
 // OK, or INVALID_ARGUMENT `<field path>: <problem>` for the first problem
-// found, in a stable order: models, datasets, work_dir, infer, eval,
-// summarizer (within each, fields in declaration order). For example
+// found, in a stable order: models, datasets, work_dir, infer, eval, the
+// models' serve sections (spec/serve_check.h), summarizer (within each, fields
+// in declaration order). For example
 //   datasets[3].abbr: duplicate "gsm8k" (also datasets[1])
 //   infer.partitioner.num_worker: must be >= 1, got 0
 //   infer.runner.task.argv[2]: unknown placeholder {foo} (known: ...)
@@ -30,7 +31,8 @@ absl::Status ValidateEvaluationSpec(const ocx::v1::EvaluationSpec& spec);
 // spec/partitioner_defaults.h); runner.type LocalRunner,
 // max_num_workers 16 (LocalRunner) or 32 (SlurmRunner, DLCRunner),
 // max_workers_per_gpu 1 (LocalRunner), retry 2; task.type OpenICLInferTask /
-// OpenICLEvalTask. Each model's run_cfg.num_procs becomes 1 when 0.
+// OpenICLEvalTask. Each model's run_cfg.num_procs becomes 1 when 0, and
+// its serve section, when set, gets serving::WithDefaults.
 // Idempotent; a spec that validated still validates afterwards.
 void ApplyDefaults(ocx::v1::EvaluationSpec* spec);
 

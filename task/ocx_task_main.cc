@@ -1,6 +1,7 @@
 // ocx-task: the task program that runners launch (`<ocx-task> infer|eval
 // <task.json>`, server/dispatcher/task_command.h). It reads the task's
 // parameters and runs one stage of OpenCompass's pipeline on them.
+// `ocx-task serve ...` starts a managed model server (task/serve/).
 //
 // Exit codes: 0 the task's outputs are written; 1 the task failed (the
 // reason is the last line on stderr, which is the attempt's log); 2 bad
@@ -15,19 +16,27 @@
 #include "ocx/v1/resources.pb.h"
 #include "task/eval/eval_task.h"
 #include "task/infer/infer_task.h"
+#include "task/serve/serve_main.h"
 
 namespace {
 
 int Usage() {
   std::fprintf(stderr,
                "usage: ocx-task infer|eval TASK_JSON\n"
-               "  Runs one OpenICLInferTask or OpenICLEvalTask of ocxd.\n");
+               "       ocx-task serve --endpoint-file F --ports A-B ... -- "
+               "command...\n"
+               "  Runs one OpenICLInferTask or OpenICLEvalTask of ocxd, or "
+               "starts a\n"
+               "  managed model server.\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) {
+    return ocx::task::RunServe(argc - 2, argv + 2);
+  }
   if (argc != 3) return Usage();
   const std::string verb = argv[1];
   const std::string task_json = argv[2];
@@ -41,8 +50,8 @@ int main(int argc, char** argv) {
   ocx::v1::TaskParams params;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto parsed = google::protobuf::util::JsonStringToMessage(*text, &params,
-                                                            options);
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(*text, &params, options);
   if (!parsed.ok()) {
     std::fprintf(stderr, "ocx-task: %s is not a task file: %s\n",
                  task_json.c_str(), parsed.ToString().c_str());
