@@ -89,7 +89,9 @@ struct SubmitOptions {
 int RunSubmit(const CommandContext& ctx, const SubmitOptions& options);
 
 // Empty `evaluation_id`: the recent evaluations. Otherwise the evaluation
-// with its stages and tasks; with `watch` the live view until it ends.
+// with its stages and tasks, and the managed-server replicas it may have
+// used (those not ended, and those that ended after it was created); with
+// `watch` the live view until it ends.
 int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
               bool watch);
 
@@ -111,6 +113,12 @@ int RunTask(const CommandContext& ctx, const std::string& task_id);
 // (json for -o json, the table otherwise).
 int RunResults(const CommandContext& ctx, const std::string& evaluation_id,
                const std::string& format);
+
+// Managed model servers, one row per replica (format_servers); only those
+// of the pools `evaluation_id` uses unless it is empty; `all` adds pools
+// and replicas that have ended.
+int RunServers(const CommandContext& ctx, const std::string& evaluation_id,
+               bool all);
 
 // Cancels an evaluation and prints its new state.
 int RunCancel(const CommandContext& ctx, const std::string& evaluation_id);

@@ -144,22 +144,30 @@ std::string HumanDuration(absl::Duration d) {
   return absl::StrCat(hours / 24 / 365, "y");
 }
 
-std::string StateName(Evaluation::State state) {
-  if (state == Evaluation::STATE_UNSPECIFIED) return "UNKNOWN";
-  const std::string& name = Evaluation::State_Name(state);
+namespace {
+
+// The State enum of `Resource` by name; "UNKNOWN" for the zero value.
+template <typename Resource>
+std::string EnumStateName(typename Resource::State state) {
+  if (state == Resource::STATE_UNSPECIFIED) return "UNKNOWN";
+  const std::string& name = Resource::State_Name(state);
   return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
 }
 
-std::string StateName(Task::State state) {
-  if (state == Task::STATE_UNSPECIFIED) return "UNKNOWN";
-  const std::string& name = Task::State_Name(state);
-  return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
+}  // namespace
+
+std::string StateName(Evaluation::State state) {
+  return EnumStateName<Evaluation>(state);
 }
+
+std::string StateName(Task::State state) { return EnumStateName<Task>(state); }
 
 std::string StateName(Attempt::State state) {
-  if (state == Attempt::STATE_UNSPECIFIED) return "UNKNOWN";
-  const std::string& name = Attempt::State_Name(state);
-  return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
+  return EnumStateName<Attempt>(state);
+}
+
+std::string StateName(v1::Replica::State state) {
+  return EnumStateName<v1::Replica>(state);
 }
 
 std::string StageName(v1::Stage stage) {

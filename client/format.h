@@ -43,6 +43,7 @@ std::string HumanDuration(absl::Duration d);
 std::string StateName(v1::Evaluation::State state);
 std::string StateName(v1::Task::State state);
 std::string StateName(v1::Attempt::State state);
+std::string StateName(v1::Replica::State state);
 std::string StageName(v1::Stage stage);
 
 bool IsTerminal(v1::Evaluation::State state);
@@ -114,6 +115,24 @@ std::string FormatAttempts(const std::vector<v1::Attempt>& attempts,
 // ids.
 std::string FormatPlan(const v1::PlanEvaluationResponse& plan,
                        const RenderOptions& options);
+
+// Managed model servers (`ocxctl servers`), one row per replica; a pool
+// with no replica listed has one row with its pool id and state "-".
+//   table: REPLICA MODEL STATE ENDPOINT GPUS ACTIVE SERVED AGE REASON
+//   wide:  REPLICA MODEL STATE ATTEMPT ENDPOINT GPUS ACTIVE SERVED WAITING
+//          BACKEND-ID AGE EVALUATIONS REASON
+// ENDPOINT is host:port once known; ACTIVE and SERVED count task attempts
+// (running now, ever); WAITING is the pool's infer tasks not ended. The
+// table cuts REASON to one line of 40 characters; wide shows it whole (on
+// one line). json/yaml: {"servers": [...]}; name: the replica ids (the
+// pool id for a pool without replicas).
+std::string FormatServerList(const std::vector<v1::ServerPool>& pools,
+                             const RenderOptions& options);
+
+// The Servers section of `ocxctl status ID`: "\nServers:\n" and the table,
+// or "" when there are no pools.
+std::string FormatServersSection(const std::vector<v1::ServerPool>& pools,
+                                 const RenderOptions& options);
 
 // "evaluation e123 created (42 tasks)" for table/wide, the id for name, the
 // Evaluation for json/yaml.

@@ -193,6 +193,24 @@ Command AddResults(CLI::App* app) {
           }};
 }
 
+Command AddServers(CLI::App* app) {
+  struct Options {
+    std::string evaluation;
+    bool all = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* servers = app->add_subcommand(
+      "servers", "List managed model servers: one row per replica");
+  servers->add_option("--evaluation", options->evaluation,
+                      "only the servers this evaluation uses");
+  servers->add_flag("--all", options->all,
+                    "also stopped and failed replicas, and idle pools");
+  return {servers, [options](const CommandContext& ctx) {
+            return ocx::client::RunServers(ctx, options->evaluation,
+                                           options->all);
+          }};
+}
+
 Command AddCancel(CLI::App* app) {
   auto id = std::make_shared<std::string>();
   CLI::App* cancel = app->add_subcommand("cancel", "Cancel an evaluation");
@@ -209,8 +227,11 @@ Command AddLogs(CLI::App* app) {
     bool follow = false;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* logs = app->add_subcommand("logs", "Print a task attempt's log");
-  logs->add_option("TASK_ID", options->id, "task id")->required();
+  CLI::App* logs = app->add_subcommand(
+      "logs", "Print a task attempt's log, or a server replica's");
+  logs->add_option("TASK_ID", options->id,
+                   "task id, or replica id (srv-...-<n>)")
+      ->required();
   logs->add_option("--attempt", options->attempt,
                    "attempt number (default: the "
                    "latest)");
@@ -271,8 +292,9 @@ int main(int argc, char** argv) {
   GlobalFlags flags;
   ConfigureApp(&app, &flags);
   const std::vector<Command> commands = {
-      AddSubmit(&app), AddStatus(&app),  AddList(&app),   AddTasks(&app),
-      AddTask(&app),   AddResults(&app), AddCancel(&app), AddLogs(&app)};
+      AddSubmit(&app),  AddStatus(&app), AddList(&app),
+      AddTasks(&app),   AddTask(&app),   AddResults(&app),
+      AddServers(&app), AddCancel(&app), AddLogs(&app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

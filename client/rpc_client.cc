@@ -129,6 +129,12 @@ absl::StatusOr<v1::EvaluationResults> RpcClient::GetEvaluationResults(
                    options_.timeout);
 }
 
+absl::StatusOr<v1::ListServersResponse> RpcClient::ListServers(
+    const v1::ListServersRequest& request) {
+  return CallUnary(impl_->stub.get(), &Stub::ListServers, request,
+                   options_.timeout);
+}
+
 absl::Status RpcClient::WatchEvaluation(
     const v1::WatchEvaluationRequest& request,
     const std::function<bool(const v1::WatchEvaluationResponse&)>& on_message) {

@@ -55,6 +55,8 @@ class RpcClient {
   absl::StatusOr<v1::Task> GetTask(const v1::GetTaskRequest& request);
   absl::StatusOr<v1::EvaluationResults> GetEvaluationResults(
       const v1::GetEvaluationResultsRequest& request);
+  absl::StatusOr<v1::ListServersResponse> ListServers(
+      const v1::ListServersRequest& request);
 
   // Server streams: `on_message` is called for each message in order; when
   // it returns false the call is cancelled and the result is OK. Returns the

@@ -20,6 +20,45 @@ constexpr int kStatusTasks = 20;
 // `ocxctl status` without an id shows this many recent evaluations.
 constexpr int kRecentEvaluations = 20;
 
+// The pools `evaluation` uses with the replicas that may have served it:
+// those not ended and those that ended after it was created. Pools left
+// without replicas stay only while an evaluation waits for them. Empty when
+// the daemon has no managed servers (or predates them).
+std::vector<v1::ServerPool> ServersOf(const CommandContext& ctx,
+                                      const Evaluation& evaluation) {
+  v1::ListServersRequest request;
+  request.set_evaluation_id(evaluation.id());
+  request.set_all(true);
+  absl::StatusOr<v1::ListServersResponse> response =
+      ctx.client->ListServers(request);
+  std::vector<v1::ServerPool> pools;
+  if (!response.ok()) {
+    // The status above is complete without this section; say why it is
+    // missing unless the daemon simply has no such call.
+    if (response.status().code() != absl::StatusCode::kUnimplemented) {
+      *ctx.err << "ocxctl: servers not shown: " << response.status().message()
+               << std::endl;
+    }
+    return pools;
+  }
+  const int64_t created = evaluation.create_time().seconds();
+  for (v1::ServerPool& pool : *response->mutable_servers()) {
+    v1::ServerPool kept = pool;
+    kept.clear_replicas();
+    for (v1::Replica& r : *pool.mutable_replicas()) {
+      bool ended =
+          r.state() == v1::Replica::STOPPED || r.state() == v1::Replica::FAILED;
+      if (!ended || !r.has_end_time() || r.end_time().seconds() >= created) {
+        *kept.add_replicas() = std::move(r);
+      }
+    }
+    if (kept.replicas_size() > 0 || kept.evaluation_ids_size() > 0) {
+      pools.push_back(std::move(kept));
+    }
+  }
+  return pools;
+}
+
 int RecentEvaluations(const CommandContext& ctx) {
   v1::ListEvaluationsRequest request;
   request.set_page_size(kRecentEvaluations);
@@ -73,6 +112,10 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
     *ctx.out << "(first " << tasks.size() << " of " << evaluation->task_count()
              << " tasks; all of them: ocxctl tasks " << evaluation_id << ")"
              << std::endl;
+  }
+  if (IsTable(ctx)) {
+    *ctx.out << FormatServersSection(ServersOf(ctx, *evaluation), Render(ctx))
+             << std::flush;
   }
   return kExitOk;
 }

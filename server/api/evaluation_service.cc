@@ -216,6 +216,13 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
                                             const ocx::v1::GetTaskRequest* req,
                                             ocx::v1::Task* resp) {
   absl::Status ok = RequireId(req->id(), "id");
+  if (ok.ok() && IsReplica(req->id())) {
+    ok = absl::NotFoundError(
+        absl::StrCat(req->id(),
+                     " is a managed model-server replica, not a task: see it "
+                     "with `ocxctl servers` and its log with `ocxctl logs ",
+                     req->id(), "`"));
+  }
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
   if (t.ok()) FillTaskProgress(t->params().work_dir(), &*t);
@@ -244,12 +251,20 @@ grpc::Status EvaluationServiceImpl::ReadTaskLog(
         req->attempt() < 0 ? "attempt: must not be negative"
                            : "offset: must not be negative"));
   }
-  // Before the first attempt starts there is nothing to read; with follow,
-  // wait for it.
-  absl::StatusOr<ocx::v1::Attempt> attempt =
-      store_->GetAttempt(req->task_id(), req->attempt());
-  while (!attempt.ok() && absl::IsNotFound(attempt.status()) && req->follow() &&
-         req->attempt() == 0 && !ctx->IsCancelled() && !shutting_down_) {
+  // A replica's starts have logs as a task's attempts do, and the same
+  // follow semantics.
+  const bool replica = IsReplica(req->task_id());
+  auto lookup = [&](int number) {
+    return replica ? store_->GetReplicaAttempt(req->task_id(), number)
+                   : store_->GetAttempt(req->task_id(), number);
+  };
+  // Before a task's first attempt starts there is nothing to read; with
+  // follow, wait for it. (Tasks only: a replica with no start stored yet
+  // answers NOT_FOUND at once.)
+  absl::StatusOr<ocx::v1::Attempt> attempt = lookup(req->attempt());
+  while (!replica && !attempt.ok() && absl::IsNotFound(attempt.status()) &&
+         req->follow() && req->attempt() == 0 && !ctx->IsCancelled() &&
+         !shutting_down_) {
     absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->task_id());
     if (!t.ok()) return ToGrpcStatus(t.status());
     if (t->state() == ocx::v1::Task::CANCELLED ||
@@ -257,7 +272,7 @@ grpc::Status EvaluationServiceImpl::ReadTaskLog(
       break;
     }
     dispatcher_->WaitForCommit(0, absl::Milliseconds(500));
-    attempt = store_->GetAttempt(req->task_id(), req->attempt());
+    attempt = lookup(req->attempt());
   }
   if (!attempt.ok()) return ToGrpcStatus(attempt.status());
   int64_t offset = req->offset();
@@ -280,8 +295,7 @@ grpc::Status EvaluationServiceImpl::ReadTaskLog(
     }
     if (!req->follow() || IsFinal(attempt->state()) || shutting_down_) break;
     absl::SleepFor(absl::Milliseconds(200));
-    absl::StatusOr<ocx::v1::Attempt> fresh =
-        store_->GetAttempt(req->task_id(), attempt->number());
+    absl::StatusOr<ocx::v1::Attempt> fresh = lookup(attempt->number());
     if (fresh.ok()) attempt = *std::move(fresh);
   }
   return grpc::Status::OK;

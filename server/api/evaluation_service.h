@@ -8,6 +8,7 @@
 #define OCX_SERVER_API_EVALUATION_SERVICE_H_
 
 #include <atomic>
+#include <string>
 
 #include "ocx/v1/service.grpc.pb.h"
 #include "server/dispatcher/dispatcher.h"
@@ -55,8 +56,16 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   grpc::Status GetEvaluationResults(
       grpc::ServerContext* ctx, const ocx::v1::GetEvaluationResultsRequest* req,
       ocx::v1::EvaluationResults* resp) override;
+  // Managed model servers (servers_service.cc).
+  grpc::Status ListServers(grpc::ServerContext* ctx,
+                           const ocx::v1::ListServersRequest* req,
+                           ocx::v1::ListServersResponse* resp) override;
 
  private:
+  // Whether `id` names a managed-server replica rather than a task: GetTask
+  // and ReadTaskLog take both kinds of id (servers_service.cc).
+  static bool IsReplica(const std::string& id);
+
   store::Store* const store_;
   Dispatcher* const dispatcher_;
   const SubmissionPolicy policy_;

@@ -109,6 +109,64 @@ CREATE TABLE outputs (
   update_ms   INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 3 -> 4: managed model servers (docs/serving.md). A pool keeps its
+    // config (ServerPool without evaluation_ids, outstanding_tasks and
+    // replicas); pool_users says which evaluation's model uses it; a
+    // replica keeps its row (Replica without attempts and task counts,
+    // which come from the attempts tables) and its starts in
+    // replica_attempts, laid out as attempts. A task attempt records the
+    // replica it was routed to ('' for tasks without a managed server).
+    R"sql(
+CREATE TABLE server_pools (
+  id          TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  config      BLOB NOT NULL,
+  create_ms   INTEGER NOT NULL
+);
+
+CREATE TABLE pool_users (
+  pool_id    TEXT NOT NULL REFERENCES server_pools(id),
+  eval_id    TEXT NOT NULL REFERENCES evaluations(id),
+  model_abbr TEXT NOT NULL,
+  PRIMARY KEY (pool_id, eval_id, model_abbr)
+) WITHOUT ROWID;
+CREATE INDEX pool_users_by_eval ON pool_users(eval_id);
+
+CREATE TABLE replicas (
+  id        TEXT PRIMARY KEY,
+  pool_id   TEXT NOT NULL REFERENCES server_pools(id),
+  state     INTEGER NOT NULL,
+  attempt   INTEGER NOT NULL DEFAULT 0,
+  data      BLOB NOT NULL,
+  update_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX replicas_by_pool ON replicas(pool_id);
+-- The daemon reloads only replicas not ended (below STOPPED = 5).
+CREATE INDEX replicas_active ON replicas(state) WHERE state < 5;
+
+CREATE TABLE replica_attempts (
+  replica_id  TEXT NOT NULL REFERENCES replicas(id),
+  number      INTEGER NOT NULL,
+  state       INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  backend     TEXT NOT NULL,
+  backend_id  TEXT NOT NULL DEFAULT '',
+  start_ms    INTEGER NOT NULL DEFAULT 0,
+  end_ms      INTEGER NOT NULL DEFAULT 0,
+  exit_code   INTEGER,
+  signal      INTEGER,
+  reason      TEXT NOT NULL DEFAULT '',
+  log_path    TEXT NOT NULL,
+  attempt_dir TEXT NOT NULL,
+  gpus        TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (replica_id, number)
+) WITHOUT ROWID;
+
+ALTER TABLE attempts ADD COLUMN replica_id TEXT NOT NULL DEFAULT '';
+-- Routing and ListServers count a replica's task attempts by state.
+CREATE INDEX attempts_by_replica ON attempts(replica_id, state)
+  WHERE replica_id != '';
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -125,13 +183,21 @@ absl::StatusOr<int> UserVersion(Connection* conn) {
 int LatestSchemaVersion() { return kNumMigrations; }
 
 absl::Status MigrateSchema(Connection* conn) {
+  return MigrateSchemaTo(conn, kNumMigrations);
+}
+
+absl::Status MigrateSchemaTo(Connection* conn, int target) {
+  if (target < 0 || target > kNumMigrations) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "schema version ", target, " is not between 0 and ", kNumMigrations));
+  }
   OCX_ASSIGN_OR_RETURN(int version, UserVersion(conn));
   if (version > kNumMigrations) {
     return absl::FailedPreconditionError(absl::StrCat(
         "database schema version ", version, " is newer than this ocxd (",
         kNumMigrations, "); upgrade ocxd or use another --database"));
   }
-  for (int v = version; v < kNumMigrations; ++v) {
+  for (int v = version; v < target; ++v) {
     OCX_RETURN_IF_ERROR(conn->Exec("BEGIN IMMEDIATE"));
     absl::Status status = conn->Exec(kMigrations[v]);
     if (status.ok()) {

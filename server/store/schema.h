@@ -16,6 +16,10 @@ int LatestSchemaVersion();
 // FAILED_PRECONDITION when the file is newer than this build understands.
 absl::Status MigrateSchema(Connection* conn);
 
+// Brings the database up to `version` (<= LatestSchemaVersion()) and no
+// further: tests make a database as an older release left it.
+absl::Status MigrateSchemaTo(Connection* conn, int version);
+
 }  // namespace ocx::store
 
 #endif  // OCX_SERVER_STORE_SCHEMA_H_

@@ -1,5 +1,5 @@
 // Store: opening, transactions and connections. The rows live in
-// evaluations.cc, tasks.cc, events.cc and outputs_and_sizes.cc.
+// evaluations.cc, tasks.cc, events.cc, outputs_and_sizes.cc and servers.cc.
 #include "server/store/store.h"
 
 #include <utility>

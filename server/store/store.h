@@ -174,16 +174,18 @@ class Store {
   absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
       const std::string& path, const std::string& reader, int64_t file_size,
       int64_t mtime_ns);
-  // Pools with their replicas (ListServers): only pools with a replica
-  // not STOPPED/FAILED unless `all`; only pools `eval_id` uses unless
-  // empty. Fills evaluation_ids (unfinished evaluations using the pool),
-  // outstanding_tasks (their infer tasks of the pool's models not ended),
-  // each replica's active_tasks (task attempts with its replica_id that are
-  // LAUNCHING or RUNNING) and served_tasks (all such attempts), and its
-  // attempts when `with_attempts`. Replicas: by pool, then number.
+  // Pools with their replicas (ListServers), oldest first: unless `all`,
+  // only pools with a replica not STOPPED/FAILED or an unfinished
+  // evaluation using them, and only their replicas not ended; only pools
+  // `eval_id` uses unless empty. Fills evaluation_ids (unfinished evaluations
+  // using the pool), outstanding_tasks (their infer tasks of the pool's models
+  // not ended), each replica's active_tasks (task attempts with its replica_id
+  // that are LAUNCHING or RUNNING) and served_tasks (all such attempts), and
+  // its attempts when `with_attempts`. Replicas: by pool, then number.
   absl::StatusOr<std::vector<ocx::v1::ServerPool>> ListServers(
       const std::string& eval_id, bool all, bool with_attempts);
-  // One start of a replica, or its latest for 0. NOT_FOUND when none.
+  // One start of a replica, or its latest for 0. NOT_FOUND when none
+  // ("replica <id> not found" when the replica is unknown).
   absl::StatusOr<ocx::v1::Attempt> GetReplicaAttempt(
       const std::string& replica_id, int number);
   // The records of `paths` (index-aligned; nullopt where none), read in one

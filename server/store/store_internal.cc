@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -56,7 +57,10 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   return e;
 }
 
-AttemptRecord ReadAttempt(const Statement& s, int first) {
+namespace {
+
+// The 14 columns both attempt tables share, from `first`.
+AttemptRecord ReadAttemptFields(const Statement& s, int first) {
   AttemptRecord r;
   Attempt& a = r.attempt;
   a.set_task_id(s.ColumnText(first + 0));
@@ -81,6 +85,83 @@ AttemptRecord ReadAttempt(const Statement& s, int first) {
     if (absl::SimpleAtoi(g, &id)) a.add_gpus(id);
   }
   return r;
+}
+
+}  // namespace
+
+AttemptRecord ReadAttempt(const Statement& s, int first) {
+  AttemptRecord r = ReadAttemptFields(s, first);
+  r.attempt.set_replica_id(s.ColumnText(first + 14));
+  return r;
+}
+
+AttemptRecord ReadReplicaAttempt(const Statement& s, int first) {
+  return ReadAttemptFields(s, first);
+}
+
+void BindAttempt(const AttemptRecord& r, Statement* s) {
+  const Attempt& a = r.attempt;
+  s->Bind(1, a.task_id())
+      .Bind(2, static_cast<int64_t>(a.number()))
+      .Bind(3, static_cast<int64_t>(a.state()))
+      .Bind(4, a.name())
+      .Bind(5, a.backend())
+      .Bind(6, a.backend_id())
+      .Bind(7, TimestampMillis(a.start_time()))
+      .Bind(8, TimestampMillis(a.end_time()));
+  if (a.has_exit_code()) {
+    s->Bind(9, static_cast<int64_t>(a.exit_code()));
+  } else {
+    s->BindNull(9);
+  }
+  if (a.has_signal()) {
+    s->Bind(10, static_cast<int64_t>(a.signal()));
+  } else {
+    s->BindNull(10);
+  }
+  s->Bind(11, a.reason())
+      .Bind(12, a.log_path())
+      .Bind(13, r.attempt_dir)
+      .Bind(14, absl::StrJoin(a.gpus(), ","));
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(
+    Connection* conn, const AttemptTable& table, const std::string& owner) {
+  OCX_ASSIGN_OR_RETURN(
+      auto s, conn->Prepare(absl::StrCat(
+                  "SELECT ", table.columns, " FROM ", table.table, " WHERE ",
+                  table.owner_column, "=? ORDER BY number")));
+  s->Bind(1, owner);
+  std::vector<AttemptRecord> out;
+  while (true) {
+    OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(table.read(*s, 0));
+  }
+  return out;
+}
+
+absl::StatusOr<AttemptRecord> SelectAttempt(Connection* conn,
+                                            const AttemptTable& table,
+                                            const std::string& owner,
+                                            int number) {
+  std::string sql =
+      absl::StrCat("SELECT ", table.columns, " FROM ", table.table, " WHERE ",
+                   table.owner_column, "=?");
+  absl::StrAppend(
+      &sql, number > 0 ? " AND number=?" : " ORDER BY number DESC LIMIT 1");
+  OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
+  s->Bind(1, owner);
+  if (number > 0) s->Bind(2, static_cast<int64_t>(number));
+  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    return absl::NotFoundError(number > 0
+                                   ? absl::StrCat(table.owner_kind, " ", owner,
+                                                  " has no attempt ", number)
+                                   : absl::StrCat(table.owner_kind, " ", owner,
+                                                  " has not started yet"));
+  }
+  return table.read(*s, 0);
 }
 
 absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,

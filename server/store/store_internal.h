@@ -28,8 +28,13 @@ inline constexpr char kEvaluationColumns[] =
     "seq, id, name, request_id, state, spec, work_dir, task_count, create_ms, "
     "update_ms, end_ms";
 
+// A task's attempts, and a replica's (its starts): the same columns but
+// for the owner, and a task attempt also names the replica it used.
 inline constexpr char kAttemptColumns[] =
     "task_id, number, state, name, backend, backend_id, start_ms, end_ms, "
+    "exit_code, signal, reason, log_path, attempt_dir, gpus, replica_id";
+inline constexpr char kReplicaAttemptColumns[] =
+    "replica_id, number, state, name, backend, backend_id, start_ms, end_ms, "
     "exit_code, signal, reason, log_path, attempt_dir, gpus";
 
 // "a,b,c" -> {a, b, c}; "" -> {}.
@@ -53,6 +58,36 @@ ocx::v1::Task ReadTask(const Statement& s, bool with_params);
 ocx::v1::Evaluation ReadEvaluation(const Statement& s, int64_t* seq);
 // Reads kAttemptColumns starting at column `first`.
 AttemptRecord ReadAttempt(const Statement& s, int first);
+// Reads kReplicaAttemptColumns starting at column `first`; the replica id
+// goes into attempt.task_id.
+AttemptRecord ReadReplicaAttempt(const Statement& s, int first);
+// Binds the attempt's columns shared by both tables (the first 14 of
+// either list) to parameters 1..14.
+void BindAttempt(const AttemptRecord& r, Statement* s);
+
+// Where the attempts of a task or of a replica live.
+struct AttemptTable {
+  const char* table;
+  const char* owner_column;
+  const char* columns;
+  AttemptRecord (*read)(const Statement& s, int first);
+  const char* owner_kind;  // "task", "replica": for NOT_FOUND messages
+};
+inline constexpr AttemptTable kTaskAttempts = {
+    "attempts", "task_id", kAttemptColumns, ReadAttempt, "task"};
+inline constexpr AttemptTable kReplicaAttempts = {
+    "replica_attempts", "replica_id", kReplicaAttemptColumns,
+    ReadReplicaAttempt, "replica"};
+
+// Every attempt of `owner`, oldest first.
+absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(
+    Connection* conn, const AttemptTable& table, const std::string& owner);
+// Attempt `number` of `owner`, or its latest for 0. NOT_FOUND "<kind> <id>
+// has no attempt <n>" / "<kind> <id> has not started yet" when none.
+absl::StatusOr<AttemptRecord> SelectAttempt(Connection* conn,
+                                            const AttemptTable& table,
+                                            const std::string& owner,
+                                            int number);
 
 // Runs `sql` (one `?`, bound to `id`) on `conn` and steps to its first
 // row; NOT_FOUND "<what> <id> not found" when there is none.
@@ -75,6 +110,10 @@ enum Slot {
   kFindRequest,
   kPutDatasetSize,
   kPutOutput,
+  kPutServerPool,
+  kPutPoolUser,
+  kPutReplica,
+  kPutReplicaAttempt,
   kNumSlots
 };
 

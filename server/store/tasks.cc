@@ -73,33 +73,11 @@ absl::Status Store::PutAttempt(const AttemptRecord& r) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
       Cached(kPutAttempt,
-             "INSERT OR REPLACE INTO attempts (task_id, number, state, name, "
-             "backend, backend_id, start_ms, end_ms, exit_code, signal, "
-             "reason, log_path, attempt_dir, gpus) VALUES "
-             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
-  const Attempt& a = r.attempt;
-  s->Bind(1, a.task_id())
-      .Bind(2, static_cast<int64_t>(a.number()))
-      .Bind(3, static_cast<int64_t>(a.state()))
-      .Bind(4, a.name())
-      .Bind(5, a.backend())
-      .Bind(6, a.backend_id())
-      .Bind(7, TimestampMillis(a.start_time()))
-      .Bind(8, TimestampMillis(a.end_time()));
-  if (a.has_exit_code()) {
-    s->Bind(9, static_cast<int64_t>(a.exit_code()));
-  } else {
-    s->BindNull(9);
-  }
-  if (a.has_signal()) {
-    s->Bind(10, static_cast<int64_t>(a.signal()));
-  } else {
-    s->BindNull(10);
-  }
-  s->Bind(11, a.reason())
-      .Bind(12, a.log_path())
-      .Bind(13, r.attempt_dir)
-      .Bind(14, absl::StrJoin(a.gpus(), ","));
+             absl::StrCat("INSERT OR REPLACE INTO attempts (", kAttemptColumns,
+                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                 .c_str()));
+  internal::BindAttempt(r, s);
+  s->Bind(15, r.attempt.replica_id());
   return s->Run();
 }
 
@@ -207,36 +185,20 @@ absl::StatusOr<Task> Store::GetTask(const std::string& id) {
                                         ", params FROM tasks WHERE id=?"),
                            id, "task"));
   Task t = ReadTask(*s, true);
-  OCX_ASSIGN_OR_RETURN(auto a,
-                       conn->Prepare(absl::StrCat(
-                           "SELECT ", kAttemptColumns,
-                           " FROM attempts WHERE task_id=? ORDER BY number")));
-  a->Bind(1, id);
-  while (true) {
-    OCX_ASSIGN_OR_RETURN(bool arow, a->Step());
-    if (!arow) break;
-    *t.add_attempts() = ReadAttempt(*a, 0).attempt;
-  }
+  OCX_ASSIGN_OR_RETURN(
+      std::vector<AttemptRecord> attempts,
+      internal::ListAttempts(conn.get(), internal::kTaskAttempts, id));
+  for (AttemptRecord& r : attempts) *t.add_attempts() = std::move(r.attempt);
   return t;
 }
 
 absl::StatusOr<Attempt> Store::GetAttempt(const std::string& task_id,
                                           int number) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
-                                 " FROM attempts WHERE task_id=?");
-  absl::StrAppend(
-      &sql, number > 0 ? " AND number=?" : " ORDER BY number DESC LIMIT 1");
-  OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
-  s->Bind(1, task_id);
-  if (number > 0) s->Bind(2, static_cast<int64_t>(number));
-  OCX_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    return absl::NotFoundError(
-        number > 0 ? absl::StrCat("task ", task_id, " has no attempt ", number)
-                   : absl::StrCat("task ", task_id, " has not started yet"));
-  }
-  return ReadAttempt(*s, 0).attempt;
+  OCX_ASSIGN_OR_RETURN(AttemptRecord r, internal::SelectAttempt(
+                                            conn.get(), internal::kTaskAttempts,
+                                            task_id, number));
+  return std::move(r.attempt);
 }
 
 }  // namespace ocx::store

@@ -64,6 +64,9 @@ class FakeOcxd final : public v1::EvaluationService::Service {
   std::function<grpc::Status(int call, const v1::ReadTaskLogRequest&,
                              LogWriter*)>
       read_log;
+  std::function<grpc::Status(const v1::ListServersRequest&,
+                             v1::ListServersResponse*)>
+      list_servers;
 
   std::vector<v1::CreateEvaluationRequest> creates() {
     absl::MutexLock lock(&mu_);
@@ -84,6 +87,10 @@ class FakeOcxd final : public v1::EvaluationService::Service {
   int plans() {
     absl::MutexLock lock(&mu_);
     return plans_;
+  }
+  std::vector<v1::ListServersRequest> server_lists() {
+    absl::MutexLock lock(&mu_);
+    return server_lists_;
   }
 
   grpc::Status CreateEvaluation(grpc::ServerContext*,
@@ -156,6 +163,15 @@ class FakeOcxd final : public v1::EvaluationService::Service {
     }
     return read_log ? read_log(call, *request, writer) : Unimplemented();
   }
+  grpc::Status ListServers(grpc::ServerContext*,
+                           const v1::ListServersRequest* request,
+                           v1::ListServersResponse* response) override {
+    {
+      absl::MutexLock lock(&mu_);
+      server_lists_.push_back(*request);
+    }
+    return list_servers ? list_servers(*request, response) : Unimplemented();
+  }
 
  private:
   static grpc::Status Unimplemented() {
@@ -167,6 +183,7 @@ class FakeOcxd final : public v1::EvaluationService::Service {
   std::vector<v1::WatchEvaluationRequest> watches_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ReadTaskLogRequest> log_reads_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListTasksRequest> task_lists_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ListServersRequest> server_lists_ ABSL_GUARDED_BY(mu_);
   int plans_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -199,6 +216,26 @@ v1::WatchEvaluationResponse Batch(const Evaluation& e,
     event->set_state("RUNNING");
   }
   return batch;
+}
+
+// A pool of model m0 used by e1, with one replica of `state` that ended
+// `ended_ago` ago (not ended for zero).
+v1::ServerPool* AddPool(v1::ListServersResponse* response,
+                        const std::string& replica_id, v1::Replica::State state,
+                        absl::Duration ended_ago = absl::ZeroDuration()) {
+  v1::ServerPool* pool = response->servers_size() > 0
+                             ? response->mutable_servers(0)
+                             : response->add_servers();
+  pool->set_id("srv-00aa11bb22");
+  pool->set_model_abbr("m0");
+  v1::Replica* replica = pool->add_replicas();
+  replica->set_id(replica_id);
+  replica->set_state(state);
+  if (ended_ago > absl::ZeroDuration()) {
+    replica->mutable_end_time()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - ended_ago));
+  }
+  return pool;
 }
 
 grpc::Status Unavailable() {
@@ -674,6 +711,97 @@ TEST_F(CommandsTest, StatusShowsOnePageOfTasksAndPointsToTheRest) {
               HasSubstr("(first 1 of 2 tasks; all of them: ocxctl tasks e1)"));
   ASSERT_EQ(fake_.task_lists().size(), 1u);
   EXPECT_EQ(fake_.task_lists()[0].page_size(), 20);
+}
+
+TEST_F(CommandsTest, StatusShowsTheServersTheEvaluationMayHaveUsed) {
+  fake_.get = [](const v1::GetEvaluationRequest& request, Evaluation* e) {
+    *e = MakeEvaluation(request.id(), Evaluation::RUNNING);
+    e->mutable_create_time()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+    return grpc::Status::OK;
+  };
+  fake_.list_tasks = [](const v1::ListTasksRequest&, v1::ListTasksResponse*) {
+    return grpc::Status::OK;
+  };
+  // Without ListServers (an older ocxd) there is no section, and no error.
+  EXPECT_EQ(RunStatus(ctx_, "e1", false), 0) << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("Servers:")));
+  EXPECT_EQ(err_.str(), "");
+
+  fake_.list_servers = [](const v1::ListServersRequest&,
+                          v1::ListServersResponse* response) {
+    AddPool(response, "srv-00aa11bb22-1", v1::Replica::READY);
+    // Stopped before e1 was created: it cannot have served e1.
+    AddPool(response, "srv-00aa11bb22-2", v1::Replica::STOPPED, absl::Hours(2));
+    AddPool(response, "srv-00aa11bb22-3", v1::Replica::FAILED,
+            absl::Minutes(5));
+    return grpc::Status::OK;
+  };
+  out_.str("");
+  EXPECT_EQ(RunStatus(ctx_, "e1", false), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\nServers:\nREPLICA   "));
+  EXPECT_THAT(out_.str(), HasSubstr("\nsrv-00aa11bb22-1   m0      READY "));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("srv-00aa11bb22-2")));
+  EXPECT_THAT(out_.str(), HasSubstr("\nsrv-00aa11bb22-3   m0      FAILED "));
+  ASSERT_EQ(fake_.server_lists().size(), 2u);
+  EXPECT_EQ(fake_.server_lists()[1].evaluation_id(), "e1");
+  EXPECT_TRUE(fake_.server_lists()[1].all());
+
+  // JSON is the evaluation alone.
+  out_.str("");
+  ctx_.format = OutputFormat::kJson;
+  EXPECT_EQ(RunStatus(ctx_, "e1", false), 0) << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("srv-")));
+  EXPECT_EQ(fake_.server_lists().size(), 2u);
+}
+
+TEST_F(CommandsTest, ServersPassesTheFiltersAndPrintsOneRowPerReplica) {
+  fake_.list_servers = [](const v1::ListServersRequest& request,
+                          v1::ListServersResponse* response) {
+    if (request.evaluation_id() == "e404") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "evaluation e404 not found");
+    }
+    if (request.all()) {
+      AddPool(response, "srv-00aa11bb22-1", v1::Replica::READY);
+      AddPool(response, "srv-00aa11bb22-2", v1::Replica::STOPPED,
+              absl::Minutes(1));
+    }
+    return grpc::Status::OK;
+  };
+  EXPECT_EQ(RunServers(ctx_, "", false), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(), "no servers running (--all shows ended ones)\n");
+
+  err_.str("");
+  EXPECT_EQ(RunServers(ctx_, "e1", true), 0) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("REPLICA            MODEL   STATE "));
+  EXPECT_THAT(out_.str(), HasSubstr("\nsrv-00aa11bb22-1   m0      READY "));
+  EXPECT_THAT(out_.str(), HasSubstr("\nsrv-00aa11bb22-2   m0      STOPPED "));
+  std::vector<v1::ListServersRequest> requests = fake_.server_lists();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].evaluation_id(), "");
+  EXPECT_FALSE(requests[0].all());
+  EXPECT_EQ(requests[1].evaluation_id(), "e1");
+  EXPECT_TRUE(requests[1].all());
+
+  out_.str("");
+  ctx_.format = OutputFormat::kName;
+  EXPECT_EQ(RunServers(ctx_, "", true), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "srv-00aa11bb22-1\nsrv-00aa11bb22-2\n");
+
+  EXPECT_EQ(RunServers(ctx_, "e404", false), 2);
+  EXPECT_EQ(err_.str(), "ocxctl: evaluation e404 not found\n");
+}
+
+TEST_F(CommandsTest, LogsOfAReplicaPrintTheDaemonsWords) {
+  fake_.read_log = [](int, const v1::ReadTaskLogRequest& request,
+                      FakeOcxd::LogWriter*) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "replica " + request.task_id() + " not found");
+  };
+  EXPECT_EQ(RunLogs(ctx_, "srv-00aa11bb22-9", 0, false), 2);
+  EXPECT_EQ(err_.str(), "ocxctl: replica srv-00aa11bb22-9 not found\n");
 }
 
 TEST_F(CommandsTest, ListFollowsPagesUpToTheLimit) {

@@ -104,6 +104,47 @@ std::vector<Task> Tasks() {
   return {done, failed, pending};
 }
 
+// Two pools: one with a ready replica and one restarting after a failed
+// start; one waiting for its first replica.
+std::vector<v1::ServerPool> Servers() {
+  v1::ServerPool qwen;
+  qwen.set_id("srv-3f2a9c01bd");
+  qwen.set_model_abbr("qwen2-7b");
+  qwen.add_evaluation_ids("e7qk2m4xa");
+  qwen.add_evaluation_ids("e9zz");
+  qwen.set_outstanding_tasks(5);
+  Set(qwen.mutable_create_time(), kNow - absl::Minutes(25));
+  v1::Replica* ready = qwen.add_replicas();
+  ready->set_id("srv-3f2a9c01bd-1");
+  ready->set_state(v1::Replica::READY);
+  ready->set_attempt(1);
+  ready->set_host("127.0.0.1");
+  ready->set_port(20001);
+  ready->add_gpus(0);
+  ready->add_gpus(1);
+  ready->set_backend_id("41234");
+  ready->set_active_tasks(2);
+  ready->set_served_tasks(17);
+  Set(ready->mutable_create_time(), kNow - absl::Minutes(25));
+  v1::Replica* restarting = qwen.add_replicas();
+  restarting->set_id("srv-3f2a9c01bd-2");
+  restarting->set_state(v1::Replica::STARTING);
+  restarting->set_attempt(2);
+  restarting->add_gpus(2);
+  restarting->set_reason(
+      "exited 1 before ready; last log lines:\n  Traceback (most recent "
+      "call last):\n  OSError: no model");
+  Set(restarting->mutable_create_time(), kNow - absl::Seconds(192));
+
+  v1::ServerPool llama;
+  llama.set_id("srv-00aa11bb22");
+  llama.set_model_abbr("llama");
+  llama.add_evaluation_ids("e1");
+  llama.set_outstanding_tasks(3);
+  Set(llama.mutable_create_time(), kNow - absl::Seconds(45));
+  return {qwen, llama};
+}
+
 TEST(HumanDurationTest, FollowsKubectl) {
   struct Case {
     absl::Duration d;
@@ -505,6 +546,46 @@ TEST(FormatCreatedTest, SentenceOrId) {
   e.set_task_count(1);
   EXPECT_EQ(FormatCreated(e, Options(OutputFormat::kWide)),
             "evaluation e7qk2m4xa created (1 task)\n");
+}
+
+TEST(FormatServerListTest, TableOneRowPerReplicaAndPoolsWithoutOne) {
+  EXPECT_EQ(
+      FormatServerList(Servers(), Options(OutputFormat::kTable)),
+      R"(REPLICA            MODEL      STATE      ENDPOINT          GPUS   ACTIVE   SERVED   AGE     REASON
+srv-3f2a9c01bd-1   qwen2-7b   READY      127.0.0.1:20001   0,1    2        17       25m     -
+srv-3f2a9c01bd-2   qwen2-7b   STARTING   -                 2      0        0        3m12s   exited 1 before ready; last log lines:…
+srv-00aa11bb22     llama      -          -                 -      -        -        45s     no replica yet; 3 infer tasks waiting
+)");
+}
+
+TEST(FormatServerListTest, WideAddsAttemptWaitingBackendAndWholeReason) {
+  EXPECT_EQ(
+      FormatServerList(Servers(), Options(OutputFormat::kWide)),
+      R"(REPLICA            MODEL      STATE      ATTEMPT   ENDPOINT          GPUS   ACTIVE   SERVED   WAITING   BACKEND-ID   AGE     EVALUATIONS      REASON
+srv-3f2a9c01bd-1   qwen2-7b   READY      1         127.0.0.1:20001   0,1    2        17       5         41234        25m     e7qk2m4xa,e9zz   -
+srv-3f2a9c01bd-2   qwen2-7b   STARTING   2         -                 2      0        0        5         -            3m12s   e7qk2m4xa,e9zz   exited 1 before ready; last log lines: Traceback (most recent call last): OSError: no model
+srv-00aa11bb22     llama      -          -         -                 -      -        -        3         -            45s     e1               no replica yet; 3 infer tasks waiting
+)");
+}
+
+TEST(FormatServerListTest, NameJsonAndTheStatusSection) {
+  EXPECT_EQ(FormatServerList(Servers(), Options(OutputFormat::kName)),
+            "srv-3f2a9c01bd-1\nsrv-3f2a9c01bd-2\nsrv-00aa11bb22\n");
+  std::string json = FormatServerList(Servers(), Options(OutputFormat::kJson));
+  EXPECT_EQ(json.rfind("{\n \"servers\": [\n", 0), 0u) << json;
+  EXPECT_NE(json.find("\"outstanding_tasks\": 5"), std::string::npos);
+  EXPECT_NE(json.find("\"state\": \"STARTING\""), std::string::npos);
+  EXPECT_EQ(FormatServersSection({}, Options(OutputFormat::kTable)), "");
+  std::vector<v1::ServerPool> one = Servers();
+  one.resize(1);
+  EXPECT_EQ(
+      FormatServersSection(one, Options(OutputFormat::kTable)),
+      "\nServers:\n" + FormatServerList(one, Options(OutputFormat::kTable)));
+}
+
+TEST(NamesTest, ReplicaStates) {
+  EXPECT_EQ(StateName(v1::Replica::UNHEALTHY), "UNHEALTHY");
+  EXPECT_EQ(StateName(v1::Replica::STATE_UNSPECIFIED), "UNKNOWN");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "server/store/schema.h"
 #include "server/store/sqlite.h"
+#include "tests/server/store_test_util.h"
 #include "tests/server/test_util.h"
 
 namespace ocx::store {
@@ -25,81 +26,19 @@ namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::ocx::server::testing::TempDir;
+using ::ocx::store::testing::kT0;
+using ::ocx::store::testing::MakeAttempt;
+using ::ocx::store::testing::MakeEvaluation;
+using ::ocx::store::testing::MakeTask;
+using ::ocx::store::testing::StoreTest;
+using ::ocx::store::testing::UserVersion;
+using ::ocx::store::testing::WriteOldDatabase;
 using ::ocx::v1::Attempt;
 using ::ocx::v1::Evaluation;
 using ::ocx::v1::Task;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-constexpr int64_t kT0 = 1700000000123;  // ms; not a whole second on purpose
-
-Evaluation MakeEvaluation(const std::string& id,
-                          Evaluation::State state = Evaluation::QUEUED,
-                          const std::string& request_id = "") {
-  Evaluation e;
-  e.set_id(id);
-  e.set_name(absl::StrCat("name of ", id));
-  e.set_request_id(request_id);
-  e.set_state(state);
-  e.set_work_dir(absl::StrCat("/work/", id));
-  e.set_task_count(2);
-  auto* model = e.mutable_spec()->add_models();
-  model->set_abbr("m0");
-  model->set_type("OpenAISDK");
-  e.mutable_spec()->add_datasets()->set_abbr("ds0");
-  e.mutable_spec()->mutable_infer()->mutable_runner()->set_max_num_workers(3);
-  SetTimestamp(kT0, e.mutable_create_time());
-  SetTimestamp(kT0, e.mutable_update_time());
-  return e;
-}
-
-Task MakeTask(const std::string& eval_id, ocx::v1::Stage stage, int index,
-              Task::State state = Task::READY) {
-  Task t;
-  const char* word = stage == ocx::v1::STAGE_INFER ? "infer" : "eval";
-  t.set_id(absl::StrCat(eval_id, "-", word, "-", index));
-  t.set_evaluation_id(eval_id);
-  t.set_stage(stage);
-  t.set_index(index);
-  t.set_name(absl::StrCat("OpenICL[m0/ds", index, "]"));
-  t.set_state(state);
-  t.set_model_abbr("m0");
-  t.add_dataset_abbrs(absl::StrCat("ds", index));
-  t.add_dataset_abbrs(absl::StrCat("ds", index, "_extra"));
-  if (stage == ocx::v1::STAGE_EVAL) {
-    t.add_depends_on(absl::StrCat(eval_id, "-infer-", index));
-  }
-  t.set_num_gpus(1);
-  t.set_max_attempts(3);
-  SetTimestamp(kT0, t.mutable_create_time());
-  ocx::v1::TaskParams* p = t.mutable_params();
-  p->set_evaluation_id(eval_id);
-  p->set_task_id(t.id());
-  p->set_stage(stage);
-  p->set_work_dir(absl::StrCat("/work/", eval_id));
-  p->mutable_model()->set_abbr("m0");
-  p->add_expected_outputs(absl::StrCat("predictions/m0/ds", index, ".json"));
-  p->mutable_task()->set_type("command");
-  p->mutable_task()->add_argv("/bin/true");
-  return t;
-}
-
-AttemptRecord MakeAttempt(const std::string& task_id, int number,
-                          Attempt::State state) {
-  AttemptRecord r;
-  r.attempt_dir = absl::StrCat("/work/.ocx/tasks/", task_id, "/", number);
-  Attempt& a = r.attempt;
-  a.set_task_id(task_id);
-  a.set_number(number);
-  a.set_state(state);
-  a.set_name(absl::StrCat("ocx-", task_id, "-", number));
-  a.set_backend("local");
-  a.set_backend_id(absl::StrCat(1000 + number));
-  a.set_log_path(absl::StrCat("/work/logs/", task_id, ".", number, ".out"));
-  SetTimestamp(kT0 + number * 1000, a.mutable_start_time());
-  return r;
-}
 
 ocx::v1::Event MakeEvent(const std::string& eval_id, const std::string& state,
                          const std::string& task_id = "", int attempt = 0) {
@@ -124,64 +63,6 @@ std::vector<std::string> Ids(const std::vector<Task>& list) {
   for (const Task& t : list) ids.push_back(t.id());
   return ids;
 }
-
-int UserVersion(const std::string& path) {
-  auto conn = Connection::Open(path, /*read_only=*/true);
-  EXPECT_TRUE(conn.ok()) << conn.status();
-  if (!conn.ok()) return -1;
-  auto stmt = (*conn)->Prepare("PRAGMA user_version");
-  EXPECT_TRUE(stmt.ok()) << stmt.status();
-  if (!stmt.ok()) return -1;
-  auto row = (*stmt)->Step();
-  EXPECT_TRUE(row.ok() && *row);
-  return static_cast<int>((*stmt)->ColumnInt(0));
-}
-
-class StoreTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_NO_FATAL_FAILURE(Reopen()); }
-
-  std::string db_path() const { return dir_.path() + "/ocx.db"; }
-
-  void Reopen() {
-    store_.reset();
-    auto store = Store::Open(db_path());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-  }
-
-  // Inserts an evaluation and its tasks in one transaction.
-  int64_t Insert(const Evaluation& e, const std::vector<Task>& tasks = {}) {
-    EXPECT_TRUE(store_->Begin().ok());
-    auto seq = store_->InsertEvaluation(e);
-    EXPECT_TRUE(seq.ok()) << seq.status();
-    for (const Task& t : tasks) {
-      absl::Status s = store_->InsertTask(t);
-      EXPECT_TRUE(s.ok()) << s;
-    }
-    absl::Status commit = store_->Commit();
-    EXPECT_TRUE(commit.ok()) << commit;
-    return seq.ok() ? *seq : -1;
-  }
-
-  void Put(const AttemptRecord& r) {
-    ASSERT_TRUE(store_->Begin().ok());
-    absl::Status s = store_->PutAttempt(r);
-    ASSERT_TRUE(s.ok()) << s;
-    ASSERT_TRUE(store_->Commit().ok());
-  }
-
-  int64_t Append(const ocx::v1::Event& e) {
-    EXPECT_TRUE(store_->Begin().ok());
-    auto seq = store_->AppendEvent(e);
-    EXPECT_TRUE(seq.ok()) << seq.status();
-    EXPECT_TRUE(store_->Commit().ok());
-    return seq.ok() ? *seq : -1;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-};
 
 // ---- Schema ----
 
@@ -242,21 +123,14 @@ TEST(StoreSchemaTest, NewerDatabaseIsRefusedNamingBothVersions) {
 }
 
 TEST_F(StoreTest, MigrationTwoToThreeAddsTheSizeAndOutputTablesKeepingData) {
-  Insert(MakeEvaluation("e1"), {MakeTask("e1", ocx::v1::STAGE_INFER, 0)});
   store_.reset();
-  {
-    // Back to version 2, as a database written by the previous release.
-    auto conn = Connection::Open(db_path(), /*read_only=*/false);
-    ASSERT_TRUE(conn.ok()) << conn.status();
-    ASSERT_TRUE((*conn)
-                    ->Exec("DROP TABLE dataset_sizes; DROP TABLE outputs; "
-                           "PRAGMA user_version = 2")
-                    .ok());
-  }
-  ASSERT_EQ(UserVersion(db_path()), 2);
-  ASSERT_NO_FATAL_FAILURE(Reopen());
-  EXPECT_EQ(LatestSchemaVersion(), 3);
-  EXPECT_EQ(UserVersion(db_path()), 3);
+  std::string path = dir_.path() + "/v2.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 2));
+  ASSERT_EQ(UserVersion(path), 2);
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
   EXPECT_TRUE(store_->GetTask("e1-infer-0").ok());
   ASSERT_TRUE(store_->Begin().ok());
   ASSERT_TRUE(

@@ -1,0 +1,35 @@
+// EvaluationServiceImpl: the managed model servers (docs/serving.md).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "server/api/evaluation_service.h"
+#include "server/api/grpc_status.h"
+
+namespace ocx::server {
+
+// TODO(serving merge): use serving::IsReplicaId (serving/serve_config.h)
+// once the serving library lands; this is its prefix rule.
+bool EvaluationServiceImpl::IsReplica(const std::string& id) {
+  return absl::StartsWith(id, "srv-");
+}
+
+grpc::Status EvaluationServiceImpl::ListServers(
+    grpc::ServerContext*, const ocx::v1::ListServersRequest* req,
+    ocx::v1::ListServersResponse* resp) {
+  // NOT_FOUND for an unknown evaluation rather than an empty list.
+  if (!req->evaluation_id().empty()) {
+    absl::Status exists = store_->CheckEvaluationExists(req->evaluation_id());
+    if (!exists.ok()) return ToGrpcStatus(exists);
+  }
+  absl::StatusOr<std::vector<ocx::v1::ServerPool>> pools = store_->ListServers(
+      req->evaluation_id(), req->all(), req->with_attempts());
+  if (!pools.ok()) return ToGrpcStatus(pools.status());
+  for (ocx::v1::ServerPool& pool : *pools) {
+    *resp->add_servers() = std::move(pool);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace ocx::server
