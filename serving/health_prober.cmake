@@ -7,3 +7,4 @@ add_library(ocx_serving_prober STATIC
 target_link_libraries(ocx_serving_prober
   PUBLIC ocx_common absl::status absl::statusor absl::synchronization
   PRIVATE absl::strings absl::time CURL::libcurl Threads::Threads)
+target_sources(ocx_serving_prober PRIVATE ${CMAKE_CURRENT_LIST_DIR}/endpoint_file.cc)  # TEMP: until the serving branch lands
