@@ -116,7 +116,9 @@ bool SameResult(const HealthProber::Result& a, const HealthProber::Result& b) {
 }  // namespace
 
 HealthProber::HealthProber(int timeout_ms, std::function<void()> wake)
-    : timeout_ms_(timeout_ms), wake_(std::move(wake)) {
+    // CURLOPT_TIMEOUT_MS 0 would mean no limit: a probe of a server that
+    // never answers would then hang the thread and its destruction.
+    : timeout_ms_(std::max(timeout_ms, 1)), wake_(std::move(wake)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
