@@ -68,6 +68,12 @@ class HealthProber {
 
  private:
   void Loop();
+  // Stores a probe of `target`, adding it to the failures in a row when
+  // `counts` (a start with no endpoint file yet is not failing); true when
+  // the result changed, so `wake_` is due. Drops a probe of a target that
+  // was replaced or removed while it ran.
+  bool Record(const Target& target, Result result, bool counts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int timeout_ms_;
   const std::function<void()> wake_;
@@ -75,6 +81,8 @@ class HealthProber {
   std::map<std::string, Target> targets_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Result> last_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Result> changed_ ABSL_GUARDED_BY(mu_);
+  // Steady-clock ms at which each target is probed next (0: at once).
+  std::map<std::string, int64_t> due_ms_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
