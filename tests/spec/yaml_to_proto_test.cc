@@ -291,7 +291,7 @@ TEST(YamlToProtoTest, UnknownFieldNamesThePathAndTheKnownFields) {
             "max_out_len, batch_size, run_cfg, max_seq_len, openai_api_base, "
             "key_env, generation_kwargs, temperature, query_per_second, "
             "max_concurrency, timeout_s, retry, meta_template, "
-            "pred_postprocessor, tokenizer_path, api)");
+            "pred_postprocessor, tokenizer_path, api, serve)");
   EXPECT_EQ(SpecErrorOf("models: [{abbr: a}, {run_cfg: {num_gpu: 1}}]"),
             "models[1].run_cfg.num_gpu: unknown field (known: num_gpus, "
             "num_procs)");
