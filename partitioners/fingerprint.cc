@@ -16,6 +16,15 @@ std::string ModelFingerprintBytes(const ocx::v1::ModelConfig& model) {
   m.clear_max_concurrency();
   m.clear_timeout_s();
   m.clear_retry();
+  // A managed server's scheduling settings do not change what it answers;
+  // its command, GPUs, env and API path may.
+  if (m.has_serve()) {
+    ocx::v1::ServeConfig* serve = m.mutable_serve();
+    serve->clear_replicas();
+    serve->clear_ready();
+    serve->clear_idle_stop_s();
+    serve->clear_max_attempts();
+  }
   return DeterministicBytes(m);
 }
 

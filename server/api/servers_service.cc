@@ -3,16 +3,14 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "server/api/evaluation_service.h"
 #include "server/api/grpc_status.h"
+#include "serving/serve_config.h"
 
 namespace ocx::server {
 
-// TODO(serving merge): use serving::IsReplicaId (serving/serve_config.h)
-// once the serving library lands; this is its prefix rule.
 bool EvaluationServiceImpl::IsReplica(const std::string& id) {
-  return absl::StartsWith(id, "srv-");
+  return serving::IsReplicaId(id);
 }
 
 grpc::Status EvaluationServiceImpl::ListServers(

@@ -107,7 +107,8 @@ class Store {
   // Inserts a task with its params.
   absl::Status InsertTask(const ocx::v1::Task& task);
   // Writes the task's mutable columns: state, attempt_count, start/end,
-  // next_attempt_time, reason.
+  // next_attempt_time, reason, max_attempts (an attempt whose model server
+  // replica failed under it does not count: it raises max_attempts).
   absl::Status UpdateTask(const ocx::v1::Task& task);
   // Inserts or replaces an attempt row.
   absl::Status PutAttempt(const AttemptRecord& record);

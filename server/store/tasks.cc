@@ -58,14 +58,16 @@ absl::Status Store::UpdateTask(const Task& t) {
       Statement * s,
       Cached(kUpdateTask,
              "UPDATE tasks SET state=?, attempt_count=?, start_ms=?, "
-             "end_ms=?, next_attempt_ms=?, reason=? WHERE id=?"));
+             "end_ms=?, next_attempt_ms=?, reason=?, max_attempts=? "
+             "WHERE id=?"));
   s->Bind(1, static_cast<int64_t>(t.state()))
       .Bind(2, static_cast<int64_t>(t.attempt_count()))
       .Bind(3, TimestampMillis(t.start_time()))
       .Bind(4, TimestampMillis(t.end_time()))
       .Bind(5, TimestampMillis(t.next_attempt_time()))
       .Bind(6, t.reason())
-      .Bind(7, t.id());
+      .Bind(7, static_cast<int64_t>(t.max_attempts()))
+      .Bind(8, t.id());
   return s->Run();
 }
 

@@ -256,6 +256,18 @@ TEST(FingerprintTest, StableAcrossRunsIdsWorkDirsAndRunnerSettings) {
   other.set_work_dir("/elsewhere");
   auto b = Outputs(PlanOrDie(other, {1319, 100}, "e2", "/elsewhere"));
   EXPECT_EQ(a, b);
+  // A managed server's scheduling settings do not count; its command does.
+  EvaluationSpec served = spec;
+  served.mutable_models(0)->mutable_serve()->add_command("vllm");
+  EvaluationSpec rescheduled = served;
+  auto* serve = rescheduled.mutable_models(0)->mutable_serve();
+  serve->set_replicas("4");
+  serve->set_idle_stop_s(5);
+  serve->set_max_attempts(1);
+  serve->mutable_ready()->set_timeout_s(60);
+  auto c = Outputs(PlanOrDie(served, {1319, 100}, "e3", "/w/e1"));
+  EXPECT_EQ(c, Outputs(PlanOrDie(rescheduled, {1319, 100}, "e4", "/w/e1")));
+  EXPECT_NE(c.at("predictions/m0/gsm8k_0.json"), kGoldenGsm8kPart0);
   // Golden values: a change here invalidates every recorded output, so it
   // must come with a new scheme tag (partitioners/fingerprint.cc).
   EXPECT_EQ(a.at("predictions/m0/gsm8k_0.json"), kGoldenGsm8kPart0);
