@@ -215,7 +215,8 @@ class ServingE2ETest : public ::testing::Test {
   }
   std::vector<Replica> Replicas(const std::string& eval_id = "") {
     std::vector<Replica> out;
-    for (const auto& pool : Servers(eval_id).servers()) {
+    const ListServersResponse servers = Servers(eval_id);
+    for (const auto& pool : servers.servers()) {
       for (const Replica& r : pool.replicas()) out.push_back(r);
     }
     return out;
