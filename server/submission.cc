@@ -87,7 +87,8 @@ absl::Status CheckServe(const ocx::v1::EvaluationSpec& spec,
     if (policy.task_program.empty() ||
         access(policy.task_program.c_str(), X_OK) != 0) {
       return absl::FailedPreconditionError(absl::StrCat(
-          field, ": model servers run under `ocx-task serve`, which this ocxd "
+          field,
+          ": model servers run under `ocx-task serve`, which this ocxd "
           "does not have; set task_program in the daemon config"));
     }
   }

@@ -188,8 +188,9 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
       return Bad("serving.port_range", range.status().message());
     }
   }
-  OCX_RETURN_IF_ERROR(CheckAtLeastZero(
-      "serving.probe_timeout_ms", int64_t{config.serving().probe_timeout_ms()}));
+  OCX_RETURN_IF_ERROR(
+      CheckAtLeastZero("serving.probe_timeout_ms",
+                       int64_t{config.serving().probe_timeout_ms()}));
   return absl::OkStatus();
 }
 

@@ -169,8 +169,7 @@ absl::StatusOr<std::vector<int>> LocalRunner::Place(const LaunchSpec& spec) {
 }
 
 int LocalRunner::TaskCount() const {
-  return static_cast<int>(attempts_.size() + placed_.size() -
-                          services_.size());
+  return static_cast<int>(attempts_.size() + placed_.size() - services_.size());
 }
 
 void LocalRunner::Unplace(const AttemptKey& key) {

@@ -25,7 +25,6 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
-#include "serving/serve_config.h"
 #include "runners/dlc/config.h"
 #include "runners/dlc/dlc_runner.h"
 #include "runners/local/config.h"
@@ -39,6 +38,7 @@
 #include "server/daemon/systemd_notify.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
+#include "serving/serve_config.h"
 #include "spec/daemon_config.h"
 #include "summary/summary_files.h"
 
@@ -259,7 +259,8 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
                                 : ocx::AbsolutePath(s.dir(), paths.base);
   OCX_RETURN_IF_ERROR(ocx::MakeDirs(serving.dir));
   if (!s.port_range().empty()) {
-    OCX_ASSIGN_OR_RETURN(auto range, ocx::serving::ParsePortRange(s.port_range()));
+    OCX_ASSIGN_OR_RETURN(auto range,
+                         ocx::serving::ParsePortRange(s.port_range()));
     serving.port_first = range.first;
     serving.port_last = range.second;
   }

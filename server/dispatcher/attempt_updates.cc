@@ -138,8 +138,7 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
     SetTimestamp(now, a.mutable_end_time());
   OCX_RETURN_IF_ERROR(store_->PutAttempt(t->attempt));
   RetryDecision next = retry_policy_.AfterAttempt(
-      state, why, a.number(), t->task.attempt_count(),
-      t->task.max_attempts(),
+      state, why, a.number(), t->task.attempt_count(), t->task.max_attempts(),
       evals_.at(t->task.evaluation_id()).cancel_requested);
   if (next.state != Task::READY) {
     return SetTaskState(t, next.state, next.reason, now);

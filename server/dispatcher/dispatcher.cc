@@ -44,7 +44,8 @@ Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
     distinct_runners_.push_back(runner);
   }
   ServingOptions serving = options_.serving;
-  if (serving.task_program.empty()) serving.task_program = options_.task_program;
+  if (serving.task_program.empty())
+    serving.task_program = options_.task_program;
   pools_ = std::make_unique<ServerPools>(store_, runners_, std::move(serving),
                                          [waker] { waker->Notify(); });
 }
@@ -164,9 +165,14 @@ void Dispatcher::Turn() {
         cmd->result = s;
       }
     }
+    // Replicas first: a task that failed because its server died in the
+    // same turn then finds the replica no longer READY (its retry is free).
     for (const runners::AttemptUpdate& u : updates) {
-      status.Update(ServerPools::OwnsKey(u.key) ? pools_->ApplyUpdate(u, now)
-                                                : ApplyUpdate(u, now));
+      if (ServerPools::OwnsKey(u.key))
+        status.Update(pools_->ApplyUpdate(u, now));
+    }
+    for (const runners::AttemptUpdate& u : updates) {
+      if (!ServerPools::OwnsKey(u.key)) status.Update(ApplyUpdate(u, now));
     }
     status.Update(PromoteDueRetries(now));
   }

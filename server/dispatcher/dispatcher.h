@@ -180,6 +180,12 @@ class Dispatcher {
   // the task's retries (its replica failed under it).
   bool ReplicaFailedUnder(const TaskEntry& t);
   absl::Status Schedule(int64_t now, std::vector<Launch>* out);
+  // Records a placed attempt (LAUNCHING, committed before the backend
+  // hears of it) and queues its launch.
+  absl::Status RecordLaunch(TaskEntry* t, runners::Runner* runner,
+                            runners::LaunchSpec spec,
+                            const std::string& replica_id, int64_t now,
+                            std::vector<Launch>* out);
   absl::Status LaunchAll(std::vector<Launch>* launches);
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);

@@ -116,29 +116,8 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       }
       spec.gpus = *placed;
       it = queue.erase(it);
-      t.task.set_attempt_count(attempt);
-      t.task.clear_next_attempt_time();
-      store::AttemptRecord& rec = t.attempt;
-      rec = store::AttemptRecord();
-      rec.attempt_dir = spec.attempt_dir;
-      Attempt& a = rec.attempt;
-      a.set_task_id(t.task.id());
-      a.set_number(attempt);
-      a.set_state(Attempt::LAUNCHING);
-      a.set_name(spec.name);
-      a.set_backend(runner->backend());
-      a.set_log_path(spec.log_path);
-      for (int g : spec.gpus) a.add_gpus(g);
-      SetTimestamp(now, a.mutable_start_time());
-      if (!replica_id.empty()) {
-        a.set_replica_id(replica_id);
-        pools_->TaskStarted(replica_id);
-      }
-      // Fencing (DESIGN.md decision 4): the attempt row is committed before
-      // the backend hears of it.
-      OCX_RETURN_IF_ERROR(store_->PutAttempt(rec));
-      OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::LAUNCHING, "", now));
-      out->push_back(Launch{runner, std::move(spec)});
+      OCX_RETURN_IF_ERROR(
+          RecordLaunch(&t, runner, std::move(spec), replica_id, now, out));
     }
     if (queue.empty()) {
       q = ready_.erase(q);
@@ -146,6 +125,38 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       ++q;
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,
+                                      runners::LaunchSpec spec,
+                                      const std::string& replica_id,
+                                      int64_t now, std::vector<Launch>* out) {
+  TaskEntry& t = *tp;
+  const int attempt = spec.key.attempt;
+  t.task.set_attempt_count(attempt);
+  t.task.clear_next_attempt_time();
+  store::AttemptRecord& rec = t.attempt;
+  rec = store::AttemptRecord();
+  rec.attempt_dir = spec.attempt_dir;
+  Attempt& a = rec.attempt;
+  a.set_task_id(t.task.id());
+  a.set_number(attempt);
+  a.set_state(Attempt::LAUNCHING);
+  a.set_name(spec.name);
+  a.set_backend(runner->backend());
+  a.set_log_path(spec.log_path);
+  for (int g : spec.gpus) a.add_gpus(g);
+  SetTimestamp(now, a.mutable_start_time());
+  if (!replica_id.empty()) {
+    a.set_replica_id(replica_id);
+    pools_->TaskStarted(replica_id);
+  }
+  // Fencing (DESIGN.md decision 4): the attempt row is committed before
+  // the backend hears of it.
+  OCX_RETURN_IF_ERROR(store_->PutAttempt(rec));
+  OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::LAUNCHING, "", now));
+  out->push_back(Launch{runner, std::move(spec)});
   return absl::OkStatus();
 }
 

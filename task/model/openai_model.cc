@@ -42,10 +42,10 @@ absl::StatusOr<ModelSettings> SettingsFromConfig(
   // A managed server's replica (docs/serving.md) is chosen per attempt by
   // the daemon, so it comes through the environment, not task.json.
   const char* routed = getenv("OCX_OPENAI_API_BASE");
-  std::string base(absl::StripSuffix(
-      routed != nullptr && *routed != '\0' ? absl::string_view(routed)
-                                            : model.openai_api_base(),
-      "/"));
+  std::string base(absl::StripSuffix(routed != nullptr && *routed != '\0'
+                                         ? absl::string_view(routed)
+                                         : model.openai_api_base(),
+                                     "/"));
   if (base.empty()) {
     return absl::InvalidArgumentError(
         "model.openai_api_base: required for OpenICLInferTask (the server's "

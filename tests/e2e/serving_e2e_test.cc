@@ -94,8 +94,7 @@ class ServingE2ETest : public ::testing::Test {
   void StartDaemon(std::vector<std::string> args = {}) {
     const int first = 21000 + (getpid() % 400) * 20;
     std::ofstream(dir_.path() + "/ocxd.yaml")
-        << "serving: {port_range: \"" << first << "-" << first + 19
-        << "\"}\n";
+        << "serving: {port_range: \"" << first << "-" << first + 19 << "\"}\n";
     args.push_back("--config");
     args.push_back(dir_.path() + "/ocxd.yaml");
     daemon_ = std::make_unique<OcxdProcess>(dir_.path(), args);
@@ -244,9 +243,9 @@ class ServingE2ETest : public ::testing::Test {
   std::vector<pid_t> AllServerPids() {
     std::vector<pid_t> out;
     if (daemon_ == nullptr) return out;
-    RunResult r = RunProgram(
-        {"/usr/bin/find", daemon_->work_root() + "/.servers", "-name",
-         "endpoint.json"});
+    RunResult r =
+        RunProgram({"/usr/bin/find", daemon_->work_root() + "/.servers",
+                    "-name", "endpoint.json"});
     for (absl::string_view path : absl::StrSplit(r.out, '\n')) {
       if (path.empty()) continue;
       std::string text = Slurp(std::string(path));
@@ -339,6 +338,27 @@ TEST_F(ServingE2ETest, TwoReplicasOnTwoGpuSlotsSeeTheirOwnDevices) {
   EXPECT_EQ(served, 6);
 }
 
+// `replicas: auto` starts one replica per free GPU slot group, never more
+// than the infer tasks waiting.
+TEST_F(ServingE2ETest, AutoReplicasFollowFreeSlotsAndWaitingTasks) {
+  StartDaemon({"--gpus", "0,1,2"});
+  // Two tasks: two replicas, though three slots are free.
+  const std::string two = Submit(GenConfig(
+      "      num_gpus: 1\n      replicas: auto\n      idle_stop_s: 1\n",
+      /*samples=*/40, 2, "two"));
+  ASSERT_EQ(Wait(two).state(), Evaluation::SUCCEEDED) << daemon_->log();
+  EXPECT_EQ(Replicas(two).size(), 2u);
+  // Idle for 1 s, they give their slots back. Then four tasks of a model that
+  // needs 2 GPUs per replica: one fits.
+  const std::string wide = Submit(GenConfig(
+      "      num_gpus: 2\n      replicas: auto\n", /*samples=*/40, 4, "wide"));
+  ASSERT_EQ(Wait(wide).state(), Evaluation::SUCCEEDED) << daemon_->log();
+  std::vector<Replica> replicas = Replicas(wide);
+  ASSERT_EQ(replicas.size(), 1u);
+  EXPECT_EQ(replicas[0].gpus_size(), 2);
+  EXPECT_EQ(replicas[0].served_tasks(), 4);
+}
+
 // A replica killed mid-run: its tasks are stopped and run again on the
 // other replica, resuming from their journals; their retries are not used;
 // no sample is asked again beyond those in flight when it died.
@@ -350,7 +370,11 @@ TEST_F(ServingE2ETest, ReplicaKilledMidRunTasksFinishOnTheOther) {
       << daemon_->log();
   // Let both serve a while, then kill the first one's server outright.
   ASSERT_TRUE(WaitUntil([&] { return AnsweredPrompts().size() >= 40; }, 120));
-  Replica victim = ReadyReplicas()[0];
+  Replica victim;
+  for (const Replica& r : Servers().servers(0).replicas()) {
+    if (r.state() == Replica::READY && r.active_tasks() > 0) victim = r;
+  }
+  ASSERT_FALSE(victim.id().empty()) << "no replica has a task running";
   pid_t pid = ServerPid(victim);
   ASSERT_TRUE(Alive(pid));
   ASSERT_EQ(kill(pid, SIGKILL), 0);
@@ -413,29 +437,28 @@ TEST_F(ServingE2ETest, ServerThatNeverGetsReadyFailsWithItsLogTail) {
   StartDaemon({"--gpus", "0"});
   const std::string config = Write(
       "never.yaml",
-      absl::StrCat(
-          "models:\n"
-          "  - abbr: broken\n"
-          "    type: OpenAISDK\n"
-          "    path: broken\n"
-          "    serve:\n"
-          "      command: [python3, -c, \"import sys, time; "
-          "print('loading weights', flush=True); "
-          "sys.stderr.write('CUDA error: out of memory\\\\n'); "
-          "sys.stderr.flush(); time.sleep(600)\"]\n"
-          "      num_gpus: 1\n"
-          "      max_attempts: 1\n"
-          "      ready: {timeout_s: 2}\n"
-          "datasets:\n"
-          "  - {abbr: story-gen, path: ",
-          kData,
-          "story_gen.jsonl, reader_cfg: {input_columns: [prompt], "
-          "output_column: answer}}\n"
-          "work_dir: ",
-          dir_.path(),
-          "/never\n"
-          "infer: {runner: {type: LocalRunner}}\n"
-          "eval: {runner: {type: LocalRunner}}\n"));
+      absl::StrCat("models:\n"
+                   "  - abbr: broken\n"
+                   "    type: OpenAISDK\n"
+                   "    path: broken\n"
+                   "    serve:\n"
+                   "      command: [python3, -c, \"import sys, time; "
+                   "print('loading weights', flush=True); "
+                   "sys.stderr.write('CUDA error: out of memory\\\\n'); "
+                   "sys.stderr.flush(); time.sleep(600)\"]\n"
+                   "      num_gpus: 1\n"
+                   "      max_attempts: 1\n"
+                   "      ready: {timeout_s: 2}\n"
+                   "datasets:\n"
+                   "  - {abbr: story-gen, path: ",
+                   kData,
+                   "story_gen.jsonl, reader_cfg: {input_columns: [prompt], "
+                   "output_column: answer}}\n"
+                   "work_dir: ",
+                   dir_.path(),
+                   "/never\n"
+                   "infer: {runner: {type: LocalRunner}}\n"
+                   "eval: {runner: {type: LocalRunner}}\n"));
   const std::string id = Submit(config);
   Evaluation e = Wait(id, 120);
   ASSERT_EQ(e.state(), Evaluation::FAILED) << daemon_->log();
@@ -494,8 +517,8 @@ TEST_F(ServingE2ETest, IdleReplicasStopAndCancelStopsThemAtOnce) {
   EXPECT_THAT(Replicas(id)[0].reason(), HasSubstr("idle for 2 s"));
   EXPECT_TRUE(WaitUntil([&] { return !Alive(pid); }, 10));
 
-  const std::string c = Submit(GenConfig(
-      "      replicas: 1\n", /*samples=*/400, /*parts=*/2, "cancelled"));
+  const std::string c = Submit(GenConfig("      replicas: 1\n", /*samples=*/400,
+                                         /*parts=*/2, "cancelled"));
   ASSERT_TRUE(WaitUntil(
       [&] {
         for (const Replica& r : Replicas(c)) {
@@ -542,8 +565,9 @@ TEST_F(ServingE2ETest, BadServeSectionsAreRefusedBeforeAnythingStarts) {
     EXPECT_NE(r.exit_code, 0) << c.serve;
     EXPECT_THAT(r.err, HasSubstr(c.error)) << c.serve;
   }
-  std::string missing = absl::StrReplaceAll(
-      Slurp(GenConfig("", 10, 1, "bad")), {{"[node, ", "[no-such-server-xyz, "}});
+  std::string missing =
+      absl::StrReplaceAll(Slurp(GenConfig("", 10, 1, "bad")),
+                          {{"[node, ", "[no-such-server-xyz, "}});
   RunResult r =
       RunProgram({OcxctlPath(), "submit", Write("bad2.yaml", missing)}, Env());
   EXPECT_NE(r.exit_code, 0);

@@ -60,40 +60,40 @@ class ServersApiTest : public StoreTest {
   }
 
   std::string LogPath(int number) const {
-    return absl::StrCat(dir_.path(), "/srv-00aa-1.attempt-", number, ".log");
+    return absl::StrCat(dir_.path(), "/srv-00aa11bb22-1.attempt-", number, ".log");
   }
 
-  // e1 (RUNNING) uses pool srv-00aa, whose replica 1 had one failed start
+  // e1 (RUNNING) uses pool srv-00aa11bb22, whose replica 1 had one failed start
   // (log "first\n") and runs its second (log "second\n").
   void WriteRows() {
     Insert(MakeEvaluation("e1", Evaluation::RUNNING),
            {MakeTask("e1", v1::STAGE_INFER, 0, v1::Task::RUNNING)});
     Insert(MakeEvaluation("e2", Evaluation::RUNNING));
     ServerPool pool;
-    pool.set_id("srv-00aa");
+    pool.set_id("srv-00aa11bb22");
     pool.set_fingerprint("00aa000000000000");
     pool.set_model_abbr("m0");
     SetTimestamp(kT0, pool.mutable_create_time());
     Replica replica;
-    replica.set_id("srv-00aa-1");
-    replica.set_pool_id("srv-00aa");
+    replica.set_id("srv-00aa11bb22-1");
+    replica.set_pool_id("srv-00aa11bb22");
     replica.set_state(Replica::READY);
     replica.set_attempt(2);
     std::ofstream(LogPath(1)) << "first\n";
     std::ofstream(LogPath(2)) << "second\n";
     ASSERT_TRUE(store_->Begin().ok());
     ASSERT_TRUE(store_->PutServerPool(pool).ok());
-    ASSERT_TRUE(store_->PutPoolUser({"srv-00aa", "e1", "m0"}).ok());
+    ASSERT_TRUE(store_->PutPoolUser({"srv-00aa11bb22", "e1", "m0"}).ok());
     ASSERT_TRUE(store_->PutReplica(replica).ok());
     for (int n : {1, 2}) {
       store::AttemptRecord start = MakeAttempt(
-          "srv-00aa-1", n, n == 1 ? Attempt::FAILED : Attempt::RUNNING);
+          "srv-00aa11bb22-1", n, n == 1 ? Attempt::FAILED : Attempt::RUNNING);
       start.attempt.set_log_path(LogPath(n));
       ASSERT_TRUE(store_->PutReplicaAttempt(start).ok());
     }
     store::AttemptRecord task_attempt =
         MakeAttempt("e1-infer-0", 1, Attempt::RUNNING);
-    task_attempt.attempt.set_replica_id("srv-00aa-1");
+    task_attempt.attempt.set_replica_id("srv-00aa11bb22-1");
     ASSERT_TRUE(store_->PutAttempt(task_attempt).ok());
     ASSERT_TRUE(store_->Commit().ok());
   }
@@ -127,7 +127,7 @@ TEST_F(ServersApiTest, ListServersAllOrOfOneEvaluation) {
   ASSERT_TRUE(stub_->ListServers(&all, request, &response).ok());
   ASSERT_EQ(response.servers_size(), 1);
   const ServerPool& pool = response.servers(0);
-  EXPECT_EQ(pool.id(), "srv-00aa");
+  EXPECT_EQ(pool.id(), "srv-00aa11bb22");
   EXPECT_THAT(pool.evaluation_ids(), ElementsAre("e1"));
   EXPECT_EQ(pool.outstanding_tasks(), 1);
   ASSERT_EQ(pool.replicas_size(), 1);
@@ -162,51 +162,51 @@ TEST_F(ServersApiTest, ListServersOfAnUnknownEvaluationIsNotFound) {
 
 TEST_F(ServersApiTest, GetTaskOfAReplicaPointsToOcxctlServers) {
   v1::GetTaskRequest request;
-  request.set_id("srv-00aa-1");
+  request.set_id("srv-00aa11bb22-1");
   v1::Task task;
   grpc::ClientContext context;
   grpc::Status status = stub_->GetTask(&context, request, &task);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(status.error_message(), HasSubstr("srv-00aa-1 is a managed"));
+  EXPECT_THAT(status.error_message(), HasSubstr("srv-00aa11bb22-1 is a managed"));
   EXPECT_THAT(status.error_message(), HasSubstr("`ocxctl servers`"));
   // Tasks are still found.
   request.set_id("e1-infer-0");
   grpc::ClientContext again;
   ASSERT_TRUE(stub_->GetTask(&again, request, &task).ok());
   ASSERT_EQ(task.attempts_size(), 1);
-  EXPECT_EQ(task.attempts(0).replica_id(), "srv-00aa-1");
+  EXPECT_EQ(task.attempts(0).replica_id(), "srv-00aa11bb22-1");
 }
 
 TEST_F(ServersApiTest, ReadTaskLogReadsAReplicasStarts) {
   std::string latest, first;
-  ASSERT_TRUE(ReadLog("srv-00aa-1", 0, false, &latest).ok());
+  ASSERT_TRUE(ReadLog("srv-00aa11bb22-1", 0, false, &latest).ok());
   EXPECT_EQ(latest, "second\n");
-  ASSERT_TRUE(ReadLog("srv-00aa-1", 1, false, &first).ok());
+  ASSERT_TRUE(ReadLog("srv-00aa11bb22-1", 1, false, &first).ok());
   EXPECT_EQ(first, "first\n");
   // An ended start is read to its end even with follow.
   std::string followed;
-  ASSERT_TRUE(ReadLog("srv-00aa-1", 1, true, &followed).ok());
+  ASSERT_TRUE(ReadLog("srv-00aa11bb22-1", 1, true, &followed).ok());
   EXPECT_EQ(followed, "first\n");
 
   std::string none;
-  grpc::Status missing = ReadLog("srv-00aa-1", 3, false, &none);
+  grpc::Status missing = ReadLog("srv-00aa11bb22-1", 3, false, &none);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(missing.error_message(), "replica srv-00aa-1 has no attempt 3");
-  grpc::Status unknown = ReadLog("srv-00aa-7", 0, true, &none);
+  EXPECT_EQ(missing.error_message(), "replica srv-00aa11bb22-1 has no attempt 3");
+  grpc::Status unknown = ReadLog("srv-00aa11bb22-7", 0, true, &none);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(unknown.error_message(), "replica srv-00aa-7 not found");
+  EXPECT_EQ(unknown.error_message(), "replica srv-00aa11bb22-7 not found");
 }
 
 TEST_F(ServersApiTest, FollowingARunningStartEndsWhenItEnds) {
   std::string data;
   grpc::Status status;
-  std::thread reader([&] { status = ReadLog("srv-00aa-1", 0, true, &data); });
+  std::thread reader([&] { status = ReadLog("srv-00aa11bb22-1", 0, true, &data); });
   absl::SleepFor(absl::Milliseconds(500));
   std::ofstream(LogPath(2), std::ios::app) << "ready\n";
   absl::SleepFor(absl::Milliseconds(500));
   // The start ends: the stream reads what is left and ends.
   std::ofstream(LogPath(2), std::ios::app) << "exited\n";
-  store::AttemptRecord ended = MakeAttempt("srv-00aa-1", 2, Attempt::FAILED);
+  store::AttemptRecord ended = MakeAttempt("srv-00aa11bb22-1", 2, Attempt::FAILED);
   ended.attempt.set_log_path(LogPath(2));
   // No ASSERT before the join: the reader thread must be joined.
   EXPECT_TRUE(store_->Begin().ok());

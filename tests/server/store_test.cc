@@ -392,7 +392,7 @@ TEST_F(StoreTest, UpdateTaskWritesOnlyTheMutableColumns) {
   SetTimestamp(kT0 + 3, changed.mutable_next_attempt_time());
   changed.set_reason("attempt 3/3 failed: exit code 3");
   changed.set_name("renamed");  // not a mutable column
-  changed.set_max_attempts(9);  // nor this
+  changed.set_max_attempts(9);  // raised when a model server failed under it
   ASSERT_TRUE(store_->Begin().ok());
   ASSERT_TRUE(store_->UpdateTask(changed).ok());
   ASSERT_TRUE(store_->Commit().ok());
@@ -406,7 +406,7 @@ TEST_F(StoreTest, UpdateTaskWritesOnlyTheMutableColumns) {
   EXPECT_EQ(TimestampMillis(got->next_attempt_time()), kT0 + 3);
   EXPECT_EQ(got->reason(), "attempt 3/3 failed: exit code 3");
   EXPECT_EQ(got->name(), t.name());
-  EXPECT_EQ(got->max_attempts(), 3);
+  EXPECT_EQ(got->max_attempts(), 9);
 
   // Clearing a time clears the column.
   changed.clear_next_attempt_time();

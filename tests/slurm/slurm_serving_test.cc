@@ -137,9 +137,8 @@ TEST_F(SlurmServingTest, ReplicaRunsAsASlurmJobAndServesTheInferTasks) {
       "/work\n"
       "infer: {runner: {type: SlurmRunner, partition: debug}}\n"
       "eval: {runner: {type: LocalRunner}}\n");
-  RunResult submit =
-      RunProgram({OcxctlPath(), "-o", "name", "submit", config},
-                 {"OCX_SERVER=" + daemon_->server()});
+  RunResult submit = RunProgram({OcxctlPath(), "-o", "name", "submit", config},
+                                {"OCX_SERVER=" + daemon_->server()});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   const std::string id(absl::StripAsciiWhitespace(submit.out));
 
