@@ -371,7 +371,8 @@ TEST_F(ServingE2ETest, ReplicaKilledMidRunTasksFinishOnTheOther) {
   // Let both serve a while, then kill the first one's server outright.
   ASSERT_TRUE(WaitUntil([&] { return AnsweredPrompts().size() >= 40; }, 120));
   Replica victim;
-  for (const Replica& r : Servers().servers(0).replicas()) {
+  const ListServersResponse servers = Servers();
+  for (const Replica& r : servers.servers(0).replicas()) {
     if (r.state() == Replica::READY && r.active_tasks() > 0) victim = r;
   }
   ASSERT_FALSE(victim.id().empty()) << "no replica has a task running";
