@@ -30,6 +30,7 @@ namespace {
 
 using ocx::v1::Evaluation;
 using ocx::v1::Replica;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 const std::string kData = std::string(OCX_SOURCE_DIR) + "/tests/data/";
@@ -157,7 +158,8 @@ TEST_F(SlurmServingTest, ReplicaRunsAsASlurmJobAndServesTheInferTasks) {
       60))
       << daemon_->log();
   RunResult show = RunProgram({Bin("scontrol"), "show", "job", job});
-  EXPECT_THAT(show.out, HasSubstr("gres/gpu=1")) << show.out;
+  // "TresPerNode=gres:gpu:1" (Slurm 22) or "gres/gpu=1" (newer).
+  EXPECT_THAT(show.out, ContainsRegex("gres[:/]gpu[:=]1")) << show.out;
   EXPECT_THAT(show.out, HasSubstr("JobName=ocx-srv-")) << show.out;
 
   auto done = WaitForEnd(daemon_->stub(), id, 240);
