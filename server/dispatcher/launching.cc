@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "server/dispatcher/attempt_record.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/dispatcher/task_command.h"
 #include "server/dispatcher/task_files.h"
@@ -136,18 +137,9 @@ absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,
   const int attempt = spec.key.attempt;
   t.task.set_attempt_count(attempt);
   t.task.clear_next_attempt_time();
+  t.attempt = LaunchingAttempt(spec, runner->backend(), now);
   store::AttemptRecord& rec = t.attempt;
-  rec = store::AttemptRecord();
-  rec.attempt_dir = spec.attempt_dir;
   Attempt& a = rec.attempt;
-  a.set_task_id(t.task.id());
-  a.set_number(attempt);
-  a.set_state(Attempt::LAUNCHING);
-  a.set_name(spec.name);
-  a.set_backend(runner->backend());
-  a.set_log_path(spec.log_path);
-  for (int g : spec.gpus) a.add_gpus(g);
-  SetTimestamp(now, a.mutable_start_time());
   if (!replica_id.empty()) {
     a.set_replica_id(replica_id);
     pools_->TaskStarted(replica_id);

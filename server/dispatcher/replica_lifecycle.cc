@@ -12,6 +12,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "server/dispatcher/attempt_record.h"
 #include "server/dispatcher/server_pools.h"
 #include "serving/endpoint_file.h"
 #include "serving/serve_config.h"
@@ -284,17 +285,7 @@ absl::StatusOr<bool> ServerPools::PlaceStart(PoolEntry& p, ReplicaEntry& r,
     return false;
   }
   spec.gpus = *placed;
-  r.start = store::AttemptRecord();
-  r.start.attempt_dir = spec.attempt_dir;
-  Attempt& a = r.start.attempt;
-  a.set_task_id(r.row.id());
-  a.set_number(attempt);
-  a.set_state(Attempt::LAUNCHING);
-  a.set_name(spec.name);
-  a.set_backend(runner->backend());
-  a.set_log_path(spec.log_path);
-  for (int g : spec.gpus) a.add_gpus(g);
-  SetTimestamp(now, a.mutable_start_time());
+  r.start = LaunchingAttempt(spec, runner->backend(), now);
   r.live = true;
   r.placed_only = true;
   r.cancel_sent = false;
