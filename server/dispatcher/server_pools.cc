@@ -19,8 +19,9 @@ namespace {
 using ocx::v1::Attempt;
 using ocx::v1::Replica;
 
-// Probe period of a start that is not ready yet.
-constexpr int kStartingProbeMs = 500;
+// Probe period of a start that is not ready yet: short, because up to one
+// period passes between the server listening and its first task.
+constexpr int kStartingProbeMs = 200;
 
 bool Ended(Replica::State s) {
   return s == Replica::STOPPED || s == Replica::FAILED;
