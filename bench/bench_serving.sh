@@ -8,14 +8,17 @@
 # Build first: ninja -C <build_dir> ocxd ocxctl ocx-task ocx-shim
 # Environment: OCX_BENCH_SAMPLES (300), OCX_BENCH_TP_SAMPLES (800),
 #              OCX_TEST_MODEL (default ../shared/models/stories260K.gguf
-#              next to the repository).
+#              next to the repository), OCX_BENCH_KEEP (set: keep the
+#              temporary directory with ocxd.log and the replica logs).
 #
 # 1. Managed vs hand-started: the same greedy evaluation of
 #    story_gen_2000.jsonl (OCX_BENCH_SAMPLES samples, 12 infer parts,
 #    max_concurrency 4, max_num_workers 4) (a) against a server.mjs started
-#    by hand beforehand and (b) with `serve: {replicas: 1}`, in the order
-#    a, b, a. Wall time = `ocxctl submit` until the evaluation has ended;
-#    the server start time of (b) is its replica's ready_time - create_time.
+#    by hand beforehand (a fresh one for each run, as (b)'s is fresh) and
+#    (b) with `serve: {replicas: 1}`, in the order a, b, a. Wall time =
+#    `ocxctl submit` until the evaluation's end_time (`ocxctl status
+#    --watch` exits about a second later in both); the server start time of
+#    (b) is its replica's ready_time - create_time.
 #    ratio_managed = (wall_b - start_b) / mean(wall_a). Target <= 1.05.
 # 2. Model loads of (b): the starts of its replicas (attempts; the
 #    "listening" lines in their logs must agree). OpenCompass loads an
@@ -84,7 +87,11 @@ cleanup() {
   if [[ -n $hand_pid ]]; then
     kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null || true
   fi
-  rm -rf "$dir"
+  if [[ -n ${OCX_BENCH_KEEP:-} ]]; then
+    echo "bench_serving: kept $dir" >&2
+  else
+    rm -rf "$dir"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -115,26 +122,34 @@ if ! ctl list >/dev/null 2>&1; then
   exit 1
 fi
 
-node "$root/tests/tools/llm-server/server.mjs" --model "$model" --port 0 \
-  >"$dir/hand.out" 2>"$dir/hand.err" &
-hand_pid=$!
-hand_t0=$(now_s)
-hand_base=
-for _ in $(seq 300); do
-  hand_base=$(sed -n 's/^listening //p' "$dir/hand.out")
-  [[ -n $hand_base ]] && break
-  kill -0 "$hand_pid" 2>/dev/null || break
-  sleep 0.1
-done
-hand_start=$(awk -v a="$hand_t0" -v b="$(now_s)" 'BEGIN{printf "%.3f", b - a}')
-if [[ -z $hand_base ]]; then
-  echo "bench_serving: the hand-started server did not start:" >&2
-  cat "$dir/hand.err" >&2
-  exit 1
-fi
 echo "ocxd pid $daemon_pid, ports $first_port-$((first_port + 19));" \
-  "hand-started server $hand_base (pid $hand_pid, listening after $hand_start s);" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+
+# Starts a fresh hand-started server (stopping the previous one): sets
+# hand_base, and hand_start, the seconds until it printed "listening".
+start_hand_server() {
+  if [[ -n $hand_pid ]]; then
+    kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null || true
+  fi
+  node "$root/tests/tools/llm-server/server.mjs" --model "$model" --port 0 \
+    >"$dir/hand.out" 2>"$dir/hand.err" &
+  hand_pid=$!
+  local t0 _
+  t0=$(now_s)
+  hand_base=
+  for _ in $(seq 600); do
+    hand_base=$(sed -n 's/^listening //p' "$dir/hand.out")
+    [[ -n $hand_base ]] && break
+    kill -0 "$hand_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  hand_start=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN{printf "%.3f", b - a}')
+  if [[ -z $hand_base ]]; then
+    echo "bench_serving: the hand-started server did not start:" >&2
+    cat "$dir/hand.err" >&2
+    exit 1
+  fi
+}
 
 # The model section: $1 = "hand", or the serve env value of a managed pool
 # with $2 replicas; $3 = max_concurrency.
@@ -196,7 +211,8 @@ jq_ts='def ts: capture("^(?<s>[^.Z]+)(?<f>\\.[0-9]+)?Z$")
   | ((.s + "Z") | fromdateiso8601) + ((.f // ".0") | ("0" + .) | tonumber);'
 
 # Submits $dir/$1.yaml and waits for the evaluation to end. Sets last_id,
-# last_wall (seconds, submit to end).
+# last_t0 (submit time), last_wall (seconds from submit to the evaluation's
+# end_time) and last_watch (to the exit of `ocxctl status --watch`).
 run_eval() {
   local name=$1 t0 t1
   t0=$(now_s)
@@ -213,7 +229,11 @@ run_eval() {
   fi
   t1=$(now_s)
   last_t0=$t0
-  last_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
+  # The evaluation's own end time: `status --watch` exits up to a second
+  # after it (its stream), a delay a user does not wait for.
+  last_wall=$(ctl -o json status "$last_id" | jq -r --argjson t0 "$t0" "$jq_ts"'
+    (.end_time // .evaluation.end_time) | ts | . - $t0 | . * 1000 | round / 1000')
+  last_watch=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
 }
 
 # The replicas (as JSON lines) of the pools evaluation $1 used.
@@ -250,25 +270,33 @@ tasks_per_replica() {
 }
 
 echo "== 1. managed vs hand-started: $samples samples, 12 infer parts, max_concurrency 4, max_num_workers 4"
-write_config a1 hand 0 4 "$samples" 12 4
-write_config a2 hand 0 4 "$samples" 12 4
+# Each (a) gets a server of its own, started just before it as a user
+# would, because (b) too runs on a fresh server: a server's first few hundred
+# requests are slower than later ones (node and llama.cpp warming up), which
+# would otherwise favour the second (a).
 write_config b managed 1 4 "$samples" 12 4
+start_hand_server
+write_config a1 hand 0 4 "$samples" 12 4
 run_eval a1
 wall_a1=$last_wall
-echo "a1 hand-started: wall $wall_a1 s ($last_id): $(phases "$last_id" "$last_t0")"
+echo "a1 hand-started: wall $wall_a1 s (watch exit $last_watch s) ($last_id): $(phases "$last_id" "$last_t0");" \
+  "server $hand_base listening after $hand_start s"
 run_eval b
 wall_b=$last_wall
 id_b=$last_id
 replica_b=$(replicas_of "$id_b")
 start_b=$(jq -rs "$jq_ts"'map((.ready_time | ts) - (.create_time | ts)) | max
   | . * 1000 | round / 1000' <<<"$replica_b")
-echo "b  managed:      wall $wall_b s ($id_b), server start $start_b s," \
+echo "b  managed:      wall $wall_b s (watch exit $last_watch s) ($id_b), server start $start_b s," \
   "replicas $(jq -s length <<<"$replica_b"), ready +$(jq -rs --argjson t0 "$last_t0" \
   "$jq_ts"'map(.ready_time | ts) | max - $t0 | . * 1000 | round / 1000' <<<"$replica_b") s:" \
   "$(phases "$id_b" "$last_t0")"
+start_hand_server
+write_config a2 hand 0 4 "$samples" 12 4
 run_eval a2
 wall_a2=$last_wall
-echo "a2 hand-started: wall $wall_a2 s ($last_id): $(phases "$last_id" "$last_t0")"
+echo "a2 hand-started: wall $wall_a2 s (watch exit $last_watch s) ($last_id): $(phases "$last_id" "$last_t0");" \
+  "server $hand_base listening after $hand_start s"
 ratio_managed=$(awk -v b="$wall_b" -v s="$start_b" -v x="$wall_a1" -v y="$wall_a2" \
   'BEGIN{printf "%.3f", (b - s) / ((x + y) / 2)}')
 echo "ratio_managed = ($wall_b - $start_b) / mean($wall_a1, $wall_a2) = $ratio_managed" \
@@ -282,6 +310,18 @@ for id in $(jq -r '.id' <<<"$replica_b"); do
   listening=$((listening + n))
 done
 replicas_b=$(jq -s length <<<"$replica_b")
+if [[ $loads -ne $replicas_b ]]; then
+  # Why a replica was started again: its state, its last reason, the end
+  # of each attempt's log and what ocxd said about it.
+  jq -r '"\(.id): \(.state), attempt \(.attempt), reason: \(.reason // "")"' <<<"$replica_b"
+  for id in $(jq -r '.id' <<<"$replica_b"); do
+    for log in "$work_root/.servers/$id"/attempt-*.log; do
+      echo "-- $log (last lines)"
+      tail -n 5 "$log"
+    done
+    grep -F "$id" "$dir/ocxd.log" | tail -n 10 || true
+  done
+fi
 echo "loads=$loads (replica attempts; 'listening' lines in their logs: $listening)," \
   "replicas $replicas_b, OpenCompass (one per infer task): 12" \
   "(target loads == replicas: $([[ $loads -eq $replicas_b ]] && echo met || echo MISSED))"
