@@ -70,15 +70,22 @@ kill_servers() {
   for f in "$work_root"/.servers/*/attempt-*/endpoint.json; do
     [[ -f $f ]] || continue
     pid=$(jq -r '.pid // empty' "$f" 2>/dev/null) || continue
-    # Only if that pid is still our server (it may have stopped and the
-    # pid been reused).
-    if [[ -n $pid ]] && grep -qs "$model" "/proc/$pid/cmdline"; then
+    # Only if that pid is still one of our servers (it may have stopped
+    # and the pid been reused): they all have OCX_BENCH_DIR=$dir.
+    if [[ -n $pid ]] && tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" |
+        grep -qxF "OCX_BENCH_DIR=$dir"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
   return 0
 }
 cleanup() {
+  # An evaluation still running (interrupted): its tasks run under ocx-shim
+  # too, so have the daemon stop them first.
+  if [[ -n ${running_id:-} && -n $daemon_pid ]]; then
+    ctl cancel "$running_id" >/dev/null 2>&1 || true
+    sleep 0.5
+  fi
   kill_servers
   if [[ -n $daemon_pid ]]; then
     kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
@@ -176,7 +183,7 @@ EOF
       replicas: $2
       ready: {path: /v1/models, timeout_s: 120}
       idle_stop_s: 30
-      env: {OCX_BENCH_POOL: "$1"}
+      env: {OCX_BENCH_POOL: "$1", OCX_BENCH_DIR: "$dir"}
 EOF
 }
 
@@ -221,6 +228,7 @@ run_eval() {
     cat "$dir/$name.err" >&2
     exit 1
   }
+  running_id=$last_id
   if ! ctl status --watch "$last_id" >"$dir/$name.watch" 2>&1; then
     echo "bench_serving: evaluation $name ($last_id) did not succeed:" >&2
     tail -n 30 "$dir/$name.watch" >&2
@@ -228,6 +236,7 @@ run_eval() {
     exit 1
   fi
   t1=$(now_s)
+  running_id=
   last_t0=$t0
   # The evaluation's own end time: `status --watch` exits up to a second
   # after it (its stream), a delay a user does not wait for.
