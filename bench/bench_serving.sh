@@ -6,7 +6,7 @@
 #   bench/bench_serving.sh [build_dir]      (default: build/)
 #
 # Build first: ninja -C <build_dir> ocxd ocxctl ocx-task ocx-shim
-# Environment: OCX_BENCH_SAMPLES (300), OCX_BENCH_TP_SAMPLES (800),
+# Environment: OCX_BENCH_SAMPLES (600), OCX_BENCH_TP_SAMPLES (800),
 #              OCX_TEST_MODEL (default ../shared/models/stories260K.gguf
 #              next to the repository), OCX_BENCH_KEEP (set: keep the
 #              temporary directory with ocxd.log and the replica logs).
@@ -38,7 +38,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 build=$(cd "${1:-$root/build}" && pwd)
-samples=${OCX_BENCH_SAMPLES:-300}
+samples=${OCX_BENCH_SAMPLES:-600}
 tp_samples=${OCX_BENCH_TP_SAMPLES:-800}
 model=${OCX_TEST_MODEL:-$root/../shared/models/stories260K.gguf}
 if [[ ! -f $model ]]; then
