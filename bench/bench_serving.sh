@@ -88,11 +88,11 @@ cleanup() {
   fi
   kill_servers
   if [[ -n $daemon_pid ]]; then
-    kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+    { kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; } || true
   fi
   kill_servers  # one the daemon started while it was being stopped
   if [[ -n $hand_pid ]]; then
-    kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null || true
+    { kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null; } || true
   fi
   if [[ -n ${OCX_BENCH_KEEP:-} ]]; then
     echo "bench_serving: kept $dir" >&2
@@ -136,7 +136,7 @@ echo "ocxd pid $daemon_pid, ports $first_port-$((first_port + 19));" \
 # hand_base, and hand_start, the seconds until it printed "listening".
 start_hand_server() {
   if [[ -n $hand_pid ]]; then
-    kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null || true
+    { kill "$hand_pid" 2>/dev/null && wait "$hand_pid" 2>/dev/null; } || true
   fi
   node "$root/tests/tools/llm-server/server.mjs" --model "$model" --port 0 \
     >"$dir/hand.out" 2>"$dir/hand.err" &
@@ -179,7 +179,8 @@ EOF
   fi
   cat <<EOF
     serve:
-      command: [node, "$root/tests/tools/llm-server/server.mjs", --model, "$model", --host, "{host}", --port, "{port}"]
+      command: [node, "$root/tests/tools/llm-server/server.mjs", --model, "$model",
+                --host, "{host}", --port, "{port}"]
       replicas: $2
       ready: {path: /v1/models, timeout_s: 120}
       idle_stop_s: 30
@@ -278,7 +279,8 @@ tasks_per_replica() {
   done | sort | uniq -c | awk '{printf "%s%s:%s", (NR > 1 ? " " : ""), $2, $1}'
 }
 
-echo "== 1. managed vs hand-started: $samples samples, 12 infer parts, max_concurrency 4, max_num_workers 4"
+echo "== 1. managed vs hand-started: $samples samples, 12 infer parts," \
+  "max_concurrency 4, max_num_workers 4"
 # Each (a) gets a server of its own, started just before it as a user
 # would, because (b) too runs on a fresh server: a server's first few hundred
 # requests are slower than later ones (node and llama.cpp warming up), which
@@ -288,24 +290,25 @@ start_hand_server
 write_config a1 hand 0 4 "$samples" 12 4
 run_eval a1
 wall_a1=$last_wall
-echo "a1 hand-started: wall $wall_a1 s (watch exit $last_watch s) ($last_id): $(phases "$last_id" "$last_t0");" \
-  "server $hand_base listening after $hand_start s"
+echo "a1 hand-started: wall $wall_a1 s (watch exit $last_watch s) ($last_id):" \
+  "$(phases "$last_id" "$last_t0"); server $hand_base listening after $hand_start s"
 run_eval b
 wall_b=$last_wall
 id_b=$last_id
 replica_b=$(replicas_of "$id_b")
 start_b=$(jq -rs "$jq_ts"'map((.ready_time | ts) - (.create_time | ts)) | max
   | . * 1000 | round / 1000' <<<"$replica_b")
-echo "b  managed:      wall $wall_b s (watch exit $last_watch s) ($id_b), server start $start_b s," \
-  "replicas $(jq -s length <<<"$replica_b"), ready +$(jq -rs --argjson t0 "$last_t0" \
-  "$jq_ts"'map(.ready_time | ts) | max - $t0 | . * 1000 | round / 1000' <<<"$replica_b") s:" \
-  "$(phases "$id_b" "$last_t0")"
+ready_b=$(jq -rs --argjson t0 "$last_t0" "$jq_ts"'
+  map(.ready_time | ts) | max - $t0 | . * 1000 | round / 1000' <<<"$replica_b")
+echo "b  managed:      wall $wall_b s (watch exit $last_watch s) ($id_b)," \
+  "server start $start_b s, replicas $(jq -s length <<<"$replica_b")," \
+  "ready +$ready_b s: $(phases "$id_b" "$last_t0")"
 start_hand_server
 write_config a2 hand 0 4 "$samples" 12 4
 run_eval a2
 wall_a2=$last_wall
-echo "a2 hand-started: wall $wall_a2 s (watch exit $last_watch s) ($last_id): $(phases "$last_id" "$last_t0");" \
-  "server $hand_base listening after $hand_start s"
+echo "a2 hand-started: wall $wall_a2 s (watch exit $last_watch s) ($last_id):" \
+  "$(phases "$last_id" "$last_t0"); server $hand_base listening after $hand_start s"
 ratio_managed=$(awk -v b="$wall_b" -v s="$start_b" -v x="$wall_a1" -v y="$wall_a2" \
   'BEGIN{printf "%.3f", (b - s) / ((x + y) / 2)}')
 echo "ratio_managed = ($wall_b - $start_b) / mean($wall_a1, $wall_a2) = $ratio_managed" \
@@ -335,7 +338,8 @@ echo "loads=$loads (replica attempts; 'listening' lines in their logs: $listenin
   "replicas $replicas_b, OpenCompass (one per infer task): 12" \
   "(target loads == replicas: $([[ $loads -eq $replicas_b ]] && echo met || echo MISSED))"
 
-echo "== 3. two replicas vs one: $tp_samples samples, 8 infer parts, max_concurrency 2, max_num_workers 8"
+echo "== 3. two replicas vs one: $tp_samples samples, 8 infer parts," \
+  "max_concurrency 2, max_num_workers 8"
 # Each pool first cold (its replicas start for this evaluation: the
 # measurement), then warm: the same evaluation again on the same pool while
 # its replicas are still READY (idle_stop_s 30), which shows what routing
@@ -352,9 +356,9 @@ for n in 1 2; do
       "${tp[$n-$phase]} samples/s; infer tasks per replica:" \
       "$(tasks_per_replica "$last_id"); $(phases "$last_id" "$last_t0") ($last_id)"
   done
-  echo "replicas $n: ready after" $(replicas_of "$last_id" | jq -rs "$jq_ts"'
+  echo "replicas $n: ready after $(replicas_of "$last_id" | jq -rs "$jq_ts"'
     map((.ready_time | ts) - (.create_time | ts) | . * 1000 | round / 1000)
-    | map(tostring + " s") | join(", ")')
+    | map(tostring + " s") | join(", ")')"
 done
 ratio_two=$(awk -v a="${tp[1-cold]}" -v b="${tp[2-cold]}" 'BEGIN{printf "%.3f", b / a}')
 ratio_warm=$(awk -v a="${tp[1-warm]}" -v b="${tp[2-warm]}" 'BEGIN{printf "%.3f", b / a}')
