@@ -285,13 +285,17 @@ echo "== 1. managed vs hand-started: $samples samples, 12 infer parts," \
 # would, because (b) too runs on a fresh server: a server's first few hundred
 # requests are slower than later ones (node and llama.cpp warming up), which
 # would otherwise favour the second (a).
+# run_hand NAME: the evaluation on a fresh hand-started server.
+run_hand() {
+  start_hand_server
+  write_config "$1" hand 0 4 "$samples" 12 4
+  run_eval "$1"
+  echo "$1 hand-started: wall $last_wall s (watch exit $last_watch s) ($last_id):" \
+    "$(phases "$last_id" "$last_t0"); server $hand_base listening after $hand_start s"
+}
 write_config b managed 1 4 "$samples" 12 4
-start_hand_server
-write_config a1 hand 0 4 "$samples" 12 4
-run_eval a1
+run_hand a1
 wall_a1=$last_wall
-echo "a1 hand-started: wall $wall_a1 s (watch exit $last_watch s) ($last_id):" \
-  "$(phases "$last_id" "$last_t0"); server $hand_base listening after $hand_start s"
 run_eval b
 wall_b=$last_wall
 id_b=$last_id
@@ -303,12 +307,8 @@ ready_b=$(jq -rs --argjson t0 "$last_t0" "$jq_ts"'
 echo "b  managed:      wall $wall_b s (watch exit $last_watch s) ($id_b)," \
   "server start $start_b s, replicas $(jq -s length <<<"$replica_b")," \
   "ready +$ready_b s: $(phases "$id_b" "$last_t0")"
-start_hand_server
-write_config a2 hand 0 4 "$samples" 12 4
-run_eval a2
+run_hand a2
 wall_a2=$last_wall
-echo "a2 hand-started: wall $wall_a2 s (watch exit $last_watch s) ($last_id):" \
-  "$(phases "$last_id" "$last_t0"); server $hand_base listening after $hand_start s"
 ratio_managed=$(awk -v b="$wall_b" -v s="$start_b" -v x="$wall_a1" -v y="$wall_a2" \
   'BEGIN{printf "%.3f", (b - s) / ((x + y) / 2)}')
 echo "ratio_managed = ($wall_b - $start_b) / mean($wall_a1, $wall_a2) = $ratio_managed" \
