@@ -10,6 +10,12 @@
 # (the machines are shared and noisy), or absolute figures printed next to
 # their baselines.
 #
+# Not run here (they need node and the tiny model, or a Slurm cluster, and
+# print their own RESULT line): bench/bench_infer.sh (ocx-task vs a plain
+# client), bench/bench_serving.sh (managed model servers: managed vs
+# hand-started wall time, model loads, two replicas vs one) and
+# bench/bench_slurm.sh.
+#
 # Exit status: 0 when every benchmark ran (a MISS is a finding, reported in
 # the table), 1 when a benchmark failed or printed no RESULT line.
 set -u -o pipefail
