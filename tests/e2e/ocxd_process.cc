@@ -159,6 +159,23 @@ RunResult RunProgram(const std::vector<std::string>& args,
   return result;
 }
 
+bool PollUntil(const std::function<bool()>& done, int timeout_s) {
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
     ocx::v1::EvaluationService::Stub* stub, const std::string& id,
     int timeout_s) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,13 @@ struct RunResult {
 };
 RunResult RunProgram(const std::vector<std::string>& argv,
                      const std::vector<std::string>& env = {});
+
+// Calls `done` every 100 ms until it returns true or `timeout_s` passed;
+// returns its last answer.
+bool PollUntil(const std::function<bool()>& done, int timeout_s);
+
+// The whole file at `path`; "" when it cannot be read.
+std::string FileText(const std::string& path);
 
 // Polls GetEvaluation until the evaluation is final or `timeout_s` passed.
 absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(

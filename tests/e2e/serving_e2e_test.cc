@@ -47,27 +47,10 @@ using ::testing::HasSubstr;
 const std::string kSource = OCX_SOURCE_DIR;
 const std::string kData = kSource + "/tests/data/";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool WaitUntil(const std::function<bool()>& done, int timeout_s) {
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
 bool Alive(pid_t pid) {
   if (pid <= 0 || kill(pid, 0) != 0) return false;
   // A zombie is dead for our purposes.
-  std::string stat = Slurp(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat = FileText(absl::StrCat("/proc/", pid, "/stat"));
   size_t close = stat.rfind(')');
   return close != std::string::npos && close + 2 < stat.size() &&
          stat[close + 2] != 'Z';
@@ -75,7 +58,7 @@ bool Alive(pid_t pid) {
 
 // One variable of a live process's environment.
 std::string EnvOf(pid_t pid, const std::string& name) {
-  std::string env = Slurp(absl::StrCat("/proc/", pid, "/environ"));
+  std::string env = FileText(absl::StrCat("/proc/", pid, "/environ"));
   for (absl::string_view kv : absl::StrSplit(env, '\0')) {
     if (absl::ConsumePrefix(&kv, name + "=")) return std::string(kv);
   }
@@ -125,7 +108,7 @@ class ServingE2ETest : public ::testing::Test {
   // hand-started one on port 18089.
   std::string DemoConfig(const std::string& serve_extra,
                          const std::string& work = "out") {
-    std::string yaml = Slurp(kSource + "/examples/tiny-model.yaml");
+    std::string yaml = FileText(kSource + "/examples/tiny-model.yaml");
     const std::string base = "    openai_api_base: http://127.0.0.1:18089/v1\n";
     EXPECT_THAT(yaml, HasSubstr(base));
     yaml = absl::StrReplaceAll(
@@ -231,8 +214,8 @@ class ServingE2ETest : public ::testing::Test {
   // The server pid a replica's current start wrote in its endpoint file.
   pid_t ServerPid(const Replica& r) {
     std::string text =
-        Slurp(absl::StrCat(daemon_->work_root(), "/.servers/", r.id(),
-                           "/attempt-", r.attempt(), "/endpoint.json"));
+        FileText(absl::StrCat(daemon_->work_root(), "/.servers/", r.id(),
+                              "/attempt-", r.attempt(), "/endpoint.json"));
     google::protobuf::Struct s;
     if (!google::protobuf::util::JsonStringToMessage(text, &s).ok()) return -1;
     auto it = s.fields().find("pid");
@@ -248,7 +231,7 @@ class ServingE2ETest : public ::testing::Test {
                     "-name", "endpoint.json"});
     for (absl::string_view path : absl::StrSplit(r.out, '\n')) {
       if (path.empty()) continue;
-      std::string text = Slurp(std::string(path));
+      std::string text = FileText(std::string(path));
       google::protobuf::Struct s;
       if (google::protobuf::util::JsonStringToMessage(text, &s).ok() &&
           s.fields().count("pid")) {
@@ -287,7 +270,7 @@ TEST_F(ServingE2ETest, DemoEvaluationOnAManagedServerPrintsTheReadmeTable) {
 
   RunResult results = RunProgram({OcxctlPath(), "results", id}, Env());
   ASSERT_EQ(results.exit_code, 0) << results.err;
-  const std::string readme = Slurp(kSource + "/README.md");
+  const std::string readme = FileText(kSource + "/README.md");
   const std::string head = "dataset                version  metric";
   size_t start = readme.find(head);
   ASSERT_NE(start, std::string::npos);
@@ -320,7 +303,7 @@ TEST_F(ServingE2ETest, TwoReplicasOnTwoGpuSlotsSeeTheirOwnDevices) {
   StartDaemon({"--gpus", "0,1"});
   const std::string id = Submit(GenConfig(
       "      num_gpus: 1\n      replicas: 2\n", /*samples=*/120, /*parts=*/6));
-  ASSERT_TRUE(WaitUntil([&] { return ReadyReplicas().size() == 2; }, 120))
+  ASSERT_TRUE(PollUntil([&] { return ReadyReplicas().size() == 2; }, 120))
       << daemon_->log();
   std::set<std::string> seen;
   for (const Replica& r : ReadyReplicas()) {
@@ -366,10 +349,10 @@ TEST_F(ServingE2ETest, ReplicaKilledMidRunTasksFinishOnTheOther) {
   StartDaemon();
   const std::string id =
       Submit(GenConfig("      replicas: 2\n", /*samples=*/240, /*parts=*/4));
-  ASSERT_TRUE(WaitUntil([&] { return ReadyReplicas().size() == 2; }, 120))
+  ASSERT_TRUE(PollUntil([&] { return ReadyReplicas().size() == 2; }, 120))
       << daemon_->log();
   // Let both serve a while, then kill the first one's server outright.
-  ASSERT_TRUE(WaitUntil([&] { return AnsweredPrompts().size() >= 40; }, 120));
+  ASSERT_TRUE(PollUntil([&] { return AnsweredPrompts().size() >= 40; }, 120));
   Replica victim;
   const ListServersResponse servers = Servers();
   for (const Replica& r : servers.servers(0).replicas()) {
@@ -411,9 +394,9 @@ TEST_F(ServingE2ETest, OcxdRestartAdoptsTheRunningReplica) {
   StartDaemon();
   const std::string id =
       Submit(GenConfig("      replicas: 1\n", /*samples=*/200, /*parts=*/2));
-  ASSERT_TRUE(WaitUntil([&] { return ReadyReplicas().size() == 1; }, 120))
+  ASSERT_TRUE(PollUntil([&] { return ReadyReplicas().size() == 1; }, 120))
       << daemon_->log();
-  ASSERT_TRUE(WaitUntil([&] { return AnsweredPrompts().size() >= 20; }, 120));
+  ASSERT_TRUE(PollUntil([&] { return AnsweredPrompts().size() >= 20; }, 120));
   Replica before = ReadyReplicas()[0];
   pid_t pid = ServerPid(before);
   ASSERT_TRUE(Alive(pid));
@@ -512,15 +495,15 @@ TEST_F(ServingE2ETest, IdleReplicasStopAndCancelStopsThemAtOnce) {
   std::vector<Replica> replicas = Replicas(id);
   ASSERT_EQ(replicas.size(), 1u);
   pid_t pid = ServerPid(replicas[0]);
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] { return Replicas(id)[0].state() == Replica::STOPPED; }, 30))
       << daemon_->log();
   EXPECT_THAT(Replicas(id)[0].reason(), HasSubstr("idle for 2 s"));
-  EXPECT_TRUE(WaitUntil([&] { return !Alive(pid); }, 10));
+  EXPECT_TRUE(PollUntil([&] { return !Alive(pid); }, 10));
 
   const std::string c = Submit(GenConfig("      replicas: 1\n", /*samples=*/400,
                                          /*parts=*/2, "cancelled"));
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] {
         for (const Replica& r : Replicas(c)) {
           if (r.state() == Replica::READY) return true;
@@ -532,7 +515,7 @@ TEST_F(ServingE2ETest, IdleReplicasStopAndCancelStopsThemAtOnce) {
   RunResult cancel = RunProgram({OcxctlPath(), "cancel", c}, Env());
   ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
   ASSERT_EQ(Wait(c).state(), Evaluation::CANCELLED);
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] {
         for (const Replica& r : Replicas(c)) {
           if (r.state() != Replica::STOPPED) return false;
@@ -567,7 +550,7 @@ TEST_F(ServingE2ETest, BadServeSectionsAreRefusedBeforeAnythingStarts) {
     EXPECT_THAT(r.err, HasSubstr(c.error)) << c.serve;
   }
   std::string missing =
-      absl::StrReplaceAll(Slurp(GenConfig("", 10, 1, "bad")),
+      absl::StrReplaceAll(FileText(GenConfig("", 10, 1, "bad")),
                           {{"[node, ", "[no-such-server-xyz, "}});
   RunResult r =
       RunProgram({OcxctlPath(), "submit", Write("bad2.yaml", missing)}, Env());
@@ -575,7 +558,7 @@ TEST_F(ServingE2ETest, BadServeSectionsAreRefusedBeforeAnythingStarts) {
   EXPECT_THAT(r.err, HasSubstr("models[0].serve.command[0]"));
   EXPECT_THAT(r.err, HasSubstr("no-such-server-xyz"));
   std::string placeholder = absl::StrReplaceAll(
-      Slurp(GenConfig("", 10, 1, "bad")), {{"\"{port}\"", "\"{prot}\""}});
+      FileText(GenConfig("", 10, 1, "bad")), {{"\"{port}\"", "\"{prot}\""}});
   r = RunProgram({OcxctlPath(), "submit", Write("bad3.yaml", placeholder)},
                  Env());
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -45,16 +45,6 @@ std::string Bin(const std::string& name) {
   return "/usr/bin/" + name;
 }
 
-bool WaitUntil(const std::function<bool()>& cond, int timeout_s) {
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return cond();
-}
-
 class SlurmServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -145,7 +135,7 @@ TEST_F(SlurmServingTest, ReplicaRunsAsASlurmJobAndServesTheInferTasks) {
 
   // The replica is a Slurm job asking for one GPU.
   std::string job;
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] {
         for (const Replica& r : Replicas(id)) {
           if (!r.backend_id().empty() && r.backend_id() != "0" &&
@@ -175,10 +165,10 @@ TEST_F(SlurmServingTest, ReplicaRunsAsASlurmJobAndServesTheInferTasks) {
   EXPECT_EQ(replicas[0].host(), host);
   EXPECT_EQ(replicas[0].served_tasks(), 1);
   // Idle for 1 s: the job is cancelled and the replica STOPPED.
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] { return Replicas(id)[0].state() == Replica::STOPPED; }, 60))
       << daemon_->log();
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(PollUntil(
       [&] {
         RunResult q = RunProgram({Bin("squeue"), "-h", "-j", job, "-t",
                                   "PENDING,RUNNING", "-o", "%i"});
