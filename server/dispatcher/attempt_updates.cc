@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "common/utf8_prefix.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/dispatcher/task_command.h"
 #include "server/dispatcher/task_files.h"
@@ -26,17 +27,11 @@ std::string SignalName(int sig) {
   return abbrev != nullptr ? absl::StrCat("SIG", abbrev) : absl::StrCat(sig);
 }
 
-// "<kind>: <message>", at most kMaxTaskErrorReason bytes (not cutting a
-// UTF-8 sequence).
+// "<kind>: <message>", at most kMaxTaskErrorReason bytes.
 std::string Describe(const ocx::v1::TaskError& error) {
   std::string text = absl::StrCat(error.kind(), ": ", error.message());
   if (text.size() <= kMaxTaskErrorReason) return text;
-  size_t end = kMaxTaskErrorReason - 3;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  text.resize(end);
-  return text + "...";
+  return Utf8Prefix(text, kMaxTaskErrorReason - 3) + "...";
 }
 
 }  // namespace

@@ -4,21 +4,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "common/file_util.h"
+#include "common/utf8_prefix.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ocx::task {
 namespace {
 
 constexpr char kPayloadUrl[] = "type.googleapis.com/ocx.v1.TaskError";
-
-// At most `n` bytes of `s`, not cutting a UTF-8 sequence in two (proto
-// JSON refuses invalid UTF-8).
-std::string Utf8Prefix(absl::string_view s, size_t n) {
-  if (s.size() <= n) return std::string(s);
-  size_t end = n;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return std::string(s.substr(0, end));
-}
 
 }  // namespace
 
@@ -28,7 +20,7 @@ absl::Status WithTaskError(absl::Status status, absl::string_view kind,
   ocx::v1::TaskError tag;
   tag.set_kind(std::string(kind));
   tag.set_http_status(http_status);
-  tag.set_body_excerpt(Utf8Prefix(body, kMaxBodyExcerpt));
+  tag.set_body_excerpt(ocx::Utf8Prefix(body, kMaxBodyExcerpt));
   status.SetPayload(kPayloadUrl, absl::Cord(tag.SerializeAsString()));
   return status;
 }
