@@ -27,7 +27,8 @@
 
 namespace ocx {
 
-// Returns `status` with `context: ` prefixed to its message, same code.
+// Returns `status` with `context: ` prefixed to its message, same code and
+// payloads.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
 
 }  // namespace ocx

@@ -63,6 +63,10 @@ std::string AttemptDir(absl::string_view work_dir, absl::string_view task_id,
   return JoinPath(TaskDir(work_dir, task_id), absl::StrCat(attempt));
 }
 
+std::string ErrorRecordFileIn(absl::string_view attempt_dir) {
+  return JoinPath(attempt_dir, "error.json");
+}
+
 std::string ProgressFileIn(absl::string_view task_dir) {
   return JoinPath(task_dir, "progress.json");
 }

@@ -12,6 +12,7 @@
 //     logs/{infer,eval}/<model>/<task>.<attempt>.out   one log per attempt
 //     .ocx/tasks/<task>/task.json               params, written once
 //     .ocx/tasks/<task>/<attempt>/              supervisor state of an attempt
+//     .ocx/tasks/<task>/<attempt>/error.json    how ocx-task failed (TaskError)
 //     .ocx/tasks/<task>/progress.json           infer progress (all attempts)
 //     .ocx/tasks/<task>/journal/<part>.jsonl    infer journal of one part
 //
@@ -72,6 +73,10 @@ std::string TaskJsonFile(absl::string_view work_dir, absl::string_view task_id);
 // .ocx/tasks/<task_id>/<attempt>
 std::string AttemptDir(absl::string_view work_dir, absl::string_view task_id,
                        int attempt);
+
+// <attempt_dir>/error.json: the TaskError record a failing ocx-task writes
+// into the attempt dir it is given (OCX_ATTEMPT_DIR).
+std::string ErrorRecordFileIn(absl::string_view attempt_dir);
 
 // Inside a task dir (the directory of a task.json, wherever it lies: an
 // ocx-task run by hand keeps its state next to its task file).

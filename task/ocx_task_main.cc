@@ -4,16 +4,21 @@
 // `ocx-task serve ...` starts a managed model server (task/serve/).
 //
 // Exit codes: 0 the task's outputs are written; 1 the task failed (the
-// reason is the last line on stderr, which is the attempt's log); 2 bad
-// usage or unreadable parameters.
+// reason is the last line on stderr, which is the attempt's log, and, when
+// the daemon gave an attempt dir in OCX_ATTEMPT_DIR, the TaskError record
+// <attempt dir>/error.json that ocxd reads); 2 bad usage or unreadable
+// parameters.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
 #include "common/file_util.h"
+#include "common/work_dir_layout.h"
 #include "google/protobuf/util/json_util.h"
 #include "ocx/v1/resources.pb.h"
+#include "task/error/task_error.h"
 #include "task/eval/eval_task.h"
 #include "task/infer/infer_task.h"
 #include "task/serve/serve_main.h"
@@ -29,6 +34,18 @@ int Usage() {
                "starts a\n"
                "  managed model server.\n");
   return 2;
+}
+
+// The failure as a TaskError in the attempt dir, for ocxd.
+void WriteErrorRecord(const absl::Status& status) {
+  const char* attempt_dir = std::getenv("OCX_ATTEMPT_DIR");
+  if (attempt_dir == nullptr || *attempt_dir == '\0') return;
+  absl::Status written =
+      ocx::task::WriteTaskError(ocx::layout::ErrorRecordFileIn(attempt_dir),
+                                ocx::task::TaskErrorOf(status));
+  if (!written.ok()) {
+    std::fprintf(stderr, "ocx-task: %s\n", written.ToString().c_str());
+  }
 }
 
 }  // namespace
@@ -64,6 +81,7 @@ int main(int argc, char** argv) {
   if (!status.ok()) {
     std::fprintf(stderr, "ocx-task %s failed: %s\n", verb.c_str(),
                  status.ToString().c_str());
+    WriteErrorRecord(status);
     return 1;
   }
   return 0;

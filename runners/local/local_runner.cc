@@ -232,6 +232,18 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   pid_t pid = 0;
   int rc = posix_spawn(&pid, options_.shim_path.c_str(), setup.actions(),
                        setup.attr(), argv_ptrs.data(), env_ptrs.data());
+  if (rc == E2BIG) {
+    // The shim carries the task's argv and environment: it is the task
+    // that is too big, and no retry makes it smaller.
+    size_t arg_bytes = 0, env_bytes = 0;
+    for (const std::string& a : spec.argv) arg_bytes += a.size() + 1;
+    for (const std::string& e : env) env_bytes += e.size() + 1;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attempt ", spec.name, ": cannot run ", spec.argv[0],
+        ": its argument list and environment are too long (E2BIG: ", arg_bytes,
+        " bytes of arguments, ", env_bytes,
+        " of environment; shorten the command or its environment)"));
+  }
   if (rc != 0) {
     return PosixError(absl::StrCat("attempt ", spec.name, ": cannot start ",
                                    options_.shim_path),

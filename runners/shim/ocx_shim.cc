@@ -26,7 +26,8 @@
 //     empty signal mask and every signal disposition at its default. PROGRAM
 //     is looked up in PATH (execvp). If it cannot be run, "ocx-shim: cannot
 //     run PROGRAM: <strerror>" is appended to FILE and the task exits 127
-//     (also for a --workdir that cannot be entered).
+//     (also for a --workdir that cannot be entered); the exit record's
+//     reason is then "cannot run PROGRAM: <strerror>".
 //  d. DIR/task.pid ("<task pid>\n") is written atomically (tmp + rename).
 //  e. SIGTERM or SIGINT to the shim, or --timeout-s N seconds (N > 0) after
 //     the start: SIGTERM to the task's process group, SIGKILL to the group
@@ -335,6 +336,13 @@ struct TaskArgs {
 // uses the stack, not malloc). Only touched pages cost anything.
 alignas(64) char g_task_stack[256 * 1024];
 
+// Set by the task's child (shared memory) when it could not exec: the
+// errno, and whether it was the workdir that failed. The shim makes it the
+// exit record's reason, so ocxd can tell "cannot run" from a task that
+// itself exited 127.
+int g_exec_errno = 0;
+bool g_exec_workdir = false;
+
 // Runs in the task's child until exec; never returns. It shares the shim's
 // memory (CLONE_VM|CLONE_VFORK, as posix_spawn does; the shim is suspended
 // meanwhile and has no signal handlers), but has its own descriptor table and
@@ -359,6 +367,8 @@ int TaskMain(void* arg) {
   dup2(t.log_fd, STDERR_FILENO);
   sigprocmask(SIG_SETMASK, t.empty_mask, nullptr);
   if (o.workdir != nullptr && chdir(o.workdir) != 0) {
+    g_exec_errno = errno;
+    g_exec_workdir = true;
     Buf b;
     b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": cannot enter workdir ");
     b.S(o.workdir).S(": ").S(strerror(errno)).S("\n");
@@ -366,6 +376,7 @@ int TaskMain(void* arg) {
     _exit(kExecFailed);
   }
   execvp(o.argv[0], o.argv);
+  g_exec_errno = errno;
   Buf b;
   b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": ").S(strerror(errno));
   b.S("\n");
@@ -464,6 +475,12 @@ pid_t StartTask(const Options& o, pid_t self, int sfd,
       Buf b;
       b.S("ocx-shim: cannot start the task: ").S(strerror(clone_errno));
       SetReason(out, b);
+    } else if (g_exec_errno != 0) {
+      // CLONE_VFORK: the child has exec'd or exited by now.
+      Buf b;
+      b.S("cannot run ").S(o.argv[0]).S(": ");
+      if (g_exec_workdir) b.S("cannot enter workdir ").S(o.workdir).S(": ");
+      SetReason(out, b.S(strerror(g_exec_errno)));
     }
   }
   if (log_fd >= 0) close(log_fd);

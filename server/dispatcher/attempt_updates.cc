@@ -2,12 +2,15 @@
 // attempt (the retry policy decides what becomes of its task).
 #include <string.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "common/utf8_prefix.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/task_command.h"
 #include "server/dispatcher/task_files.h"
 
 namespace ocx::server {
@@ -16,9 +19,19 @@ namespace {
 using ocx::v1::Attempt;
 using ocx::v1::Task;
 
+// The most of a TaskError's "<kind>: <message>" a reason carries.
+constexpr size_t kMaxTaskErrorReason = 1024;
+
 std::string SignalName(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev != nullptr ? absl::StrCat("SIG", abbrev) : absl::StrCat(sig);
+}
+
+// "<kind>: <message>", at most kMaxTaskErrorReason bytes.
+std::string Describe(const ocx::v1::TaskError& error) {
+  std::string text = absl::StrCat(error.kind(), ": ", error.message());
+  if (text.size() <= kMaxTaskErrorReason) return text;
+  return Utf8Prefix(text, kMaxTaskErrorReason - 3) + "...";
 }
 
 }  // namespace
@@ -82,6 +95,7 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
   SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
   std::string reason;
   Attempt::State state = Attempt::SUCCEEDED;
+  FailureFacts facts;
   if (u.signal != 0) {
     a.set_signal(u.signal);
     state = Attempt::FAILED;
@@ -91,8 +105,17 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
     a.set_exit_code(u.exit_code);
     if (u.exit_code != 0) {
       state = Attempt::FAILED;
+      facts.exit_code = u.exit_code;
       reason = absl::StrCat("exit code ", u.exit_code);
-      if (u.exit_code == 127) absl::StrAppend(&reason, " (command not found?)");
+      // The task's own word on why it failed (ocx-task's error.json).
+      if (std::optional<ocx::v1::TaskError> error = ReadTaskError(
+              PathsFor(t.task.params(), a.number()).attempt_dir)) {
+        absl::StrAppend(&reason, ": ", Describe(*error));
+        facts.error_kind = error->kind();
+        facts.http_status = error->http_status();
+      } else if (u.exit_code == 127 && u.reason.empty()) {
+        absl::StrAppend(&reason, " (command not found?)");
+      }
     } else {
       std::string missing = MissingOutputs(t.task.params());
       if (!missing.empty()) {
@@ -113,11 +136,12 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
     OCX_RETURN_IF_ERROR(
         RecordOutputs(store_, t.task.id(), t.task.params(), now));
   }
-  return FinishAttempt(&t, state, reason, now);
+  return FinishAttempt(&t, state, reason, now, facts);
 }
 
 absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
-                                       const std::string& reason, int64_t now) {
+                                       const std::string& reason, int64_t now,
+                                       const FailureFacts& facts) {
   Attempt& a = t->attempt.attempt;
   std::string why = reason;
   if (!a.replica_id().empty()) {
@@ -139,7 +163,7 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
   OCX_RETURN_IF_ERROR(store_->PutAttempt(t->attempt));
   RetryDecision next = retry_policy_.AfterAttempt(
       state, why, a.number(), t->task.attempt_count(), t->task.max_attempts(),
-      evals_.at(t->task.evaluation_id()).cancel_requested);
+      evals_.at(t->task.evaluation_id()).cancel_requested, facts);
   if (next.state != Task::READY) {
     return SetTaskState(t, next.state, next.reason, now);
   }

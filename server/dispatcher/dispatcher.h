@@ -169,9 +169,11 @@ class Dispatcher {
   // from the exit code, signal and expected outputs.
   absl::Status ApplyExit(TaskEntry* t, const runners::AttemptUpdate& u,
                          int64_t now);
-  // Records the attempt's end; the retry policy decides the task's state.
+  // Records the attempt's end; the retry policy decides the task's state,
+  // from `facts` too.
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
-                             const std::string& reason, int64_t now);
+                             const std::string& reason, int64_t now,
+                             const FailureFacts& facts = {});
   absl::Status PromoteDueRetries(int64_t now);
   // Managed servers (serving.cc): the pools' turn, and the task attempts on
   // replicas that left READY stopped, to run again elsewhere.

@@ -178,9 +178,12 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
         ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
     if (!id.ok()) {
       runner->Unplace(spec.key);
+      FailureFacts facts;
+      facts.launch_error = id.status().code();
       OCX_RETURN_IF_ERROR(FinishAttempt(
           &t, Attempt::FAILED,
-          absl::StrCat("could not start: ", id.status().message()), now));
+          absl::StrCat("could not start: ", id.status().message()), now,
+          facts));
       continue;
     }
     t.attempt.attempt.set_backend_id(*id);

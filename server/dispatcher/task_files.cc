@@ -66,6 +66,22 @@ absl::Status RecordOutputs(store::Store* store, const std::string& task_id,
   return absl::OkStatus();
 }
 
+std::optional<ocx::v1::TaskError> ReadTaskError(
+    const std::string& attempt_dir) {
+  absl::StatusOr<std::string> text =
+      ReadFile(layout::ErrorRecordFileIn(attempt_dir));
+  if (!text.ok()) return std::nullopt;
+  ocx::v1::TaskError error;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(*text, &error, options)
+           .ok() ||
+      error.kind().empty()) {
+    return std::nullopt;
+  }
+  return error;
+}
+
 absl::Status WriteTaskJson(const ocx::v1::TaskParams& params) {
   const std::string path =
       layout::TaskJsonFile(params.work_dir(), params.task_id());

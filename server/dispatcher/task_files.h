@@ -9,6 +9,7 @@
 #define OCX_SERVER_DISPATCHER_TASK_FILES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,6 +31,11 @@ std::string MissingInputs(const ocx::v1::TaskParams& params);
 // that are gone and tasks planned before fingerprints existed.
 absl::Status RecordOutputs(store::Store* store, const std::string& task_id,
                            const ocx::v1::TaskParams& params, int64_t now);
+
+// The TaskError a failed ocx-task left in `attempt_dir` (error.json), or
+// nullopt when there is none or it is not a TaskError (a `command` task
+// may write anything there).
+std::optional<ocx::v1::TaskError> ReadTaskError(const std::string& attempt_dir);
 
 // Writes the task's task.json (proto JSON, original field names) unless it
 // exists: it is written once, before the first attempt, and never changes.

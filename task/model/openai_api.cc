@@ -1,8 +1,12 @@
 #include "task/model/openai_api.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "task/json/json.h"
 
@@ -35,6 +39,26 @@ const Value* FirstChoice(const Value& response) {
     return nullptr;
   }
   return &choices->list_value().values(0);
+}
+
+// The logprobs list of choices[0] (token_logprobs or content), nulls
+// included; nullptr when there is none.
+const google::protobuf::ListValue* LogprobEntries(const Value& choice) {
+  const Value* logprobs = Member(choice, "logprobs");
+  if (logprobs == nullptr || !logprobs->has_struct_value()) return nullptr;
+  for (const char* key : {"token_logprobs", "content"}) {
+    const Value* list = Member(*logprobs, key);
+    if (list != nullptr && list->has_list_value()) return &list->list_value();
+  }
+  return nullptr;
+}
+
+// usage.<key> when it is a number.
+std::optional<int64_t> Usage(const Value& response, const char* key) {
+  const Value* usage = Member(response, "usage");
+  const Value* n = usage != nullptr ? Member(*usage, key) : nullptr;
+  if (n == nullptr || !n->has_number_value()) return std::nullopt;
+  return static_cast<int64_t>(n->number_value());
 }
 
 }  // namespace
@@ -120,11 +144,50 @@ absl::StatusOr<std::vector<double>> TokenLogprobs(const Value& response) {
   }
   if (!found || out.empty()) {
     return absl::FailedPreconditionError(
-        "the server returned no log-probabilities for the echoed prompt, so "
-        "it cannot score prompts; PPLInferencer needs /v1/completions with "
-        "echo and logprobs (vLLM supports them)");
+        "the response has no log-probabilities, so the server cannot score "
+        "prompts");
   }
   return out;
+}
+
+absl::Status CheckPromptCovered(const Value& response,
+                                const std::string& prompt, int max_tokens) {
+  const Value* choice = FirstChoice(response);
+  if (choice == nullptr) return absl::OkStatus();
+  const google::protobuf::ListValue* entries = LogprobEntries(*choice);
+  const int64_t n = entries != nullptr ? entries->values_size() : 0;
+  if (std::optional<int64_t> prompt_tokens = Usage(response, "prompt_tokens");
+      prompt_tokens.has_value() && *prompt_tokens > 0) {
+    const int64_t generated =
+        Usage(response, "completion_tokens").value_or(std::max(max_tokens, 0));
+    if (n - generated + 1 < *prompt_tokens) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("echo ignored: ", n,
+                       n == 1 ? " log-probability" : " log-probabilities",
+                       " for a ", *prompt_tokens, "-token prompt"));
+    }
+    return absl::OkStatus();
+  }
+  const Value* logprobs = Member(*choice, "logprobs");
+  const Value* offsets =
+      logprobs != nullptr ? Member(*logprobs, "text_offset") : nullptr;
+  if (offsets != nullptr && offsets->has_list_value() &&
+      offsets->list_value().values_size() > 0) {
+    const Value& first = offsets->list_value().values(0);
+    if (first.has_number_value() && first.number_value() != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "echo ignored: the log-probabilities start at text offset ",
+          first.number_value(), ", not at the prompt's start"));
+    }
+    return absl::OkStatus();
+  }
+  const Value* text = Member(*choice, "text");
+  if (text != nullptr && text->has_string_value() &&
+      !absl::StartsWith(text->string_value(), prompt)) {
+    return absl::FailedPreconditionError(
+        "echo ignored: the returned text does not start with the prompt");
+  }
+  return absl::OkStatus();
 }
 
 double Perplexity(const std::vector<double>& logprobs) {

@@ -49,6 +49,18 @@ absl::StatusOr<std::string> CompletionText(
 absl::StatusOr<std::vector<double>> TokenLogprobs(
     const google::protobuf::Value& response);
 
+// Whether the log-probabilities in `response` cover `prompt`, sent with
+// echo and `max_tokens`. A server that ignores echo (llama.cpp's
+// llama-server) returns log-probabilities for the generated tokens only;
+// scoring those would score the wrong text. The evidence, in order:
+// usage.prompt_tokens against the entries for the prompt (one short is
+// allowed: a BOS token some servers do not echo), else text_offset[0] == 0,
+// else choices[0].text starting with the prompt; none of them present is
+// OK. FAILED_PRECONDITION says what showed the echo was ignored, e.g.
+// "echo ignored: 1 log-probability for a 12-token prompt".
+absl::Status CheckPromptCovered(const google::protobuf::Value& response,
+                                const std::string& prompt, int max_tokens);
+
 // exp(mean negative log-probability). +inf for no tokens.
 double Perplexity(const std::vector<double>& logprobs);
 

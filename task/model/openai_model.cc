@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "task/error/task_error.h"
 #include "task/json/json.h"
 
 namespace ocx::task {
@@ -39,6 +40,7 @@ absl::StatusOr<ModelSettings> SettingsFromConfig(
         model.type(), "\" (run other models with task type command)"));
   }
   ModelSettings s;
+  s.abbr = model.abbr();
   // A managed server's replica (docs/serving.md) is chosen per attempt by
   // the daemon, so it comes through the environment, not task.json.
   const char* routed = getenv("OCX_OPENAI_API_BASE");
@@ -132,13 +134,17 @@ void OpenAIModel::Post(const std::string& endpoint, std::string body,
     }
     if (fallback && fallback(r.status)) return;
     if (!IsTransient(r)) {
-      done(absl::FailedPreconditionError(
-          absl::StrCat(where, " failed: ", Describe(r))));
+      done(WithTaskError(absl::FailedPreconditionError(
+                             absl::StrCat(where, " failed: ", Describe(r))),
+                         kHttpError, static_cast<int>(r.status), r.body));
       return;
     }
     if (attempt >= settings_.retry) {
-      done(absl::UnavailableError(absl::StrCat(
-          where, " failed after ", attempt + 1, " tries: ", Describe(r))));
+      done(WithTaskError(
+          absl::UnavailableError(absl::StrCat(
+              where, " failed after ", attempt + 1, " tries: ", Describe(r))),
+          r.status == 0 ? kEndpointUnreachable : kHttpError,
+          static_cast<int>(r.status), r.body));
       return;
     }
     const int64_t delay = BackoffMs(attempt, r.retry_after_ms);
@@ -161,9 +167,11 @@ absl::StatusOr<google::protobuf::Value> ParseBody(const std::string& where,
                                                   const std::string& body) {
   absl::StatusOr<google::protobuf::Value> parsed = ParseJson(body);
   if (!parsed.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "malformed JSON from ", where, ": ", parsed.status().message(),
-        "; the body starts with: ", JsonQuote(Excerpt(body))));
+    return WithTaskError(
+        absl::DataLossError(absl::StrCat(
+            "malformed JSON from ", where, ": ", parsed.status().message(),
+            "; the body starts with: ", JsonQuote(Excerpt(body)))),
+        kHttpError, 200, body);
   }
   return parsed;
 }
@@ -204,6 +212,18 @@ void OpenAIModel::Generate(const Prompt& prompt, TextCallback done) {
       });
 }
 
+absl::Status OpenAIModel::CannotScore(const absl::Status& why,
+                                      const std::string& body) const {
+  return WithTaskError(
+      absl::FailedPreconditionError(absl::StrCat(
+          "model ", settings_.abbr, ": the server at ", settings_.base_url,
+          " does not return prompt log-probabilities (", why.message(),
+          "); PPLInferencer needs a server that echoes the prompt with "
+          "logprobs (vLLM, LMDeploy, SGLang do; llama.cpp's llama-server "
+          "does not)")),
+      kUnsupportedServer, 200, body);
+}
+
 void OpenAIModel::Score(const std::string& text, ScoreCallback done) {
   ScoreWith(text, score_max_tokens_, std::move(done));
 }
@@ -227,7 +247,8 @@ void OpenAIModel::ScoreWith(const std::string& text, int max_tokens,
   Post(
       "/completions", ScoreBody(settings_.generation.model, text, max_tokens),
       0, 0,
-      [where, max_tokens, shared_done](absl::StatusOr<std::string> body) {
+      [this, where, text, max_tokens,
+       shared_done](absl::StatusOr<std::string> body) {
         ScoreCallback& done = *shared_done;
         absl::StatusOr<google::protobuf::Value> parsed =
             ParseResponse(where, body);
@@ -236,21 +257,21 @@ void OpenAIModel::ScoreWith(const std::string& text, int max_tokens,
           return;
         }
         absl::StatusOr<std::vector<double>> logprobs = TokenLogprobs(*parsed);
-        if (!logprobs.ok()) {
-          done(absl::FailedPreconditionError(
-              absl::StrCat(where, ": ", logprobs.status().message())));
-          return;
+        absl::Status covered =
+            logprobs.ok() ? CheckPromptCovered(*parsed, text, max_tokens)
+                          : logprobs.status();
+        if (covered.ok()) {
+          // The tokens generated after the prompt are not part of its score.
+          const size_t generated = std::min(
+              logprobs->size(), static_cast<size_t>(std::max(max_tokens, 0)));
+          logprobs->resize(logprobs->size() - generated);
+          if (logprobs->empty()) {
+            covered = absl::FailedPreconditionError(
+                "echo ignored: no log-probability for the prompt's tokens");
+          }
         }
-        // The tokens generated after the prompt are not part of its score.
-        const size_t generated = std::min(
-            logprobs->size(), static_cast<size_t>(std::max(max_tokens, 0)));
-        logprobs->resize(logprobs->size() - generated);
-        if (logprobs->empty()) {
-          done(absl::FailedPreconditionError(absl::StrCat(
-              where,
-              ": the server scored no prompt tokens (it ignores echo), so it "
-              "cannot score prompts; PPLInferencer needs /v1/completions "
-              "with echo and logprobs (vLLM supports them)")));
+        if (!covered.ok()) {
+          done(CannotScore(covered, *body));
           return;
         }
         done(Perplexity(*logprobs));

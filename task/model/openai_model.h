@@ -8,8 +8,9 @@
 // errors, timeouts, 429, 5xx) are retried with exponential backoff and
 // jitter, honouring Retry-After, up to `retry` times per call; a permanent
 // one (any other 4xx, a malformed response) ends the call at once with the
-// server's message. The API key is sent as a Bearer token and never
-// appears in a message.
+// server's message. Failures carry a TaskError tag (task/error/): the kind,
+// the HTTP status and the start of the body. The API key is sent as a
+// Bearer token and never appears in a message.
 //
 // Thread-compatible: use from the pool's thread.
 #ifndef OCX_TASK_MODEL_OPENAI_MODEL_H_
@@ -30,6 +31,7 @@
 namespace ocx::task {
 
 struct ModelSettings {
+  std::string abbr;      // the model's abbr, for messages
   std::string base_url;  // ".../v1", no trailing slash
   std::string api_key;   // empty: no Authorization header
   bool chat = true;      // ModelConfig.api: chat (default) or completions
@@ -65,7 +67,9 @@ class OpenAIModel {
   // The model's answer to `prompt`.
   void Generate(const Prompt& prompt, TextCallback done);
 
-  // The perplexity of `text` as the model reads it.
+  // The perplexity of `text` as the model reads it. FAILED_PRECONDITION,
+  // tagged unsupported_server, when the server does not return the
+  // log-probabilities of the echoed text (CheckPromptCovered).
   void Score(const std::string& text, ScoreCallback done);
 
   const ModelSettings& settings() const { return settings_; }
@@ -86,6 +90,10 @@ class OpenAIModel {
             int64_t delay_ms, BodyCallback done, FallbackFn fallback = nullptr);
   int64_t BackoffMs(int attempt, int64_t retry_after_ms);
   void ScoreWith(const std::string& text, int max_tokens, ScoreCallback done);
+  // The permanent failure of a score whose response (`body`) did not cover
+  // the prompt, for `why`.
+  absl::Status CannotScore(const absl::Status& why,
+                           const std::string& body) const;
 
   ModelSettings settings_;
   HttpPool* pool_;

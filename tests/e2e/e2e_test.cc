@@ -143,6 +143,27 @@ TEST_F(E2ETest, RetriesRunOutThenTheTaskAndItsDependentFail) {
   EXPECT_THAT(eval.reason(), HasSubstr("dependency " + infer.id()));
 }
 
+// A program that cannot be run is permanent: one attempt despite retry 2,
+// and the reason names the program, not ocx-shim.
+TEST_F(E2ETest, AProgramThatCannotBeRunIsNotRetried) {
+  auto spec = TestSpec(1, 1, {}, 4, /*retry=*/2);
+  spec.mutable_infer()->mutable_runner()->mutable_task()->set_argv(
+      0, "/nonexistent/ocx-no-such-program");
+  Evaluation e = Create(spec);
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 60);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), Evaluation::FAILED);
+  Task infer = GetTask(e.id() + "-infer-0");
+  EXPECT_EQ(infer.state(), Task::FAILED);
+  ASSERT_EQ(infer.attempts_size(), 1);
+  EXPECT_EQ(infer.attempts(0).exit_code(), 127);
+  EXPECT_THAT(infer.reason(),
+              HasSubstr("attempt 1/3 failed: exit code 127; cannot run "
+                        "/nonexistent/ocx-no-such-program: No such file or "
+                        "directory; not retried: exit code 127 means the "
+                        "program cannot be run"));
+}
+
 TEST_F(E2ETest, ExitZeroWithoutOutputsIsAFailure) {
   auto spec = TestSpec(1, 1, {"--no-outputs"}, 4, /*retry=*/0);
   Evaluation e = Create(spec);

@@ -478,19 +478,25 @@ TEST_F(EvalE2ETest, RateLimitedRequestsAreRetriedWithinTheAttempt) {
 }
 
 // A wrong key is permanent: the attempt fails at once, without retrying the
-// request, and the server's message is in the task's log.
+// request or the attempt (retry: 2), and the server's message is in the
+// task's reason and log.
 TEST_F(EvalE2ETest, WrongApiKeyFailsTheTaskWithTheServersMessage) {
   StartServer({"--api-key", "sk-right"});
   setenv("OCX_E2E_API_KEY", "sk-wrong", 1);
   StartDaemon();  // the tasks inherit ocxd's environment
   const std::string id = Submit(
       GenConfig(", key_env: OCX_E2E_API_KEY, max_concurrency: 1, retry: 5",
-                /*runner_retry=*/0));
+                /*runner_retry=*/2));
   Evaluation e = Wait(id, 60);
   EXPECT_EQ(e.state(), Evaluation::FAILED);
   Task infer = GetTask(id + "-infer-0");
   EXPECT_EQ(infer.state(), Task::FAILED);
   EXPECT_EQ(infer.attempts_size(), 1);
+  EXPECT_THAT(infer.reason(), HasSubstr("attempt 1/3 failed: exit code 1: "
+                                        "http_error: "));
+  EXPECT_THAT(infer.reason(), HasSubstr("HTTP 401: Incorrect API key"));
+  EXPECT_THAT(infer.reason(),
+              HasSubstr("not retried: the model server answered HTTP 401"));
   int unauthorized = 0;
   for (const auto& [prompt, status] : Requests()) {
     if (status == 401) ++unauthorized;
@@ -499,6 +505,83 @@ TEST_F(EvalE2ETest, WrongApiKeyFailsTheTaskWithTheServersMessage) {
   RunResult logs = RunProgram({OcxctlPath(), "logs", infer.id()}, Env());
   EXPECT_THAT(logs.out, HasSubstr("Incorrect API key provided"));
   EXPECT_THAT(logs.out, HasSubstr("401"));
+}
+
+// No server at the model's URL: each attempt's reason is ocx-task's own
+// error (the URL and curl's "Couldn't connect to server"), not just "exit
+// code 1", and it is transient, so the attempts are retried.
+TEST_F(EvalE2ETest, ServerDownTheReasonSaysWhyAndTheTaskIsRetried) {
+  StartServer();
+  const std::string config =
+      GenConfig(", max_concurrency: 1, retry: 1", /*runner_retry=*/1);
+  const std::string url = server_.base_url();
+  server_.Stop();  // nothing listens at `url` any more
+  StartDaemon();
+  const std::string id = Submit(config);
+  Evaluation e = Wait(id, 60);
+  EXPECT_EQ(e.state(), Evaluation::FAILED);
+  Task infer = GetTask(id + "-infer-0");
+  EXPECT_EQ(infer.state(), Task::FAILED);
+  ASSERT_EQ(infer.attempts_size(), 2);
+  for (const auto& a : infer.attempts()) {
+    EXPECT_THAT(a.reason(),
+                HasSubstr("exit code 1: endpoint_unreachable: dataset "
+                          "story-gen sample "));
+    EXPECT_THAT(a.reason(), HasSubstr("POST " + url + "/completions"));
+    EXPECT_THAT(a.reason(), HasSubstr("Couldn't connect to server"));
+  }
+  EXPECT_THAT(infer.reason(), HasSubstr("attempt 2/2 failed: exit code 1: "
+                                        "endpoint_unreachable: "));
+  RunResult shown = RunProgram({OcxctlPath(), "task", infer.id()}, Env());
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("Couldn't connect to server"));
+}
+
+// A server that ignores echo and returns log-probabilities of generated
+// tokens only, as llama.cpp's llama-server does: the PPL tasks fail at once
+// (retry: 2 in the example) saying the server cannot score prompts, instead
+// of reporting the perplexity of a generated token as the prompt's (which
+// scored 36.67 where the model scores 100.00). Generation still works.
+TEST_F(EvalE2ETest, ServerWithoutPromptLogprobsFailsPplInsteadOfScoring) {
+  StartServer({"--llama-server-logprobs"});
+  StartDaemon();
+  const std::string id = Submit(ExampleConfig());
+  ASSERT_FALSE(id.empty());
+  Evaluation e = Wait(id);
+  EXPECT_EQ(e.state(), Evaluation::FAILED);
+  int ppl_tasks = 0;
+  for (const Task& t : AllTasks(daemon_->stub(), id)) {
+    if (t.stage() != ocx::v1::STAGE_INFER) continue;
+    ASSERT_GT(t.dataset_abbrs_size(), 0) << t.id();
+    const std::string ds = t.dataset_abbrs(0);
+    if (!absl::StartsWith(ds, "story-choice")) {
+      EXPECT_EQ(t.state(), Task::SUCCEEDED) << t.id() << " " << t.reason();
+      continue;
+    }
+    ++ppl_tasks;
+    EXPECT_EQ(t.state(), Task::FAILED) << t.id();
+    EXPECT_EQ(GetTask(t.id()).attempts_size(), 1) << t.id();
+    EXPECT_THAT(t.reason(),
+                HasSubstr("exit code 1: unsupported_server: dataset " + ds));
+    EXPECT_THAT(
+        t.reason(),
+        HasSubstr("model stories260K: the server at " + server_.base_url() +
+                  " does not return prompt log-probabilities ("));
+    EXPECT_THAT(t.reason(), ContainsRegex("echo ignored: [0-9]+ "
+                                          "log-probabilit(y|ies) for a "
+                                          "[0-9]+-token prompt"));
+    EXPECT_THAT(t.reason(),
+                HasSubstr("PPLInferencer needs a server that echoes the "
+                          "prompt with logprobs (vLLM, LMDeploy, SGLang do; "
+                          "llama.cpp's llama-server does not)"));
+  }
+  EXPECT_EQ(ppl_tasks, 6);
+  for (const std::string ds : {"story-choice", "story-choice-shuffled"}) {
+    const std::string result =
+        absl::StrCat(work_dir(), "/results/stories260K/", ds, ".json");
+    EXPECT_NE(access(result.c_str(), F_OK), 0) << result;
+  }
+  EXPECT_EQ(Results("story-gen").fields().count("score"), 1u);
 }
 
 // Malformed JSON from the server fails the task with a message, it does not

@@ -30,6 +30,7 @@ using ::ocx::runners::testing::WaitFor;
 using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Kind = AttemptUpdate::Kind;
 
 constexpr int kWaitMs = 10000;
@@ -473,6 +474,24 @@ TEST_F(LocalRunnerTest, LaunchErrors) {
   EXPECT_EQ((*runner)->Launch(spec).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(UntilFinal(**runner, spec.key).empty());
+}
+
+// An argv too long for exec: the error names the task's program, not the
+// shim that carries it, and is INVALID_ARGUMENT (no retry shortens it).
+TEST_F(LocalRunnerTest, ArgumentListTooLongNamesTheTaskProgram) {
+  absl::StatusOr<std::unique_ptr<LocalRunner>> runner =
+      LocalRunner::Create(Opts());
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::vector<std::string> argv = {"/bin/echo"};
+  for (int i = 0; i < 64; ++i) argv.push_back(std::string(64 * 1024, 'x'));
+  absl::StatusOr<std::string> id = (*runner)->Launch(Spec("big", 1, argv));
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(id.status().message()),
+              HasSubstr("cannot run /bin/echo: its argument list and "
+                        "environment are too long (E2BIG"));
+  EXPECT_THAT(std::string(id.status().message()), Not(HasSubstr("ocx-shim")));
+  EXPECT_EQ((*runner)->live_count(), 0);
 }
 
 TEST_F(LocalRunnerTest, LaunchRefusesGpusOtherThanPlaced) {

@@ -185,7 +185,13 @@ TEST_F(ShimTest, RecordsSignalDeath) {
 
 TEST_F(ShimTest, ExecFailureExits127WithMessageInLog) {
   ASSERT_EQ(Run(Args({"/nonexistent/ocx-no-such-program", "x"})), 0);
-  EXPECT_EQ(Exit().exit_code, 127);
+  ExitRecord rec = Exit();
+  EXPECT_EQ(rec.exit_code, 127);
+  // The record names the task's program, so ocxd can tell it from a task
+  // that exits 127 itself.
+  EXPECT_EQ(rec.reason,
+            "cannot run /nonexistent/ocx-no-such-program: No such file or "
+            "directory");
   EXPECT_THAT(Slurp(log_),
               HasSubstr("ocx-shim: cannot run /nonexistent/ocx-no-such-program:"
                         " No such file or directory"));
@@ -194,6 +200,13 @@ TEST_F(ShimTest, ExecFailureExits127WithMessageInLog) {
 TEST_F(ShimTest, ProgramIsLookedUpInPath) {
   ASSERT_EQ(Run(Args({"sh", "-c", "exit 4"})), 0);
   EXPECT_EQ(Exit().exit_code, 4);
+}
+
+TEST_F(ShimTest, ATaskThatExits127ItselfHasNoReason) {
+  ASSERT_EQ(Run(Args({"sh", "-c", "exit 127"})), 0);
+  ExitRecord rec = Exit();
+  EXPECT_EQ(rec.exit_code, 127);
+  EXPECT_EQ(rec.reason, "");
 }
 
 TEST_F(ShimTest, WorkdirStdinAndSignalState) {
@@ -215,7 +228,10 @@ TEST_F(ShimTest, WorkdirStdinAndSignalState) {
 
 TEST_F(ShimTest, BadWorkdirExits127) {
   ASSERT_EQ(Run(Args({"/bin/true"}, {"--workdir", root_ + "/missing"})), 0);
-  EXPECT_EQ(Exit().exit_code, 127);
+  ExitRecord rec = Exit();
+  EXPECT_EQ(rec.exit_code, 127);
+  EXPECT_THAT(rec.reason, HasSubstr("cannot run /bin/true: cannot enter "
+                                    "workdir"));
   EXPECT_THAT(Slurp(log_), HasSubstr("cannot enter workdir"));
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/waker.h"
+#include "common/work_dir_layout.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "partitioners/plan.h"
@@ -587,6 +589,48 @@ TEST_F(DispatcherTest, TheRunnersWordsAreAddedToTheReason) {
   ASSERT_TRUE(WaitEvalState(ev, Evaluation::FAILED));
   EXPECT_EQ(GetTask("ev-infer-0").attempts(0).reason(),
             "killed by signal 9 (SIGKILL); killed after timeout of 30 s");
+}
+
+// ocx-task's error record is the attempt's reason; an HTTP 403 in it is
+// permanent, so the task fails with attempts left.
+TEST_F(DispatcherTest, TheTasksErrorRecordIsTheReasonAndCanBePermanent) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  std::string ev = Submit(MakeSpec(SpecOptions().Retry(2)));
+  const std::string id = "ev-infer-0";
+  ASSERT_TRUE(WaitLaunched(Key(id, 1)));
+  std::optional<runners::LaunchSpec> spec = runner_->FindLaunch(Key(id, 1));
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->env.at("OCX_ATTEMPT_DIR"), spec->attempt_dir);
+  ASSERT_TRUE(MakeDirs(spec->attempt_dir).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(layout::ErrorRecordFileIn(spec->attempt_dir),
+                      R"({"kind": "http_error", "message": "HTTP 403: no",)"
+                      R"( "http_status": 403, "body_excerpt": "{}"})")
+          .ok());
+  runner_->Exit(Key(id, 1), 1);
+  ASSERT_TRUE(WaitEvalState(ev, Evaluation::FAILED));
+  Task infer = GetTask(id);
+  EXPECT_EQ(infer.state(), Task::FAILED);
+  ASSERT_EQ(infer.attempts_size(), 1);
+  EXPECT_EQ(infer.attempts(0).reason(),
+            "exit code 1: http_error: HTTP 403: no");
+  EXPECT_EQ(infer.reason(),
+            "attempt 1/3 failed: exit code 1: http_error: HTTP 403: no; not "
+            "retried: the model server answered HTTP 403");
+}
+
+// A launch the runner refuses as INVALID_ARGUMENT (E2BIG) is not retried.
+TEST_F(DispatcherTest, ALaunchRefusedAsInvalidIsNotRetried) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  runner_->FailNextLaunch(
+      absl::InvalidArgumentError("cannot run /bin/x: argument list too long"));
+  std::string ev = Submit(MakeSpec(SpecOptions().Retry(2)));
+  ASSERT_TRUE(WaitEvalState(ev, Evaluation::FAILED));
+  Task infer = GetTask("ev-infer-0");
+  EXPECT_EQ(infer.attempts_size(), 1);
+  EXPECT_THAT(infer.reason(),
+              HasSubstr("could not start: cannot run /bin/x: argument list "
+                        "too long; not retried"));
 }
 
 TEST_F(DispatcherTest, LostAttemptIsRecordedAsLostAndRetried) {

@@ -1,6 +1,11 @@
 // The retry policy: backoff, attempt limits, cancels, permanent failures.
 #include "server/dispatcher/retry_policy.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace ocx::server {
@@ -45,6 +50,63 @@ TEST(RetryPolicyTest, SuccessAndCancelEndTheTask) {
   EXPECT_EQ(cancelled.reason, "attempt 1: exit code 1");
   EXPECT_EQ(p.AfterAttempt(Attempt::CANCELLED, "x", 1, 1, 3, false).state,
             Task::CANCELLED);
+}
+
+FailureFacts Exit(int code, std::string kind = "", int http = 0) {
+  FailureFacts f;
+  f.exit_code = code;
+  f.error_kind = std::move(kind);
+  f.http_status = http;
+  return f;
+}
+
+TEST(RetryPolicyTest, PermanentFailuresFailTheTaskWithAttemptsLeft) {
+  RetryPolicy p = Policy();
+  struct Case {
+    FailureFacts facts;
+    const char* why;
+  };
+  FailureFacts launch;
+  launch.launch_error = absl::StatusCode::kInvalidArgument;
+  for (const Case& c : std::vector<Case>{
+           {Exit(127), "exit code 127 means the program cannot be run"},
+           {Exit(126), "exit code 126 means the program cannot be run"},
+           {Exit(1, "invalid_input"), "the task reported invalid_input"},
+           {Exit(1, "unsupported_server"),
+            "the task reported unsupported_server"},
+           {Exit(1, "http_error", 401), "the model server answered HTTP 401"},
+           {Exit(1, "http_error", 403), "the model server answered HTTP 403"},
+           {Exit(1, "http_error", 404), "the model server answered HTTP 404"},
+           {launch, "the runner cannot start it as it is"}}) {
+    RetryDecision d = p.AfterAttempt(Attempt::FAILED, "why", 1, 1, 3,
+                                     /*cancelling=*/false, c.facts);
+    EXPECT_EQ(d.state, Task::FAILED) << c.why;
+    EXPECT_EQ(d.reason,
+              absl::StrCat("attempt 1/3 failed: why; not retried: ", c.why));
+    EXPECT_EQ(RetryPolicy::PermanentWhy(c.facts), c.why);
+  }
+  // The last attempt's failure needs no "not retried".
+  EXPECT_EQ(
+      p.AfterAttempt(Attempt::FAILED, "why", 3, 3, 3, false, Exit(127)).reason,
+      "attempt 3/3 failed: why");
+  // A cancel still wins.
+  EXPECT_EQ(
+      p.AfterAttempt(Attempt::FAILED, "why", 1, 1, 3, true, Exit(127)).state,
+      Task::CANCELLED);
+}
+
+TEST(RetryPolicyTest, TransientFailuresAreRetried) {
+  RetryPolicy p = Policy();
+  FailureFacts full;
+  full.launch_error = absl::StatusCode::kUnavailable;
+  for (const FailureFacts& f :
+       {Exit(1), Exit(2), Exit(1, "endpoint_unreachable"),
+        Exit(1, "http_error", 500), Exit(1, "http_error", 429),
+        Exit(1, "internal"), full}) {
+    EXPECT_EQ(RetryPolicy::PermanentWhy(f), "");
+    EXPECT_EQ(p.AfterAttempt(Attempt::FAILED, "why", 1, 1, 3, false, f).state,
+              Task::READY);
+  }
 }
 
 TEST(RetryPolicyTest, OnlyAFullRunnerIsATransientPlacementError) {

@@ -323,6 +323,31 @@ TEST_F(LlmServerTest, NoLogprobsIgnoresEchoAndLogprobs) {
   EXPECT_EQ(choice.at("text").string_value(), " girl");
 }
 
+// As llama.cpp's llama-server: echo ignored, at least one token generated
+// even for max_tokens 0, log-probabilities for the generated tokens only.
+TEST_F(LlmServerTest, LlamaServerLogprobsScoreOnlyGeneratedTokens) {
+  Start({"--llama-server-logprobs"});
+  HttpResult r = Post(server_, "/completions",
+                      absl::StrCat(R"({"prompt":")", kPrompt,
+                                   R"(","max_tokens":0,"temperature":0,)",
+                                   R"("echo":true,"logprobs":1})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  Struct s = ParseJson(r.body);
+  const auto& choice =
+      s.fields().at("choices").list_value().values(0).struct_value().fields();
+  // One token of the " girl" that NoLogprobsIgnoresEchoAndLogprobs gets in 3.
+  EXPECT_EQ(choice.at("text").string_value(), " g");
+  const auto& content =
+      choice.at("logprobs").struct_value().fields().at("content").list_value();
+  ASSERT_EQ(content.values_size(), 1);
+  const auto& entry = content.values(0).struct_value().fields();
+  EXPECT_EQ(entry.at("token").string_value(), " g");
+  EXPECT_LT(entry.at("logprob").number_value(), 0);
+  const auto& usage = s.fields().at("usage").struct_value().fields();
+  EXPECT_EQ(usage.at("completion_tokens").number_value(), 1);
+  EXPECT_GT(usage.at("prompt_tokens").number_value(), 1);
+}
+
 TEST_F(LlmServerTest, RequestLogHasOneLinePerPost) {
   char tmpl[] = "/tmp/ocx-llm-log.XXXXXX";
   int fd = mkstemp(tmpl);

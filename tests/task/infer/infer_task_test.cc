@@ -300,6 +300,31 @@ TEST_F(InferTaskTest, ServerWithoutLogprobsCannotRunPerplexity) {
   EXPECT_FALSE(PathExists(work_ + "/predictions/tiny/p.json"));
 }
 
+// A server that ignores echo and scores only what it generates (as
+// llama.cpp's llama-server does): no perplexity is made up from a generated
+// token; the task fails and leaves its error record in OCX_ATTEMPT_DIR.
+TEST_F(InferTaskTest, ServerThatIgnoresEchoCannotRunPerplexity) {
+  StartServer({"--llama-server-logprobs"});
+  std::string data = WriteData("p.jsonl", "{\"q\": \"Tom had a\"}\n");
+  std::string ds = absl::StrCat(
+      "{\"abbr\":\"p\",\"path\":", JsonQuote(data),
+      ",\"infer_cfg\":{\"prompt_template\":{\"template\":{\"A\":\"{q} ball\","
+      "\"B\":\"{q} dog\"}},\"inferencer\":{\"type\":\"PPLInferencer\"}}}");
+  const std::string attempt_dir = work_ + "/attempt-1";
+  ASSERT_TRUE(MakeDirs(attempt_dir).ok());
+  TaskRun run = RunTask({"infer", WriteTask("", {ds})},
+                        {"OCX_ATTEMPT_DIR=" + attempt_dir});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_THAT(LastLine(run.output),
+              HasSubstr("does not return prompt log-probabilities (echo "
+                        "ignored: 1 log-probability for a "));
+  EXPECT_FALSE(PathExists(work_ + "/predictions/tiny/p.json"));
+  absl::StatusOr<std::string> record = ReadFile(attempt_dir + "/error.json");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_THAT(*record, HasSubstr("\"kind\":\"unsupported_server\""));
+  EXPECT_THAT(*record, HasSubstr("llama.cpp's llama-server does not"));
+}
+
 TEST_F(InferTaskTest, RetriesA429ThenSucceeds) {
   StartServer({"--fail-first", "2", "--fail-status", "429"});
   std::string data = WriteData("d.jsonl", Stories(3));

@@ -254,6 +254,65 @@ TEST(OpenAiApiTest, NoLogprobsMeansTheServerCannotScore) {
   }
 }
 
+// A server that ignores echo (llama.cpp's llama-server) returns the
+// log-probabilities of generated tokens only: scoring them would be wrong.
+TEST(OpenAiApiTest, LogprobsOfGeneratedTokensOnlyDoNotCoverThePrompt) {
+  // llama-server: one generated token, usage says the prompt had 12.
+  absl::Status s = CheckPromptCovered(
+      Json(R"({"choices": [{"text": " the", "logprobs": {"content": [
+          {"token": " the", "logprob": -0.7}]}}],
+          "usage": {"prompt_tokens": 12, "completion_tokens": 1}})"),
+      "Once upon a time there was a little girl", 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "echo ignored: 1 log-probability for a 12-token prompt");
+  // Legacy shape without echo: offsets start after the prompt.
+  s = CheckPromptCovered(
+      Json(R"({"choices": [{"text": " x", "logprobs": {"tokens": [" x"],
+          "token_logprobs": [-1.0], "text_offset": [5]}}]})"),
+      "hello", 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("text offset 5"));
+  // No usage, no offsets: the text is not the echoed prompt.
+  s = CheckPromptCovered(
+      Json(R"({"choices": [{"text": " x", "logprobs": {"content": [
+          {"token": " x", "logprob": -1.0}]}}]})"),
+      "hello", 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("does not start with"));
+}
+
+TEST(OpenAiApiTest, AnEchoedPromptIsCovered) {
+  // vLLM: every prompt token (the first one's null) and max_tokens 0.
+  EXPECT_TRUE(
+      CheckPromptCovered(Json(R"({"choices": [{"text": "a b c", "logprobs": {
+          "tokens": ["a", " b", " c"], "token_logprobs": [null, -1.0, -3.0],
+          "text_offset": [0, 1, 3]}}],
+          "usage": {"prompt_tokens": 3, "completion_tokens": 0}})"),
+                         "a b c", 0)
+          .ok());
+  // One generated token after the echo (a server that refused max_tokens 0).
+  EXPECT_TRUE(
+      CheckPromptCovered(Json(R"({"choices": [{"text": "a b c d", "logprobs": {
+          "token_logprobs": [null, -1.0, -3.0, -2.0]}}],
+          "usage": {"prompt_tokens": 3, "completion_tokens": 1}})"),
+                         "a b c", 1)
+          .ok());
+  // A BOS token counted in usage but not echoed.
+  EXPECT_TRUE(
+      CheckPromptCovered(Json(R"({"choices": [{"text": "a b c", "logprobs": {
+          "token_logprobs": [null, -1.0, -3.0]}}],
+          "usage": {"prompt_tokens": 4, "completion_tokens": 0}})"),
+                         "a b c", 0)
+          .ok());
+  // No usage, no offsets, the text starts with the prompt.
+  EXPECT_TRUE(
+      CheckPromptCovered(Json(R"({"choices": [{"text": "a b c", "logprobs": {
+          "content": [{"logprob": null}, {"logprob": -1.0}]}}]})"),
+                         "a b c", 0)
+          .ok());
+}
+
 TEST(OpenAiApiTest, ReadsTextAndErrors) {
   EXPECT_EQ(*CompletionText(Json(R"({"choices": [{"text": " hi"}]})"), false),
             " hi");

@@ -5,7 +5,8 @@
 //   node server.mjs --model <gguf> [--host 127.0.0.1] [--port 0]
 //       [--served-model-name NAME] [--request-log FILE]
 //       [--fail-first N --fail-status CODE] [--die-after N]
-//       [--api-key KEY] [--malformed] [--no-logprobs] [--context-size N]
+//       [--api-key KEY] [--malformed] [--no-logprobs]
+//       [--llama-server-logprobs] [--context-size N]
 //
 // Prints "listening http://127.0.0.1:<port>/v1" on stdout when ready.
 //
@@ -36,6 +37,11 @@
 //   --api-key KEY     401 unless "Authorization: Bearer KEY"
 //   --malformed       POSTs get 200 with a truncated JSON body
 //   --no-logprobs     /v1/completions ignores echo and logprobs
+//   --llama-server-logprobs  /v1/completions behaves as llama.cpp's
+//                     llama-server: it ignores echo, generates at least one
+//                     token (max_tokens 0 too) and returns log-probabilities
+//                     for the generated tokens only, in the
+//                     logprobs.content[] shape
 //   --request-log F   one JSON line per POST, appended synchronously:
 //                     {"endpoint","prompt"|"messages","status"}
 import fs from "node:fs";
@@ -62,6 +68,7 @@ function parseArgs(argv) {
     apiKey: null,
     malformed: false,
     noLogprobs: false,
+    llamaServerLogprobs: false,
     contextSize: 2048,
   };
   const intArg = (name, v) => {
@@ -86,6 +93,7 @@ function parseArgs(argv) {
       case "--api-key": opts.apiKey = next(); break;
       case "--malformed": opts.malformed = true; break;
       case "--no-logprobs": opts.noLogprobs = true; break;
+      case "--llama-server-logprobs": opts.llamaServerLogprobs = true; break;
       case "--context-size": opts.contextSize = intArg(a, next()); break;
       case "-h":
       case "--help":
@@ -249,12 +257,13 @@ async function completions(body) {
   if (!Array.isArray(prompts) || prompts.length === 0 || !prompts.every((p) => typeof p === "string")) {
     throw new HttpError(400, "prompt: expected a string or a non-empty array of strings");
   }
-  const maxTokens = numberField(body, "max_tokens", 16, 0, 1 << 20);
+  let maxTokens = numberField(body, "max_tokens", 16, 0, 1 << 20);
+  if (opts.llamaServerLogprobs) maxTokens = Math.max(maxTokens, 1);
   const temperature = numberField(body, "temperature", 1, 0, 2);
   const topP = numberField(body, "top_p", 1, 0, 1);
   const seed = body.seed === undefined ? undefined : numberField(body, "seed", 0, 0, 2 ** 31);
   const stop = normalizeStop(body.stop);
-  const echo = !opts.noLogprobs && body.echo === true;
+  const echo = !opts.noLogprobs && !opts.llamaServerLogprobs && body.echo === true;
   const nLogprobs = opts.noLogprobs || body.logprobs === undefined || body.logprobs === null
     ? null : numberField(body, "logprobs", 0, 0, 20);
   const choices = [];
@@ -267,7 +276,14 @@ async function completions(body) {
     promptTokensTotal += promptTokens.length;
     completionTokensTotal += gen.tokens.length;
     let logprobs = null;
-    if (nLogprobs !== null) {
+    if (nLogprobs !== null && opts.llamaServerLogprobs) {
+      const scored = (await scoreTokens([...promptTokens, ...gen.tokens])).slice(promptTokens.length);
+      const pieces = tokenPieces([...promptTokens, ...gen.tokens]).slice(promptTokens.length);
+      logprobs = {content: scored.map((s, i) => ({
+        id: gen.tokens[i], token: pieces[i], logprob: s.logprob,
+        bytes: [...Buffer.from(pieces[i], "utf8")], top_logprobs: [],
+      }))};
+    } else if (nLogprobs !== null) {
       const all = [...promptTokens, ...gen.tokens];
       const scored = await scoreTokens(all);
       const first = echo ? 0 : promptTokens.length;
