@@ -241,11 +241,9 @@ absl::Status ValidatePartitioner(const PartitionerConfig& p,
   }
   if (p.has_num_split()) {
     if (!num_worker) return only_for("num_split", kNumWorkerPartitioner);
-    // 0 means num_worker, as OpenCompass's `num_split or num_worker`.
-    if (p.num_split() != 0) {
-      OCX_RETURN_IF_ERROR(
-          at_least_one("num_split", p.num_split(), kMaxNumWorkerSplit));
-    }
+    OCX_RETURN_IF_ERROR(at_least_one(  // 0 is num_worker, as in OpenCompass
+        "num_split", p.num_split() == 0 ? 1 : p.num_split(),
+        kMaxNumWorkerSplit));
   }
   if (p.has_min_task_size()) {
     if (!num_worker) return only_for("min_task_size", kNumWorkerPartitioner);

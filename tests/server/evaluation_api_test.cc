@@ -20,6 +20,7 @@
 #include "ocx/v1/service.grpc.pb.h"
 #include "server/api/evaluation_service.h"
 #include "server/dispatcher/dispatcher.h"
+#include "tests/server/api_test_util.h"
 #include "tests/server/store_test_util.h"
 
 namespace ocx::server {
@@ -28,33 +29,11 @@ namespace {
 using ::ocx::store::testing::kT0;
 using ::ocx::store::testing::MakeEvaluation;
 using ::ocx::store::testing::MakeTask;
-using ::ocx::store::testing::StoreTest;
 using ::ocx::v1::Evaluation;
 using ::testing::HasSubstr;
 
-class EvaluationApiTest : public StoreTest {
+class EvaluationApiTest : public testing::ApiTest {
  protected:
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
-    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), RunnerSet{},
-                                               &waker_, DispatcherOptions{});
-    service_ = std::make_unique<EvaluationServiceImpl>(
-        store_.get(), dispatcher_.get(), SubmissionPolicy{});
-    std::string target = absl::StrCat("unix://", dir_.path(), "/ocxd.sock");
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(target, grpc::InsecureServerCredentials());
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::EvaluationService::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    service_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-  }
-
   static v1::Event EvalEvent(const std::string& id, const std::string& state) {
     v1::Event e;
     SetTimestamp(kT0, e.mutable_time());
@@ -73,12 +52,6 @@ class EvaluationApiTest : public StoreTest {
         store_->AppendEvent(EvalEvent(id, Evaluation::State_Name(state))).ok());
     ASSERT_TRUE(store_->Commit().ok());
   }
-
-  Waker waker_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<EvaluationServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::EvaluationService::Stub> stub_;
 };
 
 // Many short evaluations, each watched to its end while the writer ends it
