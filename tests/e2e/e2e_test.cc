@@ -503,3 +503,20 @@ TEST(ListenPortZeroTest, BindsAFreePortPrintsAndRecordsIt) {
 
 }  // namespace
 }  // namespace ocx::testing
+
+namespace ocx::testing {
+namespace {
+
+// `ocxctl submit --help` lists every output form -o takes for submit.
+TEST(OcxctlHelpTest, SubmitHelpListsTheOutputForms) {
+  RunResult help = RunProgram({OcxctlPath(), "submit", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* form : {"table", "wide", "json", "yaml", "name"}) {
+    EXPECT_THAT(help.out, HasSubstr(absl::StrCat("\n  ", form, " ")))
+        << form;
+  }
+  EXPECT_THAT(help.out, HasSubstr("Exit codes:"));
+}
+
+}  // namespace
+}  // namespace ocx::testing
