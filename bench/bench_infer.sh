@@ -28,7 +28,11 @@ samples=${OCX_BENCH_SAMPLES:-2000}
 concurrency=${OCX_BENCH_CONCURRENCY:-8}
 max_tokens=${OCX_BENCH_MAX_TOKENS:-16}
 model=${OCX_TEST_MODEL:-$root/../shared/models/stories260K.gguf}
-[[ -f $model ]] || model=/work/shared/models/stories260K.gguf
+# In a git worktree elsewhere: ../shared beside the main checkout.
+if ! [[ -f $model ]]; then
+  common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  if [ -n "$common" ]; then model=$(dirname "$common")/../shared/models/stories260K.gguf; fi
+fi
 for exe in ocx-task plain_openai_client; do
   if [[ ! -x $build/bin/$exe ]]; then
     echo "bench_infer: $build/bin/$exe is missing; build target $exe" >&2

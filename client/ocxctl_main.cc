@@ -103,6 +103,19 @@ Command AddSubmit(CLI::App* app) {
                      "with the same key returns the same evaluation");
   submit->add_flag("--dry-run", options->dry_run,
                    "print the task plan; store nothing");
+  // -o is a global option: list here what each form prints for submit.
+  submit->footer(
+      "Output (-o, before or after submit):\n"
+      "  table  \"evaluation <id> created (<n> tasks)\"; with --dry-run the "
+      "task plan\n"
+      "         (ID STAGE MODEL DATASETS SAMPLES COST GPUS DEPENDS) and "
+      "totals\n"
+      "  wide   as table; the dry-run plan lists every dataset and "
+      "dependency\n"
+      "  json   the Evaluation (dry run: the PlanEvaluationResponse) as JSON\n"
+      "  yaml   the same as YAML\n"
+      "  name   the evaluation id (dry run: the task ids), one a line\n\n" +
+      app->get_footer());
   return {submit, [options](const CommandContext& ctx) {
             return ocx::client::RunSubmit(ctx, *options);
           }};

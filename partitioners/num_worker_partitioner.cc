@@ -13,7 +13,10 @@ NumWorkerPartitioner::NumWorkerPartitioner(
     const ocx::v1::PartitionerConfig& config)
     : num_worker_(config.has_num_worker() ? config.num_worker()
                                           : spec::kDefaultNumWorker),
-      num_split_(config.has_num_split() ? config.num_split() : num_worker_),
+      // Unset or 0: num_worker (OpenCompass: `num_split or num_worker`).
+      num_split_(config.has_num_split() && config.num_split() != 0
+                     ? config.num_split()
+                     : num_worker_),
       min_task_size_(config.has_min_task_size() ? config.min_task_size()
                                                 : spec::kDefaultMinTaskSize),
       split_strategy_(config.strategy() == spec::kStrategySplit) {

@@ -20,7 +20,11 @@ cmake --build "$build_dir" --target ocxd ocxctl ocx-shim ocx-task
 
 demo_dir=$(mktemp -d /tmp/ocx-demo.XXXXXX)
 model=${OCX_TEST_MODEL:-$root/../shared/models/stories260K.gguf}
-[ -f "$model" ] || model=/work/shared/models/stories260K.gguf
+# In a git worktree elsewhere: ../shared beside the main checkout.
+if ! [ -f "$model" ]; then
+  common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  if [ -n "$common" ]; then model=$(dirname "$common")/../shared/models/stories260K.gguf; fi
+fi
 # examples/tiny-model.yaml names this port in openai_api_base.
 node tests/tools/llm-server/server.mjs --model "$model" --port 18089 \
   >"$demo_dir/llm-server.out" 2>"$demo_dir/llm-server.log" &

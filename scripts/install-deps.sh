@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ocx builds and tests with
-# (/work/shared/reference/toolchain.md lists their versions).
+# (../shared/reference/toolchain.md, beside the repository, lists their versions).
 #
 # Idempotent: when every package is already installed it touches nothing and
 # needs no privileges. Otherwise it runs `apt-get update` once, then installs

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/fnv1a.h"
 #include "common/status_macros.h"
 #include "common/work_dir_layout.h"
 #include "partitioners/dataset_size.h"
@@ -142,6 +143,21 @@ std::string NewEvaluationId() {
   return id;
 }
 
+namespace {
+
+// What identifies a Create request besides its request_id: the spec as
+// sent and the name.
+std::string RequestHash(const ocx::v1::EvaluationSpec& spec,
+                        const std::string& name) {
+  Fnv1a64 h;
+  h.UpdateField("ocx create request v1");
+  h.UpdateField(DeterministicBytes(spec));
+  h.UpdateField(name);
+  return FingerprintHex(h.value());
+}
+
+}  // namespace
+
 absl::StatusOr<Submission> PrepareSubmission(
     const ocx::v1::EvaluationSpec& input, const std::string& name,
     const std::string& request_id, const std::string& eval_id,
@@ -197,14 +213,10 @@ absl::StatusOr<Submission> PrepareSubmission(
   if (policy.store != nullptr) {
     OCX_RETURN_IF_ERROR(MarkReused(work_dir, policy.store, &tasks));
   }
-  if (create_dirs) {
-    absl::Status made = MakeDirs(work_dir);
-    if (!made.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "work_dir: cannot create ", work_dir, ": ", made.message()));
-    }
-  }
   Submission sub;
+  // The dispatcher makes the dir, after its request_id check.
+  sub.create_work_dir = create_dirs;
+  if (!request_id.empty()) sub.request_hash = RequestHash(input, name);
   ocx::v1::Evaluation& e = sub.evaluation;
   e.set_id(eval_id);
   e.set_name(name.empty() ? eval_id : name);

@@ -38,10 +38,13 @@ struct SubmissionPolicy {
 // INVALID_ARGUMENT "<field path>: <problem>" for bad input (including a
 // malformed dataset file, with its line, and a test_range that selects
 // nothing), FAILED_PRECONDITION when this daemon cannot run it (too many
-// GPUs, no ocx-task, a dataset file it cannot read). `create_dirs` makes the
-// work dir (Create; not Plan). Tasks whose every output exists with the
-// fingerprint they would produce (and whose dependencies are reused too)
-// come back SUCCEEDED with partitioners::kReusedReason.
+// GPUs, no ocx-task, a dataset file it cannot read). `create_dirs` asks the
+// dispatcher to make the work dir when it stores the evaluation (Create;
+// not Plan); nothing is made here. With a request_id, the Submission
+// carries a hash of the request (spec and name) for the retry check. Tasks
+// whose every output exists with the fingerprint they would produce (and whose
+// dependencies are reused too) come back SUCCEEDED with
+// partitioners::kReusedReason.
 absl::StatusOr<Submission> PrepareSubmission(
     const ocx::v1::EvaluationSpec& spec, const std::string& name,
     const std::string& request_id, const std::string& eval_id,

@@ -80,8 +80,9 @@ bool AllDigits(absl::string_view s) {
 absl::Status CheckPort(absl::string_view port, absl::string_view listen) {
   int64_t v = 0;
   if (!AllDigits(port) || port.size() > 5 || !absl::SimpleAtoi(port, &v) ||
-      v < 1 || v > 65535) {
-    return Bad("listen", absl::StrCat("port must be in 1..65535, got ",
+      v < 0 || v > 65535) {
+    return Bad("listen", absl::StrCat("port must be in 0..65535 (0: any free "
+                                      "port), got ",
                                       Quote(port), " in ", Quote(listen)));
   }
   return absl::OkStatus();

@@ -30,7 +30,8 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
 
 // OK, or INVALID_ARGUMENT `<field path>: <problem>` for the first problem:
 //   listen      empty, unix:///absolute/path (path at most 107 bytes), or
-//               host:port / [v6]:port with port 1..65535
+//               host:port / [v6]:port with port 0..65535 (0: the kernel
+//               picks a free port; ocxd prints and records it)
 //   retry.initial_backoff_ms, retry.max_backoff_ms >= 0; max >= initial when
 //   both are set; retry.multiplier >= 1 when set
 //   database, work_root, lock_file, task_program: no NUL

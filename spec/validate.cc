@@ -241,8 +241,9 @@ absl::Status ValidatePartitioner(const PartitionerConfig& p,
   }
   if (p.has_num_split()) {
     if (!num_worker) return only_for("num_split", kNumWorkerPartitioner);
-    OCX_RETURN_IF_ERROR(
-        at_least_one("num_split", p.num_split(), kMaxNumWorkerSplit));
+    OCX_RETURN_IF_ERROR(at_least_one(  // 0 is num_worker, as in OpenCompass
+        "num_split", p.num_split() == 0 ? 1 : p.num_split(),
+        kMaxNumWorkerSplit));
   }
   if (p.has_min_task_size()) {
     if (!num_worker) return only_for("min_task_size", kNumWorkerPartitioner);
@@ -286,7 +287,9 @@ void ApplyPartitionerDefaults(PartitionerConfig* p) {
     if (!p->has_heavy_factor()) p->set_heavy_factor(kDefaultHeavyFactor);
   } else if (p->type() == kNumWorkerPartitioner) {
     if (!p->has_num_worker()) p->set_num_worker(kDefaultNumWorker);
-    if (!p->has_num_split()) p->set_num_split(p->num_worker());
+    if (!p->has_num_split() || p->num_split() == 0) {
+      p->set_num_split(p->num_worker());
+    }
     if (!p->has_min_task_size()) p->set_min_task_size(kDefaultMinTaskSize);
   }
 }

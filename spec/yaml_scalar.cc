@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8_cut.h"
 
 namespace ocx::spec {
 namespace {
@@ -110,7 +111,7 @@ absl::Status SetFloating(absl::string_view text, pb::Message* msg,
 
 std::string QuoteScalar(absl::string_view text) {
   if (text.size() > kMaxQuoted) {
-    return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuoted)),
+    return absl::StrCat("\"", absl::CHexEscape(Utf8Prefix(text, kMaxQuoted)),
                         "...\"");
   }
   return absl::StrCat("\"", absl::CHexEscape(text), "\"");

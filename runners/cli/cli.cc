@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/utf8_cut.h"
 
 extern char** environ;
 
@@ -79,9 +80,7 @@ std::string CliResult::Describe() const {
     what = absl::StrCat("exit status ", exit_code);
   }
   constexpr size_t kMax = 300;
-  std::string text = output.size() > kMax
-                         ? absl::StrCat(output.substr(0, kMax), "...")
-                         : output;
+  std::string text = Abbreviate(output, kMax);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
     text.pop_back();
   }

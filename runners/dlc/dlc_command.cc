@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/utf8_cut.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "runners/cli/shell_quote.h"
@@ -118,8 +119,7 @@ absl::StatusOr<JobInfo> ToJobInfo(const google::protobuf::Value& v) {
 
 std::string Shorten(absl::string_view s) {
   constexpr size_t kMax = 200;
-  if (s.size() <= kMax) return std::string(s);
-  return absl::StrCat(s.substr(0, kMax), "...");
+  return Abbreviate(s, kMax);
 }
 
 void AppendConfig(const AliyunConfig& cfg, std::vector<std::string>* argv) {
@@ -248,9 +248,10 @@ absl::Status CheckAliyunConfig(const AliyunConfig& cfg) {
 std::vector<std::string> CreateJobArgv(
     const std::string& dlc, const AliyunConfig& cfg, bool preemptible,
     const std::string& name, const std::string& shell, const Resources& res) {
-  std::vector<std::string> argv = {dlc,      "create",     "job",
-                                   "--kind", "PyTorchJob", "--command",
-                                   shell,    "--name",     name.substr(0, 512)};
+  std::vector<std::string> argv = {
+      dlc,      "create",     "job",
+      "--kind", "PyTorchJob", "--command",
+      shell,    "--name",     std::string(Utf8Prefix(name, 512))};
   AppendConfig(cfg, &argv);
   argv.push_back("--workspace_id");
   argv.push_back(cfg.workspace_id());

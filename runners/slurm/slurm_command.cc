@@ -12,6 +12,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/utf8_cut.h"
 #include "runners/cli/shell_quote.h"
 
 namespace ocx::runners::slurm {
@@ -167,7 +168,7 @@ absl::StatusOr<std::string> ParseSbatchOutput(absl::string_view output) {
     absl::string_view id = last.substr(0, last.find(';'));
     if (IsJobId(id)) return std::string(id);
   }
-  std::string shown(output.substr(0, 200));
+  std::string shown(Utf8Prefix(output, 200));
   return absl::InvalidArgumentError(
       absl::StrCat("sbatch printed no job id: \"", absl::CEscape(shown), "\""));
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
+#include "common/utf8_cut.h"
 #include "runners/slurm/slurm_runner.h"
 
 namespace ocx::runners {
@@ -30,8 +31,7 @@ constexpr int64_t kAfterCancelPollMs = 300;
 
 std::string Shorten(std::string s) {
   while (!s.empty() && absl::ascii_isspace(s.back())) s.pop_back();
-  if (s.size() > 400) s = absl::StrCat(s.substr(0, 400), "...");
-  return s;
+  return Abbreviate(s, 400);
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/api/grpc_status.h"
 #include "server/api/task_progress.h"
@@ -33,6 +36,21 @@ absl::StatusOr<int> PageSize(int requested, int def, int max,
   }
   if (requested == 0) return def;
   return std::min(requested, max);
+}
+
+// INVALID_ARGUMENT naming `field` for an enum value this daemon does not
+// know (proto3 keeps unknown numbers): a filter on it would match nothing,
+// and an empty OK would hide the client's mistake.
+absl::Status RequireKnown(const google::protobuf::EnumDescriptor* type,
+                          int value, const char* field) {
+  if (type->FindValueByNumber(value) != nullptr) return absl::OkStatus();
+  std::vector<std::string> known;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != 0) known.push_back(type->value(i)->name());
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": unknown value ", value,
+                   " (known: ", absl::StrJoin(known, ", "), ")"));
 }
 
 // The answer of a handler that returns what the store says: `value` moved
@@ -121,6 +139,9 @@ grpc::Status EvaluationServiceImpl::GetEvaluation(
 grpc::Status EvaluationServiceImpl::ListEvaluations(
     grpc::ServerContext*, const ocx::v1::ListEvaluationsRequest* req,
     ocx::v1::ListEvaluationsResponse* resp) {
+  absl::Status known =
+      RequireKnown(Evaluation::State_descriptor(), req->state(), "state");
+  if (!known.ok()) return ToGrpcStatus(known);
   absl::StatusOr<int> size = PageSize(req->page_size(), 50, 1000, "page_size");
   if (!size.ok()) return ToGrpcStatus(size.status());
   std::string next;
@@ -155,26 +176,27 @@ grpc::Status EvaluationServiceImpl::WatchEvaluation(
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "ocxd is shutting down; watch again to resume");
     }
-    // The evaluation is read before its events: when it is final, every
-    // event up to its final one is already committed and read below.
-    absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
-    if (!e.ok()) return ToGrpcStatus(e.status());
-    auto events = store_->ListEvents(req->id(), after, kBatch);
-    if (!events.ok()) return ToGrpcStatus(events.status());
-    bool more = static_cast<int>(events->size()) == kBatch;
-    if (first || !events->empty()) {
+    // Snapshot and events come from one read transaction (the ordering
+    // guarantee in service.proto): a final snapshot carries every event up
+    // to the final one, and a snapshot is never older than its events.
+    absl::StatusOr<store::EvaluationWithEvents> read =
+        store_->GetEvaluationWithEvents(req->id(), after, kBatch);
+    if (!read.ok()) return ToGrpcStatus(read.status());
+    const bool more = static_cast<int>(read->events.size()) == kBatch;
+    const bool final = IsFinal(read->evaluation.state());
+    if (first || !read->events.empty()) {
       ocx::v1::WatchEvaluationResponse resp;
-      for (ocx::v1::Event& ev : *events) {
+      for (ocx::v1::Event& ev : read->events) {
         after = ev.sequence();
         *resp.add_events() = std::move(ev);
       }
-      e->clear_spec();
-      *resp.mutable_evaluation() = *std::move(e);
+      read->evaluation.clear_spec();
+      *resp.mutable_evaluation() = std::move(read->evaluation);
       if (!writer->Write(resp)) return grpc::Status::OK;  // client left
       first = false;
     }
     if (more) continue;
-    if (IsFinal(e->state())) return grpc::Status::OK;
+    if (final) return grpc::Status::OK;
     // At most ~10 snapshots a second, however busy the dispatcher is.
     absl::SleepFor(absl::Milliseconds(100));
     generation = dispatcher_->WaitForCommit(generation, absl::Seconds(1));
@@ -186,6 +208,12 @@ grpc::Status EvaluationServiceImpl::ListTasks(
     grpc::ServerContext*, const ocx::v1::ListTasksRequest* req,
     ocx::v1::ListTasksResponse* resp) {
   absl::Status ok = RequireId(req->evaluation_id(), "evaluation_id");
+  if (ok.ok()) {
+    ok = RequireKnown(ocx::v1::Task::State_descriptor(), req->state(), "state");
+  }
+  if (ok.ok()) {
+    ok = RequireKnown(ocx::v1::Stage_descriptor(), req->stage(), "stage");
+  }
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<int> size =
       PageSize(req->page_size(), 500, 10000, "page_size");

@@ -2,11 +2,13 @@
 
 #include <string>
 
+#include "common/utf8_cut.h"
 namespace ocx::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  std::string message(status.message().substr(0, 1024));
+  // Cut on a character boundary: gRPC sends the message as UTF-8.
+  std::string message(Utf8Prefix(status.message(), 1024));
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
 }
 

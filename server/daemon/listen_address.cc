@@ -127,6 +127,17 @@ std::string ListenAddress::ToString() const {
   return grpc_target;
 }
 
+std::string ClientAddress(const ListenAddress& address, int bound_port) {
+  if (address.kind == ListenAddress::Kind::kUnix) return address.ToString();
+  // grpc_target is "host:port" or "[v6]:port": the port follows the last ':'.
+  const size_t colon = address.grpc_target.rfind(':');
+  return absl::StrCat(address.grpc_target.substr(0, colon), ":", bound_port);
+}
+
+std::string AddressFilePath(const std::string& database_path) {
+  return absl::StrCat(database_path, ".address");
+}
+
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view configured) {
   if (configured.empty()) {
     std::string path = DefaultSocketPath();

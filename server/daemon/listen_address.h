@@ -51,6 +51,16 @@ struct ListenAddress {
   std::string ToString() const;
 };
 
+// The address a client dials to reach a server bound at `address`: the
+// unix socket as ToString() gives it, or for TCP the host with the port the
+// server actually bound (`bound_port`; a configured port 0 lets the kernel
+// pick a free one), e.g. "127.0.0.1:41234".
+std::string ClientAddress(const ListenAddress& address, int bound_port);
+
+// Where ocxd records ClientAddress for clients and test harnesses: the file
+// "<database>.address" beside the database, one line.
+std::string AddressFilePath(const std::string& database_path);
+
 // The default socket path (common/socket_path.h), shared with the client.
 using ::ocx::DefaultSocketPath;
 using ::ocx::DefaultSocketPathFor;

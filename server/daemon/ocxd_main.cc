@@ -300,9 +300,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   if (!tcp) chmod(address.socket_path.c_str(), 0600);
   server->GetHealthCheckService()->SetServingStatus("ocx.v1.EvaluationService",
                                                     true);
-  *listening =
-      tcp ? absl::StrCat(address.ToString(), " (port ", bound_port, ")")
-          : address.ToString();
+  // What a client dials: with port 0 configured, the port the kernel chose.
+  *listening = ocx::daemon::ClientAddress(address, bound_port);
   return server;
 }
 
@@ -361,6 +360,11 @@ absl::Status Run(const Flags& flags) {
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        StartServer(address, &service, &listening));
+  // Recorded for clients and harnesses that started ocxd on port 0; the
+  // startup line below carries the same address after "listening on ".
+  const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
+  OCX_RETURN_IF_ERROR(
+      ocx::WriteFileAtomic(address_file, absl::StrCat(listening, "\n")));
   dispatcher.Start();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
@@ -375,6 +379,7 @@ absl::Status Run(const Flags& flags) {
           "ocxd: stopping; running tasks keep running and are re-attached "
           "by the next start\n");
   ocx::daemon::systemd::Stopping();
+  unlink(address_file.c_str());
   dispatcher.StopLaunching();
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
@@ -394,7 +399,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config, "daemon config file (YAML)");
   app.add_option("--listen", flags.listen,
                  "unix:///path or host:port (default: a unix socket under "
-                 "$XDG_RUNTIME_DIR, /run/ocx for root, else /tmp/ocx-<uid>)");
+                 "$XDG_RUNTIME_DIR, /run/ocx for root, else /tmp/ocx-<uid>); "
+                 "port 0 binds a free port. The address clients dial is "
+                 "printed and written to <database>.address");
   app.add_option("--database", flags.database, "SQLite database file");
   app.add_option("--work-root", flags.work_root,
                  "work dirs of evaluations without their own work_dir");

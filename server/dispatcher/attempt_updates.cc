@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "common/utf8_prefix.h"
+#include "common/utf8_cut.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/dispatcher/task_command.h"
 #include "server/dispatcher/task_files.h"
@@ -31,7 +31,7 @@ std::string SignalName(int sig) {
 std::string Describe(const ocx::v1::TaskError& error) {
   std::string text = absl::StrCat(error.kind(), ": ", error.message());
   if (text.size() <= kMaxTaskErrorReason) return text;
-  return Utf8Prefix(text, kMaxTaskErrorReason - 3) + "...";
+  return Abbreviate(text, kMaxTaskErrorReason - 3);
 }
 
 }  // namespace

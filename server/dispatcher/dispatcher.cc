@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -231,10 +232,41 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
     OCX_ASSIGN_OR_RETURN(auto existing,
                          store_->FindByRequestId(e.request_id()));
     if (existing.has_value()) {
-      cmd->result = *existing;
+      if (!existing->request_hash.empty() && !sub.request_hash.empty() &&
+          existing->request_hash != sub.request_hash) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id: \"", e.request_id(),
+            "\" was used for another "
+            "request (evaluation ",
+            existing->eval_id,
+            "); a retry must "
+            "resend the same request, a new request needs a new request_id"));
+      }
+      cmd->result = existing->eval_id;
       return absl::OkStatus();
     }
   }
+  // Made only now, after the request_id check: a retry makes no directory.
+  const bool made_dir = sub.create_work_dir && !PathExists(e.work_dir());
+  if (sub.create_work_dir) {
+    absl::Status made = MakeDirs(e.work_dir());
+    if (!made.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "work_dir: cannot create ", e.work_dir(), ": ", made.message()));
+    }
+  }
+  absl::Status status = InsertSubmission(sub, now);
+  if (status.ok()) {
+    cmd->result = e.id();
+  } else if (made_dir) {
+    // A failed insert leaves no directory it made (rmdir: only if empty).
+    rmdir(e.work_dir().c_str());
+  }
+  return status;
+}
+
+absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
+  Evaluation& e = sub.evaluation;
   // A savepoint lets one bad submission fail alone inside the group commit.
   OCX_RETURN_IF_ERROR(store_->Savepoint());
   auto insert = [&]() -> absl::Status {
@@ -242,7 +274,8 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
     e.set_task_count(static_cast<int32_t>(sub.tasks.size()));
     SetTimestamp(now, e.mutable_create_time());
     SetTimestamp(now, e.mutable_update_time());
-    OCX_ASSIGN_OR_RETURN(int64_t seq, store_->InsertEvaluation(e));
+    OCX_ASSIGN_OR_RETURN(int64_t seq,
+                         store_->InsertEvaluation(e, sub.request_hash));
     int reused = 0;
     for (Task& t : sub.tasks) {
       SetTimestamp(now, t.mutable_create_time());
@@ -288,7 +321,6 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
     if (!IsFinal(t.state())) Track(std::move(t));
   }
   touched_evals_.insert(e.id());
-  cmd->result = e.id();
   return absl::OkStatus();
 }
 

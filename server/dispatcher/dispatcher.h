@@ -61,6 +61,13 @@ struct Submission {
   // Dataset sizes counted while planning, stored in the same transaction
   // (the size cache; only the dispatcher writes).
   std::vector<store::DatasetSizeRecord> dataset_sizes;
+  // Identifies the request that carried evaluation.request_id (a hash of
+  // it): a later Create with the same request_id must carry the same hash.
+  // Empty: not compared.
+  std::string request_hash;
+  // Create the work dir when the evaluation is stored: after the request_id
+  // check, so that a deduplicated retry makes no directory.
+  bool create_work_dir = false;
 };
 
 // The backends this daemon runs tasks on, by the runner type a config names
@@ -101,7 +108,9 @@ class Dispatcher {
 
   // Stores the submission; returns its evaluation id once committed. With a
   // request_id seen before, returns the earlier evaluation's id and stores
-  // nothing (AIP-155).
+  // nothing (AIP-155), or ALREADY_EXISTS naming request_id when the earlier
+  // request had another request_hash. FAILED_PRECONDITION naming work_dir
+  // when the work dir cannot be made.
   absl::StatusOr<std::string> Submit(Submission submission);
 
   // Cancels an evaluation: unstarted tasks become CANCELLED, running ones
@@ -163,6 +172,8 @@ class Dispatcher {
   [[noreturn]] static void Fatal(const char* what, const absl::Status& status);
   absl::Status ApplyCommand(Command* cmd, int64_t now);
   absl::Status ApplySubmit(Command* cmd, int64_t now);
+  // Stores a submission's rows inside a savepoint and tracks its tasks.
+  absl::Status InsertSubmission(Submission& sub, int64_t now);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
   // An exit of the task's current attempt: the attempt's state and reason

@@ -11,7 +11,6 @@
 
 namespace ocx::store {
 
-using internal::BadToken;
 using internal::kEvaluationColumns;
 using internal::kFindRequest;
 using internal::kInsertEvaluation;
@@ -20,18 +19,24 @@ using internal::ReadEvaluation;
 using ocx::v1::Evaluation;
 using ocx::v1::Task;
 
-absl::StatusOr<int64_t> Store::InsertEvaluation(const Evaluation& e) {
+absl::StatusOr<int64_t> Store::InsertEvaluation(
+    const Evaluation& e, const std::string& request_hash) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
       Cached(kInsertEvaluation,
              "INSERT INTO evaluations (id, name, request_id, state, spec, "
-             "work_dir, task_count, create_ms, update_ms, end_ms) VALUES "
-             "(?,?,?,?,?,?,?,?,?,?)"));
+             "work_dir, task_count, create_ms, update_ms, end_ms, "
+             "request_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
   s->Bind(1, e.id()).Bind(2, e.name());
   if (e.request_id().empty()) {
     s->BindNull(3);
   } else {
     s->Bind(3, e.request_id());
+  }
+  if (request_hash.empty()) {
+    s->BindNull(11);
+  } else {
+    s->Bind(11, request_hash);
   }
   s->Bind(4, static_cast<int64_t>(e.state()))
       .BindBlob(5, e.spec().SerializeAsString())
@@ -58,18 +63,22 @@ absl::Status Store::UpdateEvaluationState(const std::string& id,
   return s->Run();
 }
 
-absl::StatusOr<std::optional<std::string>> Store::FindByRequestId(
+absl::StatusOr<std::optional<RequestRecord>> Store::FindByRequestId(
     const std::string& request_id) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
-      Cached(kFindRequest, "SELECT id FROM evaluations WHERE request_id=?"));
+      Cached(kFindRequest,
+             "SELECT id, request_hash FROM evaluations WHERE request_id=?"));
   s->Bind(1, request_id);
   absl::StatusOr<bool> row = s->Step();
-  std::optional<std::string> id;
-  if (row.ok() && *row) id = s->ColumnText(0);
+  std::optional<RequestRecord> found;
+  if (row.ok() && *row) {
+    found = RequestRecord{s->ColumnText(0),
+                          s->ColumnIsNull(1) ? "" : s->ColumnText(1)};
+  }
   s->Reset();
   if (!row.ok()) return row.status();
-  return id;
+  return found;
 }
 
 absl::StatusOr<std::vector<ActiveEvaluationRecord>>
@@ -141,16 +150,21 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
-  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+absl::StatusOr<Evaluation> Store::SelectEvaluation(Connection* conn,
+                                                   const std::string& id) {
   OCX_ASSIGN_OR_RETURN(
-      auto s, internal::SelectById(conn.get(),
+      auto s, internal::SelectById(conn,
                                    absl::StrCat("SELECT ", kEvaluationColumns,
                                                 " FROM evaluations WHERE id=?"),
                                    id, "evaluation"));
   Evaluation e = ReadEvaluation(*s, nullptr);
-  OCX_RETURN_IF_ERROR(FillCounts(conn.get(), &e));
+  OCX_RETURN_IF_ERROR(FillCounts(conn, &e));
   return e;
+}
+
+absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  return SelectEvaluation(conn.get(), id);
 }
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
@@ -167,10 +181,15 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
   if (page_size <= 0) {
     return absl::InvalidArgumentError("page_size: must be positive");
   }
+  // The token holds the seq of the last evaluation returned.
+  const std::string scope = absl::StrCat("evaluations state=", state);
   int64_t before = INT64_MAX;
-  if (!page_token.empty() &&
-      (!absl::SimpleAtoi(page_token, &before) || before <= 0)) {
-    return BadToken(page_token);
+  if (!page_token.empty()) {
+    OCX_ASSIGN_OR_RETURN(std::string position,
+                         internal::ReadPageToken(page_token, scope));
+    if (!absl::SimpleAtoi(position, &before) || before <= 0) {
+      return absl::InvalidArgumentError("page_token: malformed position");
+    }
   }
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   std::string sql = absl::StrCat("SELECT ", kEvaluationColumns,
@@ -197,7 +216,8 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
   next_page_token->clear();
   if (static_cast<int>(out.size()) > page_size) {
     out.pop_back();
-    *next_page_token = absl::StrCat(seqs[out.size() - 1]);
+    *next_page_token =
+        internal::MakePageToken(scope, absl::StrCat(seqs[out.size() - 1]));
   }
   for (Evaluation& e : out) {
     e.clear_spec();  // Lists stay small; Get returns the spec.

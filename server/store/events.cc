@@ -28,9 +28,11 @@ absl::StatusOr<int64_t> Store::AppendEvent(const ocx::v1::Event& e) {
   return writer_->LastInsertRowId();
 }
 
-absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
-    const std::string& eval_id, int64_t after_sequence, int limit) {
-  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+namespace {
+
+absl::StatusOr<std::vector<ocx::v1::Event>> SelectEvents(
+    Connection* conn, const std::string& eval_id, int64_t after_sequence,
+    int limit) {
   OCX_ASSIGN_OR_RETURN(
       auto s, conn->Prepare("SELECT seq, time_ms, eval_id, task_id, attempt, "
                             "state, message FROM events WHERE eval_id=? AND "
@@ -52,6 +54,33 @@ absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
     e.set_message(s->ColumnText(6));
     out.push_back(std::move(e));
   }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ocx::v1::Event>> Store::ListEvents(
+    const std::string& eval_id, int64_t after_sequence, int limit) {
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  return SelectEvents(conn.get(), eval_id, after_sequence, limit);
+}
+
+absl::StatusOr<EvaluationWithEvents> Store::GetEvaluationWithEvents(
+    const std::string& id, int64_t after_sequence, int limit) {
+  OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
+  // One read transaction: both reads see the same committed state, so the
+  // snapshot is never older (or newer) than the events read with it.
+  OCX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  auto read = [&]() -> absl::StatusOr<EvaluationWithEvents> {
+    EvaluationWithEvents out;
+    OCX_ASSIGN_OR_RETURN(out.evaluation, SelectEvaluation(conn.get(), id));
+    OCX_ASSIGN_OR_RETURN(out.events,
+                         SelectEvents(conn.get(), id, after_sequence, limit));
+    return out;
+  };
+  absl::StatusOr<EvaluationWithEvents> out = read();
+  absl::Status ended = conn->Exec(out.ok() ? "COMMIT" : "ROLLBACK");
+  if (out.ok() && !ended.ok()) return ended;
   return out;
 }
 

@@ -167,6 +167,13 @@ ALTER TABLE attempts ADD COLUMN replica_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX attempts_by_replica ON attempts(replica_id, state)
   WHERE replica_id != '';
 )sql",
+    // 4 -> 5: a hash of the Create request stored with its request_id, so
+    // that a retry of the same request returns the first evaluation and the
+    // same request_id with a different request is refused (AIP-155). Rows
+    // from before have NULL: their retries are not compared.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN request_hash TEXT;
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,6 +1,7 @@
 #include "server/store/sqlite.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8_cut.h"
 
 namespace ocx::store {
 
@@ -126,7 +127,7 @@ absl::Status Connection::Exec(absl::string_view sql) {
   std::string text(sql);
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
-    absl::Status status = SqliteError(db_, rc, text.substr(0, 80));
+    absl::Status status = SqliteError(db_, rc, Utf8Prefix(text, 80));
     sqlite3_free(error);
     return status;
   }
@@ -139,7 +140,7 @@ absl::StatusOr<std::unique_ptr<Statement>> Connection::Prepare(
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
-    return SqliteError(db_, rc, absl::StrCat("prepare ", sql.substr(0, 80)));
+    return SqliteError(db_, rc, absl::StrCat("prepare ", Utf8Prefix(sql, 80)));
   }
   return std::make_unique<Statement>(db_, stmt);
 }

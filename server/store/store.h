@@ -78,6 +78,20 @@ struct PoolUser {
   std::string model_abbr;
 };
 
+// The evaluation a request_id created, and the hash of that request (empty
+// for rows from before schema 5).
+struct RequestRecord {
+  std::string eval_id;
+  std::string request_hash;
+};
+
+// An evaluation (stage_counts, last_event_sequence) and its events after a
+// sequence, read together (Store::GetEvaluationWithEvents).
+struct EvaluationWithEvents {
+  ocx::v1::Evaluation evaluation;
+  std::vector<ocx::v1::Event> events;  // oldest first
+};
+
 class Store {
  public:
   // Opens or creates the database at `path` and migrates its schema.
@@ -95,13 +109,15 @@ class Store {
   void RollbackToSavepoint();
 
   // Inserts an evaluation (spec, state, times) and returns its creation
-  // sequence number. ALREADY_EXISTS if the id or request_id is taken.
-  absl::StatusOr<int64_t> InsertEvaluation(const ocx::v1::Evaluation& e);
+  // sequence number; `request_hash` is kept with its request_id (empty: not
+  // known). ALREADY_EXISTS if the id or request_id is taken.
+  absl::StatusOr<int64_t> InsertEvaluation(
+      const ocx::v1::Evaluation& e, const std::string& request_hash = "");
   absl::Status UpdateEvaluationState(const std::string& id,
                                      ocx::v1::Evaluation::State state,
                                      int64_t update_ms, int64_t end_ms);
-  // The id of the evaluation created with `request_id`, if any.
-  absl::StatusOr<std::optional<std::string>> FindByRequestId(
+  // The evaluation created with `request_id`, if any.
+  absl::StatusOr<std::optional<RequestRecord>> FindByRequestId(
       const std::string& request_id);
 
   // Inserts a task with its params.
@@ -170,6 +186,13 @@ class Store {
   // Events of one evaluation with sequence > after_sequence, oldest first.
   absl::StatusOr<std::vector<ocx::v1::Event>> ListEvents(
       const std::string& eval_id, int64_t after_sequence, int limit);
+  // The evaluation and its events with sequence > after_sequence (at most
+  // `limit`), read in ONE read transaction: the snapshot is the state as of
+  // the newest committed event, so when `events` reaches
+  // evaluation.last_event_sequence the snapshot is exactly the state that
+  // event left (WatchEvaluation's guarantee). NOT_FOUND for unknown ids.
+  absl::StatusOr<EvaluationWithEvents> GetEvaluationWithEvents(
+      const std::string& id, int64_t after_sequence, int limit);
   // The cached sample count of (path, reader) if it was counted for a file
   // of this size and mtime.
   absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
@@ -202,6 +225,8 @@ class Store {
   absl::StatusOr<ReadConnection> Reader();
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
+  absl::StatusOr<ocx::v1::Evaluation> SelectEvaluation(Connection* conn,
+                                                       const std::string& id);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
 
   const std::string path_;

@@ -13,7 +13,6 @@
 
 namespace ocx::store {
 
-using internal::BadToken;
 using internal::kAttemptColumns;
 using internal::kInsertTask;
 using internal::kPutAttempt;
@@ -133,13 +132,17 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
   if (page_size <= 0) {
     return absl::InvalidArgumentError("page_size: must be positive");
   }
-  // Token: "<stage>.<index>" of the last task returned.
+  // The token holds "<stage>.<index>" of the last task returned.
+  const std::string scope =
+      absl::StrCat("tasks ", eval_id, " state=", state, " stage=", stage);
   int64_t after_stage = 0, after_idx = -1;
   if (!page_token.empty()) {
-    std::vector<std::string> parts = absl::StrSplit(page_token, '.');
+    OCX_ASSIGN_OR_RETURN(std::string position,
+                         internal::ReadPageToken(page_token, scope));
+    std::vector<std::string> parts = absl::StrSplit(position, '.');
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_stage) ||
         !absl::SimpleAtoi(parts[1], &after_idx)) {
-      return BadToken(page_token);
+      return absl::InvalidArgumentError("page_token: malformed position");
     }
   }
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
@@ -172,8 +175,8 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
   if (static_cast<int>(out.size()) > page_size) {
     out.pop_back();
     const Task& last = out.back();
-    *next_page_token =
-        absl::StrCat(static_cast<int>(last.stage()), ".", last.index());
+    *next_page_token = internal::MakePageToken(
+        scope, absl::StrCat(static_cast<int>(last.stage()), ".", last.index()));
   }
   return out;
 }

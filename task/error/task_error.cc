@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "common/file_util.h"
-#include "common/utf8_prefix.h"
+#include "common/utf8_cut.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ocx::task {
@@ -20,7 +20,7 @@ absl::Status WithTaskError(absl::Status status, absl::string_view kind,
   ocx::v1::TaskError tag;
   tag.set_kind(std::string(kind));
   tag.set_http_status(http_status);
-  tag.set_body_excerpt(ocx::Utf8Prefix(body, kMaxBodyExcerpt));
+  tag.set_body_excerpt(std::string(ocx::Utf8Prefix(body, kMaxBodyExcerpt)));
   status.SetPayload(kPayloadUrl, absl::Cord(tag.SerializeAsString()));
   return status;
 }

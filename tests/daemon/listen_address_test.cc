@@ -79,6 +79,20 @@ TEST(DefaultSocketPathTest, ReadsTheEnvironment) {
   }
 }
 
+TEST(ClientAddressTest, TcpGetsTheBoundPortUnixStaysAsIs) {
+  auto v4 = ParseListenAddress("127.0.0.1:0");
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(ClientAddress(*v4, 41234), "127.0.0.1:41234");
+  auto v6 = ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(ClientAddress(*v6, 80), "[::1]:80");
+  auto unix_socket = ParseListenAddress("unix:///tmp/x/ocxd.sock");
+  ASSERT_TRUE(unix_socket.ok()) << unix_socket.status();
+  EXPECT_EQ(ClientAddress(*unix_socket, 0), "unix:///tmp/x/ocxd.sock");
+  EXPECT_EQ(AddressFilePath("/var/lib/ocx/ocx.db"),
+            "/var/lib/ocx/ocx.db.address");
+}
+
 TEST(ParseListenAddressTest, EmptyMeansDefaultUnixSocket) {
   ScopedEnv xdg("XDG_RUNTIME_DIR", "/run/user/77");
   absl::StatusOr<ListenAddress> address = ParseListenAddress("");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -489,6 +490,53 @@ TEST_F(GpuE2ETest, TaskThatCanNeverFitIsRejectedAndOthersGetListedIds) {
     std::string text((std::istreambuf_iterator<char>(log)), {});
     EXPECT_THAT(text, HasSubstr(absl::StrCat("CUDA_VISIBLE_DEVICES=", gpu)));
   }
+}
+
+}  // namespace
+}  // namespace ocx::testing
+
+namespace ocx::testing {
+namespace {
+
+// `--listen 127.0.0.1:0`: ocxd binds a free port, prints the address a
+// client dials on its startup line ("listening on <address>;"), records it
+// in <database>.address (removed at a clean stop), and ocxctl reaches it.
+TEST(ListenPortZeroTest, BindsAFreePortPrintsAndRecordsIt) {
+  TempDir dir;
+  OcxdProcess ocxd(dir.path());
+  ocxd.UseListen("127.0.0.1:0");
+  absl::Status started = ocxd.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string address = ocxd.server();
+  ASSERT_TRUE(absl::StartsWith(address, "127.0.0.1:")) << address;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(address.substr(10), &port)) << address;
+  EXPECT_GT(port, 0);
+  EXPECT_THAT(ocxd.log(),
+              HasSubstr(absl::StrCat("listening on ", address, ";")));
+  RunResult list =
+      RunProgram({OcxctlPath(), "--server", address, "list", "-o", "name"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(ocxd.Stop(SIGTERM), 0);
+  EXPECT_NE(access((ocxd.database() + ".address").c_str(), F_OK), 0)
+      << "the address file outlived a clean stop";
+}
+
+}  // namespace
+}  // namespace ocx::testing
+
+namespace ocx::testing {
+namespace {
+
+// `ocxctl submit --help` lists every output form -o takes for submit.
+TEST(OcxctlHelpTest, SubmitHelpListsTheOutputForms) {
+  RunResult help = RunProgram({OcxctlPath(), "submit", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* form : {"table", "wide", "json", "yaml", "name"}) {
+    EXPECT_THAT(help.out, HasSubstr(absl::StrCat("\n  ", form, " ")))
+        << form;
+  }
+  EXPECT_THAT(help.out, HasSubstr("Exit codes:"));
 }
 
 }  // namespace

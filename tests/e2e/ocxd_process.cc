@@ -55,10 +55,15 @@ std::string OcxdProcess::log() const {
 }
 
 absl::Status OcxdProcess::Start() {
-  std::vector<std::string> args = {
-      OcxdPath(), "--listen",    server(),    "--database",
-      database(), "--work-root", work_root(), "--retry-initial-backoff-ms",
-      "100"};
+  std::vector<std::string> args = {OcxdPath(),
+                                   "--listen",
+                                   listen_.empty() ? server() : listen_,
+                                   "--database",
+                                   database(),
+                                   "--work-root",
+                                   work_root(),
+                                   "--retry-initial-backoff-ms",
+                                   "100"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -83,7 +88,14 @@ absl::Status OcxdProcess::Start() {
       return absl::FailedPreconditionError(
           absl::StrCat("ocxd exited at start: ", log()));
     }
-    if (access(socket_path().c_str(), F_OK) == 0) {
+    if (!listen_.empty()) {
+      recorded_ = FileText(database() + ".address");
+      while (!recorded_.empty() && recorded_.back() == '\n') {
+        recorded_.pop_back();
+      }
+    }
+    if (listen_.empty() ? access(socket_path().c_str(), F_OK) == 0
+                        : !recorded_.empty()) {
       // A fresh channel per try: one that failed to connect (to the stale
       // socket of a killed daemon) waits out a reconnect backoff.
       stub_.reset();
@@ -117,7 +129,7 @@ ocx::v1::EvaluationService::Stub* OcxdProcess::stub() {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
     stub_ = ocx::v1::EvaluationService::NewStub(grpc::CreateCustomChannel(
-        "unix:" + socket_path(), grpc::InsecureChannelCredentials(), args));
+        server(), grpc::InsecureChannelCredentials(), args));
   }
   return stub_.get();
 }

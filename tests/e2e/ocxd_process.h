@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,10 @@ class OcxdProcess {
                        std::vector<std::string> extra_args = {});
   ~OcxdProcess();  // SIGKILLs the daemon if still running (tasks live on).
 
+  // Listen on `listen` (e.g. "127.0.0.1:0") instead of the unix socket in
+  // the directory; Start() then reads the address ocxd records in
+  // <database>.address. Call before Start().
+  void UseListen(std::string listen) { listen_ = std::move(listen); }
   // Starts ocxd and waits until it answers a health check (up to 20 s).
   absl::Status Start();
   // Sends `sig` and waits for the process to exit; returns its wait status.
@@ -48,7 +53,10 @@ class OcxdProcess {
   pid_t pid() const { return pid_; }
 
   std::string socket_path() const { return dir_ + "/ocxd.sock"; }
-  std::string server() const { return "unix://" + socket_path(); }
+  // The address clients dial: the unix socket, or what ocxd recorded.
+  std::string server() const {
+    return listen_.empty() ? "unix://" + socket_path() : recorded_;
+  }
   std::string database() const { return dir_ + "/ocx.db"; }
   std::string work_root() const { return dir_ + "/work"; }
   std::string log() const;
@@ -58,6 +66,8 @@ class OcxdProcess {
  private:
   std::string dir_;
   std::vector<std::string> extra_args_;
+  std::string listen_;    // empty: the socket in dir_
+  std::string recorded_;  // <database>.address as read by Start()
   pid_t pid_ = -1;
   std::unique_ptr<ocx::v1::EvaluationService::Stub> stub_;
 };

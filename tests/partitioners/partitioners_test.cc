@@ -345,6 +345,26 @@ TEST(NumWorkerPartitionerTest, HeuristicDealsChunksRoundRobin) {
                           "m a_1[4:8] b c_1[2:4]"));
 }
 
+// OpenCompass takes `num_split or num_worker`: 0 splits like num_worker.
+TEST(NumWorkerPartitionerTest, NumSplitZeroMeansNumWorker) {
+  auto yaml = [](int num_split) {
+    return Yaml({"m"}, {"a", "b", "c"},
+                absl::StrCat("infer: {partitioner: {type: "
+                             "NumWorkerPartitioner, num_worker: 3, num_split: ",
+                             num_split, ", min_task_size: 2}}"));
+  };
+  std::vector<std::string> zero = Plan(yaml(0), {10, 1, 6});
+  EXPECT_EQ(zero, Plan(yaml(3), {10, 1, 6}));
+  EXPECT_THAT(zero, ::testing::Contains(::testing::HasSubstr("a_2[8:12]")));
+  // The partitioner applies it too when handed the config without defaults.
+  ocx::v1::PartitionerConfig config;
+  config.set_type("NumWorkerPartitioner");
+  config.set_num_worker(3);
+  config.set_num_split(0);
+  EXPECT_TRUE(
+      NumWorkerPartitioner(config).NeedsDatasetSizes(ocx::v1::STAGE_INFER));
+}
+
 TEST(NumWorkerPartitionerTest, SplitGivesOneTaskPerChunk) {
   const std::string yaml =
       Yaml({"m"}, {"a", "b"},

@@ -975,6 +975,36 @@ TEST_F(DispatcherTest, SubmitIsDurableWhenItReturns) {
   EXPECT_EQ(tasks->size(), 12u);
 }
 
+// AIP-155 with the request's hash: a retry of the same request returns the
+// first evaluation and makes no work dir; the same request_id with another
+// request is ALREADY_EXISTS naming request_id, and makes no work dir either.
+TEST_F(DispatcherTest, RequestIdRetryMakesNoDirAndAnotherRequestIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartDispatcher());
+  ocx::v1::EvaluationSpec spec = MakeSpec(SpecOptions());
+  auto submit = [&](const std::string& id, const std::string& hash) {
+    Submission sub = MakeSubmission(spec, id, "req-h");
+    sub.request_hash = hash;
+    sub.create_work_dir = true;
+    return dispatcher_->Submit(std::move(sub));
+  };
+  auto first = submit("first", "hash-a");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, "first");
+  EXPECT_TRUE(PathExists(JoinPath(work_root_, "first")));
+  auto retry = submit("retry", "hash-a");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(*retry, "first");
+  EXPECT_FALSE(PathExists(JoinPath(work_root_, "retry")));
+  auto other = submit("other", "hash-b");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists)
+      << other.status();
+  EXPECT_THAT(other.status().message(), HasSubstr("request_id"));
+  EXPECT_THAT(other.status().message(), HasSubstr("first"));
+  EXPECT_FALSE(PathExists(JoinPath(work_root_, "other")));
+  EXPECT_EQ(store_->GetEvaluation("other").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(DispatcherTest, SubmitWithAKnownRequestIdReturnsTheFirstEvaluation) {
   ASSERT_NO_FATAL_FAILURE(StartDispatcher());
   ocx::v1::EvaluationSpec spec = MakeSpec(SpecOptions());

@@ -18,6 +18,7 @@
 #include "ocx/v1/service.grpc.pb.h"
 #include "server/api/evaluation_service.h"
 #include "server/dispatcher/dispatcher.h"
+#include "tests/server/api_test_util.h"
 #include "tests/server/store_test_util.h"
 
 namespace ocx::server {
@@ -27,7 +28,6 @@ using ::ocx::store::testing::kT0;
 using ::ocx::store::testing::MakeAttempt;
 using ::ocx::store::testing::MakeEvaluation;
 using ::ocx::store::testing::MakeTask;
-using ::ocx::store::testing::StoreTest;
 using ::ocx::v1::Attempt;
 using ::ocx::v1::Evaluation;
 using ::ocx::v1::Replica;
@@ -35,32 +35,16 @@ using ::ocx::v1::ServerPool;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class ServersApiTest : public StoreTest {
+class ServersApiTest : public testing::ApiTest {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(ApiTest::SetUp());
     ASSERT_NO_FATAL_FAILURE(WriteRows());
-    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), RunnerSet{},
-                                               &waker_, DispatcherOptions{});
-    service_ = std::make_unique<EvaluationServiceImpl>(
-        store_.get(), dispatcher_.get(), SubmissionPolicy{});
-    std::string target = absl::StrCat("unix://", dir_.path(), "/ocxd.sock");
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(target, grpc::InsecureServerCredentials());
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::EvaluationService::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    service_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   }
 
   std::string LogPath(int number) const {
-    return absl::StrCat(dir_.path(), "/srv-00aa11bb22-1.attempt-", number, ".log");
+    return absl::StrCat(dir_.path(), "/srv-00aa11bb22-1.attempt-", number,
+                        ".log");
   }
 
   // e1 (RUNNING) uses pool srv-00aa11bb22, whose replica 1 had one failed start
@@ -112,12 +96,6 @@ class ServersApiTest : public StoreTest {
     while (reader->Read(&chunk)) data->append(chunk.data());
     return reader->Finish();
   }
-
-  Waker waker_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<EvaluationServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::EvaluationService::Stub> stub_;
 };
 
 TEST_F(ServersApiTest, ListServersAllOrOfOneEvaluation) {
@@ -167,7 +145,8 @@ TEST_F(ServersApiTest, GetTaskOfAReplicaPointsToOcxctlServers) {
   grpc::ClientContext context;
   grpc::Status status = stub_->GetTask(&context, request, &task);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(status.error_message(), HasSubstr("srv-00aa11bb22-1 is a managed"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("srv-00aa11bb22-1 is a managed"));
   EXPECT_THAT(status.error_message(), HasSubstr("`ocxctl servers`"));
   // Tasks are still found.
   request.set_id("e1-infer-0");
@@ -191,7 +170,8 @@ TEST_F(ServersApiTest, ReadTaskLogReadsAReplicasStarts) {
   std::string none;
   grpc::Status missing = ReadLog("srv-00aa11bb22-1", 3, false, &none);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(missing.error_message(), "replica srv-00aa11bb22-1 has no attempt 3");
+  EXPECT_EQ(missing.error_message(),
+            "replica srv-00aa11bb22-1 has no attempt 3");
   grpc::Status unknown = ReadLog("srv-00aa11bb22-7", 0, true, &none);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(unknown.error_message(), "replica srv-00aa11bb22-7 not found");
@@ -200,13 +180,15 @@ TEST_F(ServersApiTest, ReadTaskLogReadsAReplicasStarts) {
 TEST_F(ServersApiTest, FollowingARunningStartEndsWhenItEnds) {
   std::string data;
   grpc::Status status;
-  std::thread reader([&] { status = ReadLog("srv-00aa11bb22-1", 0, true, &data); });
+  std::thread reader(
+      [&] { status = ReadLog("srv-00aa11bb22-1", 0, true, &data); });
   absl::SleepFor(absl::Milliseconds(500));
   std::ofstream(LogPath(2), std::ios::app) << "ready\n";
   absl::SleepFor(absl::Milliseconds(500));
   // The start ends: the stream reads what is left and ends.
   std::ofstream(LogPath(2), std::ios::app) << "exited\n";
-  store::AttemptRecord ended = MakeAttempt("srv-00aa11bb22-1", 2, Attempt::FAILED);
+  store::AttemptRecord ended =
+      MakeAttempt("srv-00aa11bb22-1", 2, Attempt::FAILED);
   ended.attempt.set_log_path(LogPath(2));
   // No ASSERT before the join: the reader thread must be joined.
   EXPECT_TRUE(store_->Begin().ok());

@@ -5,13 +5,16 @@
 #include "server/store/store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -99,7 +102,8 @@ TEST_F(StoreTest, ReopeningKeepsDataAndVersion) {
   EXPECT_EQ(task->attempts(0).state(), Attempt::RUNNING);
   auto found = store_->FindByRequestId("req-1");
   ASSERT_TRUE(found.ok());
-  EXPECT_EQ(*found, std::optional<std::string>("e1"));
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->eval_id, "e1");
 }
 
 TEST(StoreSchemaTest, NewerDatabaseIsRefusedNamingBothVersions) {
@@ -139,6 +143,93 @@ TEST_F(StoreTest, MigrationTwoToThreeAddsTheSizeAndOutputTablesKeepingData) {
   auto got = store_->LookupDatasetSize("/d/a.jsonl", "jsonl", 10, 20);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, std::optional<int64_t>(30));
+}
+
+TEST_F(StoreTest, MigrationFourToFiveKeepsOldRequestIdsWithoutAHash) {
+  store_.reset();
+  std::string path = dir_.path() + "/v4.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 4));
+  {
+    auto conn = Connection::Open(path, /*read_only=*/false);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE(
+        (*conn)->Exec("UPDATE evaluations SET request_id='old-req'").ok());
+  }
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), 5);
+  auto found = store_->FindByRequestId("old-req");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->eval_id, "e1");
+  EXPECT_EQ((*found)->request_hash, "");
+}
+
+TEST_F(StoreTest, RequestHashIsKeptWithItsRequestId) {
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(
+      store_
+          ->InsertEvaluation(MakeEvaluation("e1", Evaluation::QUEUED, "req-1"),
+                             "00112233aabbccdd")
+          .ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  auto found = store_->FindByRequestId("req-1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->eval_id, "e1");
+  EXPECT_EQ((*found)->request_hash, "00112233aabbccdd");
+}
+
+// Watch's read: the snapshot and the events come from one committed state.
+// A writer commits, many times a millisecond, a state change together with
+// an event naming the new state; every read must show the evaluation in
+// the state of the newest event it read, with last_event_sequence equal to
+// that event's sequence. Reading the two apart (GetEvaluation, then
+// ListEvents) fails this within a few hundred reads.
+TEST_F(StoreTest, EvaluationWithEventsIsOneSnapshotUnderConcurrentCommits) {
+  Insert(MakeEvaluation("e1", Evaluation::QUEUED));
+  ASSERT_GT(Append(MakeEvent("e1", "QUEUED")), 0);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      Evaluation::State state =
+          i % 2 == 0 ? Evaluation::RUNNING : Evaluation::CANCELLING;
+      if (!store_->Begin().ok()) break;
+      bool ok =
+          store_->UpdateEvaluationState("e1", state, kT0 + i, 0).ok() &&
+          store_->AppendEvent(MakeEvent("e1", Evaluation::State_Name(state)))
+              .ok();
+      if (!ok || !store_->Commit().ok()) break;
+    }
+  });
+  int64_t after = 0;
+  int mismatches = 0, with_events = 0;
+  // Until 300 reads raced a commit (or 20 s on a loaded machine).
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (int i = 0;
+       with_events < 300 && mismatches == 0 && absl::Now() < deadline; ++i) {
+    auto read = store_->GetEvaluationWithEvents("e1", after, 1000);
+    ASSERT_TRUE(read.ok()) << read.status();
+    if (read->events.empty()) continue;
+    ++with_events;
+    const ocx::v1::Event& last = read->events.back();
+    after = last.sequence();
+    if (static_cast<int>(read->events.size()) == 1000) continue;
+    if (Evaluation::State_Name(read->evaluation.state()) != last.state() ||
+        read->evaluation.last_event_sequence() != last.sequence()) {
+      ++mismatches;
+      ADD_FAILURE() << "read " << i << ": snapshot "
+                    << Evaluation::State_Name(read->evaluation.state())
+                    << " at " << read->evaluation.last_event_sequence()
+                    << ", last event " << last.state() << " at "
+                    << last.sequence();
+    }
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GE(with_events, 50) << "the writer hardly raced the reads";
 }
 
 // ---- Dataset sizes and outputs ----
@@ -315,7 +406,7 @@ TEST_F(StoreTest, RollbackLeavesNothing) {
   EXPECT_THAT(*events, IsEmpty());
   auto found = store_->FindByRequestId("req-1");
   ASSERT_TRUE(found.ok());
-  EXPECT_EQ(*found, std::nullopt);
+  EXPECT_FALSE(found->has_value());
   // The same rows can be written again afterwards.
   Insert(MakeEvaluation("e1", Evaluation::QUEUED, "req-1"),
          {MakeTask("e1", ocx::v1::STAGE_INFER, 0)});
@@ -337,10 +428,11 @@ TEST_F(StoreTest, DuplicateRequestIdIsAlreadyExistsAndTheFirstIsFound) {
 
   auto found = store_->FindByRequestId("req-1");
   ASSERT_TRUE(found.ok()) << found.status();
-  EXPECT_EQ(*found, std::optional<std::string>("first"));
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->eval_id, "first");
   auto missing = store_->FindByRequestId("req-2");
   ASSERT_TRUE(missing.ok());
-  EXPECT_EQ(*missing, std::nullopt);
+  EXPECT_FALSE(missing->has_value());
   EXPECT_EQ(store_->GetEvaluation("second").status().code(),
             absl::StatusCode::kNotFound);
 }
@@ -352,7 +444,7 @@ TEST_F(StoreTest, EmptyRequestIdsDoNotCollide) {
   EXPECT_TRUE(store_->GetEvaluation("b").ok());
   auto found = store_->FindByRequestId("");
   ASSERT_TRUE(found.ok());
-  EXPECT_EQ(*found, std::nullopt);
+  EXPECT_FALSE(found->has_value());
 }
 
 TEST_F(StoreTest, RollbackToSavepointUndoesOnlyTheInnerPart) {
@@ -511,7 +603,9 @@ TEST_F(ListEvaluationsTest, ListsCarryCountsButNoSpec) {
 }
 
 TEST_F(ListEvaluationsTest, BadTokenIsInvalidArgumentNamingPageToken) {
-  for (const char* token : {"abc", "0", "-3", "12x"}) {
+  // "5" was a valid token when tokens were bare sequence numbers: tokens are
+  // opaque now, and a forged one is refused.
+  for (const char* token : {"abc", "0", "-3", "12x", "5", "NS9kZWFk"}) {
     std::string next = "untouched";
     auto list =
         store_->ListEvaluations(Evaluation::STATE_UNSPECIFIED, 2, token, &next);
@@ -519,6 +613,31 @@ TEST_F(ListEvaluationsTest, BadTokenIsInvalidArgumentNamingPageToken) {
         << token;
     EXPECT_THAT(list.status().message(), HasSubstr("page_token")) << token;
   }
+}
+
+// Opaque tokens: an edited token, or one sent with another filter than the
+// one it was made for (stale), is INVALID_ARGUMENT naming page_token.
+TEST_F(ListEvaluationsTest, EditedOrStaleTokenIsInvalidArgument) {
+  std::string next;
+  auto page =
+      store_->ListEvaluations(Evaluation::STATE_UNSPECIFIED, 2, "", &next);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_FALSE(next.empty());
+  std::string edited = next;
+  edited[0] = edited[0] == 'A' ? 'B' : 'A';
+  std::string unused;
+  auto bad = store_->ListEvaluations(Evaluation::STATE_UNSPECIFIED, 2, edited,
+                                     &unused);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("page_token"));
+  auto stale = store_->ListEvaluations(Evaluation::RUNNING, 2, next, &unused);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(stale.status().message(), HasSubstr("page_token"));
+  // The token still works with the filter it was made for.
+  auto good =
+      store_->ListEvaluations(Evaluation::STATE_UNSPECIFIED, 2, next, &unused);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_THAT(Ids(*good), ElementsAre("e3", "e2"));
 }
 
 // ---- ListTasks ----
@@ -608,7 +727,7 @@ TEST_F(ListTasksTest, FiltersByStateAndStage) {
 }
 
 TEST_F(ListTasksTest, BadTokenIsInvalidArgumentNamingPageToken) {
-  for (const char* token : {"abc", "1", "1.x", "1.2.3"}) {
+  for (const char* token : {"abc", "1", "1.x", "1.2.3", "1.0"}) {
     std::string next;
     auto list = store_->ListTasks("e1", Task::STATE_UNSPECIFIED,
                                   ocx::v1::STAGE_UNSPECIFIED, 2, token, &next);
@@ -616,6 +735,33 @@ TEST_F(ListTasksTest, BadTokenIsInvalidArgumentNamingPageToken) {
         << token;
     EXPECT_THAT(list.status().message(), HasSubstr("page_token")) << token;
   }
+}
+
+TEST_F(ListTasksTest, TokenOfAnotherEvaluationOrFilterIsInvalidArgument) {
+  std::string next;
+  auto page = store_->ListTasks("e1", Task::STATE_UNSPECIFIED,
+                                ocx::v1::STAGE_UNSPECIFIED, 2, "", &next);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_FALSE(next.empty());
+  std::string unused;
+  auto other_eval =
+      store_->ListTasks("e2", Task::STATE_UNSPECIFIED,
+                        ocx::v1::STAGE_UNSPECIFIED, 2, next, &unused);
+  EXPECT_EQ(other_eval.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(other_eval.status().message(), HasSubstr("page_token"));
+  auto other_stage = store_->ListTasks("e1", Task::STATE_UNSPECIFIED,
+                                       ocx::v1::STAGE_INFER, 2, next, &unused);
+  EXPECT_EQ(other_stage.status().code(), absl::StatusCode::kInvalidArgument);
+  // A ListEvaluations token is not a ListTasks token.
+  std::string eval_token;
+  ASSERT_TRUE(
+      store_->ListEvaluations(Evaluation::STATE_UNSPECIFIED, 1, "", &eval_token)
+          .ok());
+  ASSERT_FALSE(eval_token.empty());
+  auto foreign =
+      store_->ListTasks("e1", Task::STATE_UNSPECIFIED,
+                        ocx::v1::STAGE_UNSPECIFIED, 2, eval_token, &unused);
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // ---- GetTask / GetAttempt ----

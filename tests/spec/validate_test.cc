@@ -695,6 +695,19 @@ TEST(ApplyDefaultsTest, FillsUnsetSettings) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+TEST(ApplyDefaultsTest, NumSplitZeroBecomesNumWorker) {
+  absl::StatusOr<ocx::v1::EvaluationSpec> spec = LoadEvaluationSpec(
+      "models: [{abbr: m, type: OpenAISDK, path: p}]\n"
+      "datasets: [{abbr: d, path: d.jsonl}]\n"
+      "infer: {partitioner: {type: NumWorkerPartitioner, num_worker: 5, "
+      "num_split: 0}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::Status valid = ValidateEvaluationSpec(*spec);
+  ASSERT_TRUE(valid.ok()) << valid;
+  ApplyDefaults(&*spec);
+  EXPECT_EQ(spec->infer().partitioner().num_split(), 5);
+}
+
 TEST(ApplyDefaultsTest, KeepsWhatTheUserWrote) {
   EvaluationSpec spec = Load(
       "models: [{abbr: m, run_cfg: {num_procs: 4}}]\n"

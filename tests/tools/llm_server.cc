@@ -107,6 +107,24 @@ size_t AppendBody(char* data, size_t size, size_t n, void* out) {
 
 }  // namespace
 
+namespace {
+
+// The main checkout of the repository at `source` when `source` is a git
+// worktree (its .git is a file "gitdir: <main>/.git/worktrees/<name>");
+// "" otherwise.
+std::string MainCheckout(const std::string& source) {
+  std::ifstream in(absl::StrCat(source, "/.git"));
+  std::string line;
+  if (!std::getline(in, line) || !absl::StartsWith(line, "gitdir: ")) {
+    return "";
+  }
+  const std::string gitdir = line.substr(8);
+  const size_t at = gitdir.rfind("/.git/worktrees/");
+  return at == std::string::npos ? "" : gitdir.substr(0, at);
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> LlmServer::ModelPath() {
   static std::mutex mu;
   static absl::StatusOr<std::string>* cached = nullptr;
@@ -124,7 +142,11 @@ absl::StatusOr<std::string> LlmServer::ModelPath() {
   }
   candidates.push_back(
       absl::StrCat(OCX_SOURCE_DIR, "/../shared/models/stories260K.gguf"));
-  candidates.push_back("/work/shared/models/stories260K.gguf");
+  // A git worktree elsewhere: ../shared beside the main checkout.
+  if (std::string main = MainCheckout(OCX_SOURCE_DIR); !main.empty()) {
+    candidates.push_back(
+        absl::StrCat(main, "/../shared/models/stories260K.gguf"));
+  }
   for (const std::string& c : candidates) {
     if (IsRegularFile(c)) {
       cached = new absl::StatusOr<std::string>(VerifiedModel(c));

@@ -28,8 +28,9 @@ class LlmServer {
   LlmServer& operator=(const LlmServer&) = delete;
 
   // The model file: $OCX_TEST_MODEL, else <source>/../shared/models/
-  // stories260K.gguf, else /work/shared/models/stories260K.gguf. The first
-  // that exists must have the model's sha256 (checked once per process).
+  // stories260K.gguf, else (in a git worktree) the same path beside the
+  // main checkout. The first that exists must have the model's sha256
+  // (checked once per process).
   static absl::StatusOr<std::string> ModelPath();
   // tests/tools/llm-server/server.mjs in the source tree.
   static std::string ScriptPath();
