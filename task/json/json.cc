@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8_cut.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ocx::task {
@@ -186,8 +187,9 @@ std::string ScalarText(const Value& v) {
 }
 
 std::string Excerpt(absl::string_view s, size_t n) {
-  if (s.size() <= n) return std::string(s);
-  return absl::StrCat(s.substr(0, n), "...");
+  // Never half a character: excerpts end up in proto strings and gRPC
+  // messages, which must be valid UTF-8.
+  return Abbreviate(s, n);
 }
 
 }  // namespace ocx::task

@@ -44,7 +44,8 @@ std::string JsonNumber(double v);
 // and arrays as compact JSON.
 std::string ScalarText(const google::protobuf::Value& v);
 
-// The first `n` bytes of `s` for an error message, with "..." when cut.
+// At most the first `n` bytes of `s` for an error message, cut on a UTF-8
+// character boundary, with "..." when cut.
 std::string Excerpt(absl::string_view s, size_t n = 200);
 
 }  // namespace ocx::task

@@ -74,6 +74,17 @@ std::vector<std::string> Column(const std::vector<Row>& rows,
 
 // --- datasets -------------------------------------------------------------
 
+// Excerpts of server answers go into error messages and gRPC statuses,
+// which must be valid UTF-8: a cut never splits a character.
+TEST(ExcerptTest, CutsOnACharacterBoundary) {
+  EXPECT_EQ(Excerpt("short", 200), "short");
+  EXPECT_EQ(Excerpt("abcdef", 3), "abc...");
+  // "é" is 2 bytes and "好" 3: a cut inside either backs up to its start.
+  EXPECT_EQ(Excerpt("a\xC3\xA9b", 2), "a...");
+  EXPECT_EQ(Excerpt("\xE5\xA5\xBDxyz", 2), "...");
+  EXPECT_EQ(Excerpt("\xE5\xA5\xBDxyz", 3), "\xE5\xA5\xBD...");
+}
+
 TEST(SelectIndicesTest, FollowsTheRangeGrammar) {
   EXPECT_THAT(*SelectIndices("", 4), ElementsAre(0, 1, 2, 3));
   EXPECT_THAT(*SelectIndices("[1:3]", 5), ElementsAre(1, 2));
