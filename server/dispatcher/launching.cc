@@ -81,9 +81,8 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
         continue;
       }
       if (full.count(runner) > 0) break;
-      int attempt = t.task.attempt_count() + 1;
-      runners::LaunchSpec spec = BuildLaunchSpec(t, attempt);
-      std::string replica_id;
+      // Routed first: a task waiting for a replica costs no launch spec.
+      std::optional<ServerPools::Route> route;
       if (!t.pool_id.empty()) {
         // A managed model's task waits for a ready replica, without
         // holding up the tasks behind it.
@@ -93,12 +92,14 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
           OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::FAILED, failure, now));
           continue;
         }
-        std::optional<ServerPools::Route> route = pools_->Pick(t.pool_id);
+        route = pools_->Pick(t.pool_id);
         if (!route.has_value()) {
           ++it;
           continue;
         }
-        replica_id = route->replica_id;
+      }
+      runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
+      if (route.has_value()) {
         spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
       }
       absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
@@ -118,7 +119,8 @@ absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
       spec.gpus = *placed;
       it = queue.erase(it);
       OCX_RETURN_IF_ERROR(
-          RecordLaunch(&t, runner, std::move(spec), replica_id, now, out));
+          RecordLaunch(&t, runner, std::move(spec),
+                       route.has_value() ? route->replica_id : "", now, out));
     }
     if (queue.empty()) {
       q = ready_.erase(q);

@@ -80,7 +80,7 @@ absl::Status ServerPools::StartEnded(ReplicaEntry& r, Attempt::State state,
     if (!tail.empty()) absl::StrAppend(&reason, "; last log lines:\n", tail);
   }
   r.live = false;
-  r.placed_only = false;
+  r.placed.reset();
   r.cancel_sent = false;
   r.running_since_ms = 0;
   r.pending_reason.clear();
@@ -159,7 +159,6 @@ absl::Status ServerPools::ApplyProbes(int64_t now) {
       OCX_RETURN_IF_ERROR(SetState(r, Replica::UNHEALTHY, why, now));
       CancelStart(r, why);
     } else if (r.row.state() == Replica::STARTING && !res.ok) {
-      r.pending_reason.clear();
       r.row.set_reason(absl::StrCat("not ready yet: GET ", serve.ready().path(),
                                     ": ", res.detail));
     }
@@ -287,7 +286,6 @@ absl::StatusOr<bool> ServerPools::PlaceStart(PoolEntry& p, ReplicaEntry& r,
   spec.gpus = *placed;
   r.start = LaunchingAttempt(spec, runner->backend(), now);
   r.live = true;
-  r.placed_only = true;
   r.cancel_sent = false;
   r.pending_reason.clear();
   r.running_since_ms = 0;
@@ -311,18 +309,16 @@ absl::StatusOr<bool> ServerPools::PlaceStart(PoolEntry& p, ReplicaEntry& r,
               : absl::StrCat(" (GPUs ", absl::StrJoin(spec.gpus, ","), ")")),
       now));
   OCX_RETURN_IF_ERROR(PutStart(r));
+  r.placed = std::move(spec);
   return true;
 }
 
 absl::Status ServerPools::LaunchPlaced(int64_t now) {
   for (auto& [id, r] : replicas_) {
-    if (!r.placed_only) continue;
-    r.placed_only = false;
-    PoolEntry& p = pools_.at(r.row.pool_id());
-    runners::Runner* runner = RunnerFor(p);
-    runners::LaunchSpec spec = SpecFor(p, r);
-    spec.gpus.assign(r.start.attempt.gpus().begin(),
-                     r.start.attempt.gpus().end());
+    if (!r.placed.has_value()) continue;
+    runners::LaunchSpec spec = *std::move(r.placed);
+    r.placed.reset();
+    runners::Runner* runner = RunnerFor(pools_.at(r.row.pool_id()));
     absl::StatusOr<std::string> backend_id = runner->Launch(spec);
     if (!backend_id.ok()) {
       runner->Unplace(spec.key);
@@ -344,7 +340,7 @@ absl::Status ServerPools::LaunchPlaced(int64_t now) {
 
 bool ServerPools::HasPlaced() const {
   for (const auto& [id, r] : replicas_) {
-    if (r.placed_only) return true;
+    if (r.placed.has_value()) return true;
   }
   return false;
 }
@@ -353,7 +349,7 @@ bool ServerPools::HasPlaced() const {
 
 absl::Status ServerPools::StopReplica(ReplicaEntry& r, const std::string& why,
                                       int64_t now) {
-  if (r.placed_only) {
+  if (r.placed.has_value()) {
     PoolEntry& p = pools_.at(r.row.pool_id());
     if (runners::Runner* runner = RunnerFor(p)) {
       runner->Unplace({r.row.id(), r.start.attempt.number()});

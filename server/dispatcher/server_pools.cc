@@ -316,7 +316,7 @@ void ServerPools::UpdateProbeTargets() {
   std::vector<serving::HealthProber::Target> targets;
   std::string signature;
   for (const auto& [id, r] : replicas_) {
-    if (!r.live || r.placed_only) continue;
+    if (!r.live || r.placed.has_value()) continue;
     const Replica::State s = r.row.state();
     if (s != Replica::STARTING && s != Replica::READY) continue;
     const ocx::v1::ServeConfig& serve = pools_.at(r.row.pool_id()).pool.serve();

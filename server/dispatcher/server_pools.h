@@ -111,7 +111,9 @@ class ServerPools {
     ocx::v1::Replica row;
     store::AttemptRecord start;  // the current (or last) start
     bool live = false;           // the runner has the start (placed or on)
-    bool placed_only = false;    // placed this turn, launch pending
+    // Placed this turn, launch pending: the spec Place() was given, with
+    // its GPUs (the same one is launched).
+    std::optional<runners::LaunchSpec> placed;
     bool cancel_sent = false;
     int64_t running_since_ms = 0;  // the runner said it runs
     int64_t next_start_ms = 0;     // UNHEALTHY: when to start again
