@@ -85,18 +85,29 @@ SubmissionPolicy WithStore(SubmissionPolicy policy, store::Store* store) {
 
 EvaluationServiceImpl::EvaluationServiceImpl(store::Store* store,
                                              Dispatcher* dispatcher,
-                                             SubmissionPolicy policy)
+                                             SubmissionPolicy policy,
+                                             CallerResolver caller)
     : store_(store),
       dispatcher_(dispatcher),
-      policy_(WithStore(std::move(policy), store)) {}
+      policy_(WithStore(std::move(policy), store)),
+      caller_(std::move(caller)) {}
+
+absl::StatusOr<Identity> EvaluationServiceImpl::Caller(
+    const grpc::ServerContext& ctx) const {
+  if (!caller_) return absl::UnauthenticatedError("no caller identification");
+  return caller_(ctx);
+}
 
 grpc::Status EvaluationServiceImpl::CreateEvaluation(
-    grpc::ServerContext*, const ocx::v1::CreateEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::CreateEvaluationRequest* req,
     Evaluation* resp) {
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), req->name(), req->request_id(),
                         NewEvaluationId(), policy_, /*create_dirs=*/true);
   if (!sub.ok()) return ToGrpcStatus(sub.status());
+  *sub->evaluation.mutable_owner() = OwnerOf(*caller);
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
   if (!id.ok()) return ToGrpcStatus(id.status());
   return Reply(store_->GetEvaluation(*id), resp);

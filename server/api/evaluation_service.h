@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ocx/v1/service.grpc.pb.h"
+#include "server/api/caller.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
 #include "server/submission.h"
@@ -19,8 +20,9 @@ namespace ocx::server {
 
 class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
  public:
+  // `caller` identifies each call's caller (server/api/caller.h).
   EvaluationServiceImpl(store::Store* store, Dispatcher* dispatcher,
-                        SubmissionPolicy policy);
+                        SubmissionPolicy policy, CallerResolver caller);
 
   // Makes streaming calls (Watch, ReadTaskLog with follow) end soon, for a
   // clean shutdown.
@@ -66,9 +68,13 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   // and ReadTaskLog take both kinds of id (servers_service.cc).
   static bool IsReplica(const std::string& id);
 
+  // The caller of `ctx`'s call, or the status to answer with.
+  absl::StatusOr<Identity> Caller(const grpc::ServerContext& ctx) const;
+
   store::Store* const store_;
   Dispatcher* const dispatcher_;
   const SubmissionPolicy policy_;
+  const CallerResolver caller_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/identity.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
@@ -356,7 +357,15 @@ absl::Status Run(const Flags& flags) {
   policy.task_program = options.task_program;
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
-  ocx::server::EvaluationServiceImpl service(store.get(), &dispatcher, policy);
+  // Until the listeners identify callers (docs/security.md), every caller
+  // is the daemon's own account: the socket is 0600.
+  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
+                       ocx::DaemonIdentity(config.access().admin_group()));
+  ocx::server::EvaluationServiceImpl service(
+      store.get(), &dispatcher, policy,
+      [daemon_identity](const grpc::ServerContext&) {
+        return daemon_identity;
+      });
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        StartServer(address, &service, &listening));

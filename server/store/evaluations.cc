@@ -26,7 +26,8 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
       Cached(kInsertEvaluation,
              "INSERT INTO evaluations (id, name, request_id, state, spec, "
              "work_dir, task_count, create_ms, update_ms, end_ms, "
-             "request_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+             "request_hash, owner_user, owner_uid, owner_gid) "
+             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   s->Bind(1, e.id()).Bind(2, e.name());
   if (e.request_id().empty()) {
     s->BindNull(3);
@@ -44,7 +45,13 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
       .Bind(7, static_cast<int64_t>(e.task_count()))
       .Bind(8, TimestampMillis(e.create_time()))
       .Bind(9, TimestampMillis(e.update_time()))
-      .Bind(10, TimestampMillis(e.end_time()));
+      .Bind(10, TimestampMillis(e.end_time()))
+      .Bind(12, e.owner().user());
+  if (e.owner().user().empty()) {
+    s->Bind(13, int64_t{-1}).Bind(14, int64_t{-1});
+  } else {
+    s->Bind(13, e.owner().uid()).Bind(14, e.owner().gid());
+  }
   OCX_RETURN_IF_ERROR(s->Run());
   return writer_->LastInsertRowId();
 }

@@ -174,6 +174,14 @@ CREATE INDEX attempts_by_replica ON attempts(replica_id, state)
     R"sql(
 ALTER TABLE evaluations ADD COLUMN request_hash TEXT;
 )sql",
+    // 5 -> 6: each evaluation's owner (the caller's local account). Rows
+    // from before have an empty user: they belong to the daemon's account.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN owner_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE evaluations ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE evaluations ADD COLUMN owner_gid INTEGER NOT NULL DEFAULT -1;
+CREATE INDEX evaluations_by_owner ON evaluations(owner_uid, seq);
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

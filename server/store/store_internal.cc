@@ -56,6 +56,11 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   ReadTime(s, 8, &e, &Evaluation::mutable_create_time);
   ReadTime(s, 9, &e, &Evaluation::mutable_update_time);
   ReadTime(s, 10, &e, &Evaluation::mutable_end_time);
+  if (!s.ColumnText(11).empty()) {
+    e.mutable_owner()->set_user(s.ColumnText(11));
+    e.mutable_owner()->set_uid(s.ColumnInt(12));
+    e.mutable_owner()->set_gid(s.ColumnInt(13));
+  }
   return e;
 }
 

@@ -28,7 +28,7 @@ inline constexpr char kTaskColumns[] =
 
 inline constexpr char kEvaluationColumns[] =
     "seq, id, name, request_id, state, spec, work_dir, task_count, create_ms, "
-    "update_ms, end_ms";
+    "update_ms, end_ms, owner_user, owner_uid, owner_gid";
 
 // A task's attempts, and a replica's (its starts): the same columns but
 // for the owner, and a task attempt also names the replica it used.

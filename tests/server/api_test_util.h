@@ -26,8 +26,11 @@ class ApiTest : public ::ocx::store::testing::StoreTest {
     ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
     dispatcher_ = std::make_unique<Dispatcher>(store_.get(), RunnerSet{},
                                                &waker_, DispatcherOptions{});
+    absl::StatusOr<Identity> me = DaemonIdentity("");
+    ASSERT_TRUE(me.ok()) << me.status();
     service_ = std::make_unique<EvaluationServiceImpl>(
-        store_.get(), dispatcher_.get(), SubmissionPolicy{});
+        store_.get(), dispatcher_.get(), SubmissionPolicy{},
+        [me = *me](const grpc::ServerContext&) { return me; });
     std::string target = absl::StrCat("unix://", dir_.path(), "/ocxd.sock");
     grpc::ServerBuilder builder;
     builder.AddListeningPort(target, grpc::InsecureServerCredentials());

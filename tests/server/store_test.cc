@@ -158,12 +158,37 @@ TEST_F(StoreTest, MigrationFourToFiveKeepsOldRequestIdsWithoutAHash) {
   auto opened = Store::Open(path);
   ASSERT_TRUE(opened.ok()) << opened.status();
   store_ = std::move(*opened);
-  EXPECT_EQ(UserVersion(path), 5);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
   auto found = store_->FindByRequestId("old-req");
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->eval_id, "e1");
   EXPECT_EQ((*found)->request_hash, "");
+}
+
+TEST_F(StoreTest, OwnerIsStoredAndOldRowsHaveNone) {
+  store_.reset();
+  std::string path = dir_.path() + "/v5.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 5));
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  Evaluation mine = MakeEvaluation("e2", Evaluation::QUEUED);
+  mine.mutable_owner()->set_user("alice");
+  mine.mutable_owner()->set_uid(1234);
+  mine.mutable_owner()->set_gid(2345);
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->InsertEvaluation(mine, "").ok());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  auto old = store_->GetEvaluation("e1");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->has_owner());
+  auto got = store_->GetEvaluation("e2");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->owner().user(), "alice");
+  EXPECT_EQ(got->owner().uid(), 1234);
+  EXPECT_EQ(got->owner().gid(), 2345);
 }
 
 TEST_F(StoreTest, RequestHashIsKeptWithItsRequestId) {
