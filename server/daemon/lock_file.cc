@@ -49,6 +49,15 @@ absl::Status WriteAll(int fd, absl::string_view data) {
   return absl::OkStatus();
 }
 
+// flock(LOCK_EX|LOCK_NB) on `fd`: OK, EWOULDBLOCK, or another errno.
+int TryLock(int fd) {
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : errno;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LockFile>> LockFile::Acquire(
@@ -57,12 +66,7 @@ absl::StatusOr<std::unique_ptr<LockFile>> LockFile::Acquire(
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
   if (fd < 0) return PosixError(absl::StrCat("open lock file ", path), errno);
 
-  int rc;
-  do {
-    rc = flock(fd, LOCK_EX | LOCK_NB);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    int err = errno;
+  if (int err = TryLock(fd); err != 0) {
     if (err == EWOULDBLOCK) {
       std::string holder = HolderDescription(fd);
       close(fd);
@@ -86,11 +90,28 @@ absl::StatusOr<std::unique_ptr<LockFile>> LockFile::Acquire(
     return absl::Status(written.code(), absl::StrCat("lock file ", path, ": ",
                                                      written.message()));
   }
-  return std::unique_ptr<LockFile>(new LockFile(path, fd));
+  return std::unique_ptr<LockFile>(new LockFile(path, fd, true));
+}
+
+absl::StatusOr<std::unique_ptr<LockFile>> LockFile::LockInode(
+    const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return PosixError(absl::StrCat("open ", path), errno);
+  if (int err = TryLock(fd); err != 0) {
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another process holds a lock on ", path,
+          " (another ocxd using this database, perhaps through a symbolic or "
+          "hard link); stop it first or use a different --database"));
+    }
+    return PosixError(absl::StrCat("flock ", path), err);
+  }
+  return std::unique_ptr<LockFile>(new LockFile(path, fd, false));
 }
 
 LockFile::~LockFile() {
-  if (ftruncate(fd_, 0) != 0) {
+  if (owns_content_ && ftruncate(fd_, 0) != 0) {
     // Best effort: a stale pid is only ever shown in a message.
   }
   close(fd_);

@@ -3,7 +3,10 @@
 // ocxd takes one on its database (<database>.lock) and one on its unix socket
 // (<socket>.lock), so a second daemon on the same database or the same socket
 // refuses to start instead of silently taking the socket over (gRPC unlinks
-// an existing socket file before binding).
+// an existing socket file before binding). It also flocks the database file
+// itself (LockInode): a path-named lock file does not see a second daemon
+// that reaches the same database through a symbolic or hard link, the
+// file's inode does.
 //
 // The descriptor is opened with O_CLOEXEC: task processes (ocx-shim and what
 // it runs) outlive the daemon and must never inherit the lock, or a restarted
@@ -40,6 +43,18 @@ class LockFile {
   static absl::StatusOr<std::unique_ptr<LockFile>> Acquire(
       const std::string& path);
 
+  // LockFile::LockInode()
+  //
+  // An exclusive non-blocking flock on `path` itself (created empty, mode
+  // 0600, if missing), which is never written: for a file another library
+  // owns, like the SQLite database. flock and SQLite's fcntl locks do not
+  // interact on Linux; but closing any descriptor of the file drops the
+  // process's fcntl locks, so the LockFile must outlive the database
+  // connections (declare it first). Errors as Acquire, the message saying
+  // that another process uses the file, possibly through another path.
+  static absl::StatusOr<std::unique_ptr<LockFile>> LockInode(
+      const std::string& path);
+
   // Empties the file (so a stale pid is never reported) and releases the
   // lock. The file itself is left in place: unlinking a lock file races with
   // a concurrent Acquire that has it open.
@@ -54,10 +69,13 @@ class LockFile {
   int fd_for_testing() const { return fd_; }
 
  private:
-  LockFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  LockFile(std::string path, int fd, bool owns_content)
+      : path_(std::move(path)), fd_(fd), owns_content_(owns_content) {}
 
   const std::string path_;
   const int fd_;
+  // Whether the file is ours to write (a lock file, not LockInode's target).
+  const bool owns_content_;
 };
 
 }  // namespace ocx::daemon

@@ -162,6 +162,9 @@ absl::StatusOr<DaemonPaths> ResolvePaths(const ocx::v1::DaemonConfig& config) {
 // silently take it over).
 struct Locks {
   std::unique_ptr<ocx::daemon::LockFile> database;
+  // The database file's own inode: catches a daemon that reaches the same
+  // database through a link, which the path-named lock above cannot.
+  std::unique_ptr<ocx::daemon::LockFile> database_inode;
   std::unique_ptr<ocx::daemon::LockFile> socket;
 };
 
@@ -174,6 +177,8 @@ absl::StatusOr<Locks> AcquireLocks(const ocx::v1::DaemonConfig& config,
                                  : config.lock_file();
   OCX_ASSIGN_OR_RETURN(locks.database,
                        ocx::daemon::LockFile::Acquire(db_lock_path));
+  OCX_ASSIGN_OR_RETURN(locks.database_inode,
+                       ocx::daemon::LockFile::LockInode(database));
   if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
     OCX_ASSIGN_OR_RETURN(locks.socket,
                          ocx::daemon::LockFile::Acquire(address.lock_path));

@@ -90,6 +90,28 @@ TEST(LockFileTest, SecondAcquireInSameProcessFails) {
   EXPECT_EQ(*ReadFile(path), absl::StrCat(getpid(), "\n"));
 }
 
+TEST(LockFileTest, InodeLockSeesTheSameFileThroughLinksAndKeepsItsContent) {
+  std::string dir = MakeTempDir();
+  std::string path = JoinPath(dir, "ocx.db");
+  ASSERT_TRUE(WriteFileAtomic(path, "sqlite bytes").ok());
+  ASSERT_EQ(link(path.c_str(), JoinPath(dir, "hard.db").c_str()), 0);
+  ASSERT_EQ(symlink(path.c_str(), JoinPath(dir, "soft.db").c_str()), 0);
+  absl::StatusOr<std::unique_ptr<LockFile>> held = LockFile::LockInode(path);
+  ASSERT_TRUE(held.ok()) << held.status();
+  for (const char* other : {"hard.db", "soft.db", "ocx.db"}) {
+    absl::StatusOr<std::unique_ptr<LockFile>> second =
+        LockFile::LockInode(JoinPath(dir, other));
+    ASSERT_FALSE(second.ok()) << other;
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(second.status().message(),
+                HasSubstr("perhaps through a symbolic or hard link"));
+  }
+  held->reset();
+  // Never written: the file belongs to SQLite.
+  EXPECT_EQ(*ReadFile(path), "sqlite bytes");
+  EXPECT_TRUE(LockFile::LockInode(JoinPath(dir, "hard.db")).ok());
+}
+
 TEST(LockFileTest, ReleasedOnDestruction) {
   std::string path = JoinPath(MakeTempDir(), "lock");
   absl::StatusOr<std::unique_ptr<LockFile>> first = LockFile::Acquire(path);

@@ -233,6 +233,19 @@ TEST_F(E2ETest, SecondDaemonOnTheSameSocketOrDatabaseRefusesToStart) {
        "--database", daemon_->database(), "--work-root", dir_.path() + "/w3"});
   EXPECT_NE(same_db.exit_code, 0);
   EXPECT_THAT(same_db.err, HasSubstr("another ocxd"));
+  // The same database reached through links: a path-named lock file would
+  // differ, the database file's inode does not.
+  const std::string hard = dir_.path() + "/hard.db";
+  const std::string soft = dir_.path() + "/soft.db";
+  ASSERT_EQ(link(daemon_->database().c_str(), hard.c_str()), 0);
+  ASSERT_EQ(symlink(daemon_->database().c_str(), soft.c_str()), 0);
+  for (const std::string& linked : {hard, soft}) {
+    RunResult via_link = RunProgram(
+        {OcxdPath(), "--listen", "unix://" + dir_.path() + "/link.sock",
+         "--database", linked, "--work-root", dir_.path() + "/w4"});
+    EXPECT_NE(via_link.exit_code, 0) << linked;
+    EXPECT_THAT(via_link.err, HasSubstr("symbolic or hard link")) << linked;
+  }
   // The first daemon still serves.
   ocx::v1::ListEvaluationsRequest req;
   ocx::v1::ListEvaluationsResponse resp;
@@ -533,8 +546,7 @@ TEST(OcxctlHelpTest, SubmitHelpListsTheOutputForms) {
   RunResult help = RunProgram({OcxctlPath(), "submit", "--help"});
   EXPECT_EQ(help.exit_code, 0) << help.err;
   for (const char* form : {"table", "wide", "json", "yaml", "name"}) {
-    EXPECT_THAT(help.out, HasSubstr(absl::StrCat("\n  ", form, " ")))
-        << form;
+    EXPECT_THAT(help.out, HasSubstr(absl::StrCat("\n  ", form, " "))) << form;
   }
   EXPECT_THAT(help.out, HasSubstr("Exit codes:"));
 }
