@@ -84,7 +84,8 @@ void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
                             CLI::ignore_case))
       ->capture_default_str();
   app->add_option("--timeout", flags->timeout,
-                  "deadline of each request, e.g. 30s, 2m")
+                  "how long each request waits for ocxd (also while it "
+                  "restarts) and for its answer, e.g. 30s, 2m")
       ->capture_default_str();
 }
 
@@ -282,6 +283,9 @@ std::optional<CommandContext> MakeContext(
   ocx::client::RpcClientOptions client_options;
   client_options.target = address->target;
   client_options.timeout = timeout;
+  client_options.on_waiting = [](const std::string& line) {
+    std::cerr << "ocxctl: " << line << std::endl;
+  };
   *client = std::make_unique<ocx::client::RpcClient>(client_options);
 
   CommandContext ctx;

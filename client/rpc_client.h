@@ -27,6 +27,10 @@ struct RpcClientOptions {
   // The channel's reconnect backoff is capped at this, so that a restarted
   // daemon is found again quickly (gRPC's default grows to 120 s).
   absl::Duration max_reconnect_backoff = absl::Seconds(2);
+  // Called (at most once per client) with a line to show when the daemon
+  // has not accepted a connection within a second: calls wait for it up to
+  // `timeout` (a restarting daemon is waited for). Empty: silent.
+  std::function<void(const std::string&)> on_waiting;
 };
 
 class RpcClient {
@@ -38,8 +42,13 @@ class RpcClient {
 
   const RpcClientOptions& options() const { return options_; }
 
-  // Unary calls. Errors carry the server's code and message; a daemon that
-  // cannot be reached gives UNAVAILABLE, a slow one DEADLINE_EXCEEDED.
+  // Unary calls. Each waits for the daemon up to `timeout`; reads and
+  // Cancel are sent again (up to 3 times) when the connection breaks during
+  // the call (the daemon restarted); Create is not (submit retries it with
+  // its request_id). Errors carry the
+  // server's code and message; a daemon never reached within `timeout`
+  // gives UNAVAILABLE, one that accepted the connection but did not answer
+  // DEADLINE_EXCEEDED.
   absl::StatusOr<v1::Evaluation> CreateEvaluation(
       const v1::CreateEvaluationRequest& request);
   absl::StatusOr<v1::PlanEvaluationResponse> PlanEvaluation(
@@ -69,9 +78,10 @@ class RpcClient {
       const v1::ReadTaskLogRequest& request,
       const std::function<bool(const v1::ReadTaskLogResponse&)>& on_message);
 
- private:
+  // Defined in rpc_client.cc (the channel and stub).
   struct Impl;
 
+ private:
   const RpcClientOptions options_;
   std::unique_ptr<Impl> impl_;
 };

@@ -669,6 +669,11 @@ TEST_F(CommandsTest, UnreachableDaemonExits3AndSaysWhere) {
   server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_.reset();
   unlink(socket_.c_str());
+  // Calls wait for the daemon up to the timeout: keep it short here.
+  RpcClientOptions options = client_->options();
+  options.timeout = absl::Milliseconds(500);
+  client_ = std::make_unique<RpcClient>(options);
+  ctx_.client = client_.get();
   EXPECT_EQ(RunList(ctx_, "", 10), 3);
   EXPECT_EQ(err_.str(),
             "ocxctl: cannot reach ocxd at unix://" + socket_ +
@@ -846,6 +851,74 @@ TEST_F(CommandsTest, TasksFiltersAndRejectsUnknownNames) {
   EXPECT_EQ(RunTasks(ctx_, "e1", "", "train"), 2);
   EXPECT_THAT(err_.str(), HasSubstr("(known: infer, eval)"));
   EXPECT_EQ(fake_.task_lists().size(), 1u);
+}
+
+TEST_F(CommandsTest, CallsWaitForADaemonThatStartsLateAndSayTheyWait) {
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_.reset();
+  unlink(socket_.c_str());
+  std::vector<std::string> notices;
+  RpcClientOptions options = client_->options();
+  options.on_waiting = [&notices](const std::string& line) {
+    notices.push_back(line);
+  };
+  client_ = std::make_unique<RpcClient>(options);
+  ctx_.client = client_.get();
+  fake_.cancel = [](const v1::CancelEvaluationRequest& request, Evaluation* e) {
+    *e = MakeEvaluation(request.id(), Evaluation::CANCELLING);
+    return grpc::Status::OK;
+  };
+  // The daemon comes up 1.5 s after the call starts, as after a restart.
+  std::thread late([this] {
+    absl::SleepFor(absl::Milliseconds(1500));
+    server_ = Start(&fake_);
+  });
+  absl::Time start = absl::Now();
+  int exit_code = RunCancel(ctx_, "e1");
+  late.join();
+  EXPECT_EQ(exit_code, 0) << err_.str();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1500));
+  EXPECT_THAT(out_.str(), HasSubstr("CANCELLING"));
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_THAT(notices[0], HasSubstr("waiting for ocxd at unix://" + socket_));
+}
+
+TEST_F(CommandsTest, AHungDaemonAndAMissingOneReadDifferently) {
+  RpcClientOptions options = client_->options();
+  options.timeout = absl::Milliseconds(300);
+  client_ = std::make_unique<RpcClient>(options);
+  ctx_.client = client_.get();
+  fake_.get = [](const v1::GetEvaluationRequest&, Evaluation*) {
+    absl::SleepFor(absl::Seconds(1));  // Connected, but no answer in time.
+    return grpc::Status::OK;
+  };
+  EXPECT_EQ(RunStatus(ctx_, "e1", false), 3);
+  EXPECT_THAT(err_.str(), HasSubstr("did not answer within 300ms"));
+  EXPECT_THAT(err_.str(), HasSubstr("overloaded or stuck"));
+
+  err_.str("");
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_.reset();
+  unlink(socket_.c_str());
+  client_ = std::make_unique<RpcClient>(options);
+  ctx_.client = client_.get();
+  EXPECT_EQ(RunStatus(ctx_, "e1", false), 3);
+  EXPECT_THAT(err_.str(), HasSubstr("cannot reach ocxd"));
+  EXPECT_THAT(err_.str(), HasSubstr("no socket at " + socket_));
+}
+
+TEST_F(CommandsTest, CancelOfAnEvaluationAlreadyCancelledSucceeds) {
+  // As when a restart cut off the answer to this command's first try.
+  fake_.cancel = [](const v1::CancelEvaluationRequest& request, Evaluation*) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "evaluation " + request.id() + " already CANCELLED");
+  };
+  fake_.get = [](const v1::GetEvaluationRequest& request, Evaluation* e) {
+    *e = MakeEvaluation(request.id(), Evaluation::CANCELLED);
+    return grpc::Status::OK;
+  };
+  EXPECT_EQ(RunCancel(ctx_, "e1"), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "evaluation e1 CANCELLED\n");
 }
 
 TEST_F(CommandsTest, CancelPrintsTheNewStateOrRefusal) {
