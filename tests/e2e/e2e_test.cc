@@ -444,10 +444,12 @@ TEST_F(E2ETest, OcxctlSubmitsWatchesAndReportsBadConfigsByField) {
   EXPECT_THAT(rejected.err, HasSubstr("models[0].run_cfg.num_gpus"));
 
   RunResult unreachable =
-      RunProgram({OcxctlPath(), "list"},
+      RunProgram({OcxctlPath(), "list", "--timeout", "1500ms"},
                  {"OCX_SERVER=unix://" + dir_.path() + "/none.sock"});
   EXPECT_EQ(unreachable.exit_code, 3);
   EXPECT_THAT(unreachable.err, HasSubstr("none.sock"));
+  // It waited for a daemon that might be restarting, and said so.
+  EXPECT_THAT(unreachable.err, HasSubstr("waiting for ocxd at unix://"));
 }
 
 TEST_F(E2ETest, HealthCheckReportsServingForTheServerAndTheService) {
