@@ -21,6 +21,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/daemon_exit.h"
 #include "common/file_util.h"
 #include "common/identity.h"
 #include "common/status_macros.h"
@@ -461,7 +462,7 @@ int main(int argc, char** argv) {
   if (!status.ok()) {
     fprintf(stderr, "ocxd: %s\n", std::string(status.message()).c_str());
     ocx::daemon::systemd::Status(status.message());
-    return status.code() == absl::StatusCode::kFailedPrecondition ? 3 : 1;
+    return ocx::DaemonExitCode(status, ocx::kDaemonExitError);
   }
   return 0;
 }

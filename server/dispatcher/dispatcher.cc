@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/daemon_exit.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -209,8 +210,10 @@ void Dispatcher::Turn() {
 }
 
 void Dispatcher::Fatal(const char* what, const absl::Status& status) {
-  fprintf(stderr, "ocxd: fatal: %s: %s\n", what, status.ToString().c_str());
-  _exit(70);
+  const int code = DaemonExitCode(status, kDaemonExitCommitFailed);
+  fprintf(stderr, "ocxd: fatal: %s: %s (exit %d)\n", what,
+          status.ToString().c_str(), code);
+  _exit(code);
 }
 
 // ---- Commands ----

@@ -2,10 +2,14 @@
 // and accept it, and it must mention every DaemonConfig field, so a field
 // added to the proto without a line (and a comment) in the example fails
 // here.
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/daemon_exit.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "ocx/v1/daemon_config.pb.h"
@@ -16,6 +20,9 @@ namespace ocx {
 namespace {
 
 constexpr char kDeployYaml[] = OCX_DEPLOY_DIR "/ocxd.yaml";
+constexpr char kDeployService[] = OCX_DEPLOY_DIR "/ocxd.service";
+
+using ::testing::HasSubstr;
 
 // Field paths of `descriptor` (recursing into message fields) that `node`
 // does not mention.
@@ -53,6 +60,20 @@ TEST(DeployConfigTest, OcxdYamlLoadsAndValidates) {
   EXPECT_EQ(config.retry().initial_backoff_ms(), 1000);
   EXPECT_EQ(config.retry().multiplier(), 2.0);
   EXPECT_EQ(config.retry().max_backoff_ms(), 100000);
+}
+
+// Every exit status that a restart cannot fix (common/daemon_exit.h) keeps
+// systemd from restarting ocxd in a loop.
+TEST(DeployConfigTest, UnitDoesNotRestartWhatARestartCannotFix) {
+  std::ifstream in(kDeployService);
+  std::stringstream unit;
+  unit << in.rdbuf();
+  EXPECT_THAT(unit.str(),
+              HasSubstr(absl::StrCat(
+                  "RestartPreventExitStatus=", kDaemonExitPrecondition, " ",
+                  kDaemonExitCorrupt, " ", kDaemonExitNoSpace, " ",
+                  kDaemonExitConfig, "\n")));
+  EXPECT_THAT(unit.str(), HasSubstr("StartLimitBurst="));
 }
 
 TEST(DeployConfigTest, OcxdYamlMentionsEveryField) {

@@ -253,6 +253,33 @@ TEST_F(E2ETest, SecondDaemonOnTheSameSocketOrDatabaseRefusesToStart) {
   EXPECT_TRUE(daemon_->stub()->ListEvaluations(&ctx, req, &resp).ok());
 }
 
+// What a restart cannot fix exits with its own status, which the systemd
+// unit lists in RestartPreventExitStatus (deploy/ocxd.service).
+TEST_F(E2ETest, ConditionsARestartCannotFixHaveTheirOwnExitStatus) {
+  const std::string corrupt = dir_.path() + "/corrupt.db";
+  {
+    std::ofstream out(corrupt);
+    out << std::string(8192, 'x');  // Not an SQLite file.
+  }
+  RunResult bad_db =
+      RunProgram({OcxdPath(), "--listen", "unix://" + dir_.path() + "/c.sock",
+                  "--database", corrupt, "--work-root", dir_.path() + "/wc"});
+  EXPECT_EQ(bad_db.exit_code, 65) << bad_db.err;
+  EXPECT_THAT(bad_db.err, HasSubstr("not a database"));
+
+  const std::string config = dir_.path() + "/bad-ocxd.yaml";
+  {
+    std::ofstream out(config);
+    out << "local: {gpuz: \"0\"}\n";
+  }
+  RunResult bad_config =
+      RunProgram({OcxdPath(), "--config", config, "--listen",
+                  "unix://" + dir_.path() + "/d.sock", "--database",
+                  dir_.path() + "/d.db", "--work-root", dir_.path() + "/wd"});
+  EXPECT_EQ(bad_config.exit_code, 78) << bad_config.err;
+  EXPECT_THAT(bad_config.err, HasSubstr("local.gpuz"));
+}
+
 TEST_F(E2ETest, BadSpecIsRejectedWithTheFieldPathAndNothingIsStored) {
   auto spec = TestSpec(2, 2, {});
   spec.mutable_datasets(1)->set_abbr("ds0");  // duplicate
