@@ -21,6 +21,7 @@
 #include <iostream>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -110,8 +111,11 @@ int RunTask(const CommandContext& ctx, const std::string& task_id);
 // The evaluation's summary table, computed by ocxd from the results files
 // (partial while it runs), printed exactly as summary/summary.{txt,csv,md}
 // hold it. `format`: table | csv | md | json; empty: from ctx.format
-// (json for -o json, the table otherwise).
-int RunResults(const CommandContext& ctx, const std::string& evaluation_id,
+// (json for -o json, the table otherwise). Several evaluations: one table
+// with a column per (evaluation, model), "<model>@<evaluation id>", rows
+// matched on dataset version (summary/compare.h).
+int RunResults(const CommandContext& ctx,
+               const std::vector<std::string>& evaluation_ids,
                const std::string& format);
 
 // Managed model servers, one row per replica (format_servers); only those

@@ -190,20 +190,22 @@ Command AddTask(CLI::App* app) {
 
 Command AddResults(CLI::App* app) {
   struct Options {
-    std::string id;
+    std::vector<std::string> ids;
     std::string format;
   };
   auto options = std::make_shared<Options>();
   CLI::App* results = app->add_subcommand(
-      "results", "Print an evaluation's summary table (partial while it runs)");
-  results->add_option("EVAL_ID", options->id, "evaluation id")->required();
+      "results",
+      "Print an evaluation's summary table (partial while it runs); with "
+      "several, one table with a column per evaluation and model");
+  results->add_option("EVAL_ID", options->ids, "evaluation ids")->required();
   results
       ->add_option("-o,--format", options->format,
                    "table, csv, md or json (default: the table; json "
                    "with the global -o json)")
       ->check(CLI::IsMember({"table", "csv", "md", "json"}, CLI::ignore_case));
   return {results, [options](const CommandContext& ctx) {
-            return ocx::client::RunResults(ctx, options->id, options->format);
+            return ocx::client::RunResults(ctx, options->ids, options->format);
           }};
 }
 

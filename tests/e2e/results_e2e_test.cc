@@ -184,6 +184,19 @@ TEST_F(ResultsE2ETest, EvalScoresPartsSummaryIsWrittenAndOcxctlPrintsIt) {
   RunResult unknown = Ctl({"results", "nosuchid"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.err, HasSubstr("nosuchid"));
+
+  // Several evaluations: a column per (evaluation, model), rows by dataset
+  // version (here the same evaluation twice, through the real daemon).
+  RunResult both = Ctl({"results", e.id(), e.id(), "--format", "csv"});
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  const std::string m = "m1@" + e.id() + ",m2@" + e.id();
+  EXPECT_THAT(both.out, ::testing::StartsWith("dataset,version,metric,mode," +
+                                              m + "," + m + "\n"));
+  EXPECT_THAT(both.out, HasSubstr("qa," + qa_v +
+                                  ",accuracy,ppl,75.00,50.00,75.00,50.00"));
+  RunResult one_unknown = Ctl({"results", e.id(), "nosuchid"});
+  EXPECT_EQ(one_unknown.exit_code, 2);
+  EXPECT_THAT(one_unknown.err, HasSubstr("nosuchid"));
 }
 
 TEST_F(ResultsE2ETest, RunningTaskProgressShowsInApiTasksAndWatch) {
