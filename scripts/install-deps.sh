@@ -16,7 +16,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libcli11-dev libyaml-cpp-dev
-  libsystemd-dev libcurl4-openssl-dev
+  libsystemd-dev libcurl4-openssl-dev libcpp-httplib-dev
+  prometheus
   python3 procps
   slurm-wlm munge
 )

@@ -36,6 +36,8 @@
 #include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
 #include "server/daemon/listen_address.h"
+#include "server/http/http_server.h"
+#include "server/http/store_metrics.h"
 #include "server/daemon/lock_file.h"
 #include "server/daemon/systemd_notify.h"
 #include "server/dispatcher/dispatcher.h"
@@ -77,6 +79,7 @@ std::string SiblingProgram(const char* name) {
 struct Flags {
   std::string config;
   std::string listen;
+  std::string http_listen;
   std::string database;
   std::string work_root;
   std::string gpus;
@@ -102,6 +105,7 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
     OCX_ASSIGN_OR_RETURN(config, ocx::spec::LoadDaemonConfigFile(flags.config));
   }
   if (!flags.listen.empty()) config.set_listen(flags.listen);
+  if (!flags.http_listen.empty()) config.set_http_listen(flags.http_listen);
   if (!flags.database.empty()) config.set_database(flags.database);
   if (!flags.work_root.empty()) config.set_work_root(flags.work_root);
   if (!flags.gpus.empty()) config.mutable_local()->set_gpus(flags.gpus);
@@ -380,6 +384,14 @@ absl::Status Run(const Flags& flags) {
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
   OCX_RETURN_IF_ERROR(
       ocx::WriteFileAtomic(address_file, absl::StrCat(listening, "\n")));
+  std::unique_ptr<ocx::server::HttpServer> http;
+  if (!config.http_listen().empty()) {
+    ocx::server::RegisterStoreMetrics(store.get());
+    OCX_ASSIGN_OR_RETURN(http,
+                         ocx::server::HttpServer::Start(config.http_listen()));
+    fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
+            http->address().c_str());
+  }
   dispatcher.Start();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
@@ -396,6 +408,7 @@ absl::Status Run(const Flags& flags) {
   ocx::daemon::systemd::Stopping();
   unlink(address_file.c_str());
   dispatcher.StopLaunching();
+  if (http != nullptr) http->Stop();
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -417,6 +430,9 @@ int main(int argc, char** argv) {
                  "$XDG_RUNTIME_DIR, /run/ocx for root, else /tmp/ocx-<uid>); "
                  "port 0 binds a free port. The address clients dial is "
                  "printed and written to <database>.address");
+  app.add_option("--http-listen", flags.http_listen,
+                 "host:port of the HTTP listener (Prometheus /metrics), on a "
+                 "loopback address; port 0 binds a free port (printed)");
   app.add_option("--database", flags.database, "SQLite database file");
   app.add_option("--work-root", flags.work_root,
                  "work dirs of evaluations without their own work_dir");

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/utf8_cut.h"
@@ -139,6 +141,32 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
   return FinishAttempt(&t, state, reason, now, facts);
 }
 
+// Metrics of an ended attempt: by stage, backend and end state; its
+// duration; whether a retry follows.
+void Dispatcher::CountEndedAttempt(const Task& task, const Attempt& a,
+                                   bool retried) {
+  static metrics::Family& ended = metrics::Counter(
+      "ocx_attempts_ended_total", "Task attempts ended, by how they ended.",
+      {"stage", "backend", "state"});
+  static metrics::Family& retries = metrics::Counter(
+      "ocx_retries_total", "Task attempts that failed and will be retried.",
+      {"stage"});
+  static metrics::Family& duration = metrics::Histogram(
+      "ocx_attempt_duration_seconds",
+      "Task attempts from start to end, by stage and end state.",
+      {"stage", "state"}, metrics::kDurationBuckets);
+  const std::string stage = task.stage() == ocx::v1::STAGE_EVAL ? "eval"
+                                                                : "infer";
+  const std::string state = absl::AsciiStrToLower(Attempt::State_Name(a.state()));
+  ended.Add({stage, a.backend(), state});
+  if (retried) retries.Add({stage});
+  const int64_t start = TimestampMillis(a.start_time());
+  const int64_t end = TimestampMillis(a.end_time());
+  if (start > 0 && end >= start) {
+    duration.Observe({stage, state}, (end - start) / 1000.0);
+  }
+}
+
 absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
                                        const std::string& reason, int64_t now,
                                        const FailureFacts& facts) {
@@ -164,6 +192,7 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
   RetryDecision next = retry_policy_.AfterAttempt(
       state, why, a.number(), t->task.attempt_count(), t->task.max_attempts(),
       evals_.at(t->task.evaluation_id()).cancel_requested, facts);
+  CountEndedAttempt(t->task, a, next.state == Task::READY);
   if (next.state != Task::READY) {
     return SetTaskState(t, next.state, next.reason, now);
   }

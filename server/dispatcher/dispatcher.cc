@@ -10,7 +10,9 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/daemon_exit.h"
+#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -130,8 +132,15 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::Loop() {
+  static metrics::Family& turns = metrics::Histogram(
+      "ocx_dispatcher_turn_seconds",
+      "Dispatcher loop turns: commands, runner polls, retries, placement, "
+      "launches and their commits.",
+      {}, metrics::kLatencyBuckets);
   while (!stopping_) {
+    const int64_t begin_ns = absl::GetCurrentTimeNanos();
     Turn();
+    turns.Observe({}, (absl::GetCurrentTimeNanos() - begin_ns) / 1e9);
     last_turn_ms_ = NowMillis();
     if (stopping_) break;
     int64_t sleep_ms = kMaxSleepMs;

@@ -182,6 +182,8 @@ class Dispatcher {
                          int64_t now);
   // Records the attempt's end; the retry policy decides the task's state,
   // from `facts` too.
+  void CountEndedAttempt(const ocx::v1::Task& task,
+                         const ocx::v1::Attempt& attempt, bool retried);
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now,
                              const FailureFacts& facts = {});

@@ -4,6 +4,9 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
+
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "server/store/schema.h"
 #include "server/store/store_internal.h"
@@ -34,8 +37,20 @@ absl::StatusOr<Statement*> Store::Cached(int slot, const char* sql) {
   return cached_[slot].get();
 }
 
-absl::Status Store::Begin() { return writer_->Exec("BEGIN IMMEDIATE"); }
-absl::Status Store::Commit() { return writer_->Exec("COMMIT"); }
+absl::Status Store::Begin() {
+  begin_ns_ = absl::GetCurrentTimeNanos();
+  return writer_->Exec("BEGIN IMMEDIATE");
+}
+
+absl::Status Store::Commit() {
+  absl::Status committed = writer_->Exec("COMMIT");
+  static metrics::Family& transactions = metrics::Histogram(
+      "ocx_store_transaction_seconds",
+      "Write transactions of the dispatcher, from BEGIN to the end of COMMIT.",
+      {}, metrics::kLatencyBuckets);
+  transactions.Observe({}, (absl::GetCurrentTimeNanos() - begin_ns_) / 1e9);
+  return committed;
+}
 void Store::Rollback() { writer_->Exec("ROLLBACK").IgnoreError(); }
 absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
 absl::Status Store::ReleaseSavepoint() {

@@ -217,6 +217,17 @@ class Store {
   absl::StatusOr<std::vector<std::optional<OutputRecord>>> GetOutputs(
       const std::vector<std::string>& paths);
 
+  // Rows by state, in one snapshot, for metrics (counts.cc).
+  struct Counts {
+    // (stage, task state) -> tasks
+    std::map<std::pair<int, int>, int64_t> tasks;
+    // evaluation state -> evaluations
+    std::map<int, int64_t> evaluations;
+    // replica state -> replicas
+    std::map<int, int64_t> replicas;
+  };
+  absl::StatusOr<Counts> CountByState();
+
  private:
   class ReadConnection;
   explicit Store(std::string path, std::unique_ptr<Connection> writer);
@@ -232,6 +243,8 @@ class Store {
   const std::string path_;
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Statement>> cached_;
+  // When the open write transaction began (for its duration metric).
+  int64_t begin_ns_ = 0;
 
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> readers_
