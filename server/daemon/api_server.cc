@@ -104,6 +104,8 @@ absl::StatusOr<int> ApiServer::Impl::StartTcp(
     OCX_ASSIGN_OR_RETURN(credentials,
                          TlsServerCredentials(access.tls(), options.base));
   }
+  if (caller.tls)
+    credentials->SetAuthMetadataProcessor(TlsAuthenticator(caller));
   std::shared_ptr<std::atomic<int>> port = caller.bound_port;
   impl->tcp.service = options.factory(TcpCallerResolver(std::move(caller)));
   grpc::ServerBuilder builder;

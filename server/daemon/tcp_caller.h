@@ -1,5 +1,5 @@
-// The CallerResolver of ocxd's TCP listener (docs/security.md, "Identity
-// and transport"). In order:
+// Who calls ocxd's TCP listener (docs/security.md, "Identity and
+// transport"). In order:
 //   1. a verified TLS client certificate: its subject CN names the local
 //      user (PERMISSION_DENIED when no account has that name);
 //   2. `authorization: Bearer <token>` metadata, looked up in the token
@@ -10,9 +10,17 @@
 // A listener on a non-loopback address is never plain text (ocxd refuses
 // to start), so step 3 only ever sees connections from this machine.
 //
+// With TLS, TlsAuthenticator runs steps 1-2 for every call before any
+// handler (gRPC's AuthMetadataProcessor, set on the server credentials),
+// so an unauthenticated call never reaches the service, and records the
+// user in the call's AuthContext for TcpCallerResolver. Without TLS the
+// handlers resolve the caller when they need it.
+//
 // Thread-safe: the resolver may be called concurrently.
 #ifndef OCX_SERVER_DAEMON_TCP_CALLER_H_
 #define OCX_SERVER_DAEMON_TCP_CALLER_H_
+
+#include <grpcpp/security/auth_metadata_processor.h>
 
 #include <atomic>
 #include <memory>
@@ -37,6 +45,10 @@ struct TcpCallerOptions {
 };
 
 server::CallerResolver TcpCallerResolver(TcpCallerOptions options);
+
+// The per-call gate of a TLS listener (options.tls must be true).
+std::shared_ptr<grpc::AuthMetadataProcessor> TlsAuthenticator(
+    TcpCallerOptions options);
 
 }  // namespace ocx::daemon
 
