@@ -147,6 +147,7 @@ TEST_F(AuthE2ETest, GroupSocketOwnerComesFromTheKernel) {
   RunResult b = RunProgram(
       As(kUserB, {OcxctlPath(), "--server", daemon.server(), "list"}));
   EXPECT_EQ(b.exit_code, 3) << b.out << b.err;
+  EXPECT_THAT(b.err, HasSubstr("permission denied on " + daemon.socket_path()));
   EXPECT_THAT(b.out, Not(HasSubstr(id)));
 }
 
