@@ -34,6 +34,15 @@ bool IsLoopback(const ListenAddress& address) {
 
 absl::Status CheckTransportSecurity(const ListenAddress& address,
                                     const v1::AccessSettings& access) {
+  if (address.kind == ListenAddress::Kind::kTcp &&
+      TlsConfigured(access.tls()) && access.tls().client_ca_file().empty() &&
+      access.token_file().empty()) {
+    return absl::FailedPreconditionError(
+        "access.tls: with TLS, callers are identified by a client "
+        "certificate or a token; set access.tls.client_ca_file "
+        "(--tls-client-ca) or access.token_file (--token-file), else no "
+        "client could make a call");
+  }
   if (address.kind != ListenAddress::Kind::kTcp || IsLoopback(address) ||
       TlsConfigured(access.tls())) {
     return absl::OkStatus();

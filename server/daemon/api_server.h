@@ -22,7 +22,8 @@
 namespace ocx::daemon {
 
 // FAILED_PRECONDITION, saying how to enable TLS, for a TCP address other
-// than loopback (127.0.0.0/8, ::1, localhost) without access.tls.
+// than loopback (127.0.0.0/8, ::1, localhost) without access.tls; and for
+// TLS with neither client_ca_file nor token_file (nobody could call).
 absl::Status CheckTransportSecurity(const ListenAddress& address,
                                     const v1::AccessSettings& access);
 

@@ -311,5 +311,16 @@ TEST(TransportSecurityTest, PlainTextBeyondLoopbackIsRefusedAtStart) {
   EXPECT_FALSE(ocx::PathExists(dir.path() + "/ocx.db"));
 }
 
+TEST(TransportSecurityTest, TlsWithoutAWayToIdentifyClientsIsRefused) {
+  TempDir dir;
+  RunResult r = RunProgram({OcxdPath(), "--listen", "127.0.0.1:0", "--database",
+                            dir.path() + "/ocx.db", "--tls-cert",
+                            dir.path() + "/server.pem", "--tls-key",
+                            dir.path() + "/server.key"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--tls-client-ca"));
+  EXPECT_THAT(r.err, HasSubstr("--token-file"));
+}
+
 }  // namespace
 }  // namespace ocx::testing
