@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/client_security.h"
 #include "client/commands.h"
 #include "client/format.h"
 #include "client/rpc_client.h"
@@ -54,6 +55,7 @@ struct GlobalFlags {
   std::string server;
   std::string output = "table";
   std::string timeout = "30s";
+  ocx::client::ClientSecurityFiles security;
 };
 
 // A subcommand and how to run it once the flags are parsed; its options live
@@ -62,6 +64,22 @@ struct Command {
   CLI::App* app = nullptr;
   std::function<int(const CommandContext&)> run;
 };
+
+// TLS and token for TCP daemons (docs/security.md); ignored for unix
+// sockets, where the kernel identifies the caller.
+void AddSecurityFlags(CLI::App* app, ocx::client::ClientSecurityFiles* files) {
+  app->add_option("--tls-ca", files->tls_ca,
+                  "PEM CA that signed ocxd's TLS certificate (TCP)")
+      ->envname("OCX_TLS_CA");
+  app->add_option("--tls-cert", files->tls_cert,
+                  "PEM client certificate; its CN is your user name (TCP)")
+      ->envname("OCX_TLS_CERT");
+  app->add_option("--tls-key", files->tls_key, "PEM key of --tls-cert")
+      ->envname("OCX_TLS_KEY");
+  app->add_option("--token-file", files->token_file,
+                  "file holding a bearer token ocxd knows (TCP)")
+      ->envname("OCX_TOKEN_FILE");
+}
 
 void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
   app->require_subcommand(1);
@@ -87,6 +105,7 @@ void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
                   "how long each request waits for ocxd (also while it "
                   "restarts) and for its answer, e.g. 30s, 2m")
       ->capture_default_str();
+  AddSecurityFlags(app, &flags->security);
 }
 
 Command AddSubmit(CLI::App* app) {
@@ -283,6 +302,15 @@ std::optional<CommandContext> MakeContext(
   }
 
   ocx::client::RpcClientOptions client_options;
+  if (!address->is_unix) {
+    absl::StatusOr<ocx::client::ClientSecurity> security =
+        ocx::client::LoadClientSecurity(flags.security);
+    if (!security.ok()) {
+      std::cerr << "ocxctl: " << security.status().message() << std::endl;
+      return std::nullopt;
+    }
+    client_options.security = *std::move(security);
+  }
   client_options.target = address->target;
   client_options.timeout = timeout;
   client_options.on_waiting = [](const std::string& line) {

@@ -38,7 +38,23 @@ struct RpcClient::Impl {
     }
   }
   std::atomic<bool> noticed{false};
+  // "Bearer <token>", or empty.
+  std::string authorization;
 };
+
+namespace {
+
+std::shared_ptr<grpc::ChannelCredentials> CredentialsOf(
+    const ClientSecurity& security) {
+  if (!security.tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = security.root_certs;
+  ssl.pem_cert_chain = security.cert_chain;
+  ssl.pem_private_key = security.private_key;
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
 
 RpcClient::RpcClient(RpcClientOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
@@ -52,7 +68,10 @@ RpcClient::RpcClient(RpcClientOptions options)
   // recovering fail ("timed out before receiving SETTINGS frame").
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
   impl_->channel = grpc::CreateCustomChannel(
-      options_.target, grpc::InsecureChannelCredentials(), args);
+      options_.target, CredentialsOf(options_.security), args);
+  if (!options_.security.token.empty()) {
+    impl_->authorization = "Bearer " + options_.security.token;
+  }
   impl_->stub = v1::EvaluationService::NewStub(impl_->channel);
 }
 
@@ -92,6 +111,9 @@ absl::StatusOr<Response> CallUnary(
   absl::Duration pause = kFirstRetryPause;
   for (int retries = 0;; ++retries) {
     grpc::ClientContext context;
+    if (!impl->authorization.empty()) {
+      context.AddMetadata("authorization", impl->authorization);
+    }
     context.set_deadline(absl::ToChronoTime(deadline));
     context.set_wait_for_ready(true);
     Response response;
@@ -122,9 +144,12 @@ absl::Status CallStream(
     Stub* stub,
     std::unique_ptr<grpc::ClientReader<Response>> (Stub::*method)(
         grpc::ClientContext*, const Request&),
-    const Request& request,
+    const Request& request, const std::string& authorization,
     const std::function<bool(const Response&)>& on_message) {
   grpc::ClientContext context;
+  if (!authorization.empty()) {
+    context.AddMetadata("authorization", authorization);
+  }
   std::unique_ptr<grpc::ClientReader<Response>> reader =
       (stub->*method)(&context, request);
   Response response;
@@ -197,13 +222,14 @@ absl::Status RpcClient::WatchEvaluation(
     const v1::WatchEvaluationRequest& request,
     const std::function<bool(const v1::WatchEvaluationResponse&)>& on_message) {
   return CallStream(impl_->stub.get(), &Stub::WatchEvaluation, request,
-                    on_message);
+                    impl_->authorization, on_message);
 }
 
 absl::Status RpcClient::ReadTaskLog(
     const v1::ReadTaskLogRequest& request,
     const std::function<bool(const v1::ReadTaskLogResponse&)>& on_message) {
-  return CallStream(impl_->stub.get(), &Stub::ReadTaskLog, request, on_message);
+  return CallStream(impl_->stub.get(), &Stub::ReadTaskLog, request,
+                    impl_->authorization, on_message);
 }
 
 }  // namespace ocx::client

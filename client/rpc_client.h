@@ -1,5 +1,6 @@
-// A thin client of ocx.v1.EvaluationService: one channel, insecure
-// credentials (unix socket or loopback TCP), a deadline on every unary call,
+// A thin client of ocx.v1.EvaluationService: one channel (plain for unix
+// sockets and loopback TCP, TLS when `security` asks for it, plus a bearer
+// token on every call when it has one), a deadline on every unary call,
 // grpc::Status turned into absl::Status with the same code and message.
 //
 // This is the only client file that includes the generated .grpc.pb.h.
@@ -14,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/client_security.h"
 #include "ocx/v1/resources.pb.h"
 #include "ocx/v1/service.pb.h"
 
@@ -31,6 +33,8 @@ struct RpcClientOptions {
   // has not accepted a connection within a second: calls wait for it up to
   // `timeout` (a restarting daemon is waited for). Empty: silent.
   std::function<void(const std::string&)> on_waiting;
+  // TLS and token (client_security.h); empty: plain text, no token.
+  ClientSecurity security;
 };
 
 class RpcClient {

@@ -16,9 +16,10 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libcli11-dev libyaml-cpp-dev
-  libsystemd-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libsystemd-dev libcurl4-openssl-dev libssl-dev openssl libcpp-httplib-dev
   prometheus
-  python3 procps
+  python3 procps util-linux
+  python3-grpcio python3-grpc-tools
   slurm-wlm munge
 )
 

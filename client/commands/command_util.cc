@@ -1,6 +1,8 @@
 #include "client/commands/command_util.h"
 
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
@@ -22,6 +24,15 @@ std::string UnreachableText(const CommandContext& ctx,
   std::string detail = std::string(status.message());
   if (ctx.server.is_unix && !Exists(ctx.server.socket_path)) {
     detail = absl::StrCat("no socket at ", ctx.server.socket_path);
+  }
+  if (ctx.server.is_unix && access(ctx.server.socket_path.c_str(), W_OK) != 0 &&
+      errno == EACCES) {
+    // The socket is 0660 in access.socket_group (docs/security.md).
+    return absl::StrCat(
+        "permission denied on ", ctx.server.socket_path,
+        ": only members of the socket's group may use this ocxd; ask its "
+        "administrator to add you (usermod -aG GROUP ",
+        "$USER, then log in again)");
   }
   std::string hint =
       ctx.server.source == ServerAddress::Source::kDefault

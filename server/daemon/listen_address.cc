@@ -168,15 +168,21 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view configured) {
 }
 
 absl::StatusOr<ListenAddress> ResolveListenAddress(
-    const std::string& configured) {
+    const std::string& configured, std::optional<gid_t> socket_group) {
   OCX_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress(configured));
   if (address.kind != ListenAddress::Kind::kUnix) return address;
 
   std::string dir =
       address.socket_path.substr(0, address.socket_path.rfind('/'));
   if (dir.empty()) return address;  // A socket in "/".
-  absl::StatusOr<bool> created = EnsureDirectory(dir, 0700);
+  absl::StatusOr<bool> created =
+      EnsureDirectory(dir, socket_group.has_value() ? 0750 : 0700);
   if (!created.ok()) return Annotate(created.status(), "listen");
+  if (*created && socket_group.has_value() &&
+      (chown(dir.c_str(), static_cast<uid_t>(-1), *socket_group) != 0 ||
+       chmod(dir.c_str(), 0750) != 0)) {
+    return Annotate(PosixError(absl::StrCat("chgrp ", dir), errno), "listen");
+  }
   if (!*created && configured.empty()) {
     struct stat st;
     if (stat(dir.c_str(), &st) != 0) {

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -77,12 +78,15 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view configured);
 // ParseListenAddress(), then for a unix socket makes sure its directory
 // exists: missing directories are created, the socket's own directory with
 // mode 0700 (so only this user can reach the socket), its ancestors 0755.
+// With `socket_group` (access.socket_group), a socket directory it creates
+// is 0750 and belongs to that group, so its members can reach the socket.
 // For the default path (`configured` empty) an existing directory must
 // belong to us: FAILED_PRECONDITION otherwise (another user could have
 // planted /tmp/ocx-<uid>). Does not remove any socket file: call
 // RemoveStaleSocket() once lock_path is held.
 absl::StatusOr<ListenAddress> ResolveListenAddress(
-    const std::string& configured);
+    const std::string& configured,
+    std::optional<gid_t> socket_group = std::nullopt);
 
 // Removes a socket file left at address.socket_path by a previous daemon.
 // Precondition: the caller holds a LockFile on address.lock_path, so the

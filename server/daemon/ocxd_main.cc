@@ -2,9 +2,7 @@
 // together (as grpc's route_guide RunServer does): config → locks → store →
 // runners (local, DLC, Slurm) → dispatcher (recovery) → gRPC server → READY=1,
 // then waits for SIGTERM/SIGINT while feeding the systemd watchdog.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -35,12 +33,14 @@
 #include "runners/slurm/config.h"
 #include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
+#include "server/daemon/api_server.h"
 #include "server/daemon/listen_address.h"
-#include "server/http/http_server.h"
-#include "server/http/store_metrics.h"
 #include "server/daemon/lock_file.h"
 #include "server/daemon/systemd_notify.h"
+#include "server/daemon/unix_listener.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/http/http_server.h"
+#include "server/http/store_metrics.h"
 #include "server/store/store.h"
 #include "serving/serve_config.h"
 #include "spec/daemon_config.h"
@@ -96,7 +96,26 @@ struct Flags {
   std::vector<std::string> slurm_sacct_args;
   std::string slurm_partition;
   int slurm_poll_interval_ms = -1;
+  // access (docs/security.md).
+  std::string socket_group;
+  std::string admin_group;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string token_file;
 };
+
+// The access flags over the config's `access` section.
+void ApplyAccessFlags(const Flags& flags, ocx::v1::AccessSettings* access) {
+  if (!flags.socket_group.empty()) access->set_socket_group(flags.socket_group);
+  if (!flags.admin_group.empty()) access->set_admin_group(flags.admin_group);
+  ocx::v1::TlsSettings* tls = access->mutable_tls();
+  if (!flags.tls_cert.empty()) tls->set_cert_file(flags.tls_cert);
+  if (!flags.tls_key.empty()) tls->set_key_file(flags.tls_key);
+  if (!flags.tls_client_ca.empty())
+    tls->set_client_ca_file(flags.tls_client_ca);
+  if (!flags.token_file.empty()) access->set_token_file(flags.token_file);
+}
 
 // The config file, then the flags over it; validated.
 absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
@@ -136,6 +155,7 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
   if (flags.slurm_poll_interval_ms > 0) {
     sl->set_poll_interval_ms(flags.slurm_poll_interval_ms);
   }
+  ApplyAccessFlags(flags, config.mutable_access());
   OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
   return config;
 }
@@ -288,32 +308,21 @@ void InstallSigchldHandler(ocx::Waker* waker) {
   sigaction(SIGCHLD, &sa, nullptr);
 }
 
-// The gRPC server on `address`, serving; `listening` says where.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
-    const ocx::daemon::ListenAddress& address, grpc::Service* service,
-    std::string* listening) {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(64 * 1024 * 1024);
-  int bound_port = 0;
-  builder.AddListeningPort(address.grpc_target,
-                           grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  const bool tcp = address.kind == ocx::daemon::ListenAddress::Kind::kTcp;
-  if (server == nullptr || (tcp && bound_port == 0)) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address.ToString(), " (in use, or not allowed)"));
+// The listen address, refused early when it would be plain text beyond
+// loopback; a unix socket's directory is made for access.socket_group.
+absl::StatusOr<ocx::daemon::ListenAddress> ListenAddressOf(
+    const ocx::v1::DaemonConfig& config) {
+  std::optional<gid_t> group;
+  if (!config.access().socket_group().empty()) {
+    OCX_ASSIGN_OR_RETURN(
+        group, ocx::daemon::LookUpGroup(config.access().socket_group()));
   }
-  if (!tcp) chmod(address.socket_path.c_str(), 0600);
-  server->GetHealthCheckService()->SetServingStatus("ocx.v1.EvaluationService",
-                                                    true);
-  // What a client dials: with port 0 configured, the port the kernel chose.
-  *listening = ocx::daemon::ClientAddress(address, bound_port);
-  return server;
+  OCX_ASSIGN_OR_RETURN(
+      ocx::daemon::ListenAddress address,
+      ocx::daemon::ResolveListenAddress(config.listen(), group));
+  OCX_RETURN_IF_ERROR(
+      ocx::daemon::CheckTransportSecurity(address, config.access()));
+  return address;
 }
 
 // Until SIGTERM/SIGINT, feeding the systemd watchdog while the dispatcher
@@ -341,7 +350,7 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(ocx::v1::DaemonConfig config, LoadConfig(flags));
   OCX_ASSIGN_OR_RETURN(DaemonPaths paths, ResolvePaths(config));
   OCX_ASSIGN_OR_RETURN(ocx::daemon::ListenAddress address,
-                       ocx::daemon::ResolveListenAddress(config.listen()));
+                       ListenAddressOf(config));
   OCX_ASSIGN_OR_RETURN(Locks locks,
                        AcquireLocks(config, paths.database, address));
   OCX_ASSIGN_OR_RETURN(std::vector<int> gpus, LocalGpus(config));
@@ -367,18 +376,20 @@ absl::Status Run(const Flags& flags) {
   policy.task_program = options.task_program;
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
-  // Until the listeners identify callers (docs/security.md), every caller
-  // is the daemon's own account: the socket is 0600.
-  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
-                       ocx::DaemonIdentity(config.access().admin_group()));
-  ocx::server::EvaluationServiceImpl service(
-      store.get(), &dispatcher, policy,
-      [daemon_identity](const grpc::ServerContext&) {
-        return daemon_identity;
-      });
+  // Each listener identifies its callers (docs/security.md) and gets a
+  // service of its own per server.
+  ocx::daemon::ApiServer::Options api;
+  api.address = address;
+  api.access = config.access();
+  api.base = paths.base;
+  api.factory = [&store, &dispatcher, policy](ocx::server::CallerResolver c) {
+    return std::make_unique<ocx::server::EvaluationServiceImpl>(
+        store.get(), &dispatcher, policy, std::move(c));
+  };
   std::string listening;
-  OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
-                       StartServer(address, &service, &listening));
+  OCX_ASSIGN_OR_RETURN(
+      std::unique_ptr<ocx::daemon::ApiServer> server,
+      ocx::daemon::ApiServer::Start(std::move(api), &listening));
   // Recorded for clients and harnesses that started ocxd on port 0; the
   // startup line below carries the same address after "listening on ".
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
@@ -409,12 +420,29 @@ absl::Status Run(const Flags& flags) {
   unlink(address_file.c_str());
   dispatcher.StopLaunching();
   if (http != nullptr) http->Stop();
-  server->GetHealthCheckService()->Shutdown();
-  service.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Shutdown();
   dispatcher.Stop();
   g_dispatch_waker = nullptr;
   return absl::OkStatus();
+}
+
+void AddAccessFlags(CLI::App* app, Flags* flags) {
+  app->add_option("--socket-group", flags->socket_group,
+                  "group whose members may use the unix socket (0660); "
+                  "default: only ocxd's user (0600)");
+  app->add_option("--admin-group", flags->admin_group,
+                  "members of this group (and root) see and steer every "
+                  "evaluation");
+  app->add_option("--tls-cert", flags->tls_cert,
+                  "PEM server certificate for a TCP listener (required "
+                  "beyond loopback)");
+  app->add_option("--tls-key", flags->tls_key, "PEM key of --tls-cert");
+  app->add_option("--tls-client-ca", flags->tls_client_ca,
+                  "PEM CA of client certificates; a client's CN names its "
+                  "local user");
+  app->add_option("--token-file", flags->token_file,
+                  "bearer tokens for TCP clients: lines \"<user> <sha256 "
+                  "hex of token>\"");
 }
 
 }  // namespace
@@ -463,6 +491,7 @@ int main(int argc, char** argv) {
                  "partition of Slurm stages that name none");
   app.add_option("--slurm-poll-interval-ms", flags.slurm_poll_interval_ms,
                  "ms between squeue polls (default 2000)");
+  AddAccessFlags(&app, &flags);
   CLI11_PARSE(app, argc, argv);
 
   // Block the stop signals before any thread exists, so that every thread

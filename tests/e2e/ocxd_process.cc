@@ -129,7 +129,10 @@ ocx::v1::EvaluationService::Stub* OcxdProcess::stub() {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
     stub_ = ocx::v1::EvaluationService::NewStub(grpc::CreateCustomChannel(
-        server(), grpc::InsecureChannelCredentials(), args));
+        server(),
+        credentials_ != nullptr ? credentials_
+                                : grpc::InsecureChannelCredentials(),
+        args));
   }
   return stub_.get();
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
 #include "ocx/v1/service.grpc.pb.h"
 
 namespace ocx::testing {
@@ -45,6 +46,11 @@ class OcxdProcess {
   // the directory; Start() then reads the address ocxd records in
   // <database>.address. Call before Start().
   void UseListen(std::string listen) { listen_ = std::move(listen); }
+  // Channel credentials of stub() (and of Start()'s readiness check), e.g.
+  // TLS for a daemon started with --tls-cert. Default: plain text.
+  void UseCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    credentials_ = std::move(credentials);
+  }
   // Starts ocxd and waits until it answers a health check (up to 20 s).
   absl::Status Start();
   // Sends `sig` and waits for the process to exit; returns its wait status.
@@ -68,6 +74,7 @@ class OcxdProcess {
   std::vector<std::string> extra_args_;
   std::string listen_;    // empty: the socket in dir_
   std::string recorded_;  // <database>.address as read by Start()
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   pid_t pid_ = -1;
   std::unique_ptr<ocx::v1::EvaluationService::Stub> stub_;
 };

@@ -1,0 +1,40 @@
+// Who owns the client end of a loopback TCP connection, from the kernel's
+// socket tables (/proc/net/tcp and /proc/net/tcp6). Both ends of a loopback
+// connection are sockets of this machine, so the table lists the client's
+// socket too: the ESTABLISHED entry whose local address is the caller's
+// peer address and whose remote port is the server's port. Its uid is the
+// account that created that socket; a client cannot choose it.
+//
+// Only meaningful for loopback connections (a remote client's socket is on
+// another machine); ocxd uses it for plain-text loopback listeners only.
+//
+// Thread-safe: reads the tables at the time of the call.
+#ifndef OCX_SERVER_DAEMON_TCP_PEER_UID_H_
+#define OCX_SERVER_DAEMON_TCP_PEER_UID_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ocx::daemon {
+
+// The uid owning the client socket of `grpc_peer` (what
+// grpc::ServerContext::peer() gives: "ipv4:127.0.0.1:41234" or
+// "ipv6:[::1]:41234") connected to our `server_port`. NOT_FOUND when the
+// tables list no such connection; INVALID_ARGUMENT for another kind of peer.
+absl::StatusOr<uid_t> LoopbackPeerUid(absl::string_view grpc_peer,
+                                      int server_port);
+
+// The same over given table texts (the /proc/net/tcp and tcp6 formats), for
+// tests.
+absl::StatusOr<uid_t> LoopbackPeerUidIn(absl::string_view grpc_peer,
+                                        int server_port,
+                                        absl::string_view tcp_table,
+                                        absl::string_view tcp6_table);
+
+}  // namespace ocx::daemon
+
+#endif  // OCX_SERVER_DAEMON_TCP_PEER_UID_H_
