@@ -361,11 +361,13 @@ absl::Status Run(const Flags& flags) {
   // is the daemon's own account: the socket is 0600.
   OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
                        ocx::DaemonIdentity(config.access().admin_group()));
+  ocx::server::AccessPolicy access;
+  access.daemon = daemon_identity;
+  access.admin_group = config.access().admin_group();
   ocx::server::EvaluationServiceImpl service(
       store.get(), &dispatcher, policy,
-      [daemon_identity](const grpc::ServerContext&) {
-        return daemon_identity;
-      });
+      [daemon_identity](const grpc::ServerContext&) { return daemon_identity; },
+      std::move(access));
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                        StartServer(address, &service, &listening));
