@@ -24,8 +24,8 @@ class ApiTest : public ::ocx::store::testing::StoreTest {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
-    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), RunnerSet{},
-                                               &waker_, DispatcherOptions{});
+    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), Runners(), &waker_,
+                                               DispatcherOptions{});
     absl::StatusOr<Identity> me = DaemonIdentity("");
     ASSERT_TRUE(me.ok()) << me.status();
     daemon_ = *me;
@@ -53,6 +53,8 @@ class ApiTest : public ::ocx::store::testing::StoreTest {
   // through (none: every caller is the daemon's account), and the access
   // policy (its daemon starts as the test's own account).
   virtual CallerResolver MakeResolver() { return nullptr; }
+  // The dispatcher's runners (none: a task that gets ready fails).
+  virtual RunnerSet Runners() { return {}; }
   virtual void ConfigureAccess(AccessPolicy*) {}
 
   void TearDown() override {

@@ -462,6 +462,34 @@ TEST_F(StoreTest, DuplicateRequestIdIsAlreadyExistsAndTheFirstIsFound) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(StoreTest, ARequestIdIsUniquePerOwnerOnly) {
+  Evaluation alice = MakeEvaluation("a1", Evaluation::QUEUED, "req-1");
+  alice.mutable_owner()->set_user("alice");
+  alice.mutable_owner()->set_uid(1001);
+  Evaluation bob = MakeEvaluation("b1", Evaluation::QUEUED, "req-1");
+  bob.mutable_owner()->set_user("bob");
+  bob.mutable_owner()->set_uid(1002);
+  Insert(alice);
+  Insert(bob);
+  auto of_alice = store_->FindByRequestId(alice.owner(), "req-1");
+  ASSERT_TRUE(of_alice.ok() && of_alice->has_value());
+  EXPECT_EQ((*of_alice)->eval_id, "a1");
+  auto of_bob = store_->FindByRequestId(bob.owner(), "req-1");
+  ASSERT_TRUE(of_bob.ok() && of_bob->has_value());
+  EXPECT_EQ((*of_bob)->eval_id, "b1");
+  EXPECT_EQ(store_->GetEvaluation("b1")->request_id(), "req-1");
+  // Rows without an owner are a scope of their own.
+  auto unowned = store_->FindByRequestId({}, "req-1");
+  ASSERT_TRUE(unowned.ok());
+  EXPECT_FALSE(unowned->has_value());
+  Evaluation again = MakeEvaluation("a2", Evaluation::QUEUED, "req-1");
+  *again.mutable_owner() = alice.owner();
+  ASSERT_TRUE(store_->Begin().ok());
+  EXPECT_EQ(store_->InsertEvaluation(again).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  store_->Rollback();
+}
+
 TEST_F(StoreTest, EmptyRequestIdsDoNotCollide) {
   Insert(MakeEvaluation("a"));
   Insert(MakeEvaluation("b"));
