@@ -89,16 +89,19 @@ struct SubmitOptions {
 // request_id; with `watch` follows the evaluation to the end.
 int RunSubmit(const CommandContext& ctx, const SubmitOptions& options);
 
-// Empty `evaluation_id`: the recent evaluations. Otherwise the evaluation
-// with its stages and tasks, and the managed-server replicas it may have
-// used (those not ended, and those that ended after it was created); with
-// `watch` the live view until it ends.
+// Empty `evaluation_id`: the recent evaluations (of `owner` only, as in
+// RunList, when it is not empty). Otherwise the evaluation with its owner,
+// stages and tasks, and the managed-server replicas it may have used (those
+// not ended, and those that ended after it was created); with `watch` the
+// live view until it ends.
 int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
-              bool watch);
+              bool watch, const std::string& owner = "");
 
-// Evaluations, newest first, at most `limit` (pages followed); `state` is an
-// Evaluation.State name (any case) or empty.
-int RunList(const CommandContext& ctx, const std::string& state, int limit);
+// Evaluations of every user with their owner, newest first, at most `limit`
+// (pages followed); `state` is an Evaluation.State name (any case) or
+// empty; `owner` a user name, "me" (--mine) or empty for everyone's.
+int RunList(const CommandContext& ctx, const std::string& state, int limit,
+            const std::string& owner = "");
 
 // Every task of an evaluation (pages followed); `state` a Task.State name,
 // `stage` "infer" or "eval"; empty: all.

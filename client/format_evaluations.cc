@@ -43,6 +43,12 @@ Totals SumStages(const Evaluation& evaluation) {
   return totals;
 }
 
+// "alice (uid 1001)", or "<none>" from a daemon that records no owner.
+std::string OwnerText(const v1::Owner& owner) {
+  if (owner.user().empty()) return OrNone("");
+  return absl::StrCat(owner.user(), " (uid ", owner.uid(), ")");
+}
+
 }  // namespace
 
 std::string FormatEvaluationList(const std::vector<Evaluation>& list,
@@ -55,17 +61,18 @@ std::string FormatEvaluationList(const std::vector<Evaluation>& list,
   bool wide = options.format == OutputFormat::kWide;
   std::vector<std::vector<std::string>> rows;
   if (wide) {
-    rows.push_back({"ID", "NAME", "STATE", "TASKS", "SUCCEEDED", "FAILED",
-                    "RUNNING", "PENDING", "CANCELLED", "AGE", "DURATION",
-                    "WORK-DIR"});
+    rows.push_back({"ID", "NAME", "OWNER", "STATE", "TASKS", "SUCCEEDED",
+                    "FAILED", "RUNNING", "PENDING", "CANCELLED", "AGE",
+                    "DURATION", "WORK-DIR"});
   } else {
-    rows.push_back({"ID", "NAME", "STATE", "TASKS", "SUCCEEDED", "FAILED",
-                    "RUNNING", "AGE"});
+    rows.push_back({"ID", "NAME", "OWNER", "STATE", "TASKS", "SUCCEEDED",
+                    "FAILED", "RUNNING", "AGE"});
   }
   for (const Evaluation& e : list) {
     Totals totals = SumStages(e);
     std::vector<std::string> row = {e.id(),
                                     OrNone(e.name()),
+                                    OrNone(e.owner().user()),
                                     StateName(e.state()),
                                     absl::StrCat(e.task_count()),
                                     absl::StrCat(totals.succeeded),
@@ -95,6 +102,7 @@ std::string FormatEvaluationStatus(const Evaluation& evaluation,
   std::vector<std::pair<std::string, std::string>> fields = {
       {"ID", evaluation.id()},
       {"Name", OrNone(evaluation.name())},
+      {"Owner", OwnerText(evaluation.owner())},
       {"State", StateName(evaluation.state())},
       {"Work dir", OrNone(evaluation.work_dir())},
       {"Created", DateTimeWithAge(evaluation.create_time(), options)},

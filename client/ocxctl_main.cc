@@ -145,6 +145,7 @@ Command AddStatus(CLI::App* app) {
   struct Options {
     std::string id;
     bool watch = false;
+    bool mine = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* status = app->add_subcommand(
@@ -152,8 +153,11 @@ Command AddStatus(CLI::App* app) {
   status->add_option("EVAL_ID", options->id, "evaluation id");
   status->add_flag("-w,--watch", options->watch,
                    "follow the evaluation until it ends");
+  status->add_flag("--mine", options->mine,
+                   "only my evaluations (the list without EVAL_ID)");
   return {status, [options](const CommandContext& ctx) {
-            return ocx::client::RunStatus(ctx, options->id, options->watch);
+            return ocx::client::RunStatus(ctx, options->id, options->watch,
+                                          options->mine ? "me" : "");
           }};
 }
 
@@ -161,17 +165,24 @@ Command AddList(CLI::App* app) {
   struct Options {
     std::string state;
     int limit = 50;
+    bool mine = false;
+    std::string owner;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* list =
-      app->add_subcommand("list", "List evaluations, newest first");
+  CLI::App* list = app->add_subcommand(
+      "list", "List everyone's evaluations with their owner, newest first");
   list->add_option("--state", options->state,
                    "only this state: queued, running, succeeded, failed, "
                    "cancelling, cancelled");
   list->add_option("--limit", options->limit, "at most this many")
       ->capture_default_str();
+  CLI::Option* mine =
+      list->add_flag("--mine", options->mine, "only my evaluations");
+  list->add_option("--owner", options->owner, "only this user's evaluations")
+      ->excludes(mine);
   return {list, [options](const CommandContext& ctx) {
-            return ocx::client::RunList(ctx, options->state, options->limit);
+            return ocx::client::RunList(ctx, options->state, options->limit,
+                                        options->mine ? "me" : options->owner);
           }};
 }
 

@@ -62,9 +62,11 @@ absl::StatusOr<std::vector<Task>> ListAllTasks(const CommandContext& ctx,
 
 }  // namespace
 
-int RunList(const CommandContext& ctx, const std::string& state, int limit) {
+int RunList(const CommandContext& ctx, const std::string& state, int limit,
+            const std::string& owner) {
   if (limit <= 0) return Usage(ctx, "--limit must be at least 1");
   v1::ListEvaluationsRequest request;
+  request.set_owner(owner);
   if (!state.empty()) {
     absl::StatusOr<Evaluation::State> parsed =
         ParseState<Evaluation>(state, "evaluation");

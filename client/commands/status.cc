@@ -59,9 +59,10 @@ std::vector<v1::ServerPool> ServersOf(const CommandContext& ctx,
   return pools;
 }
 
-int RecentEvaluations(const CommandContext& ctx) {
+int RecentEvaluations(const CommandContext& ctx, const std::string& owner) {
   v1::ListEvaluationsRequest request;
   request.set_page_size(kRecentEvaluations);
+  request.set_owner(owner);
   absl::StatusOr<v1::ListEvaluationsResponse> response =
       ctx.client->ListEvaluations(request);
   if (!response.ok()) return Fail(ctx, response.status());
@@ -78,10 +79,13 @@ int RecentEvaluations(const CommandContext& ctx) {
 }  // namespace
 
 int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
-              bool watch) {
+              bool watch, const std::string& owner) {
   if (evaluation_id.empty()) {
     if (watch) return Usage(ctx, "status --watch needs an evaluation id");
-    return RecentEvaluations(ctx);
+    return RecentEvaluations(ctx, owner);
+  }
+  if (!owner.empty()) {
+    return Usage(ctx, "--mine lists evaluations: give no evaluation id");
   }
   v1::GetEvaluationRequest get;
   get.set_id(evaluation_id);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "server/api/grpc_status.h"
 #include "server/api/task_progress.h"
 #include "summary/results_proto.h"
@@ -86,11 +87,13 @@ SubmissionPolicy WithStore(SubmissionPolicy policy, store::Store* store) {
 EvaluationServiceImpl::EvaluationServiceImpl(store::Store* store,
                                              Dispatcher* dispatcher,
                                              SubmissionPolicy policy,
-                                             CallerResolver caller)
+                                             CallerResolver caller,
+                                             AccessPolicy access)
     : store_(store),
       dispatcher_(dispatcher),
       policy_(WithStore(std::move(policy), store)),
-      caller_(std::move(caller)) {}
+      caller_(std::move(caller)),
+      access_(std::move(access)) {}
 
 absl::StatusOr<Identity> EvaluationServiceImpl::Caller(
     const grpc::ServerContext& ctx) const {
@@ -98,24 +101,71 @@ absl::StatusOr<Identity> EvaluationServiceImpl::Caller(
   return caller_(ctx);
 }
 
+absl::StatusOr<Identity> EvaluationServiceImpl::CallerOf(
+    const grpc::ServerContext& ctx, const std::string& eval_id,
+    absl::string_view action) const {
+  OCX_ASSIGN_OR_RETURN(Identity caller, Caller(ctx));
+  OCX_RETURN_IF_ERROR(RequireId(eval_id, "id"));
+  OCX_ASSIGN_OR_RETURN(ocx::v1::Owner owner,
+                       store_->OwnerOfEvaluation(eval_id));
+  OCX_RETURN_IF_ERROR(AuthorizeEvaluation(
+      caller, absl::StrCat("evaluation ", eval_id), owner, action, access_));
+  return caller;
+}
+
+absl::StatusOr<Identity> EvaluationServiceImpl::CallerOfTask(
+    const grpc::ServerContext& ctx, const std::string& task_id,
+    absl::string_view action) const {
+  OCX_ASSIGN_OR_RETURN(Identity caller, Caller(ctx));
+  OCX_ASSIGN_OR_RETURN(store::OwnedEvaluation of,
+                       store_->EvaluationOfTask(task_id));
+  OCX_RETURN_IF_ERROR(AuthorizeEvaluation(
+      caller, absl::StrCat("task ", task_id, " of evaluation ", of.eval_id),
+      of.owner, action, access_));
+  return caller;
+}
+
+absl::Status EvaluationServiceImpl::Authorize(const Identity& caller,
+                                              const Evaluation& e,
+                                              absl::string_view action) const {
+  return AuthorizeEvaluation(caller, absl::StrCat("evaluation ", e.id()),
+                             e.owner(), action, access_);
+}
+
+void EvaluationServiceImpl::FillOwner(Evaluation* e) const {
+  if (e->owner().user().empty()) {
+    *e->mutable_owner() = EffectiveOwner(e->owner(), access_);
+  }
+}
+
 grpc::Status EvaluationServiceImpl::CreateEvaluation(
     grpc::ServerContext* ctx, const ocx::v1::CreateEvaluationRequest* req,
     Evaluation* resp) {
   absl::StatusOr<Identity> caller = Caller(*ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::Status may = AuthorizeSubmit(*caller, "submit evaluations", access_);
+  if (!may.ok()) return ToGrpcStatus(may);
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), req->name(), req->request_id(),
                         NewEvaluationId(), policy_, /*create_dirs=*/true);
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
+  sub->requested_by = DescribeCaller(*caller);
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
   if (!id.ok()) return ToGrpcStatus(id.status());
   return Reply(store_->GetEvaluation(*id), resp);
 }
 
 grpc::Status EvaluationServiceImpl::PlanEvaluation(
-    grpc::ServerContext*, const ocx::v1::PlanEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::PlanEvaluationRequest* req,
     ocx::v1::PlanEvaluationResponse* resp) {
+  // Planning reads the files the spec names, with the daemon's rights: the
+  // same rule as submitting.
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status may = caller.ok()
+                         ? AuthorizeSubmit(*caller, "plan evaluations", access_)
+                         : caller.status();
+  if (!may.ok()) return ToGrpcStatus(may);
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
                         /*create_dirs=*/false);
@@ -140,43 +190,63 @@ grpc::Status EvaluationServiceImpl::PlanEvaluation(
 }
 
 grpc::Status EvaluationServiceImpl::GetEvaluation(
-    grpc::ServerContext*, const ocx::v1::GetEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::GetEvaluationRequest* req,
     Evaluation* resp) {
-  absl::Status ok = RequireId(req->id(), "id");
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status ok = caller.ok() ? RequireId(req->id(), "id") : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
-  return Reply(store_->GetEvaluation(req->id()), resp);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (e.ok()) ok = Authorize(*caller, *e, "see it");
+  if (!ok.ok()) return ToGrpcStatus(ok);
+  if (e.ok()) FillOwner(&*e);
+  return Reply(std::move(e), resp);
 }
 
 grpc::Status EvaluationServiceImpl::ListEvaluations(
-    grpc::ServerContext*, const ocx::v1::ListEvaluationsRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::ListEvaluationsRequest* req,
     ocx::v1::ListEvaluationsResponse* resp) {
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::Status known =
       RequireKnown(Evaluation::State_descriptor(), req->state(), "state");
   if (!known.ok()) return ToGrpcStatus(known);
   absl::StatusOr<int> size = PageSize(req->page_size(), 50, 1000, "page_size");
   if (!size.ok()) return ToGrpcStatus(size.status());
+  store::EvaluationFilter filter;
+  filter.state = req->state();
+  absl::StatusOr<std::vector<int64_t>> owners =
+      OwnerFilter(req->owner(), *caller, access_);
+  if (!owners.ok()) return ToGrpcStatus(owners.status());
+  filter.owner_uids = *std::move(owners);
   std::string next;
-  auto list =
-      store_->ListEvaluations(req->state(), *size, req->page_token(), &next);
+  auto list = store_->ListEvaluations(filter, *size, req->page_token(), &next);
   if (!list.ok()) return ToGrpcStatus(list.status());
-  for (Evaluation& e : *list) *resp->add_evaluations() = std::move(e);
+  for (Evaluation& e : *list) {
+    FillOwner(&e);
+    *resp->add_evaluations() = std::move(e);
+  }
   resp->set_next_page_token(next);
   return grpc::Status::OK;
 }
 
 grpc::Status EvaluationServiceImpl::CancelEvaluation(
-    grpc::ServerContext*, const ocx::v1::CancelEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::CancelEvaluationRequest* req,
     Evaluation* resp) {
-  absl::Status ok = RequireId(req->id(), "id");
-  if (ok.ok()) ok = dispatcher_->Cancel(req->id());
+  absl::StatusOr<Identity> caller = CallerOf(*ctx, req->id(), "cancel it");
+  absl::Status ok =
+      caller.ok() ? dispatcher_->Cancel(req->id(), DescribeCaller(*caller))
+                  : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
-  return Reply(store_->GetEvaluation(req->id()), resp);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (e.ok()) FillOwner(&*e);
+  return Reply(std::move(e), resp);
 }
 
 grpc::Status EvaluationServiceImpl::WatchEvaluation(
     grpc::ServerContext* ctx, const ocx::v1::WatchEvaluationRequest* req,
     grpc::ServerWriter<ocx::v1::WatchEvaluationResponse>* writer) {
-  absl::Status ok = RequireId(req->id(), "id");
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status ok = caller.ok() ? RequireId(req->id(), "id") : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   int64_t after = req->after_sequence();
   uint64_t generation = 0;
@@ -193,6 +263,9 @@ grpc::Status EvaluationServiceImpl::WatchEvaluation(
     absl::StatusOr<store::EvaluationWithEvents> read =
         store_->GetEvaluationWithEvents(req->id(), after, kBatch);
     if (!read.ok()) return ToGrpcStatus(read.status());
+    // An owner never changes: checking the first read is enough.
+    if (first) ok = Authorize(*caller, read->evaluation, "watch it");
+    if (!ok.ok()) return ToGrpcStatus(ok);
     const bool more = static_cast<int>(read->events.size()) == kBatch;
     const bool final = IsFinal(read->evaluation.state());
     if (first || !read->events.empty()) {
@@ -202,6 +275,7 @@ grpc::Status EvaluationServiceImpl::WatchEvaluation(
         *resp.add_events() = std::move(ev);
       }
       read->evaluation.clear_spec();
+      FillOwner(&read->evaluation);
       *resp.mutable_evaluation() = std::move(read->evaluation);
       if (!writer->Write(resp)) return grpc::Status::OK;  // client left
       first = false;
@@ -216,9 +290,13 @@ grpc::Status EvaluationServiceImpl::WatchEvaluation(
 }
 
 grpc::Status EvaluationServiceImpl::ListTasks(
-    grpc::ServerContext*, const ocx::v1::ListTasksRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::ListTasksRequest* req,
     ocx::v1::ListTasksResponse* resp) {
   absl::Status ok = RequireId(req->evaluation_id(), "evaluation_id");
+  if (ok.ok()) {
+    // NOT_FOUND for an unknown evaluation rather than an empty list.
+    ok = CallerOf(*ctx, req->evaluation_id(), "see its tasks").status();
+  }
   if (ok.ok()) {
     ok = RequireKnown(ocx::v1::Task::State_descriptor(), req->state(), "state");
   }
@@ -229,9 +307,6 @@ grpc::Status EvaluationServiceImpl::ListTasks(
   absl::StatusOr<int> size =
       PageSize(req->page_size(), 500, 10000, "page_size");
   if (!size.ok()) return ToGrpcStatus(size.status());
-  // NOT_FOUND for an unknown evaluation rather than an empty list.
-  absl::Status exists = store_->CheckEvaluationExists(req->evaluation_id());
-  if (!exists.ok()) return ToGrpcStatus(exists);
   std::string next;
   auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
                                  req->stage(), *size, req->page_token(), &next);
@@ -251,7 +326,7 @@ grpc::Status EvaluationServiceImpl::ListTasks(
   return grpc::Status::OK;
 }
 
-grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
+grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,
                                             const ocx::v1::GetTaskRequest* req,
                                             ocx::v1::Task* resp) {
   absl::Status ok = RequireId(req->id(), "id");
@@ -262,6 +337,7 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
                      "with `ocxctl servers` and its log with `ocxctl logs ",
                      req->id(), "`"));
   }
+  if (ok.ok()) ok = CallerOfTask(*ctx, req->id(), "see its tasks").status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
   if (t.ok()) FillTaskProgress(t->params().work_dir(), &*t);
@@ -269,12 +345,16 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext*,
 }
 
 grpc::Status EvaluationServiceImpl::GetEvaluationResults(
-    grpc::ServerContext*, const ocx::v1::GetEvaluationResultsRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::GetEvaluationResultsRequest* req,
     ocx::v1::EvaluationResults* resp) {
-  absl::Status ok = RequireId(req->name(), "name");
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status ok =
+      caller.ok() ? RequireId(req->name(), "name") : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->name());
   if (!e.ok()) return ToGrpcStatus(e.status());
+  ok = Authorize(*caller, *e, "read its results");
+  if (!ok.ok()) return ToGrpcStatus(ok);
   *resp =
       summary::ToProto(summary::BuildSummaryTable(e->spec(), e->work_dir()));
   return grpc::Status::OK;
@@ -293,6 +373,9 @@ grpc::Status EvaluationServiceImpl::ReadTaskLog(
   // A replica's starts have logs as a task's attempts do, and the same
   // follow semantics.
   const bool replica = IsReplica(req->task_id());
+  ok = replica ? AuthorizeReplicaLogRead(*ctx, req->task_id())
+               : CallerOfTask(*ctx, req->task_id(), "read its logs").status();
+  if (!ok.ok()) return ToGrpcStatus(ok);
   auto lookup = [&](int number) {
     return replica ? store_->GetReplicaAttempt(req->task_id(), number)
                    : store_->GetAttempt(req->task_id(), number);

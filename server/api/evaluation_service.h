@@ -1,7 +1,8 @@
-// The gRPC face of ocxd: each handler checks the request's shape, calls one
+// The gRPC face of ocxd: each handler identifies its caller, checks the
+// request's shape, asks authorization.h whether the caller may, calls one
 // domain method (Dispatcher for writes, Store for reads, PrepareSubmission
 // for validation and planning) and converts the result with ToGrpcStatus.
-// No SQL and no scheduling rules live here.
+// No SQL, no scheduling and no authorization rules live here.
 //
 // Thread-safe: gRPC calls handlers concurrently.
 #ifndef OCX_SERVER_API_EVALUATION_SERVICE_H_
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "ocx/v1/service.grpc.pb.h"
+#include "server/api/authorization.h"
 #include "server/api/caller.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
@@ -20,9 +22,12 @@ namespace ocx::server {
 
 class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
  public:
-  // `caller` identifies each call's caller (server/api/caller.h).
+  // `caller` identifies each call's caller (server/api/caller.h); `access`
+  // is what authorization depends on besides the caller (the daemon's
+  // account, the admin group).
   EvaluationServiceImpl(store::Store* store, Dispatcher* dispatcher,
-                        SubmissionPolicy policy, CallerResolver caller);
+                        SubmissionPolicy policy, CallerResolver caller,
+                        AccessPolicy access);
 
   // Makes streaming calls (Watch, ReadTaskLog with follow) end soon, for a
   // clean shutdown.
@@ -70,11 +75,31 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
 
   // The caller of `ctx`'s call, or the status to answer with.
   absl::StatusOr<Identity> Caller(const grpc::ServerContext& ctx) const;
+  // The caller, if it may `action` evaluation `eval_id` (its owner read
+  // from the store): NOT_FOUND, PERMISSION_DENIED otherwise.
+  absl::StatusOr<Identity> CallerOf(const grpc::ServerContext& ctx,
+                                    const std::string& eval_id,
+                                    absl::string_view action) const;
+  // The caller, if it may `action` the evaluation of task `task_id`.
+  absl::StatusOr<Identity> CallerOfTask(const grpc::ServerContext& ctx,
+                                        const std::string& task_id,
+                                        absl::string_view action) const;
+  // OK if the caller may read the log of replica `replica_id`
+  // (servers_service.cc).
+  absl::Status AuthorizeReplicaLogRead(const grpc::ServerContext& ctx,
+                                       const std::string& replica_id) const;
+  // OK if `caller` may `action` evaluation `e` (already read).
+  absl::Status Authorize(const Identity& caller, const ocx::v1::Evaluation& e,
+                         absl::string_view action) const;
+  // Shows the daemon's account as the owner of rows from before owners
+  // existed.
+  void FillOwner(ocx::v1::Evaluation* e) const;
 
   store::Store* const store_;
   Dispatcher* const dispatcher_;
   const SubmissionPolicy policy_;
   const CallerResolver caller_;
+  const AccessPolicy access_;
   std::atomic<bool> shutting_down_{false};
 };
 

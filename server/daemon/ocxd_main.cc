@@ -377,14 +377,20 @@ absl::Status Run(const Flags& flags) {
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
   // Each listener identifies its callers (docs/security.md) and gets a
-  // service of its own per server.
+  // service of its own per server; all share one access policy.
+  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
+                       ocx::DaemonIdentity(config.access().admin_group()));
+  ocx::server::AccessPolicy access;
+  access.daemon = daemon_identity;
+  access.admin_group = config.access().admin_group();
   ocx::daemon::ApiServer::Options api;
   api.address = address;
   api.access = config.access();
   api.base = paths.base;
-  api.factory = [&store, &dispatcher, policy](ocx::server::CallerResolver c) {
+  api.factory = [&store, &dispatcher, policy,
+                 access](ocx::server::CallerResolver c) {
     return std::make_unique<ocx::server::EvaluationServiceImpl>(
-        store.get(), &dispatcher, policy, std::move(c));
+        store.get(), &dispatcher, policy, std::move(c), access);
   };
   std::string listening;
   OCX_ASSIGN_OR_RETURN(

@@ -32,6 +32,11 @@ bool IsFinal(Task::State s) {
 // keeps the watchdog fed.
 constexpr int64_t kMaxSleepMs = 1000;
 
+// " by <who>" for an event message (the audit trail), "" when not said.
+std::string By(const std::string& requested_by) {
+  return requested_by.empty() ? "" : absl::StrCat(" by ", requested_by);
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
@@ -80,10 +85,12 @@ absl::StatusOr<std::string> Dispatcher::Submit(Submission submission) {
   return cmd.result;
 }
 
-absl::Status Dispatcher::Cancel(const std::string& eval_id) {
+absl::Status Dispatcher::Cancel(const std::string& eval_id,
+                                const std::string& requested_by) {
   Command cmd;
   cmd.kind = Command::Kind::kCancel;
   cmd.eval_id = eval_id;
+  cmd.requested_by = requested_by;
   absl::MutexLock lock(&mu_);
   if (!running_) return absl::UnavailableError("ocxd is shutting down");
   commands_.push_back(&cmd);
@@ -242,7 +249,7 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
   Evaluation& e = sub.evaluation;
   if (!e.request_id().empty()) {
     OCX_ASSIGN_OR_RETURN(auto existing,
-                         store_->FindByRequestId(e.request_id()));
+                         store_->FindByRequestId(e.owner(), e.request_id()));
     if (existing.has_value()) {
       if (!existing->request_hash.empty() && !sub.request_hash.empty() &&
           existing->request_hash != sub.request_hash) {
@@ -306,7 +313,8 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
                      reused > 0 ? absl::StrCat(" (", reused,
                                                " reused: outputs with the "
                                                "same fingerprint exist)")
-                                : ""),
+                                : "",
+                     By(sub.requested_by)),
         now));
     OCX_ASSIGN_OR_RETURN(auto pool_of_model,
                          pools_->AddEvaluation(e, /*persist=*/true, now));
@@ -347,8 +355,9 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
   EvalEntry& e = it->second;
   if (!e.cancel_requested) {
     e.cancel_requested = true;
-    OCX_RETURN_IF_ERROR(AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
-                                 "cancel requested", now));
+    OCX_RETURN_IF_ERROR(
+        AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
+                 absl::StrCat("cancel requested", By(cmd->requested_by)), now));
     // Replicas nobody else uses stop now, not after idle_stop_s.
     OCX_RETURN_IF_ERROR(
         pools_->RemoveEvaluation(e.evaluation.id(), /*cancelled=*/true, now));

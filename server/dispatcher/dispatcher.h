@@ -68,6 +68,9 @@ struct Submission {
   // Create the work dir when the evaluation is stored: after the request_id
   // check, so that a deduplicated retry makes no directory.
   bool create_work_dir = false;
+  // Who asked, for the creation event ("alice (uid 1001, via unix
+  // socket)"); empty: not said.
+  std::string requested_by;
 };
 
 // The backends this daemon runs tasks on, by the runner type a config names
@@ -107,16 +110,19 @@ class Dispatcher {
   void Stop();
 
   // Stores the submission; returns its evaluation id once committed. With a
-  // request_id seen before, returns the earlier evaluation's id and stores
-  // nothing (AIP-155), or ALREADY_EXISTS naming request_id when the earlier
-  // request had another request_hash. FAILED_PRECONDITION naming work_dir
+  // request_id its owner (evaluation.owner) used before, returns the earlier
+  // evaluation's id and stores nothing (AIP-155), or ALREADY_EXISTS naming
+  // request_id when the earlier request had another request_hash; another
+  // owner's request_id is never matched. FAILED_PRECONDITION naming work_dir
   // when the work dir cannot be made.
   absl::StatusOr<std::string> Submit(Submission submission);
 
   // Cancels an evaluation: unstarted tasks become CANCELLED, running ones
   // are stopped. NOT_FOUND for unknown ids; FAILED_PRECONDITION when it has
-  // already ended.
-  absl::Status Cancel(const std::string& eval_id);
+  // already ended. `requested_by` (who asked, as in
+  // Submission::requested_by) goes into the CANCELLING event.
+  absl::Status Cancel(const std::string& eval_id,
+                      const std::string& requested_by = "");
 
   // Blocks until a commit newer than `seen` or `timeout`; returns the newest
   // commit generation.
@@ -149,6 +155,7 @@ class Dispatcher {
     enum class Kind { kSubmit, kCancel } kind;
     Submission submission;
     std::string eval_id;
+    std::string requested_by;  // kCancel
     // Filled by the loop; `done` is set after the commit.
     absl::StatusOr<std::string> result = absl::UnknownError("not run");
     bool done = false;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/store/store.h"
@@ -23,11 +24,12 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
     const Evaluation& e, const std::string& request_hash) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
-      Cached(kInsertEvaluation,
-             "INSERT INTO evaluations (id, name, request_id, state, spec, "
-             "work_dir, task_count, create_ms, update_ms, end_ms, "
-             "request_hash, owner_user, owner_uid, owner_gid) "
-             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      Cached(
+          kInsertEvaluation,
+          "INSERT INTO evaluations (id, name, owner_request_id, state, spec, "
+          "work_dir, task_count, create_ms, update_ms, end_ms, "
+          "request_hash, owner_user, owner_uid, owner_gid) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   s->Bind(1, e.id()).Bind(2, e.name());
   if (e.request_id().empty()) {
     s->BindNull(3);
@@ -46,12 +48,9 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
       .Bind(8, TimestampMillis(e.create_time()))
       .Bind(9, TimestampMillis(e.update_time()))
       .Bind(10, TimestampMillis(e.end_time()))
-      .Bind(12, e.owner().user());
-  if (e.owner().user().empty()) {
-    s->Bind(13, int64_t{-1}).Bind(14, int64_t{-1});
-  } else {
-    s->Bind(13, e.owner().uid()).Bind(14, e.owner().gid());
-  }
+      .Bind(12, e.owner().user())
+      .Bind(13, internal::OwnerUidColumn(e.owner()))
+      .Bind(14, e.owner().user().empty() ? int64_t{-1} : e.owner().gid());
   OCX_RETURN_IF_ERROR(s->Run());
   return writer_->LastInsertRowId();
 }
@@ -71,12 +70,12 @@ absl::Status Store::UpdateEvaluationState(const std::string& id,
 }
 
 absl::StatusOr<std::optional<RequestRecord>> Store::FindByRequestId(
-    const std::string& request_id) {
-  OCX_ASSIGN_OR_RETURN(
-      Statement * s,
-      Cached(kFindRequest,
-             "SELECT id, request_hash FROM evaluations WHERE request_id=?"));
-  s->Bind(1, request_id);
+    const ocx::v1::Owner& owner, const std::string& request_id) {
+  OCX_ASSIGN_OR_RETURN(Statement * s,
+                       Cached(kFindRequest,
+                              "SELECT id, request_hash FROM evaluations "
+                              "WHERE owner_uid=? AND owner_request_id=?"));
+  s->Bind(1, internal::OwnerUidColumn(owner)).Bind(2, request_id);
   absl::StatusOr<bool> row = s->Step();
   std::optional<RequestRecord> found;
   if (row.ok() && *row) {
@@ -185,11 +184,22 @@ absl::Status Store::CheckEvaluationExists(const std::string& id) {
 absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     Evaluation::State state, int page_size, const std::string& page_token,
     std::string* next_page_token) {
+  EvaluationFilter filter;
+  filter.state = state;
+  return ListEvaluations(filter, page_size, page_token, next_page_token);
+}
+
+absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
+    const EvaluationFilter& filter, int page_size,
+    const std::string& page_token, std::string* next_page_token) {
   if (page_size <= 0) {
     return absl::InvalidArgumentError("page_size: must be positive");
   }
+  const Evaluation::State state = filter.state;
   // The token holds the seq of the last evaluation returned.
-  const std::string scope = absl::StrCat("evaluations state=", state);
+  const std::string scope =
+      absl::StrCat("evaluations state=", state,
+                   " owners=", absl::StrJoin(filter.owner_uids, ","));
   int64_t before = INT64_MAX;
   if (!page_token.empty()) {
     OCX_ASSIGN_OR_RETURN(std::string position,
@@ -203,6 +213,11 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
                                  " FROM evaluations WHERE seq < ?");
   if (state != Evaluation::STATE_UNSPECIFIED)
     absl::StrAppend(&sql, " AND state=?");
+  if (!filter.owner_uids.empty()) {
+    std::vector<std::string> marks(filter.owner_uids.size(), "?");
+    absl::StrAppend(&sql, " AND owner_uid IN (", absl::StrJoin(marks, ","),
+                    ")");
+  }
   absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?");
   OCX_ASSIGN_OR_RETURN(auto s, conn->Prepare(sql));
   int i = 1;
@@ -210,6 +225,7 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
   if (state != Evaluation::STATE_UNSPECIFIED) {
     s->Bind(i++, static_cast<int64_t>(state));
   }
+  for (int64_t uid : filter.owner_uids) s->Bind(i++, uid);
   s->Bind(i++, static_cast<int64_t>(page_size + 1));
   std::vector<Evaluation> out;
   std::vector<int64_t> seqs;

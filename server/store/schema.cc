@@ -182,6 +182,21 @@ ALTER TABLE evaluations ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE evaluations ADD COLUMN owner_gid INTEGER NOT NULL DEFAULT -1;
 CREATE INDEX evaluations_by_owner ON evaluations(owner_uid, seq);
 )sql",
+    // 6 -> 7: a request_id is its caller's retry key, unique per owner: the
+    // same key from another user is another request and must not find the
+    // first user's evaluation. The old column is UNIQUE across everyone and
+    // SQLite cannot drop that constraint without rebuilding a table other
+    // tables reference, so the key moves to owner_request_id (unique with
+    // owner_uid) and request_id stays NULL from here on. Rows from before
+    // owners existed keep their key under owner_uid -1.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN owner_request_id TEXT;
+UPDATE evaluations SET owner_request_id = request_id, request_id = NULL
+  WHERE request_id IS NOT NULL;
+CREATE UNIQUE INDEX evaluations_by_request
+  ON evaluations(owner_uid, owner_request_id)
+  WHERE owner_request_id IS NOT NULL;
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

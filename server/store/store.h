@@ -85,6 +85,27 @@ struct RequestRecord {
   std::string request_hash;
 };
 
+// Which evaluations ListEvaluations returns.
+struct EvaluationFilter {
+  // STATE_UNSPECIFIED: any state.
+  ocx::v1::Evaluation::State state = ocx::v1::Evaluation::STATE_UNSPECIFIED;
+  // Only evaluations whose owner has one of these uids (-1: rows stored
+  // before owners existed); empty: everyone's.
+  std::vector<int64_t> owner_uids;
+};
+
+// An evaluation id and its owner (authorization of a task's reads).
+struct OwnedEvaluation {
+  std::string eval_id;
+  ocx::v1::Owner owner;  // empty for rows from before owners existed
+};
+
+// A managed-server pool and the owners of the evaluations using it.
+struct PoolOwners {
+  std::string pool_id;
+  std::vector<ocx::v1::Owner> owners;
+};
+
 // An evaluation (stage_counts, last_event_sequence) and its events after a
 // sequence, read together (Store::GetEvaluationWithEvents).
 struct EvaluationWithEvents {
@@ -108,17 +129,20 @@ class Store {
   absl::Status ReleaseSavepoint();
   void RollbackToSavepoint();
 
-  // Inserts an evaluation (spec, state, times) and returns its creation
-  // sequence number; `request_hash` is kept with its request_id (empty: not
-  // known). ALREADY_EXISTS if the id or request_id is taken.
+  // Inserts an evaluation (spec, state, times, owner) and returns its
+  // creation sequence number; `request_hash` is kept with its request_id
+  // (empty: not known). ALREADY_EXISTS if the id is taken, or the owner's
+  // request_id.
   absl::StatusOr<int64_t> InsertEvaluation(
       const ocx::v1::Evaluation& e, const std::string& request_hash = "");
   absl::Status UpdateEvaluationState(const std::string& id,
                                      ocx::v1::Evaluation::State state,
                                      int64_t update_ms, int64_t end_ms);
-  // The evaluation created with `request_id`, if any.
+  // The evaluation `owner` created with `request_id`, if any: a request_id
+  // is its owner's key, so another owner's use of the same one is not
+  // found. An empty owner is the owner of rows from before owners existed.
   absl::StatusOr<std::optional<RequestRecord>> FindByRequestId(
-      const std::string& request_id);
+      const ocx::v1::Owner& owner, const std::string& request_id);
 
   // Inserts a task with its params.
   absl::Status InsertTask(const ocx::v1::Task& task);
@@ -169,10 +193,26 @@ class Store {
   absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id);
   // NOT_FOUND unless the evaluation exists (a primary-key lookup).
   absl::Status CheckEvaluationExists(const std::string& id);
-  // Newest first. `page_token` is the opaque token of the previous page.
+  // Newest first. `page_token` is the opaque token of the previous page
+  // (of a list with the same filter).
+  absl::StatusOr<std::vector<ocx::v1::Evaluation>> ListEvaluations(
+      const EvaluationFilter& filter, int page_size,
+      const std::string& page_token, std::string* next_page_token);
+  // The same with only a state filter.
   absl::StatusOr<std::vector<ocx::v1::Evaluation>> ListEvaluations(
       ocx::v1::Evaluation::State state, int page_size,
       const std::string& page_token, std::string* next_page_token);
+  // Authorization reads (server/store/owners.cc), each one indexed lookup.
+  // The owner of an evaluation (empty for rows from before owners
+  // existed). NOT_FOUND "evaluation <id> not found".
+  absl::StatusOr<ocx::v1::Owner> OwnerOfEvaluation(const std::string& id);
+  // The evaluation a task belongs to, and its owner. NOT_FOUND "task <id>
+  // not found".
+  absl::StatusOr<OwnedEvaluation> EvaluationOfTask(const std::string& task_id);
+  // The owners of the evaluations that use (or used) the pool of a
+  // managed-server replica, each once, and the pool's id. NOT_FOUND
+  // "replica <id> not found".
+  absl::StatusOr<PoolOwners> OwnersOfReplicaPool(const std::string& replica_id);
   // By stage then index. Params are left out unless `with_params`.
   absl::StatusOr<std::vector<ocx::v1::Task>> ListTasks(
       const std::string& eval_id, ocx::v1::Task::State state,

@@ -56,12 +56,22 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   ReadTime(s, 8, &e, &Evaluation::mutable_create_time);
   ReadTime(s, 9, &e, &Evaluation::mutable_update_time);
   ReadTime(s, 10, &e, &Evaluation::mutable_end_time);
-  if (!s.ColumnText(11).empty()) {
-    e.mutable_owner()->set_user(s.ColumnText(11));
-    e.mutable_owner()->set_uid(s.ColumnInt(12));
-    e.mutable_owner()->set_gid(s.ColumnInt(13));
-  }
+  ocx::v1::Owner owner = ReadOwner(s, 11);
+  if (!owner.user().empty()) *e.mutable_owner() = std::move(owner);
   return e;
+}
+
+int64_t OwnerUidColumn(const ocx::v1::Owner& owner) {
+  return owner.user().empty() ? -1 : owner.uid();
+}
+
+ocx::v1::Owner ReadOwner(const Statement& s, int first) {
+  ocx::v1::Owner owner;
+  if (s.ColumnIsNull(first) || s.ColumnText(first).empty()) return owner;
+  owner.set_user(s.ColumnText(first));
+  owner.set_uid(s.ColumnInt(first + 1));
+  owner.set_gid(s.ColumnInt(first + 2));
+  return owner;
 }
 
 namespace {

@@ -27,8 +27,15 @@ inline constexpr char kTaskColumns[] =
     "end_ms, next_attempt_ms, reason";
 
 inline constexpr char kEvaluationColumns[] =
-    "seq, id, name, request_id, state, spec, work_dir, task_count, create_ms, "
-    "update_ms, end_ms, owner_user, owner_uid, owner_gid";
+    "seq, id, name, owner_request_id, state, spec, work_dir, task_count, "
+    "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid";
+
+// The owner_uid column of an evaluation owned by `owner`: -1 for none (rows
+// from before owners existed, which belong to the daemon's account).
+int64_t OwnerUidColumn(const ocx::v1::Owner& owner);
+// The owner read from columns owner_user, owner_uid, owner_gid at `first`;
+// empty when the row has none.
+ocx::v1::Owner ReadOwner(const Statement& s, int first);
 
 // A task's attempts, and a replica's (its starts): the same columns but
 // for the owner, and a task attempt also names the replica it used.

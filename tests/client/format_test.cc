@@ -50,6 +50,8 @@ std::vector<Evaluation> Evaluations() {
   running.set_state(Evaluation::RUNNING);
   running.set_work_dir("/work/evals/e7qk2m4xa");
   running.set_task_count(12);
+  running.mutable_owner()->set_user("alice");
+  running.mutable_owner()->set_uid(1001);
   Set(running.mutable_create_time(), kNow - absl::Seconds(192));
   AddStage(&running, v1::STAGE_INFER, 10, 2, 1, 2, 4, 1);
   AddStage(&running, v1::STAGE_EVAL, 2, 2, 0, 0, 0, 0);
@@ -218,19 +220,33 @@ TEST(RenderFieldsTest, AlignsValues) {
 TEST(FormatEvaluationListTest, Table) {
   EXPECT_EQ(
       FormatEvaluationList(Evaluations(), Options(OutputFormat::kTable)),
-      R"(ID          NAME   STATE       TASKS   SUCCEEDED   FAILED   RUNNING   AGE
-e7qk2m4xa   demo   RUNNING     12      4           1        2         3m12s
-e3ab        -      SUCCEEDED   1       1           0        0         3d
+      R"(ID          NAME   OWNER   STATE       TASKS   SUCCEEDED   FAILED   RUNNING   AGE
+e7qk2m4xa   demo   alice   RUNNING     12      4           1        2         3m12s
+e3ab        -      -       SUCCEEDED   1       1           0        0         3d
 )");
 }
 
 TEST(FormatEvaluationListTest, Wide) {
   EXPECT_EQ(
       FormatEvaluationList(Evaluations(), Options(OutputFormat::kWide)),
-      R"(ID          NAME   STATE       TASKS   SUCCEEDED   FAILED   RUNNING   PENDING   CANCELLED   AGE     DURATION   WORK-DIR
-e7qk2m4xa   demo   RUNNING     12      4           1        2         5         0           3m12s   3m12s      /work/evals/e7qk2m4xa
-e3ab        -      SUCCEEDED   1       1           0        0         0         0           3d      45s        /w/e3ab
+      R"(ID          NAME   OWNER   STATE       TASKS   SUCCEEDED   FAILED   RUNNING   PENDING   CANCELLED   AGE     DURATION   WORK-DIR
+e7qk2m4xa   demo   alice   RUNNING     12      4           1        2         5         0           3m12s   3m12s      /work/evals/e7qk2m4xa
+e3ab        -      -       SUCCEEDED   1       1           0        0         0         0           3d      45s        /w/e3ab
 )");
+}
+
+TEST(FormatEvaluationListTest, StructuredFormsCarryTheOwner) {
+  std::string json =
+      FormatEvaluationList(Evaluations(), Options(OutputFormat::kJson));
+  EXPECT_NE(json.find(R"("owner": {
+    "user": "alice",
+    "uid": "1001")"),
+            std::string::npos)
+      << json;
+  std::string yaml =
+      FormatEvaluationList(Evaluations(), Options(OutputFormat::kYaml));
+  EXPECT_NE(yaml.find("owner:\n      user: alice\n"), std::string::npos)
+      << yaml;
 }
 
 TEST(FormatEvaluationListTest, Name) {
@@ -239,8 +255,10 @@ TEST(FormatEvaluationListTest, Name) {
 }
 
 TEST(FormatEvaluationListTest, EmptyTableHasOnlyTheHeader) {
-  EXPECT_EQ(FormatEvaluationList({}, Options(OutputFormat::kTable)),
-            "ID   NAME   STATE   TASKS   SUCCEEDED   FAILED   RUNNING   AGE\n");
+  EXPECT_EQ(
+      FormatEvaluationList({}, Options(OutputFormat::kTable)),
+      "ID   NAME   OWNER   STATE   TASKS   SUCCEEDED   FAILED   RUNNING   "
+      "AGE\n");
 }
 
 Evaluation Small() {
@@ -358,6 +376,7 @@ TEST(FormatEvaluationStatusTest, HeaderStagesAndTasks) {
                                    Options(OutputFormat::kTable)),
             R"(ID:         e7qk2m4xa
 Name:       demo
+Owner:      alice (uid 1001)
 State:      RUNNING
 Work dir:   /work/evals/e7qk2m4xa
 Created:    2024-05-01 12:00:00 UTC (3m12s ago)

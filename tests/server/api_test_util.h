@@ -24,13 +24,21 @@ class ApiTest : public ::ocx::store::testing::StoreTest {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StoreTest::SetUp());
-    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), RunnerSet{},
-                                               &waker_, DispatcherOptions{});
+    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), Runners(), &waker_,
+                                               DispatcherOptions{});
     absl::StatusOr<Identity> me = DaemonIdentity("");
     ASSERT_TRUE(me.ok()) << me.status();
+    daemon_ = *me;
+    AccessPolicy access;
+    access.daemon = daemon_;
+    ConfigureAccess(&access);
+    CallerResolver resolver = MakeResolver();
+    if (!resolver) {
+      resolver = [me = *me](const grpc::ServerContext&) { return me; };
+    }
     service_ = std::make_unique<EvaluationServiceImpl>(
         store_.get(), dispatcher_.get(), SubmissionPolicy{},
-        [me = *me](const grpc::ServerContext&) { return me; });
+        std::move(resolver), std::move(access));
     std::string target = absl::StrCat("unix://", dir_.path(), "/ocxd.sock");
     grpc::ServerBuilder builder;
     builder.AddListeningPort(target, grpc::InsecureServerCredentials());
@@ -41,12 +49,21 @@ class ApiTest : public ::ocx::store::testing::StoreTest {
         grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   }
 
+  // Hooks for tests of authorization: the resolver every call goes
+  // through (none: every caller is the daemon's account), and the access
+  // policy (its daemon starts as the test's own account).
+  virtual CallerResolver MakeResolver() { return nullptr; }
+  // The dispatcher's runners (none: a task that gets ready fails).
+  virtual RunnerSet Runners() { return {}; }
+  virtual void ConfigureAccess(AccessPolicy*) {}
+
   void TearDown() override {
     service_->Shutdown();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   }
 
   Waker waker_;
+  Identity daemon_;  // the account the test runs as
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<EvaluationServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

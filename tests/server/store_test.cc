@@ -100,7 +100,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndVersion) {
   ASSERT_TRUE(task.ok()) << task.status();
   ASSERT_EQ(task->attempts_size(), 1);
   EXPECT_EQ(task->attempts(0).state(), Attempt::RUNNING);
-  auto found = store_->FindByRequestId("req-1");
+  auto found = store_->FindByRequestId({}, "req-1");
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->eval_id, "e1");
@@ -159,7 +159,7 @@ TEST_F(StoreTest, MigrationFourToFiveKeepsOldRequestIdsWithoutAHash) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   store_ = std::move(*opened);
   EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
-  auto found = store_->FindByRequestId("old-req");
+  auto found = store_->FindByRequestId({}, "old-req");
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->eval_id, "e1");
@@ -199,7 +199,7 @@ TEST_F(StoreTest, RequestHashIsKeptWithItsRequestId) {
                              "00112233aabbccdd")
           .ok());
   ASSERT_TRUE(store_->Commit().ok());
-  auto found = store_->FindByRequestId("req-1");
+  auto found = store_->FindByRequestId({}, "req-1");
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->eval_id, "e1");
@@ -429,7 +429,7 @@ TEST_F(StoreTest, RollbackLeavesNothing) {
   auto events = store_->ListEvents("e1", 0, 100);
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(*events, IsEmpty());
-  auto found = store_->FindByRequestId("req-1");
+  auto found = store_->FindByRequestId({}, "req-1");
   ASSERT_TRUE(found.ok());
   EXPECT_FALSE(found->has_value());
   // The same rows can be written again afterwards.
@@ -451,15 +451,43 @@ TEST_F(StoreTest, DuplicateRequestIdIsAlreadyExistsAndTheFirstIsFound) {
       << dup_id.status();
   store_->Rollback();
 
-  auto found = store_->FindByRequestId("req-1");
+  auto found = store_->FindByRequestId({}, "req-1");
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->eval_id, "first");
-  auto missing = store_->FindByRequestId("req-2");
+  auto missing = store_->FindByRequestId({}, "req-2");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
   EXPECT_EQ(store_->GetEvaluation("second").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ARequestIdIsUniquePerOwnerOnly) {
+  Evaluation alice = MakeEvaluation("a1", Evaluation::QUEUED, "req-1");
+  alice.mutable_owner()->set_user("alice");
+  alice.mutable_owner()->set_uid(1001);
+  Evaluation bob = MakeEvaluation("b1", Evaluation::QUEUED, "req-1");
+  bob.mutable_owner()->set_user("bob");
+  bob.mutable_owner()->set_uid(1002);
+  Insert(alice);
+  Insert(bob);
+  auto of_alice = store_->FindByRequestId(alice.owner(), "req-1");
+  ASSERT_TRUE(of_alice.ok() && of_alice->has_value());
+  EXPECT_EQ((*of_alice)->eval_id, "a1");
+  auto of_bob = store_->FindByRequestId(bob.owner(), "req-1");
+  ASSERT_TRUE(of_bob.ok() && of_bob->has_value());
+  EXPECT_EQ((*of_bob)->eval_id, "b1");
+  EXPECT_EQ(store_->GetEvaluation("b1")->request_id(), "req-1");
+  // Rows without an owner are a scope of their own.
+  auto unowned = store_->FindByRequestId({}, "req-1");
+  ASSERT_TRUE(unowned.ok());
+  EXPECT_FALSE(unowned->has_value());
+  Evaluation again = MakeEvaluation("a2", Evaluation::QUEUED, "req-1");
+  *again.mutable_owner() = alice.owner();
+  ASSERT_TRUE(store_->Begin().ok());
+  EXPECT_EQ(store_->InsertEvaluation(again).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  store_->Rollback();
 }
 
 TEST_F(StoreTest, EmptyRequestIdsDoNotCollide) {
@@ -467,7 +495,7 @@ TEST_F(StoreTest, EmptyRequestIdsDoNotCollide) {
   Insert(MakeEvaluation("b"));
   EXPECT_TRUE(store_->GetEvaluation("a").ok());
   EXPECT_TRUE(store_->GetEvaluation("b").ok());
-  auto found = store_->FindByRequestId("");
+  auto found = store_->FindByRequestId({}, "");
   ASSERT_TRUE(found.ok());
   EXPECT_FALSE(found->has_value());
 }
