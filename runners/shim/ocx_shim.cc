@@ -5,10 +5,11 @@
 //
 // Usage:
 //   ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] [--timeout-s N]
-//            [--kill-grace-s N] -- PROGRAM ARGS...
+//            [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...]
+//            [--allow-root]] -- PROGRAM ARGS...
 //
 // Contract (also in runners/shim/README.md):
-//  a. DIR is created if missing (mkdir -p, 0755). The attempt is claimed by
+//  a. DIR is created if missing (mkdir -p, 0750). The attempt is claimed by
 //     creating DIR/claim exclusively; its content "<pid> <starttime>\n" (pid
 //     of the shim and field 22 of /proc/<pid>/stat) appears atomically (the
 //     file is written beside and hard-linked into place, so a reader never
@@ -21,7 +22,7 @@
 //  c. The task runs as a child (clone(CLONE_VM|CLONE_VFORK) as posix_spawn
 //     does: cheaper than fork) in its own process group (pgid = its pid) with
 //     PR_SET_PDEATHSIG=SIGKILL (it dies if the shim is killed), stdin from
-//     /dev/null, stdout and stderr appended to FILE (created 0644), in the
+//     /dev/null, stdout and stderr appended to FILE (created 0640), in the
 //     working directory --workdir if given, with the shim's environment, an
 //     empty signal mask and every signal disposition at its default. PROGRAM
 //     is looked up in PATH (execvp). If it cannot be run, "ocx-shim: cannot
@@ -47,6 +48,20 @@
 //     and the shim exits 0. If the log cannot be opened or the task cannot be
 //     started, the exit file records exit_code=-1 and the reason.
 //
+//  g. --run-as UID:GID[:GROUPS] (ocxd runs as root; docs/security.md): the
+//     task runs as that account. The shim itself stays root (it must
+//     signal and record), but reaches DIR and FILE without following a
+//     symbolic link in any component (ELOOP: a user swapped one), makes
+//     missing directories 0750 and FILE 0640 owned by UID:GID; the task's
+//     child sets the supplementary groups, then the gid, then the uid
+//     (raw setgroups/setresgid/setresuid, all three ids, so it cannot
+//     return), checks that it can no longer become root, and only then
+//     sets PR_SET_PDEATHSIG (a credential change clears it) and execs. A
+//     failed switch is "cannot run PROGRAM: cannot switch to uid N: ..."
+//     and exit 127. UID 0 is refused unless --allow-root is given: the
+//     exit record says "refusing to run the task as root" with exit code
+//     126 (a permanent failure). Every task starts with umask 027.
+//
 // Exit status of the shim: 0 exit recorded; 64 usage error; 71 the attempt
 // directory or claim could not be set up (message on stderr, no exit file);
 // 74 the task ran but DIR/exit could not be written (message on stderr);
@@ -57,6 +72,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +95,17 @@ constexpr int kExitSetup = 71;
 constexpr int kExitNotRecorded = 74;
 constexpr int kExitClaimed = 75;
 constexpr int kExecFailed = 127;
+constexpr int kRefused = 126;
+constexpr int kMaxGroups = 256;
+
+// --run-as: who the task runs as.
+struct RunAs {
+  bool set = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  gid_t groups[kMaxGroups];
+  int num_groups = 0;
+};
 
 struct Options {
   const char* attempt_dir = nullptr;
@@ -86,6 +113,8 @@ struct Options {
   const char* workdir = nullptr;
   long timeout_s = 0;
   long kill_grace_s = 10;
+  RunAs run_as;
+  bool allow_root = false;
   char** argv = nullptr;  // PROGRAM ARGS..., null-terminated
 };
 
@@ -128,7 +157,8 @@ void Complain(const Buf& b) {
   b.S("ocx-shim: ")
       .S(why)
       .S("\nusage: ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] "
-         "[--timeout-s N] [--kill-grace-s N] -- PROGRAM ARGS...");
+         "[--timeout-s N] [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...] "
+         "[--allow-root]] -- PROGRAM ARGS...");
   Complain(b);
   _exit(kExitUsage);
 }
@@ -145,6 +175,42 @@ bool ParseSeconds(const char* s, long* out) {
   return true;
 }
 
+// One id of --run-as: digits up to `end`; advances *s past them.
+bool ParseId(const char** s, unsigned* out) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long v = strtoul(*s, &end, 10);
+  if (end == *s || errno != 0 || v > 0xfffffffeUL) return false;
+  *out = static_cast<unsigned>(v);
+  *s = end;
+  return true;
+}
+
+// "UID:GID[:G1,G2,...]".
+bool ParseRunAs(const char* s, RunAs* r) {
+  unsigned uid = 0, gid = 0;
+  if (!ParseId(&s, &uid) || *s++ != ':' || !ParseId(&s, &gid)) return false;
+  r->uid = uid;
+  r->gid = gid;
+  r->num_groups = 0;
+  if (*s == ':') {
+    ++s;
+    while (*s != '\0') {
+      unsigned g = 0;
+      if (r->num_groups >= kMaxGroups || !ParseId(&s, &g)) return false;
+      r->groups[r->num_groups++] = g;
+      if (*s == ',')
+        ++s;
+      else if (*s != '\0')
+        return false;
+    }
+  }
+  if (*s != '\0') return false;
+  if (r->num_groups == 0) r->groups[r->num_groups++] = gid;
+  r->set = true;
+  return true;
+}
+
 Options ParseArgs(int argc, char** argv) {
   Options o;
   int i = 1;
@@ -153,6 +219,10 @@ Options ParseArgs(int argc, char** argv) {
     if (strcmp(a, "--") == 0) {
       ++i;
       break;
+    }
+    if (strcmp(a, "--allow-root") == 0) {
+      o.allow_root = true;
+      continue;
     }
     if (i + 1 >= argc) Usage("missing value or PROGRAM");
     const char* v = argv[++i];
@@ -166,6 +236,8 @@ Options ParseArgs(int argc, char** argv) {
       if (!ParseSeconds(v, &o.timeout_s)) Usage("bad --timeout-s");
     } else if (strcmp(a, "--kill-grace-s") == 0) {
       if (!ParseSeconds(v, &o.kill_grace_s)) Usage("bad --kill-grace-s");
+    } else if (strcmp(a, "--run-as") == 0) {
+      if (!ParseRunAs(v, &o.run_as)) Usage("bad --run-as (UID:GID[:G,...])");
     } else {
       Usage("unknown option");
     }
@@ -199,30 +271,82 @@ void CloseInheritedFds() {
   closedir(d);
 }
 
-// mkdir -p, mode 0755.
-bool MakeDirs(const char* path) {
+// Opens the directory `path` (mkdir -p, new directories 0750), returning
+// its fd or -1 with errno. With `owner` (--run-as) every component is
+// opened with O_NOFOLLOW (a directory a user owns may have been swapped for
+// a symbolic link: ELOOP) and new directories go to the owner.
+int OpenDirs(const char* path, const RunAs* owner) {
   char p[4096];
   size_t n = strlen(path);
-  if (n == 0 || n >= sizeof(p)) {
-    errno = ENAMETOOLONG;
-    return false;
+  if (n == 0 || n >= sizeof(p) || path[0] != '/') {
+    errno = n >= sizeof(p) ? ENAMETOOLONG : EINVAL;
+    return -1;
   }
   memcpy(p, path, n + 1);
-  for (size_t i = 1; i <= n; ++i) {
-    if (p[i] == '/' || p[i] == '\0') {
-      char saved = p[i];
-      p[i] = '\0';
-      if (mkdir(p, 0755) != 0 && errno != EEXIST) return false;
-      p[i] = saved;
+  const int nofollow = owner != nullptr ? O_NOFOLLOW : 0;
+  const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow;
+  int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char* name = p + 1;
+  while (dir >= 0 && *name != '\0') {
+    char* slash = strchr(name, '/');
+    if (slash != nullptr) *slash = '\0';
+    if (*name != '\0') {
+      int next = openat(dir, name, flags);
+      if (next < 0 && errno == ENOENT) {
+        if (mkdirat(dir, name, 0750) == 0 || errno == EEXIST) {
+          next = openat(dir, name, flags);
+        }
+        if (next >= 0) {
+          fchmod(next, 0750);
+          if (owner != nullptr) fchown(next, owner->uid, owner->gid);
+        }
+      }
+      int err = errno;
+      close(dir);
+      errno = err;
+      dir = next;
     }
+    if (slash == nullptr) break;
+    name = slash + 1;
   }
+  return dir;
+}
+
+// Opens `path` for appending (created 0640, given to `owner` when set),
+// reaching it as OpenDirs does.
+int OpenLog(const char* path, const RunAs* owner) {
+  if (owner == nullptr) {
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+                0640);
+  }
+  const char* slash = strrchr(path, '/');
+  if (slash == nullptr || slash == path) {
+    errno = EINVAL;
+    return -1;
+  }
+  char dir_path[4096];
+  size_t n = static_cast<size_t>(slash - path);
+  if (n >= sizeof(dir_path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(dir_path, path, n);
+  dir_path[n] = '\0';
+  int dir = OpenDirs(dir_path, owner);
+  if (dir < 0) return -1;
+  int fd = openat(
+      dir, slash + 1,
+      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
+  int err = errno;
+  close(dir);
   struct stat st;
-  if (stat(path, &st) != 0) return false;
-  if (!S_ISDIR(st.st_mode)) {
-    errno = ENOTDIR;
-    return false;
+  if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+      st.st_size == 0) {
+    fchmod(fd, 0640);
+    fchown(fd, owner->uid, owner->gid);
   }
-  return true;
+  errno = err;
+  return fd;
 }
 
 // Field 22 of /proc/self/stat (start time in clock ticks since boot), or 0.
@@ -263,7 +387,8 @@ long long MonoMs() {
 bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
   char tmp[64];
   snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = openat(dirfd, tmp,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) return false;
   WriteAll(fd, b.data, b.len);
   bool ok = !sync || fsync(fd) == 0;
@@ -280,7 +405,8 @@ bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
 int Claim(int dirfd, const Buf& content) {
   char tmp[64];
   snprintf(tmp, sizeof(tmp), "claim.tmp.%d", static_cast<int>(getpid()));
-  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = openat(dirfd, tmp,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd >= 0) {
     WriteAll(fd, content.data, content.len);
     close(fd);
@@ -293,7 +419,7 @@ int Claim(int dirfd, const Buf& content) {
     // No hard links on this file system: fall back to O_EXCL (a reader may
     // then briefly see an empty claim).
   }
-  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return errno;
   WriteAll(fd, content.data, content.len);
   close(fd);
@@ -342,6 +468,22 @@ alignas(64) char g_task_stack[256 * 1024];
 // itself exited 127.
 int g_exec_errno = 0;
 bool g_exec_workdir = false;
+bool g_exec_switch = false;
+
+// In the task's child: the owner's groups, gid and uid, by raw system calls
+// (the child shares the shim's memory, so libc's process-wide set*id
+// machinery must not run). Real, effective and saved ids all change, so
+// the task cannot switch back; checked before returning true.
+bool DropPrivileges(const RunAs& r) {
+  if (syscall(SYS_setgroups, r.num_groups, r.groups) != 0) return false;
+  if (syscall(SYS_setresgid, r.gid, r.gid, r.gid) != 0) return false;
+  if (syscall(SYS_setresuid, r.uid, r.uid, r.uid) != 0) return false;
+  if (r.uid != 0 && syscall(SYS_setresuid, 0, 0, 0) == 0) {
+    errno = EPERM;  // could become root again: never run like this
+    return false;
+  }
+  return true;
+}
 
 // Runs in the task's child until exec; never returns. It shares the shim's
 // memory (CLONE_VM|CLONE_VFORK, as posix_spawn does; the shim is suspended
@@ -351,7 +493,18 @@ int TaskMain(void* arg) {
   const TaskArgs& t = *static_cast<const TaskArgs*>(arg);
   const Options& o = *t.o;
   setpgid(0, 0);
+  if (o.run_as.set && !DropPrivileges(o.run_as)) {
+    g_exec_errno = errno;
+    g_exec_switch = true;
+    Buf b;
+    b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": cannot switch to uid ");
+    b.N(o.run_as.uid).S(": ").S(strerror(errno)).S("\n");
+    WriteAll(t.log_fd, b.data, b.len);
+    _exit(kExecFailed);
+  }
+  // After the switch: a credential change clears the parent-death signal.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  umask(027);
   if (getppid() != t.shim_pid) _exit(kExecFailed);  // the shim died already
   // Every disposition back to default: the shim ignores SIGHUP/SIGPIPE, and
   // whoever started it may have ignored more (a shell's `cmd &` ignores
@@ -407,13 +560,7 @@ void SetUpSignals(sigset_t* mask) {
 // Creates and opens the attempt dir and claims it for this shim. Returns
 // the directory's fd, or -(exit code) after complaining.
 int OpenAndClaim(const Options& o, pid_t self) {
-  if (!MakeDirs(o.attempt_dir)) {
-    Buf b;
-    b.S("ocx-shim: cannot create attempt dir ").S(o.attempt_dir).S(": ");
-    Complain(b.S(strerror(errno)));
-    return -kExitSetup;
-  }
-  int dirfd = open(o.attempt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dirfd = OpenDirs(o.attempt_dir, o.run_as.set ? &o.run_as : nullptr);
   if (dirfd < 0) {
     Buf b;
     b.S("ocx-shim: cannot open attempt dir ").S(o.attempt_dir).S(": ");
@@ -447,8 +594,7 @@ void SetReason(Outcome* out, const Buf& b) {
 // could not be opened (then out->reason says why). Returns its pid or -1.
 pid_t StartTask(const Options& o, pid_t self, int sfd,
                 const sigset_t* empty_mask, Outcome* out) {
-  int log_fd =
-      open(o.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  int log_fd = OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
   sigset_t pending;
   sigemptyset(&pending);
   sigpending(&pending);
@@ -480,6 +626,7 @@ pid_t StartTask(const Options& o, pid_t self, int sfd,
       Buf b;
       b.S("cannot run ").S(o.argv[0]).S(": ");
       if (g_exec_workdir) b.S("cannot enter workdir ").S(o.workdir).S(": ");
+      if (g_exec_switch) b.S("cannot switch to uid ").N(o.run_as.uid).S(": ");
       SetReason(out, b.S(strerror(g_exec_errno)));
     }
   }
@@ -572,7 +719,15 @@ int main(int argc, char** argv) {
   Outcome out;
   out.start_ms = NowMs();
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-  pid_t child = StartTask(o, self, sfd, &empty_mask, &out);
+  pid_t child = -1;
+  if (o.run_as.set && o.run_as.uid == 0 && !o.allow_root) {
+    out.exit_code = kRefused;
+    out.reason =
+        "ocx-shim: refusing to run the task as root (uid 0); the daemon "
+        "config's confinement.allow_root_tasks allows it";
+  } else {
+    child = StartTask(o, self, sfd, &empty_mask, &out);
+  }
   if (child > 0) {
     Buf pid_line;
     pid_line.N(child).S("\n");

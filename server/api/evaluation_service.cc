@@ -103,9 +103,9 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
     Evaluation* resp) {
   absl::StatusOr<Identity> caller = Caller(*ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Submission> sub =
-      PrepareSubmission(req->spec(), req->name(), req->request_id(),
-                        NewEvaluationId(), policy_, /*create_dirs=*/true);
+  absl::StatusOr<Submission> sub = PrepareSubmission(
+      req->spec(), req->name(), req->request_id(), NewEvaluationId(), policy_,
+      /*create_dirs=*/true, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
@@ -114,11 +114,14 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
 }
 
 grpc::Status EvaluationServiceImpl::PlanEvaluation(
-    grpc::ServerContext*, const ocx::v1::PlanEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::PlanEvaluationRequest* req,
     ocx::v1::PlanEvaluationResponse* resp) {
+  // Confined like a Create: a dry run reads the work dir too.
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
-                        /*create_dirs=*/false);
+                        /*create_dirs=*/false, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   resp->set_work_dir(sub->evaluation.work_dir());
   int64_t samples = 0, cost = 0;
