@@ -109,6 +109,31 @@ bool SwitchIds(const ChildIds& ids) {
          syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) == 0;
 }
 
+// The daemon's environment with the USER, LOGNAME and HOME of `who`.
+std::vector<std::string> EnvironmentOf(const Identity& who) {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[16384];
+  std::string home = "/";
+  if (getpwuid_r(who.uid, &pw, buf, sizeof(buf), &found) == 0 &&
+      found != nullptr) {
+    home = pw.pw_dir;
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view v(*e);
+    if (absl::StartsWith(v, "USER=") || absl::StartsWith(v, "LOGNAME=") ||
+        absl::StartsWith(v, "HOME=")) {
+      continue;
+    }
+    env.emplace_back(v);
+  }
+  env.push_back(absl::StrCat("USER=", who.user));
+  env.push_back(absl::StrCat("LOGNAME=", who.user));
+  env.push_back(absl::StrCat("HOME=", home));
+  return env;
+}
+
 // The child after fork(): in a multi-threaded process it may only make
 // async-signal-safe calls. A failed exec is reported through `status_fd`.
 [[noreturn]] void ExecChild(const char* program, char** args, char** env,
@@ -174,25 +199,7 @@ pid_t Spawn(const std::string& program, const std::vector<std::string>& argv,
   if (run_as != nullptr) {
     ids = {true, run_as->uid, run_as->gid, run_as->groups};
     if (ids.groups.empty()) ids.groups.push_back(run_as->gid);
-    struct passwd pw;
-    struct passwd* found = nullptr;
-    char buf[16384];
-    std::string home = "/";
-    if (getpwuid_r(run_as->uid, &pw, buf, sizeof(buf), &found) == 0 &&
-        found != nullptr) {
-      home = pw.pw_dir;
-    }
-    for (char** e = environ; *e != nullptr; ++e) {
-      absl::string_view v(*e);
-      if (absl::StartsWith(v, "USER=") || absl::StartsWith(v, "LOGNAME=") ||
-          absl::StartsWith(v, "HOME=")) {
-        continue;
-      }
-      env_text.emplace_back(v);
-    }
-    env_text.push_back(absl::StrCat("USER=", run_as->user));
-    env_text.push_back(absl::StrCat("LOGNAME=", run_as->user));
-    env_text.push_back(absl::StrCat("HOME=", home));
+    env_text = EnvironmentOf(*run_as);
     for (std::string& e : env_text) env.push_back(e.data());
     env.push_back(nullptr);
   }

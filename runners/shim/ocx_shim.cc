@@ -48,19 +48,11 @@
 //     and the shim exits 0. If the log cannot be opened or the task cannot be
 //     started, the exit file records exit_code=-1 and the reason.
 //
-//  g. --run-as UID:GID[:GROUPS] (ocxd runs as root; docs/security.md): the
-//     task runs as that account. The shim itself stays root (it must
-//     signal and record), but reaches DIR and FILE without following a
-//     symbolic link in any component (ELOOP: a user swapped one), makes
-//     missing directories 0750 and FILE 0640 owned by UID:GID; the task's
-//     child sets the supplementary groups, then the gid, then the uid
-//     (raw setgroups/setresgid/setresuid, all three ids, so it cannot
-//     return), checks that it can no longer become root, and only then
-//     sets PR_SET_PDEATHSIG (a credential change clears it) and execs. A
-//     failed switch is "cannot run PROGRAM: cannot switch to uid N: ..."
-//     and exit 127. UID 0 is refused unless --allow-root is given: the
-//     exit record says "refusing to run the task as root" with exit code
-//     126 (a permanent failure). Every task starts with umask 027.
+//  g. --run-as UID:GID[:GROUPS] (a root ocxd, for the evaluation's owner):
+//     DIR and FILE are reached without following links and made the
+//     owner's; the task's child switches to the owner before exec (see
+//     run_as.h); UID 0 is refused (exit code 126) without --allow-root.
+//     Every task starts with umask 027.
 //
 // Exit status of the shim: 0 exit recorded; 64 usage error; 71 the attempt
 // directory or claim could not be set up (message on stderr, no exit file);
@@ -88,7 +80,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runners/shim/run_as.h"
+
 namespace {
+
+using ocx::shim::RunAs;
 
 constexpr int kExitUsage = 64;
 constexpr int kExitSetup = 71;
@@ -96,16 +92,6 @@ constexpr int kExitNotRecorded = 74;
 constexpr int kExitClaimed = 75;
 constexpr int kExecFailed = 127;
 constexpr int kRefused = 126;
-constexpr int kMaxGroups = 256;
-
-// --run-as: who the task runs as.
-struct RunAs {
-  bool set = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  gid_t groups[kMaxGroups];
-  int num_groups = 0;
-};
 
 struct Options {
   const char* attempt_dir = nullptr;
@@ -175,42 +161,6 @@ bool ParseSeconds(const char* s, long* out) {
   return true;
 }
 
-// One id of --run-as: digits up to `end`; advances *s past them.
-bool ParseId(const char** s, unsigned* out) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long v = strtoul(*s, &end, 10);
-  if (end == *s || errno != 0 || v > 0xfffffffeUL) return false;
-  *out = static_cast<unsigned>(v);
-  *s = end;
-  return true;
-}
-
-// "UID:GID[:G1,G2,...]".
-bool ParseRunAs(const char* s, RunAs* r) {
-  unsigned uid = 0, gid = 0;
-  if (!ParseId(&s, &uid) || *s++ != ':' || !ParseId(&s, &gid)) return false;
-  r->uid = uid;
-  r->gid = gid;
-  r->num_groups = 0;
-  if (*s == ':') {
-    ++s;
-    while (*s != '\0') {
-      unsigned g = 0;
-      if (r->num_groups >= kMaxGroups || !ParseId(&s, &g)) return false;
-      r->groups[r->num_groups++] = g;
-      if (*s == ',')
-        ++s;
-      else if (*s != '\0')
-        return false;
-    }
-  }
-  if (*s != '\0') return false;
-  if (r->num_groups == 0) r->groups[r->num_groups++] = gid;
-  r->set = true;
-  return true;
-}
-
 Options ParseArgs(int argc, char** argv) {
   Options o;
   int i = 1;
@@ -237,7 +187,8 @@ Options ParseArgs(int argc, char** argv) {
     } else if (strcmp(a, "--kill-grace-s") == 0) {
       if (!ParseSeconds(v, &o.kill_grace_s)) Usage("bad --kill-grace-s");
     } else if (strcmp(a, "--run-as") == 0) {
-      if (!ParseRunAs(v, &o.run_as)) Usage("bad --run-as (UID:GID[:G,...])");
+      if (!ocx::shim::ParseRunAs(v, &o.run_as))
+        Usage("bad --run-as (UID:GID[:G,...])");
     } else {
       Usage("unknown option");
     }
@@ -269,84 +220,6 @@ void CloseInheritedFds() {
     if (fd >= 3 && fd != own) close(fd);
   }
   closedir(d);
-}
-
-// Opens the directory `path` (mkdir -p, new directories 0750), returning
-// its fd or -1 with errno. With `owner` (--run-as) every component is
-// opened with O_NOFOLLOW (a directory a user owns may have been swapped for
-// a symbolic link: ELOOP) and new directories go to the owner.
-int OpenDirs(const char* path, const RunAs* owner) {
-  char p[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof(p) || path[0] != '/') {
-    errno = n >= sizeof(p) ? ENAMETOOLONG : EINVAL;
-    return -1;
-  }
-  memcpy(p, path, n + 1);
-  const int nofollow = owner != nullptr ? O_NOFOLLOW : 0;
-  const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow;
-  int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  char* name = p + 1;
-  while (dir >= 0 && *name != '\0') {
-    char* slash = strchr(name, '/');
-    if (slash != nullptr) *slash = '\0';
-    if (*name != '\0') {
-      int next = openat(dir, name, flags);
-      if (next < 0 && errno == ENOENT) {
-        if (mkdirat(dir, name, 0750) == 0 || errno == EEXIST) {
-          next = openat(dir, name, flags);
-        }
-        if (next >= 0) {
-          fchmod(next, 0750);
-          if (owner != nullptr) fchown(next, owner->uid, owner->gid);
-        }
-      }
-      int err = errno;
-      close(dir);
-      errno = err;
-      dir = next;
-    }
-    if (slash == nullptr) break;
-    name = slash + 1;
-  }
-  return dir;
-}
-
-// Opens `path` for appending (created 0640, given to `owner` when set),
-// reaching it as OpenDirs does.
-int OpenLog(const char* path, const RunAs* owner) {
-  if (owner == nullptr) {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                0640);
-  }
-  const char* slash = strrchr(path, '/');
-  if (slash == nullptr || slash == path) {
-    errno = EINVAL;
-    return -1;
-  }
-  char dir_path[4096];
-  size_t n = static_cast<size_t>(slash - path);
-  if (n >= sizeof(dir_path)) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  memcpy(dir_path, path, n);
-  dir_path[n] = '\0';
-  int dir = OpenDirs(dir_path, owner);
-  if (dir < 0) return -1;
-  int fd = openat(
-      dir, slash + 1,
-      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
-  int err = errno;
-  close(dir);
-  struct stat st;
-  if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-      st.st_size == 0) {
-    fchmod(fd, 0640);
-    fchown(fd, owner->uid, owner->gid);
-  }
-  errno = err;
-  return fd;
 }
 
 // Field 22 of /proc/self/stat (start time in clock ticks since boot), or 0.
@@ -470,21 +343,6 @@ int g_exec_errno = 0;
 bool g_exec_workdir = false;
 bool g_exec_switch = false;
 
-// In the task's child: the owner's groups, gid and uid, by raw system calls
-// (the child shares the shim's memory, so libc's process-wide set*id
-// machinery must not run). Real, effective and saved ids all change, so
-// the task cannot switch back; checked before returning true.
-bool DropPrivileges(const RunAs& r) {
-  if (syscall(SYS_setgroups, r.num_groups, r.groups) != 0) return false;
-  if (syscall(SYS_setresgid, r.gid, r.gid, r.gid) != 0) return false;
-  if (syscall(SYS_setresuid, r.uid, r.uid, r.uid) != 0) return false;
-  if (r.uid != 0 && syscall(SYS_setresuid, 0, 0, 0) == 0) {
-    errno = EPERM;  // could become root again: never run like this
-    return false;
-  }
-  return true;
-}
-
 // Runs in the task's child until exec; never returns. It shares the shim's
 // memory (CLONE_VM|CLONE_VFORK, as posix_spawn does; the shim is suspended
 // meanwhile and has no signal handlers), but has its own descriptor table and
@@ -493,7 +351,7 @@ int TaskMain(void* arg) {
   const TaskArgs& t = *static_cast<const TaskArgs*>(arg);
   const Options& o = *t.o;
   setpgid(0, 0);
-  if (o.run_as.set && !DropPrivileges(o.run_as)) {
+  if (o.run_as.set && !ocx::shim::DropPrivileges(o.run_as)) {
     g_exec_errno = errno;
     g_exec_switch = true;
     Buf b;
@@ -560,7 +418,8 @@ void SetUpSignals(sigset_t* mask) {
 // Creates and opens the attempt dir and claims it for this shim. Returns
 // the directory's fd, or -(exit code) after complaining.
 int OpenAndClaim(const Options& o, pid_t self) {
-  int dirfd = OpenDirs(o.attempt_dir, o.run_as.set ? &o.run_as : nullptr);
+  int dirfd =
+      ocx::shim::OpenDirs(o.attempt_dir, o.run_as.set ? &o.run_as : nullptr);
   if (dirfd < 0) {
     Buf b;
     b.S("ocx-shim: cannot open attempt dir ").S(o.attempt_dir).S(": ");
@@ -594,7 +453,7 @@ void SetReason(Outcome* out, const Buf& b) {
 // could not be opened (then out->reason says why). Returns its pid or -1.
 pid_t StartTask(const Options& o, pid_t self, int sfd,
                 const sigset_t* empty_mask, Outcome* out) {
-  int log_fd = OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
+  int log_fd = ocx::shim::OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
   sigset_t pending;
   sigemptyset(&pending);
   sigpending(&pending);

@@ -21,6 +21,7 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runners/cli/cli.h"
 #include "runners/local/attempt_files.h"
 #include "tests/runners/test_util.h"
 #include "tests/test_users.h"
@@ -169,6 +170,29 @@ TEST_F(ShimRunAsTest, AForgedClaimOwnedByTheUserIsNotTrusted) {
   absl::StatusOr<Claim> claim = ReadClaim(dir_);
   EXPECT_TRUE(absl::IsInvalidArgument(claim.status())) << claim.status();
   EXPECT_THAT(claim.status().message(), HasSubstr("not written by ocx-shim"));
+}
+
+// The same switch for backend commands (sbatch for an owner).
+TEST_F(ShimRunAsTest, RunCliRunsTheCommandAsTheOwner) {
+  CliResult r = RunCli({"/bin/sh", "-c", "id -u; id -g; id -G; echo $USER"},
+                       10000, nullptr, &user_);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  std::vector<std::string> lines =
+      absl::StrSplit(r.output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0], absl::StrCat(user_.uid));
+  EXPECT_EQ(lines[1], absl::StrCat(user_.gid));
+  std::set<std::string> want, got;
+  for (gid_t g : user_.groups) want.insert(absl::StrCat(g));
+  for (absl::string_view g : absl::StrSplit(lines[2], ' ', absl::SkipEmpty())) {
+    got.insert(std::string(g));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(lines[3], "ocxrun-a");
+  // Without run_as: the daemon's own account.
+  r = RunCli({"/bin/sh", "-c", "id -u"}, 10000, nullptr);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(absl::StripAsciiWhitespace(r.output), "0");
 }
 
 }  // namespace
