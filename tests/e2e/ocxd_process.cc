@@ -64,7 +64,9 @@ absl::Status OcxdProcess::Start() {
   // The machine may run the tests as root: ocxd then runs each task as its
   // owner, and every test submits as root (tests/e2e/run_as_test.cc covers
   // the other owners).
-  if (geteuid() == 0) args.push_back("--allow-root-tasks");
+  if (geteuid() == 0 && allow_root_tasks_) {
+    args.push_back("--allow-root-tasks");
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -45,6 +45,10 @@ class OcxdProcess {
   // the directory; Start() then reads the address ocxd records in
   // <database>.address. Call before Start().
   void UseListen(std::string listen) { listen_ = std::move(listen); }
+  // Run as root, the harness passes --allow-root-tasks (every test submits
+  // as root); false leaves the daemon's default, which refuses root-owned
+  // evaluations. Call before Start().
+  void AllowRootTasks(bool allow) { allow_root_tasks_ = allow; }
   // Starts ocxd and waits until it answers a health check (up to 20 s).
   absl::Status Start();
   // Sends `sig` and waits for the process to exit; returns its wait status.
@@ -68,6 +72,7 @@ class OcxdProcess {
   std::vector<std::string> extra_args_;
   std::string listen_;    // empty: the socket in dir_
   std::string recorded_;  // <database>.address as read by Start()
+  bool allow_root_tasks_ = true;
   pid_t pid_ = -1;
   std::unique_ptr<ocx::v1::EvaluationService::Stub> stub_;
 };
