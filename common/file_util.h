@@ -34,7 +34,8 @@ absl::StatusOr<T> ParseFile(const std::string& path,
 }
 
 // Writes `data` to `path` so that readers see the old file or the whole new
-// one: write to a temporary beside it, fsync if `sync`, rename.
+// one: write to a temporary beside it (mode 0640 less the umask), fsync if
+// `sync`, rename.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
                              bool sync = false);
 

@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/identity.h"
 #include "ocx/v1/resources.pb.h"
 
 namespace ocx::runners {
@@ -72,6 +74,12 @@ struct LaunchSpec {
   // docs/serving.md), not a task: it holds its GPUs like a task but does not
   // count against the runner's max_parallel, which limits tasks.
   bool service = false;
+  // The account the attempt runs as (uid, gid, supplementary groups): set
+  // only when ocxd runs as root, to the evaluation's owner
+  // (docs/security.md). The runner makes the attempt's directories and log
+  // for it and drops to it before the task starts (ocx-shim --run-as, or
+  // sbatch run as that user). Unset: the daemon's own account.
+  std::optional<Identity> run_as;
 };
 
 // A change in an attempt's life, reported by Poll().

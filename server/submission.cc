@@ -16,6 +16,7 @@
 #include "common/work_dir_layout.h"
 #include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
+#include "server/confinement.h"
 #include "serving/serve_config.h"
 #include "spec/validate.h"
 
@@ -156,12 +157,47 @@ std::string RequestHash(const ocx::v1::EvaluationSpec& spec,
   return FingerprintHex(h.value());
 }
 
+// The work dir of an evaluation for `owner`: its work_dir, or the default
+// under work_root, confined to the policy's roots and resolved.
+absl::StatusOr<std::string> WorkDirFor(const ocx::v1::EvaluationSpec& spec,
+                                       const std::string& eval_id,
+                                       const SubmissionPolicy& policy,
+                                       const ocx::v1::Owner& owner,
+                                       std::string* owner_root) {
+  if (policy.refuse_root_owner && owner.uid() == 0) {
+    return absl::PermissionDeniedError(
+        "this ocxd runs as root and runs each task as its evaluation's "
+        "owner; an evaluation owned by root would run its tasks as root, "
+        "which the daemon config does not allow (confinement."
+        "allow_root_tasks): submit as an ordinary user");
+  }
+  std::string work_dir;
+  if (spec.work_dir().empty()) {
+    if (policy.per_user_work_root && !owner.user().empty()) {
+      *owner_root = JoinPath(policy.work_root, owner.user());
+      work_dir = JoinPath(*owner_root, eval_id);
+    } else {
+      work_dir = JoinPath(policy.work_root, eval_id);
+    }
+  } else if (spec.work_dir()[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "work_dir: \"", spec.work_dir(),
+        "\" must be an absolute path (ocxd cannot know the client's current "
+        "directory; ocxctl makes relative paths absolute)"));
+  } else {
+    work_dir = AbsolutePath(spec.work_dir(), "/");
+  }
+  if (policy.work_dir_roots.empty()) return work_dir;
+  return ConfineWorkDir(work_dir, RootsFor(policy.work_dir_roots, owner));
+}
+
 }  // namespace
 
 absl::StatusOr<Submission> PrepareSubmission(
     const ocx::v1::EvaluationSpec& input, const std::string& name,
     const std::string& request_id, const std::string& eval_id,
-    const SubmissionPolicy& policy, bool create_dirs) {
+    const SubmissionPolicy& policy, bool create_dirs,
+    const ocx::v1::Owner& owner) {
   if (name.size() > 256) {
     return absl::InvalidArgumentError("name: at most 256 characters");
   }
@@ -171,17 +207,9 @@ absl::StatusOr<Submission> PrepareSubmission(
   OCX_RETURN_IF_ERROR(spec::ValidateEvaluationSpec(input));
   ocx::v1::EvaluationSpec spec = input;
   spec::ApplyDefaults(&spec);
-  std::string work_dir;
-  if (spec.work_dir().empty()) {
-    work_dir = JoinPath(policy.work_root, eval_id);
-  } else if (spec.work_dir()[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "work_dir: \"", spec.work_dir(),
-        "\" must be an absolute path (ocxd cannot know the client's current "
-        "directory; ocxctl makes relative paths absolute)"));
-  } else {
-    work_dir = AbsolutePath(spec.work_dir(), "/");
-  }
+  std::string owner_root;
+  OCX_ASSIGN_OR_RETURN(std::string work_dir,
+                       WorkDirFor(spec, eval_id, policy, owner, &owner_root));
   OCX_RETURN_IF_ERROR(CheckGpus(spec, policy.gpus));
   OCX_RETURN_IF_ERROR(CheckTaskProgram(spec, policy.task_program));
   OCX_RETURN_IF_ERROR(CheckServe(spec, policy));
@@ -216,6 +244,7 @@ absl::StatusOr<Submission> PrepareSubmission(
   Submission sub;
   // The dispatcher makes the dir, after its request_id check.
   sub.create_work_dir = create_dirs;
+  sub.owner_root = std::move(owner_root);
   if (!request_id.empty()) sub.request_hash = RequestHash(input, name);
   ocx::v1::Evaluation& e = sub.evaluation;
   e.set_id(eval_id);

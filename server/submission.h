@@ -21,8 +21,17 @@ namespace ocx::server {
 
 // What the daemon offers, for checks that depend on the machine.
 struct SubmissionPolicy {
-  // Evaluations without a work_dir get <work_root>/<id>.
+  // Evaluations without a work_dir get <work_root>/<id>, or
+  // <work_root>/<user>/<id> with per_user_work_root.
   std::string work_root;
+  bool per_user_work_root = false;
+  // Confinement (server/confinement.h; ConfinementSettings): work_dir must
+  // resolve under one of these ("{user}", "{home}" expanded for the
+  // owner). Empty: work_dir is not confined (tests that only plan).
+  std::vector<std::string> work_dir_roots;
+  // Refuse evaluations owned by root (ocxd runs as root and
+  // confinement.allow_root_tasks is false: their tasks would run as root).
+  bool refuse_root_owner = false;
   // GPU ids the LocalRunner may hand out.
   std::vector<int> gpus;
   // ocx-task; empty when this daemon has none.
@@ -45,10 +54,16 @@ struct SubmissionPolicy {
 // whose every output exists with the fingerprint they would produce (and whose
 // dependencies are reused too) come back SUCCEEDED with
 // partitioners::kReusedReason.
+//
+// `owner` is who submits (CreateEvaluation's caller): the work dir is
+// confined for them, and the evaluation is refused with PERMISSION_DENIED
+// when it is root and the policy refuses root owners, or when work_dir is
+// outside the roots (its resolved path is stored).
 absl::StatusOr<Submission> PrepareSubmission(
     const ocx::v1::EvaluationSpec& spec, const std::string& name,
     const std::string& request_id, const std::string& eval_id,
-    const SubmissionPolicy& policy, bool create_dirs);
+    const SubmissionPolicy& policy, bool create_dirs,
+    const ocx::v1::Owner& owner = {});
 
 // A new evaluation id: "e" + 8 characters of [0-9a-z].
 std::string NewEvaluationId();

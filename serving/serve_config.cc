@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/field_check.h"
@@ -242,6 +243,17 @@ bool IsReplicaId(absl::string_view id) {
     }
   }
   absl::string_view n = id.substr(kPoolIdSize + 1);
+  // A root ocxd's per-owner pools: srv-<10 hex>-u<uid>-<n>.
+  if (absl::ConsumePrefix(&n, "u")) {
+    const size_t dash = n.find('-');
+    if (dash == 0 || dash == absl::string_view::npos ||
+        !std::all_of(n.begin(), n.begin() + dash,
+                     [](char c) { return absl::ascii_isdigit(c); })) {
+      return false;
+    }
+    n.remove_prefix(dash + 1);
+  }
+  if (n.empty()) return false;
   int value = 0;
   return n[0] != '0' &&
          std::all_of(n.begin(), n.end(),

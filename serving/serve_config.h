@@ -76,7 +76,8 @@ absl::Status CheckServeRunnable(const ocx::v1::ServeConfig& serve,
 ocx::v1::ServerPool PoolFor(const ocx::v1::ModelConfig& model,
                             const ocx::v1::RunnerConfig& infer_runner);
 
-// Replica ids: "<pool id>-<n>"; pool ids start with "srv-".
+// Replica ids: "<pool id>-<n>"; pool ids start with "srv-" (a root
+// ocxd's per-owner pools end in "-u<uid>": docs/security.md).
 bool IsReplicaId(absl::string_view id);
 std::string ReplicaId(absl::string_view pool_id, int n);
 

@@ -11,13 +11,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/owned_files.h"
 #include "ocx/v1/resources.pb.h"
 #include "summary/summary_table.h"
 
 namespace ocx::summary {
 
+// The three files (0640), made for `owner` (common/owned_files.h: under a
+// root daemon, the evaluation's owner, reached without following links).
 absl::Status WriteSummaryFiles(const std::string& work_dir,
-                               const SummaryTable& table);
+                               const SummaryTable& table,
+                               const FileOwner& owner = {});
 
 // The summary of an evaluation that ended: builds its table from the
 // results files and writes the files, but only when some results file

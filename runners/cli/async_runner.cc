@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "common/file_util.h"
+#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -17,10 +18,13 @@ std::string KeyName(const AttemptKey& key) {
   return absl::StrCat(key.task_id, "#", key.attempt);
 }
 
-void AppendToFile(const std::string& path, absl::string_view text) {
+void AppendToFile(const std::string& path, absl::string_view text,
+                  const FileOwner& owner) {
   if (path.empty() || text.empty()) return;
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
+  absl::StatusOr<int> opened =
+      OpenFor(path, O_WRONLY | O_APPEND | O_CREAT, kFileMode, owner);
+  if (!opened.ok()) return;
+  const int fd = *opened;
   while (!text.empty()) {
     ssize_t n = write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
@@ -44,9 +48,12 @@ std::string FormatDelay(int64_t ms) {
 namespace cli_internal {
 
 absl::Status MakeAttemptDirs(const LaunchSpec& spec) {
-  OCX_RETURN_IF_ERROR(MakeDirs(Dirname(spec.log_path)));
-  if (!spec.attempt_dir.empty())
-    OCX_RETURN_IF_ERROR(MakeDirs(spec.attempt_dir));
+  FileOwner owner;
+  if (spec.run_as.has_value()) owner = {spec.run_as->uid, spec.run_as->gid};
+  OCX_RETURN_IF_ERROR(MakeDirsFor(Dirname(spec.log_path), owner));
+  if (!spec.attempt_dir.empty()) {
+    OCX_RETURN_IF_ERROR(MakeDirsFor(spec.attempt_dir, owner));
+  }
   return absl::OkStatus();
 }
 
@@ -56,7 +63,8 @@ void Note(const std::string& tag, const RemoteJob& j, const std::string& text) {
                             absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
                                              absl::FromUnixMillis(NowMillis()),
                                              absl::UTCTimeZone()),
-                            "] ", text, "\n"));
+                            "] ", text, "\n"),
+               j.owner);
 }
 
 AttemptUpdate Update(const AttemptKey& key, const RemoteJob& j,

@@ -50,6 +50,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -60,6 +61,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "runners/runner.h"
 
@@ -68,8 +70,10 @@ namespace ocx::runners {
 // "task#attempt", for messages.
 std::string KeyName(const AttemptKey& key);
 
-// Appends `text` to the file at `path` (created 0644); best effort.
-void AppendToFile(const std::string& path, absl::string_view text);
+// Appends `text` to the file at `path` (created 0640, for `owner`; never
+// through a symbolic link, common/owned_files.h); best effort.
+void AppendToFile(const std::string& path, absl::string_view text,
+                  const FileOwner& owner = {});
 
 // The wait after `failures` (>= 1) failed calls in a row: initial_ms
 // doubling, at most max_ms.
@@ -101,6 +105,10 @@ struct RemoteJob {
   bool cancel_requested = false;
   bool busy = false;  // a command for it is queued or running
   int not_found = 0;  // polls in a row that found no trace of it
+  // LaunchSpec::run_as: the owner the job is submitted as, whose files the
+  // attempt's directories and log are (kKeep when unset).
+  std::optional<Identity> run_as;
+  FileOwner owner;
 };
 
 // How a backend names itself and its placement limit.
@@ -247,7 +255,8 @@ class AsyncCliRunner : public Runner {
         absl::StrCat("no live ", info_.display, " attempt ", KeyName(key)));
   }
 
-  // The attempt's log directory and attempt dir (when set), created.
+  // The attempt's log directory and attempt dir (when set), created (for
+  // spec.run_as, as theirs: common/owned_files.h).
   static absl::Status MakeAttemptDirs(const LaunchSpec& spec);
 
   // Makes `job` live (its reservation, if any, now counts as live).

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 #include <chrono>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/utf8_cut.h"
@@ -90,14 +92,64 @@ std::string CliResult::Describe() const {
 
 namespace {
 
+// What the child of a run-as call switches to, prepared before fork().
+struct ChildIds {
+  bool set = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+// Raw system calls: after fork() in a threaded process, libc's set*id
+// (which signals every thread) must not run. All three ids change.
+bool SwitchIds(const ChildIds& ids) {
+  if (!ids.set) return true;
+  return syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) == 0 &&
+         syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) == 0 &&
+         syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) == 0;
+}
+
+// The daemon's environment with the USER, LOGNAME and HOME of `who`.
+std::vector<std::string> EnvironmentOf(const Identity& who) {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[16384];
+  std::string home = "/";
+  if (getpwuid_r(who.uid, &pw, buf, sizeof(buf), &found) == 0 &&
+      found != nullptr) {
+    home = pw.pw_dir;
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view v(*e);
+    if (absl::StartsWith(v, "USER=") || absl::StartsWith(v, "LOGNAME=") ||
+        absl::StartsWith(v, "HOME=")) {
+      continue;
+    }
+    env.emplace_back(v);
+  }
+  env.push_back(absl::StrCat("USER=", who.user));
+  env.push_back(absl::StrCat("LOGNAME=", who.user));
+  env.push_back(absl::StrCat("HOME=", home));
+  return env;
+}
+
 // The child after fork(): in a multi-threaded process it may only make
 // async-signal-safe calls. A failed exec is reported through `status_fd`.
-[[noreturn]] void ExecChild(const char* program, char** args, int out_fd,
-                            int status_fd, pid_t parent) {
+[[noreturn]] void ExecChild(const char* program, char** args, char** env,
+                            const ChildIds& ids, int out_fd, int status_fd,
+                            pid_t parent) {
   // Own process group, so a timeout kills all of it; and it dies with
   // ocxd: a restarted daemon never races a call of its predecessor (a
   // `dlc create job` still running while the new one looks the job up).
   setpgid(0, 0);
+  if (!SwitchIds(ids)) {
+    int err = errno;
+    ssize_t n = write(status_fd, &err, sizeof(err));
+    (void)n;
+    _exit(127);
+  }
+  // After the switch: a credential change clears the parent-death signal.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
   // ocxd blocks SIGTERM/SIGINT and ignores SIGPIPE: a clean slate.
@@ -123,7 +175,7 @@ namespace {
       if (fd != status_fd) close(fd);
     }
   }
-  execve(program, args, environ);
+  execve(program, args, env);
   int err = errno;
   ssize_t n = write(status_fd, &err, sizeof(err));
   (void)n;
@@ -134,13 +186,23 @@ namespace {
 // read end of its output (non-blocking). -1 with result->spawn_status set
 // when it could not be started.
 pid_t Spawn(const std::string& program, const std::vector<std::string>& argv,
-            int* out_fd, CliResult* result) {
+            const Identity* run_as, int* out_fd, CliResult* result) {
   // Everything the child needs is prepared before fork().
   std::vector<char*> args;
   for (const std::string& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   }
   args.push_back(nullptr);
+  ChildIds ids;
+  std::vector<std::string> env_text;
+  std::vector<char*> env;
+  if (run_as != nullptr) {
+    ids = {true, run_as->uid, run_as->gid, run_as->groups};
+    if (ids.groups.empty()) ids.groups.push_back(run_as->gid);
+    env_text = EnvironmentOf(*run_as);
+    for (std::string& e : env_text) env.push_back(e.data());
+    env.push_back(nullptr);
+  }
   int fds[2];
   int status_fds[2];  // the child reports a failed exec through it
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -156,7 +218,9 @@ pid_t Spawn(const std::string& program, const std::vector<std::string>& argv,
   const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    ExecChild(program.c_str(), args.data(), fds[1], status_fds[1], parent);
+    ExecChild(program.c_str(), args.data(),
+              run_as != nullptr ? env.data() : environ, ids, fds[1],
+              status_fds[1], parent);
   }
   close(fds[1]);
   close(status_fds[1]);
@@ -176,7 +240,11 @@ pid_t Spawn(const std::string& program, const std::vector<std::string>& argv,
     waitpid(pid, nullptr, 0);
     close(fds[0]);
     result->spawn_status =
-        PosixError(absl::StrCat("cannot run ", program), exec_errno);
+        PosixError(run_as != nullptr
+                       ? absl::StrCat("cannot run ", program, " as ",
+                                      run_as->user, " (uid ", run_as->uid, ")")
+                       : absl::StrCat("cannot run ", program),
+                   exec_errno);
     return -1;
   }
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
@@ -233,7 +301,7 @@ void Collect(pid_t pid, int fd, int64_t timeout_ms,
 }  // namespace
 
 CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
-                 const std::atomic<bool>* abort) {
+                 const std::atomic<bool>* abort, const Identity* run_as) {
   CliResult result;
   if (argv.empty() || argv[0].empty()) {
     result.spawn_status = absl::InvalidArgumentError("no program to run");
@@ -245,7 +313,7 @@ CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
     return result;
   }
   int fd = -1;
-  pid_t pid = Spawn(*program, argv, &fd, &result);
+  pid_t pid = Spawn(*program, argv, run_as, &fd, &result);
   if (pid > 0) Collect(pid, fd, timeout_ms, abort, &result);
   return result;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/identity.h"
 
 namespace ocx::runners {
 
@@ -43,8 +44,15 @@ constexpr size_t kMaxOutputBytes = 64 << 20;
 // after `timeout_ms` (> 0), or as soon as `*abort` becomes true (may be
 // null). Returns when the program has exited — also when a process it left
 // behind still holds the output pipe open.
+//
+// With `run_as` (a root daemon submitting for an evaluation's owner, e.g.
+// sbatch, so that Slurm's accounting sees the owner): the child takes the
+// owner's supplementary groups, gid and uid (raw setgroups/setresgid/
+// setresuid, so it cannot switch back) and USER, LOGNAME and HOME before
+// exec; a failed switch is a spawn_status error naming the uid.
 CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
-                 const std::atomic<bool>* abort);
+                 const std::atomic<bool>* abort,
+                 const Identity* run_as = nullptr);
 
 }  // namespace ocx::runners
 

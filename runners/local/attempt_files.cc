@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -65,12 +66,37 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text) {
   return rec;
 }
 
+namespace {
+
+// The shim's own file in an attempt dir: not a link, and owned by the
+// daemon's uid (the shim runs as the daemon). Under a root daemon the
+// attempt dir belongs to the task's owner, who could put a forged claim
+// there naming another process for ocxd to signal.
+template <typename T>
+absl::StatusOr<T> ParseShimFile(const std::string& path,
+                                absl::StatusOr<T> (*parse)(absl::string_view)) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(absl::StrCat("open ", path), errno);
+  struct stat st;
+  const bool ours =
+      fstat(fd, &st) == 0 && st.st_uid == geteuid() && S_ISREG(st.st_mode);
+  close(fd);
+  if (!ours) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not written by ocx-shim (not a regular file of uid ",
+        geteuid(), ")"));
+  }
+  return ParseFile(path, parse);
+}
+
+}  // namespace
+
 absl::StatusOr<Claim> ReadClaim(const std::string& attempt_dir) {
-  return ParseFile(JoinPath(attempt_dir, kClaimFile), &ParseClaim);
+  return ParseShimFile(JoinPath(attempt_dir, kClaimFile), &ParseClaim);
 }
 
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& attempt_dir) {
-  return ParseFile(JoinPath(attempt_dir, kExitFile), &ParseExitRecord);
+  return ParseShimFile(JoinPath(attempt_dir, kExitFile), &ParseExitRecord);
 }
 
 absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {

@@ -48,7 +48,9 @@ absl::StatusOr<Claim> ParseClaim(absl::string_view text);
 absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text);
 
 // Reads and parses DIR/claim or DIR/exit. NOT_FOUND when the file does not
-// exist (yet).
+// exist (yet); INVALID_ARGUMENT when it is a link or not owned by the
+// daemon's uid (the shim runs as the daemon; a task's owner may write in
+// the attempt dir, never as the daemon).
 absl::StatusOr<Claim> ReadClaim(const std::string& attempt_dir);
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& attempt_dir);
 

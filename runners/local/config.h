@@ -36,6 +36,9 @@ struct RunnerOptions {
   // Seconds between SIGTERM and SIGKILL to a task's process group on
   // cancel or timeout.
   int kill_grace_s = kDefaultKillGraceS;
+  // Whether a LaunchSpec::run_as of uid 0 may run (ConfinementSettings.
+  // allow_root_tasks); otherwise ocx-shim refuses it.
+  bool allow_root_tasks = false;
 };
 
 // LocalRunner reads no stage settings of its own: always empty (the table

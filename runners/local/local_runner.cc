@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -70,11 +72,22 @@ class SpawnSetup {
 };
 
 // `ocx-shim --attempt-dir ... -- argv...` for `spec`.
-std::vector<std::string> ShimArgv(const std::string& shim_path,
-                                  int kill_grace_s, const LaunchSpec& spec) {
-  std::vector<std::string> args = {
-      shim_path,     "--attempt-dir",  spec.attempt_dir,          "--log",
-      spec.log_path, "--kill-grace-s", absl::StrCat(kill_grace_s)};
+std::vector<std::string> ShimArgv(const LocalRunner::Options& options,
+                                  const LaunchSpec& spec) {
+  std::vector<std::string> args = {options.shim_path,
+                                   "--attempt-dir",
+                                   spec.attempt_dir,
+                                   "--log",
+                                   spec.log_path,
+                                   "--kill-grace-s",
+                                   absl::StrCat(options.kill_grace_s)};
+  if (spec.run_as.has_value()) {
+    const Identity& who = *spec.run_as;
+    args.push_back("--run-as");
+    args.push_back(absl::StrCat(who.uid, ":", who.gid, ":",
+                                absl::StrJoin(who.groups, ",")));
+    if (options.allow_root_tasks) args.push_back("--allow-root");
+  }
   if (!spec.work_dir.empty()) {
     args.push_back("--workdir");
     args.push_back(spec.work_dir);
@@ -94,6 +107,17 @@ std::vector<std::string> TaskEnvironment(const LaunchSpec& spec) {
   std::map<std::string, std::string> overrides(spec.env.begin(),
                                                spec.env.end());
   overrides["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(spec.gpus, ",");
+  if (spec.run_as.has_value()) {
+    // The task runs as its owner: the owner's name and home, not root's.
+    overrides["USER"] = overrides["LOGNAME"] = spec.run_as->user;
+    struct passwd pw;
+    struct passwd* found = nullptr;
+    char buf[16384];
+    if (getpwuid_r(spec.run_as->uid, &pw, buf, sizeof(buf), &found) == 0 &&
+        found != nullptr) {
+      overrides["HOME"] = pw.pw_dir;
+    }
+  }
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const char* eq = strchr(*e, '=');
@@ -189,11 +213,17 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "attempt ", spec.name, ": attempt_dir and log_path must be set"));
   }
-  OCX_RETURN_IF_ERROR(MakeDirs(spec.attempt_dir));
-  OCX_RETURN_IF_ERROR(MakeDirs(Dirname(spec.log_path)));
+  // For an owner (run_as), made as theirs and reached without following
+  // links: the directories are theirs to change.
+  FileOwner owner;
+  if (spec.run_as.has_value()) owner = {spec.run_as->uid, spec.run_as->gid};
+  OCX_RETURN_IF_ERROR(MakeDirsFor(spec.attempt_dir, owner));
+  OCX_RETURN_IF_ERROR(MakeDirsFor(Dirname(spec.log_path), owner));
+  OCX_ASSIGN_OR_RETURN(
+      int log_fd,
+      OpenFor(spec.log_path, O_WRONLY | O_APPEND | O_CREAT, kFileMode, owner));
 
-  std::vector<std::string> args =
-      ShimArgv(options_.shim_path, options_.kill_grace_s, spec);
+  std::vector<std::string> args = ShimArgv(options_, spec);
   std::vector<std::string> env = TaskEnvironment(spec);
 
   std::vector<char*> argv_ptrs, env_ptrs;
@@ -210,9 +240,7 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
                                    O_RDONLY, 0);
   posix_spawn_file_actions_addopen(setup.actions(), STDOUT_FILENO, "/dev/null",
                                    O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(setup.actions(), STDERR_FILENO,
-                                   spec.log_path.c_str(),
-                                   O_WRONLY | O_APPEND | O_CREAT, 0644);
+  posix_spawn_file_actions_adddup2(setup.actions(), log_fd, STDERR_FILENO);
   posix_spawn_file_actions_addclosefrom_np(setup.actions(), STDERR_FILENO + 1);
   // A new session: the shim outlives ocxd and ocxd's process-group signals
   // do not reach it. SIGTERM/SIGINT start blocked so a Cancel() right after
@@ -232,6 +260,7 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   pid_t pid = 0;
   int rc = posix_spawn(&pid, options_.shim_path.c_str(), setup.actions(),
                        setup.attr(), argv_ptrs.data(), env_ptrs.data());
+  close(log_fd);
   if (rc == E2BIG) {
     // The shim carries the task's argv and environment: it is the task
     // that is too big, and no retry makes it smaller.

@@ -5,10 +5,11 @@
 //
 // Usage:
 //   ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] [--timeout-s N]
-//            [--kill-grace-s N] -- PROGRAM ARGS...
+//            [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...]
+//            [--allow-root]] -- PROGRAM ARGS...
 //
 // Contract (also in runners/shim/README.md):
-//  a. DIR is created if missing (mkdir -p, 0755). The attempt is claimed by
+//  a. DIR is created if missing (mkdir -p, 0750). The attempt is claimed by
 //     creating DIR/claim exclusively; its content "<pid> <starttime>\n" (pid
 //     of the shim and field 22 of /proc/<pid>/stat) appears atomically (the
 //     file is written beside and hard-linked into place, so a reader never
@@ -21,7 +22,7 @@
 //  c. The task runs as a child (clone(CLONE_VM|CLONE_VFORK) as posix_spawn
 //     does: cheaper than fork) in its own process group (pgid = its pid) with
 //     PR_SET_PDEATHSIG=SIGKILL (it dies if the shim is killed), stdin from
-//     /dev/null, stdout and stderr appended to FILE (created 0644), in the
+//     /dev/null, stdout and stderr appended to FILE (created 0640), in the
 //     working directory --workdir if given, with the shim's environment, an
 //     empty signal mask and every signal disposition at its default. PROGRAM
 //     is looked up in PATH (execvp). If it cannot be run, "ocx-shim: cannot
@@ -47,6 +48,12 @@
 //     and the shim exits 0. If the log cannot be opened or the task cannot be
 //     started, the exit file records exit_code=-1 and the reason.
 //
+//  g. --run-as UID:GID[:GROUPS] (a root ocxd, for the evaluation's owner):
+//     DIR and FILE are reached without following links and made the
+//     owner's; the task's child switches to the owner before exec (see
+//     run_as.h); UID 0 is refused (exit code 126) without --allow-root.
+//     Every task starts with umask 027.
+//
 // Exit status of the shim: 0 exit recorded; 64 usage error; 71 the attempt
 // directory or claim could not be set up (message on stderr, no exit file);
 // 74 the task ran but DIR/exit could not be written (message on stderr);
@@ -57,6 +64,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -72,13 +80,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runners/shim/run_as.h"
+
 namespace {
+
+using ocx::shim::RunAs;
 
 constexpr int kExitUsage = 64;
 constexpr int kExitSetup = 71;
 constexpr int kExitNotRecorded = 74;
 constexpr int kExitClaimed = 75;
 constexpr int kExecFailed = 127;
+constexpr int kRefused = 126;
 
 struct Options {
   const char* attempt_dir = nullptr;
@@ -86,6 +99,8 @@ struct Options {
   const char* workdir = nullptr;
   long timeout_s = 0;
   long kill_grace_s = 10;
+  RunAs run_as;
+  bool allow_root = false;
   char** argv = nullptr;  // PROGRAM ARGS..., null-terminated
 };
 
@@ -128,7 +143,8 @@ void Complain(const Buf& b) {
   b.S("ocx-shim: ")
       .S(why)
       .S("\nusage: ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] "
-         "[--timeout-s N] [--kill-grace-s N] -- PROGRAM ARGS...");
+         "[--timeout-s N] [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...] "
+         "[--allow-root]] -- PROGRAM ARGS...");
   Complain(b);
   _exit(kExitUsage);
 }
@@ -154,6 +170,10 @@ Options ParseArgs(int argc, char** argv) {
       ++i;
       break;
     }
+    if (strcmp(a, "--allow-root") == 0) {
+      o.allow_root = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage("missing value or PROGRAM");
     const char* v = argv[++i];
     if (strcmp(a, "--attempt-dir") == 0) {
@@ -166,6 +186,9 @@ Options ParseArgs(int argc, char** argv) {
       if (!ParseSeconds(v, &o.timeout_s)) Usage("bad --timeout-s");
     } else if (strcmp(a, "--kill-grace-s") == 0) {
       if (!ParseSeconds(v, &o.kill_grace_s)) Usage("bad --kill-grace-s");
+    } else if (strcmp(a, "--run-as") == 0) {
+      if (!ocx::shim::ParseRunAs(v, &o.run_as))
+        Usage("bad --run-as (UID:GID[:G,...])");
     } else {
       Usage("unknown option");
     }
@@ -197,32 +220,6 @@ void CloseInheritedFds() {
     if (fd >= 3 && fd != own) close(fd);
   }
   closedir(d);
-}
-
-// mkdir -p, mode 0755.
-bool MakeDirs(const char* path) {
-  char p[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof(p)) {
-    errno = ENAMETOOLONG;
-    return false;
-  }
-  memcpy(p, path, n + 1);
-  for (size_t i = 1; i <= n; ++i) {
-    if (p[i] == '/' || p[i] == '\0') {
-      char saved = p[i];
-      p[i] = '\0';
-      if (mkdir(p, 0755) != 0 && errno != EEXIST) return false;
-      p[i] = saved;
-    }
-  }
-  struct stat st;
-  if (stat(path, &st) != 0) return false;
-  if (!S_ISDIR(st.st_mode)) {
-    errno = ENOTDIR;
-    return false;
-  }
-  return true;
 }
 
 // Field 22 of /proc/self/stat (start time in clock ticks since boot), or 0.
@@ -263,7 +260,8 @@ long long MonoMs() {
 bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
   char tmp[64];
   snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = openat(dirfd, tmp,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) return false;
   WriteAll(fd, b.data, b.len);
   bool ok = !sync || fsync(fd) == 0;
@@ -280,7 +278,8 @@ bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
 int Claim(int dirfd, const Buf& content) {
   char tmp[64];
   snprintf(tmp, sizeof(tmp), "claim.tmp.%d", static_cast<int>(getpid()));
-  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = openat(dirfd, tmp,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd >= 0) {
     WriteAll(fd, content.data, content.len);
     close(fd);
@@ -293,7 +292,7 @@ int Claim(int dirfd, const Buf& content) {
     // No hard links on this file system: fall back to O_EXCL (a reader may
     // then briefly see an empty claim).
   }
-  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return errno;
   WriteAll(fd, content.data, content.len);
   close(fd);
@@ -342,6 +341,7 @@ alignas(64) char g_task_stack[256 * 1024];
 // itself exited 127.
 int g_exec_errno = 0;
 bool g_exec_workdir = false;
+bool g_exec_switch = false;
 
 // Runs in the task's child until exec; never returns. It shares the shim's
 // memory (CLONE_VM|CLONE_VFORK, as posix_spawn does; the shim is suspended
@@ -351,7 +351,18 @@ int TaskMain(void* arg) {
   const TaskArgs& t = *static_cast<const TaskArgs*>(arg);
   const Options& o = *t.o;
   setpgid(0, 0);
+  if (o.run_as.set && !ocx::shim::DropPrivileges(o.run_as)) {
+    g_exec_errno = errno;
+    g_exec_switch = true;
+    Buf b;
+    b.S("ocx-shim: cannot run ").S(o.argv[0]).S(": cannot switch to uid ");
+    b.N(o.run_as.uid).S(": ").S(strerror(errno)).S("\n");
+    WriteAll(t.log_fd, b.data, b.len);
+    _exit(kExecFailed);
+  }
+  // After the switch: a credential change clears the parent-death signal.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  umask(027);
   if (getppid() != t.shim_pid) _exit(kExecFailed);  // the shim died already
   // Every disposition back to default: the shim ignores SIGHUP/SIGPIPE, and
   // whoever started it may have ignored more (a shell's `cmd &` ignores
@@ -407,13 +418,8 @@ void SetUpSignals(sigset_t* mask) {
 // Creates and opens the attempt dir and claims it for this shim. Returns
 // the directory's fd, or -(exit code) after complaining.
 int OpenAndClaim(const Options& o, pid_t self) {
-  if (!MakeDirs(o.attempt_dir)) {
-    Buf b;
-    b.S("ocx-shim: cannot create attempt dir ").S(o.attempt_dir).S(": ");
-    Complain(b.S(strerror(errno)));
-    return -kExitSetup;
-  }
-  int dirfd = open(o.attempt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dirfd =
+      ocx::shim::OpenDirs(o.attempt_dir, o.run_as.set ? &o.run_as : nullptr);
   if (dirfd < 0) {
     Buf b;
     b.S("ocx-shim: cannot open attempt dir ").S(o.attempt_dir).S(": ");
@@ -447,8 +453,7 @@ void SetReason(Outcome* out, const Buf& b) {
 // could not be opened (then out->reason says why). Returns its pid or -1.
 pid_t StartTask(const Options& o, pid_t self, int sfd,
                 const sigset_t* empty_mask, Outcome* out) {
-  int log_fd =
-      open(o.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  int log_fd = ocx::shim::OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
   sigset_t pending;
   sigemptyset(&pending);
   sigpending(&pending);
@@ -480,6 +485,7 @@ pid_t StartTask(const Options& o, pid_t self, int sfd,
       Buf b;
       b.S("cannot run ").S(o.argv[0]).S(": ");
       if (g_exec_workdir) b.S("cannot enter workdir ").S(o.workdir).S(": ");
+      if (g_exec_switch) b.S("cannot switch to uid ").N(o.run_as.uid).S(": ");
       SetReason(out, b.S(strerror(g_exec_errno)));
     }
   }
@@ -572,7 +578,15 @@ int main(int argc, char** argv) {
   Outcome out;
   out.start_ms = NowMs();
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-  pid_t child = StartTask(o, self, sfd, &empty_mask, &out);
+  pid_t child = -1;
+  if (o.run_as.set && o.run_as.uid == 0 && !o.allow_root) {
+    out.exit_code = kRefused;
+    out.reason =
+        "ocx-shim: refusing to run the task as root (uid 0); the daemon "
+        "config's confinement.allow_root_tasks allows it";
+  } else {
+    child = StartTask(o, self, sfd, &empty_mask, &out);
+  }
   if (child > 0) {
     Buf pid_line;
     pid_line.N(child).S("\n");

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
+#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -96,8 +98,12 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   j.base_name = spec.name;
   j.log_path = spec.log_path;
   j.attempt_dir = spec.attempt_dir;
+  j.run_as = spec.run_as;
+  if (spec.run_as.has_value()) j.owner = {spec.run_as->uid, spec.run_as->gid};
   j.script_path = JoinPath(spec.attempt_dir, kScriptFile);
-  OCX_RETURN_IF_ERROR(WriteFileAtomic(j.script_path, *script));
+  // The script carries the task's environment (secrets): its owner's only.
+  OCX_RETURN_IF_ERROR(
+      WriteFileAtomicFor(j.script_path, *script, kSecretMode, j.owner));
   j.group = GroupOf(spec);
   j.max_pending = spec.runner.max_pending();
   slurm::SubmitOptions& o = j.submit;
@@ -132,9 +138,11 @@ void SlurmRunner::Reattach(const AttemptKey& key, Job& j,
   // job id the database never heard of (the daemon died in between).
   std::string id;
   int k = 0;
-  absl::StatusOr<std::string> saved =
-      ReadFile(JoinPath(j.attempt_dir, kJobFile));
-  if (saved.ok()) {
+  const std::string job_file = JoinPath(j.attempt_dir, kJobFile);
+  absl::StatusOr<std::string> saved = ReadFile(job_file);
+  struct stat st;
+  if (saved.ok() && lstat(job_file.c_str(), &st) == 0 &&
+      st.st_uid == geteuid() && S_ISREG(st.st_mode)) {
     std::vector<std::string> f =
         absl::StrSplit(absl::StripAsciiWhitespace(*saved), ' ');
     if (f.size() == 2 && slurm::IsJobId(f[0]) && absl::SimpleAtoi(f[1], &k)) {
@@ -210,9 +218,10 @@ bool SlurmRunner::Turn() {
   return !outbox_.empty();
 }
 
-CliResult SlurmRunner::Call(const std::vector<std::string>& argv) {
+CliResult SlurmRunner::Call(const std::vector<std::string>& argv,
+                            const Identity* run_as) {
   ++calls_;
-  return RunCli(argv, options_.call_timeout_ms, &abort_calls_);
+  return RunCli(argv, options_.call_timeout_ms, &abort_calls_, run_as);
 }
 
 void SlurmRunner::Backoff(const std::string& what, const CliResult& r) {
@@ -236,8 +245,11 @@ void SlurmRunner::Found(const AttemptKey& key, Job& j,
 }
 
 void SlurmRunner::SaveJobFile(const Job& j) {
-  WriteFileAtomic(JoinPath(j.attempt_dir, kJobFile),
-                  absl::StrCat(j.job_id, " ", j.incarnation, "\n"))
+  // The daemon's own file (never the owner's: a forged job id would have
+  // ocxd watch and scancel another user's job), not written through a link.
+  WriteFileAtomicFor(JoinPath(j.attempt_dir, kJobFile),
+                     absl::StrCat(j.job_id, " ", j.incarnation, "\n"),
+                     kFileMode, FileOwner{})
       .IgnoreError();
 }
 

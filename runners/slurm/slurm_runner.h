@@ -124,7 +124,9 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
   void WorkerLoop();
   // One turn; returns true when outbox_ got something.
   bool Turn();
-  CliResult Call(const std::vector<std::string>& argv);
+  // Runs a Slurm command; as `run_as` when given (sbatch for an owner).
+  CliResult Call(const std::vector<std::string>& argv,
+                 const Identity* run_as = nullptr);
   // Marks the controller unreachable: no calls before the backoff ends.
   void Backoff(const std::string& what, const CliResult& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

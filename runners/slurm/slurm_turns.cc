@@ -3,6 +3,7 @@
 // says moves an attempt on (the rest of SlurmRunner is in slurm_runner.cc).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -157,6 +158,7 @@ void SlurmRunner::SubmitTurn() {
   while (true) {
     AttemptKey key;
     std::vector<std::string> argv;
+    std::optional<Identity> run_as;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_ || backoff_until_ms_ > NowMillis()) return;
@@ -186,8 +188,10 @@ void SlurmRunner::SubmitTurn() {
       next->submit.job_name =
           slurm::IncarnationName(next->base_name, next->incarnation);
       argv = slurm::SbatchArgv(next->submit);
+      run_as = next->run_as;
     }
-    CliResult r = Call(argv);
+    // As the owner: Slurm's accounting, limits and fair share see them.
+    CliResult r = Call(argv, run_as.has_value() ? &*run_as : nullptr);
     absl::MutexLock lock(&mu_);
     auto it = live_.find(key);
     if (it == live_.end()) continue;

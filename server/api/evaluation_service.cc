@@ -145,9 +145,9 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::Status may = AuthorizeSubmit(*caller, "submit evaluations", access_);
   if (!may.ok()) return ToGrpcStatus(may);
-  absl::StatusOr<Submission> sub =
-      PrepareSubmission(req->spec(), req->name(), req->request_id(),
-                        NewEvaluationId(), policy_, /*create_dirs=*/true);
+  absl::StatusOr<Submission> sub = PrepareSubmission(
+      req->spec(), req->name(), req->request_id(), NewEvaluationId(), policy_,
+      /*create_dirs=*/true, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
   sub->requested_by = DescribeCaller(*caller);
@@ -168,7 +168,7 @@ grpc::Status EvaluationServiceImpl::PlanEvaluation(
   if (!may.ok()) return ToGrpcStatus(may);
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
-                        /*create_dirs=*/false);
+                        /*create_dirs=*/false, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   resp->set_work_dir(sub->evaluation.work_dir());
   int64_t samples = 0, cost = 0;

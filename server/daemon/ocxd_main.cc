@@ -22,6 +22,7 @@
 #include "common/daemon_exit.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
@@ -34,6 +35,7 @@
 #include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
 #include "server/daemon/api_server.h"
+#include "server/confinement.h"
 #include "server/daemon/listen_address.h"
 #include "server/daemon/lock_file.h"
 #include "server/daemon/systemd_notify.h"
@@ -103,6 +105,9 @@ struct Flags {
   std::string tls_key;
   std::string tls_client_ca;
   std::string token_file;
+  // Confinement (docs/security.md).
+  std::vector<std::string> work_dir_roots;
+  bool allow_root_tasks = false;
 };
 
 // The access flags over the config's `access` section.
@@ -156,6 +161,9 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
     sl->set_poll_interval_ms(flags.slurm_poll_interval_ms);
   }
   ApplyAccessFlags(flags, config.mutable_access());
+  if (flags.allow_root_tasks) {
+    config.mutable_confinement()->set_allow_root_tasks(true);
+  }
   OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
   return config;
 }
@@ -174,11 +182,17 @@ absl::StatusOr<DaemonPaths> ResolvePaths(const ocx::v1::DaemonConfig& config) {
   p.database = config.database().empty()
                    ? ocx::JoinPath(StateHome(), "ocx.db")
                    : ocx::AbsolutePath(config.database(), p.base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirs(ocx::Dirname(p.database)));
+  // Not readable by others (docs/security.md); a root daemon's users must
+  // still pass through to their own dirs under work_root: 0711.
+  const mode_t shared = geteuid() == 0 ? 0711 : ocx::kDirMode;
+  OCX_RETURN_IF_ERROR(
+      ocx::MakeDirsFor(ocx::Dirname(p.database), ocx::FileOwner{}, shared));
   p.work_root = config.work_root().empty()
                     ? ocx::JoinPath(ocx::Dirname(p.database), "work")
                     : ocx::AbsolutePath(config.work_root(), p.base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirs(p.work_root));
+  OCX_RETURN_IF_ERROR(ocx::MakeDirsFor(p.work_root, ocx::FileOwner{}, shared));
+  // Resolved once: work dirs below it are made without following links.
+  p.work_root = ocx::server::ResolvePath(p.work_root);
   return p;
 }
 
@@ -244,10 +258,10 @@ absl::StatusOr<Runners> BuildRunners(const ocx::v1::DaemonConfig& config,
                                      std::vector<int> gpus, ocx::Waker* waker) {
   namespace r = ocx::runners;
   Runners runners;
-  OCX_ASSIGN_OR_RETURN(
-      runners.local,
-      r::LocalRunner::Create(r::local::OptionsFromSettings(
-          config.local(), std::move(gpus), r::DefaultShimPath())));
+  r::LocalRunner::Options local = r::local::OptionsFromSettings(
+      config.local(), std::move(gpus), r::DefaultShimPath());
+  local.allow_root_tasks = config.confinement().allow_root_tasks();
+  OCX_ASSIGN_OR_RETURN(runners.local, r::LocalRunner::Create(std::move(local)));
   // Their calls run on worker threads, which wake the dispatcher.
   r::dlc::RunnerOptions dlc = r::dlc::OptionsFromSettings(config.dlc(), base);
   dlc.wakeup = [waker] { waker->Notify(); };
@@ -288,7 +302,10 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
   ocx::server::ServingOptions& serving = options->serving;
   serving.dir = s.dir().empty() ? ocx::JoinPath(paths.work_root, ".servers")
                                 : ocx::AbsolutePath(s.dir(), paths.base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirs(serving.dir));
+  OCX_RETURN_IF_ERROR(ocx::MakeDirsFor(serving.dir, ocx::FileOwner{},
+                                       geteuid() == 0 ? 0711 : ocx::kDirMode));
+  serving.dir = ocx::server::ResolvePath(serving.dir);
+  serving.run_as_owners = options->run_as_owners;
   if (!s.port_range().empty()) {
     OCX_ASSIGN_OR_RETURN(auto range,
                          ocx::serving::ParsePortRange(s.port_range()));
@@ -297,6 +314,39 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
   }
   if (s.probe_timeout_ms() > 0) serving.probe_timeout_ms = s.probe_timeout_ms();
   return absl::OkStatus();
+}
+
+// Run as owner and confinement (docs/security.md): a root daemon runs
+// tasks as their owners and refuses root-owned evaluations unless allowed;
+// work dirs are confined to the configured roots (defaults: the owner's
+// dir under work_root for a root daemon, else the home and work_root),
+// plus the --work-dir-root flags.
+void SetConfinement(const ocx::v1::DaemonConfig& config, const Flags& flags,
+                    const DaemonPaths& paths,
+                    ocx::server::SubmissionPolicy* policy) {
+  const bool root = geteuid() == 0;
+  const ocx::v1::ConfinementSettings& c = config.confinement();
+  policy->per_user_work_root = root;
+  policy->refuse_root_owner = root && !c.allow_root_tasks();
+  policy->work_dir_roots.assign(c.work_dir_roots().begin(),
+                                c.work_dir_roots().end());
+  if (policy->work_dir_roots.empty()) {
+    if (root) {
+      policy->work_dir_roots = {ocx::JoinPath(paths.work_root, "{user}")};
+    } else {
+      policy->work_dir_roots = {"{home}", paths.work_root};
+    }
+  }
+  for (const std::string& r : flags.work_dir_roots) {
+    policy->work_dir_roots.push_back(ocx::AbsolutePath(r, paths.base));
+  }
+}
+
+// The database file and its WAL companions: not readable by others.
+void RestrictDatabaseFiles(const std::string& database) {
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
+    chmod(absl::StrCat(database, suffix).c_str(), ocx::kFileMode);
+  }
 }
 
 void InstallSigchldHandler(ocx::Waker* waker) {
@@ -355,6 +405,7 @@ absl::Status Run(const Flags& flags) {
                        AcquireLocks(config, paths.database, address));
   OCX_ASSIGN_OR_RETURN(std::vector<int> gpus, LocalGpus(config));
   OCX_ASSIGN_OR_RETURN(auto store, ocx::store::Store::Open(paths.database));
+  RestrictDatabaseFiles(paths.database);
 
   // The dispatcher's waker: SIGCHLD (local tasks) and the DLC and Slurm
   // runners' worker threads wake the loop through it.
@@ -362,6 +413,7 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(Runners runners,
                        BuildRunners(config, paths.base, gpus, &dispatch_waker));
   ocx::server::DispatcherOptions options = DispatcherOptionsFrom(config, flags);
+  options.run_as_owners = geteuid() == 0;
   OCX_RETURN_IF_ERROR(SetServingOptions(config, paths, &options));
   InstallSigchldHandler(&dispatch_waker);
   ocx::server::Dispatcher dispatcher(store.get(), runners.ByType(),
@@ -376,6 +428,7 @@ absl::Status Run(const Flags& flags) {
   policy.task_program = options.task_program;
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
+  SetConfinement(config, flags, paths, &policy);
   // Each listener identifies its callers (docs/security.md) and gets a
   // service of its own per server; all share one access policy.
   OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
@@ -498,6 +551,13 @@ int main(int argc, char** argv) {
   app.add_option("--slurm-poll-interval-ms", flags.slurm_poll_interval_ms,
                  "ms between squeue polls (default 2000)");
   AddAccessFlags(&app, &flags);
+  app.add_option("--work-dir-root", flags.work_dir_roots,
+                 "another directory work dirs may lie under, besides "
+                 "confinement.work_dir_roots (repeatable)")
+      ->allow_extra_args(false);
+  app.add_flag("--allow-root-tasks", flags.allow_root_tasks,
+               "a root ocxd runs evaluations owned by root, as root "
+               "(confinement.allow_root_tasks)");
   CLI11_PARSE(app, argc, argv);
 
   // Block the stop signals before any thread exists, so that every thread

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -16,6 +17,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "server/dispatcher/run_as.h"
 
 namespace ocx::server {
 namespace {
@@ -268,11 +270,16 @@ absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
   // Made only now, after the request_id check: a retry makes no directory.
   const bool made_dir = sub.create_work_dir && !PathExists(e.work_dir());
   if (sub.create_work_dir) {
-    absl::Status made = MakeDirs(e.work_dir());
-    if (!made.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "work_dir: cannot create ", e.work_dir(), ": ", made.message()));
+    std::optional<Identity> owner;
+    if (options_.run_as_owners) owner = RunAsAccount(e.owner());
+    if (!sub.owner_root.empty()) {
+      absl::Status made = MakeDirsFor(sub.owner_root, FilesFor(owner));
+      if (!made.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("work_dir: ", made.message()));
+      }
     }
+    OCX_RETURN_IF_ERROR(MakeWorkDirAs(e.work_dir(), owner));
   }
   absl::Status status = InsertSubmission(sub, now);
   if (status.ok()) {

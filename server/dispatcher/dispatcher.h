@@ -50,6 +50,10 @@ struct DispatcherOptions : RetryOptions {
   // Managed model servers (docs/serving.md); serving.task_program defaults
   // to task_program.
   ServingOptions serving;
+  // ocxd runs as root: attempts run as their evaluation's owner
+  // (LaunchSpec::run_as), work dirs and task files are made as theirs
+  // (run_as.h; docs/security.md).
+  bool run_as_owners = false;
 };
 
 // An evaluation ready to store: the row and all its task rows. Tasks
@@ -71,6 +75,10 @@ struct Submission {
   // Who asked, for the creation event ("alice (uid 1001, via unix
   // socket)"); empty: not said.
   std::string requested_by;
+  // With create_work_dir, under a root daemon: the owner's directory under
+  // work_root (<work_root>/<user>), made first as theirs (0750) so that the
+  // work dir below it is made as the owner.
+  std::string owner_root;
 };
 
 // The backends this daemon runs tasks on, by the runner type a config names

@@ -11,6 +11,7 @@
 #include "common/time_util.h"
 #include "server/dispatcher/attempt_record.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/run_as.h"
 #include "server/dispatcher/task_command.h"
 #include "server/dispatcher/task_files.h"
 
@@ -57,6 +58,10 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   spec.evaluation_id = t.task.evaluation_id();
   spec.stage = t.task.stage();
   spec.task_name = t.task.name();
+  if (options_.run_as_owners) {
+    spec.run_as =
+        RunAsAccount(evals_.at(t.task.evaluation_id()).evaluation.owner());
+  }
   return spec;
 }
 
@@ -175,7 +180,7 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
           &t, Attempt::FAILED, absl::StrCat("missing inputs: ", missing), now));
       continue;
     }
-    absl::Status ready = WriteTaskJson(t.task.params());
+    absl::Status ready = WriteTaskJson(t.task.params(), FilesFor(spec.run_as));
     absl::StatusOr<std::string> id =
         ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
     if (!id.ok()) {

@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/run_as.h"
 #include "server/dispatcher/task_files.h"
 
 namespace ocx::server {
@@ -116,7 +117,7 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
       spec.env["OCX_OPENAI_API_BASE"] = *url;
     }
   }
-  absl::Status ok = WriteTaskJson(t.task.params());
+  absl::Status ok = WriteTaskJson(t.task.params(), FilesFor(spec.run_as));
   runners::Runner* runner = RunnerOfAttempt(t);
   if (ok.ok() && runner == nullptr) {
     ok = absl::FailedPreconditionError(

@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/work_dir_layout.h"
+#include "server/dispatcher/run_as.h"
 #include "serving/endpoint_file.h"
 #include "serving/serve_config.h"
 
@@ -56,9 +57,15 @@ absl::StatusOr<std::map<std::string, std::string>> ServerPools::AddEvaluation(
     if (!model.has_serve()) continue;
     ocx::v1::ServerPool pool =
         serving::PoolFor(model, e.spec().infer().runner());
+    if (options_.run_as_owners) {
+      pool.set_id(absl::StrCat(pool.id(), "-u", e.owner().uid()));
+    }
     SetTimestamp(now, pool.mutable_create_time());
     PoolEntry& p = pools_[pool.id()];
-    if (p.pool.id().empty()) p.pool = pool;
+    if (p.pool.id().empty()) {
+      p.pool = pool;
+      p.owner = e.owner();
+    }
     p.users.insert(e.id());
     p.failure.clear();  // a new user: the pool may try again
     pools_of_eval_[e.id()].insert(pool.id());
@@ -293,6 +300,7 @@ runners::LaunchSpec ServerPools::SpecFor(const PoolEntry& p,
   spec.stage = ocx::v1::STAGE_INFER;
   spec.task_name = absl::StrCat("serve[", p.pool.model_abbr(), "]");
   spec.service = true;
+  if (options_.run_as_owners) spec.run_as = RunAsAccount(p.owner);
   return spec;
 }
 

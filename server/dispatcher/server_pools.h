@@ -43,6 +43,10 @@ struct ServingOptions {
   // Backoff between starts of one replica: initial * 2^(n-1), capped.
   int64_t restart_initial_backoff_ms = 1000;
   int64_t restart_max_backoff_ms = 30000;
+  // ocxd runs as root (docs/security.md): each owner gets pools of their
+  // own (pool id "<pool>-u<uid>"), whose replicas run as that owner, so
+  // one user's tasks never talk to a server another user controls.
+  bool run_as_owners = false;
 };
 
 class ServerPools {
@@ -128,6 +132,7 @@ class ServerPools {
     int next_number = 1;
     std::string failure;
     std::vector<std::string> replicas;  // ids, creation order
+    ocx::v1::Owner owner;  // of the evaluations (run_as_owners: one owner)
   };
 
   runners::Runner* RunnerFor(const PoolEntry& p) const;

@@ -82,12 +82,13 @@ std::optional<ocx::v1::TaskError> ReadTaskError(
   return error;
 }
 
-absl::Status WriteTaskJson(const ocx::v1::TaskParams& params) {
+absl::Status WriteTaskJson(const ocx::v1::TaskParams& params,
+                           const FileOwner& owner) {
   const std::string path =
       layout::TaskJsonFile(params.work_dir(), params.task_id());
   if (PathExists(path)) return absl::OkStatus();
   OCX_RETURN_IF_ERROR(
-      MakeDirs(layout::TaskDir(params.work_dir(), params.task_id())));
+      MakeDirsFor(layout::TaskDir(params.work_dir(), params.task_id()), owner));
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -97,7 +98,7 @@ absl::Status WriteTaskJson(const ocx::v1::TaskParams& params) {
   if (!status.ok()) {
     return absl::InternalError(absl::StrCat("task.json: ", status.ToString()));
   }
-  return WriteFileAtomic(path, json);
+  return WriteFileAtomicFor(path, json, kFileMode, owner);
 }
 
 }  // namespace ocx::server

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/owned_files.h"
 #include "ocx/v1/resources.pb.h"
 #include "server/store/store.h"
 
@@ -37,9 +38,12 @@ absl::Status RecordOutputs(store::Store* store, const std::string& task_id,
 // may write anything there).
 std::optional<ocx::v1::TaskError> ReadTaskError(const std::string& attempt_dir);
 
-// Writes the task's task.json (proto JSON, original field names) unless it
-// exists: it is written once, before the first attempt, and never changes.
-absl::Status WriteTaskJson(const ocx::v1::TaskParams& params);
+// Writes the task's task.json (proto JSON, original field names, 0640)
+// unless it exists: it is written once, before the first attempt, and
+// never changes. Its directories and the file are made for `owner`, never
+// through a symbolic link (common/owned_files.h).
+absl::Status WriteTaskJson(const ocx::v1::TaskParams& params,
+                           const FileOwner& owner = {});
 
 }  // namespace ocx::server
 

@@ -55,15 +55,18 @@ std::string OcxdProcess::log() const {
 }
 
 absl::Status OcxdProcess::Start() {
-  std::vector<std::string> args = {OcxdPath(),
-                                   "--listen",
-                                   listen_.empty() ? server() : listen_,
-                                   "--database",
-                                   database(),
-                                   "--work-root",
-                                   work_root(),
-                                   "--retry-initial-backoff-ms",
-                                   "100"};
+  std::vector<std::string> args = {
+      OcxdPath(), "--listen", listen_.empty() ? server() : listen_,
+      "--database", database(), "--work-root", work_root(),
+      "--retry-initial-backoff-ms", "100",
+      // Tests write work dirs in their temp dir.
+      "--work-dir-root", dir_};
+  // The machine may run the tests as root: ocxd then runs each task as its
+  // owner, and every test submits as root (tests/e2e/run_as_test.cc covers
+  // the other owners).
+  if (geteuid() == 0 && allow_root_tasks_) {
+    args.push_back("--allow-root-tasks");
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -51,6 +51,10 @@ class OcxdProcess {
   void UseCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
     credentials_ = std::move(credentials);
   }
+  // Run as root, the harness passes --allow-root-tasks (every test submits
+  // as root); false leaves the daemon's default, which refuses root-owned
+  // evaluations. Call before Start().
+  void AllowRootTasks(bool allow) { allow_root_tasks_ = allow; }
   // Starts ocxd and waits until it answers a health check (up to 20 s).
   absl::Status Start();
   // Sends `sig` and waits for the process to exit; returns its wait status.
@@ -75,6 +79,7 @@ class OcxdProcess {
   std::string listen_;    // empty: the socket in dir_
   std::string recorded_;  // <database>.address as read by Start()
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  bool allow_root_tasks_ = true;
   pid_t pid_ = -1;
   std::unique_ptr<ocx::v1::EvaluationService::Stub> stub_;
 };

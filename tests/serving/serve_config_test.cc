@@ -259,11 +259,13 @@ TEST(ReplicaIdTest, FormAndRecognition) {
   EXPECT_EQ(ReplicaId("srv-0123456789", 3), "srv-0123456789-3");
   EXPECT_TRUE(IsReplicaId("srv-0123456789-3"));
   EXPECT_TRUE(IsReplicaId("srv-abcdef0123-12"));
+  EXPECT_TRUE(IsReplicaId("srv-abcdef0123-u1001-2"));  // a per-owner pool
   for (const char* bad :
        {"srv-0123456789", "srv-0123456789-", "srv-0123456789-0",
         "srv-0123456789-01", "srv-012345678-1", "srv-012345678G-1",
         "srv-ABCDEF0123-1", "srv-0123456789-1x", "ev-0123456789-1",
-        "srv-0123456789x1", "t-1"}) {
+        "srv-0123456789x1", "t-1", "srv-0123456789-u-1",
+        "srv-0123456789-u12", "srv-0123456789-u1x-1"}) {
     EXPECT_FALSE(IsReplicaId(bad)) << bad;
   }
 }
