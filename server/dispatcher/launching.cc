@@ -97,8 +97,8 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     return SetTaskState(&t, Task::FAILED, why, now);
   };
   const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
-  const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
-  if (e.running[t.task.stage()] >= limit) {
+  if (const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
+      e.running[t.task.stage()] >= limit) {
     wait(absl::StrCat("max_num_workers (", e.running[t.task.stage()], " of ",
                       limit, " ", StageLabel(t.task.stage()),
                       " tasks of this evaluation run)"));
@@ -128,11 +128,10 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     walk.SkipUser();
     return absl::OkStatus();
   }
-  // Routed first: a task waiting for a replica costs no launch spec.
+  // Routed first: a task waiting for a replica costs no launch spec, and
+  // does not hold up the tasks behind it.
   std::optional<ServerPools::Route> route;
   if (!t.pool_id.empty()) {
-    // A managed model's task waits for a ready replica, without holding up
-    // the tasks behind it.
     const std::string failure = pools_->FailureOf(t.pool_id);
     if (!failure.empty()) return fail(failure);
     route = pools_->Pick(t.pool_id);
