@@ -297,10 +297,10 @@ TEST(YamlToProtoTest, UnknownFieldNamesThePathAndTheKnownFields) {
             "num_procs)");
   EXPECT_EQ(SpecErrorOf("model: []"),
             "model: unknown field (known: models, datasets, work_dir, infer, "
-            "eval, summarizer)");
+            "eval, summarizer, priority)");
   EXPECT_EQ(SpecErrorOf("\"work dir\": x"),
             "config[\"work dir\"]: unknown field (known: models, datasets, "
-            "work_dir, infer, eval, summarizer)");
+            "work_dir, infer, eval, summarizer, priority)");
 }
 
 TEST(YamlToProtoTest, JsonNamesAreNotAccepted) {
