@@ -74,7 +74,8 @@ std::string FormatTaskList(const std::vector<Task>& tasks,
     row.push_back(Age(t.create_time(), options));
     if (wide) {
       row.push_back(Span(t.start_time(), t.end_time(), options));
-      row.push_back(OrNone(t.reason()));
+      row.push_back(
+          OrNone(t.pending_reason().empty() ? t.reason() : t.pending_reason()));
     }
     rows.push_back(std::move(row));
   }
@@ -167,6 +168,9 @@ std::string FormatTaskDetail(const Task& task, const RenderOptions& options) {
              ")")});
   }
   if (!task.reason().empty()) fields.push_back({"Reason", task.reason()});
+  if (!task.pending_reason().empty()) {
+    fields.push_back({"Waiting", task.pending_reason()});
+  }
   std::string out = RenderFields(fields);
   if (task.attempts_size() > 0) {
     std::vector<Attempt> attempts(task.attempts().begin(),

@@ -156,6 +156,30 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
   return ParseFile(path, &LoadDaemonConfig);
 }
 
+namespace {
+
+// fair_share: limits are counts (0: no limit); an override names a user.
+absl::Status ValidateFairShare(const ocx::v1::FairShareSettings& fair) {
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero("fair_share.user_max_running_tasks",
+                                       int64_t{fair.user_max_running_tasks()}));
+  OCX_RETURN_IF_ERROR(CheckAtLeastZero("fair_share.user_max_gpus",
+                                       int64_t{fair.user_max_gpus()}));
+  for (const auto& [user, limits] : fair.users()) {
+    const std::string path =
+        absl::StrCat("fair_share.users[", Quote(user), "]");
+    if (user.empty()) return Bad(path, "a user name must not be empty");
+    OCX_RETURN_IF_ERROR(CheckNoNul(path, user));
+    OCX_RETURN_IF_ERROR(
+        CheckAtLeastZero(absl::StrCat(path, ".max_running_tasks"),
+                         int64_t{limits.max_running_tasks()}));
+    OCX_RETURN_IF_ERROR(CheckAtLeastZero(absl::StrCat(path, ".max_gpus"),
+                                         int64_t{limits.max_gpus()}));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
   OCX_RETURN_IF_ERROR(ValidateListen(config.listen()));
   OCX_RETURN_IF_ERROR(CheckNoNul("database", config.database()));
@@ -192,6 +216,7 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
   OCX_RETURN_IF_ERROR(
       CheckAtLeastZero("serving.probe_timeout_ms",
                        int64_t{config.serving().probe_timeout_ms()}));
+  OCX_RETURN_IF_ERROR(ValidateFairShare(config.fair_share()));
   return absl::OkStatus();
 }
 

@@ -60,6 +60,9 @@ constexpr int64_t kMaxNumWorkerSplit = 100000;
 constexpr int kMaxNumWorkers = 4096;
 constexpr int kMaxWorkersPerGpu = 64;
 constexpr size_t kMaxWorkDirBytes = 4096;
+// EvaluationSpec.priority: wide enough for any ordering a user wants, small
+// enough to stay readable.
+constexpr int kMaxPriority = 1000;
 constexpr size_t kMaxKnownListed = 20;
 
 // Abbrs become file and directory names.
@@ -553,6 +556,11 @@ absl::Status ValidateEvaluationSpec(const EvaluationSpec& spec) {
     return Bad("work_dir",
                absl::StrCat("must be at most ", kMaxWorkDirBytes,
                             " bytes, got ", spec.work_dir().size()));
+  }
+  if (spec.priority() < -kMaxPriority || spec.priority() > kMaxPriority) {
+    return Bad("priority",
+               absl::StrCat("must be between ", -kMaxPriority, " and ",
+                            kMaxPriority, ", got ", spec.priority()));
   }
   OCX_RETURN_IF_ERROR(ValidateStage(spec.infer(), "infer"));
   OCX_RETURN_IF_ERROR(ValidateStage(spec.eval(), "eval"));

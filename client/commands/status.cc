@@ -1,5 +1,6 @@
 // ocxctl status and ocxctl task: one evaluation (or the recent ones), one
 // task.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,35 @@ std::vector<v1::ServerPool> ServersOf(const CommandContext& ctx,
     }
   }
   return pools;
+}
+
+// Why the evaluation's READY tasks wait, one line per distinct reason
+// ("READY tasks waiting: user quota (alice runs 4 of 4 tasks)"), from one
+// page of them. Empty when none waits or the daemon does not say.
+std::string WaitingLines(const CommandContext& ctx,
+                         const Evaluation& evaluation) {
+  int ready = 0;
+  for (const v1::StageCounts& c : evaluation.stage_counts()) {
+    ready += c.ready();
+  }
+  if (ready == 0) return "";
+  v1::ListTasksRequest request;
+  request.set_evaluation_id(evaluation.id());
+  request.set_state(Task::READY);
+  request.set_page_size(kStatusTasks);
+  absl::StatusOr<v1::ListTasksResponse> page = ctx.client->ListTasks(request);
+  if (!page.ok()) return "";
+  std::vector<std::string> seen;
+  std::string out;
+  for (const Task& t : page->tasks()) {
+    const std::string& why = t.pending_reason();
+    if (why.empty() || std::find(seen.begin(), seen.end(), why) != seen.end()) {
+      continue;
+    }
+    seen.push_back(why);
+    absl::StrAppend(&out, "READY tasks ", why, "\n");
+  }
+  return out;
 }
 
 int RecentEvaluations(const CommandContext& ctx, const std::string& owner) {
@@ -118,6 +148,7 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
              << std::endl;
   }
   if (IsTable(ctx)) {
+    *ctx.out << WaitingLines(ctx, *evaluation);
     *ctx.out << FormatServersSection(ServersOf(ctx, *evaluation), Render(ctx))
              << std::flush;
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "server/api/grpc_status.h"
 #include "server/api/task_progress.h"
 #include "summary/results_proto.h"
@@ -320,10 +321,21 @@ grpc::Status EvaluationServiceImpl::ListTasks(
       if (e.ok()) work_dir = e->work_dir();
     }
     if (!work_dir.empty()) FillTaskProgress(work_dir, &t);
+    FillPendingReason(&t);
     *resp->add_tasks() = std::move(t);
   }
   resp->set_next_page_token(next);
   return grpc::Status::OK;
+}
+
+void EvaluationServiceImpl::FillPendingReason(ocx::v1::Task* task) const {
+  if (task->state() != ocx::v1::Task::READY) return;
+  if (TimestampMillis(task->next_attempt_time()) > NowMillis()) {
+    task->set_pending_reason("waiting: retry backoff");
+    return;
+  }
+  task->set_pending_reason(
+      dispatcher_->PendingReason(task->evaluation_id(), task->stage()));
 }
 
 grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,
@@ -340,7 +352,10 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,
   if (ok.ok()) ok = CallerOfTask(*ctx, req->id(), "see its tasks").status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
-  if (t.ok()) FillTaskProgress(t->params().work_dir(), &*t);
+  if (t.ok()) {
+    FillTaskProgress(t->params().work_dir(), &*t);
+    FillPendingReason(&*t);
+  }
   return Reply(std::move(t), resp);
 }
 

@@ -73,6 +73,9 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   // and ReadTaskLog take both kinds of id (servers_service.cc).
   static bool IsReplica(const std::string& id);
 
+  // Sets a READY task's pending_reason: why the dispatcher left it waiting.
+  void FillPendingReason(ocx::v1::Task* task) const;
+
   // The caller of `ctx`'s call, or the status to answer with.
   absl::StatusOr<Identity> Caller(const grpc::ServerContext& ctx) const;
   // The caller, if it may `action` evaluation `eval_id` (its owner read

@@ -290,6 +290,7 @@ ocx::server::DispatcherOptions DispatcherOptionsFrom(
   options.task_program = config.task_program().empty()
                              ? SiblingProgram("ocx-task")
                              : config.task_program();
+  options.fair_share = config.fair_share();
   return options;
 }
 

@@ -15,6 +15,7 @@
 #include "common/daemon_exit.h"
 #include "common/metrics.h"
 #include "common/file_util.h"
+#include "common/identity.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -48,7 +49,14 @@ Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
       waker_(waker),
       options_(std::move(options)),
       retry_policy_(options_),
-      summary_writer_(std::move(summary_writer)) {
+      summary_writer_(std::move(summary_writer)),
+      fair_(options_.fair_share),
+      daemon_account_(options_.daemon_account) {
+  if (daemon_account_.uid < 0) {
+    daemon_account_.uid = geteuid();
+    absl::StatusOr<Identity> me = DaemonIdentity("");
+    if (me.ok()) daemon_account_.user = me->user;
+  }
   for (const auto& [type, runner] : runners_) {
     if (runner == nullptr || by_backend_.count(runner->backend()) > 0) continue;
     by_backend_[runner->backend()] = runner;
@@ -69,6 +77,20 @@ runners::Runner* Dispatcher::RunnerOf(const TaskEntry& t) const {
 runners::Runner* Dispatcher::RunnerOfAttempt(const TaskEntry& t) const {
   auto it = by_backend_.find(t.attempt.attempt.backend());
   return it == by_backend_.end() ? RunnerOf(t) : it->second;
+}
+
+Account Dispatcher::AccountOf(const Evaluation& e) const {
+  // Stored before owners existed (empty user): the daemon's own account,
+  // as MayAccess has it.
+  if (e.owner().user().empty()) return daemon_account_;
+  return Account{e.owner().uid(), e.owner().user()};
+}
+
+std::string Dispatcher::PendingReason(const std::string& eval_id,
+                                      ocx::v1::Stage stage) const {
+  absl::MutexLock lock(&reasons_mu_);
+  auto it = pending_reasons_.find({eval_id, stage});
+  return it == pending_reasons_.end() ? "" : it->second;
 }
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -328,6 +350,7 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
     EvalEntry& entry = evals_[e.id()];
     entry.evaluation = e;
     entry.seq = seq;
+    entry.account = AccountOf(e);
     entry.pool_of_model = std::move(pool_of_model);
     return absl::OkStatus();
   };
@@ -433,16 +456,16 @@ void Dispatcher::MakeReady(TaskEntry* t) {
     return;
   }
   const EvalEntry& e = evals_.at(t->task.evaluation_id());
-  ready_[{e.seq, t->task.stage()}].emplace(t->task.index(), t->task.id());
+  fair_.Add(e.account,
+            QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
+            e.evaluation.id(), t->task.index(), t->task.id());
 }
 
 void Dispatcher::Unready(TaskEntry* t) {
   const EvalEntry& e = evals_.at(t->task.evaluation_id());
-  auto q = ready_.find({e.seq, t->task.stage()});
-  if (q != ready_.end()) {
-    q->second.erase({t->task.index(), t->task.id()});
-    if (q->second.empty()) ready_.erase(q);
-  }
+  fair_.Remove(e.account.uid,
+               QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
+               t->task.index(), t->task.id());
   for (auto it = backoff_.begin(); it != backoff_.end(); ++it) {
     if (it->second == t->task.id()) {
       backoff_.erase(it);
@@ -457,8 +480,8 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
   Task::State old = t->task.state();
   bool was_running = old == Task::LAUNCHING || old == Task::RUNNING;
   bool is_running = state == Task::LAUNCHING || state == Task::RUNNING;
-  if (was_running && !is_running) --e.running[t->task.stage()];
-  if (!was_running && is_running) ++e.running[t->task.stage()];
+  if (was_running && !is_running) CountRunning(*t, -1);
+  if (!was_running && is_running) CountRunning(*t, +1);
   t->task.set_state(state);
   if (state == Task::LAUNCHING && TimestampMillis(t->task.start_time()) == 0) {
     SetTimestamp(now, t->task.mutable_start_time());
@@ -504,6 +527,12 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
     tasks_.erase(id);  // `t` is gone from here on.
   }
   return absl::OkStatus();
+}
+
+void Dispatcher::CountRunning(const TaskEntry& t, int delta) {
+  EvalEntry& e = evals_.at(t.task.evaluation_id());
+  e.running[t.task.stage()] += delta;
+  fair_.AddRunning(e.account, HeldGpus(t), delta);
 }
 
 absl::Status Dispatcher::FailDependents(TaskEntry* t, int64_t now) {

@@ -35,6 +35,7 @@
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
+#include "server/dispatcher/fair_share.h"
 #include "server/dispatcher/retry_policy.h"
 #include "server/dispatcher/server_pools.h"
 #include "server/dispatcher/summary_step.h"
@@ -54,6 +55,11 @@ struct DispatcherOptions : RetryOptions {
   // (LaunchSpec::run_as), work dirs and task files are made as theirs
   // (run_as.h; docs/security.md).
   bool run_as_owners = false;
+  // Per-user limits (fair_share.h); none by default.
+  ocx::v1::FairShareSettings fair_share;
+  // The account of evaluations stored without an owner (from before owners
+  // existed); uid -1: the account ocxd runs as.
+  Account daemon_account;
 };
 
 // An evaluation ready to store: the row and all its task rows. Tasks
@@ -139,6 +145,12 @@ class Dispatcher {
   // Epoch ms of the end of the last loop turn (for the systemd watchdog).
   int64_t last_turn_ms() const { return last_turn_ms_.load(); }
 
+  // Why the READY tasks of an evaluation's stage waited in the last turn
+  // that placed tasks ("waiting: user quota (alice runs 4 of 4 tasks)");
+  // "" when they did not wait or are not known. Thread-safe.
+  std::string PendingReason(const std::string& eval_id,
+                            ocx::v1::Stage stage) const;
+
  private:
   struct TaskEntry {
     ocx::v1::Task task;  // the row, with params
@@ -158,6 +170,8 @@ class Dispatcher {
     int running[3] = {0, 0, 0};      // LAUNCHING + RUNNING, by stage
     // Model abbr -> managed-server pool id, for models with `serve`.
     std::map<std::string, std::string> pool_of_model;
+    // Its owner, whose share its tasks use.
+    Account account;
   };
   struct Command {
     enum class Kind { kSubmit, kCancel } kind;
@@ -168,7 +182,22 @@ class Dispatcher {
     absl::StatusOr<std::string> result = absl::UnknownError("not run");
     bool done = false;
   };
-  using ReadyKey = std::pair<int64_t, int>;  // (eval seq, stage)
+  // (evaluation id, stage) -> why its ready tasks wait.
+  using WaitReasons = std::map<std::pair<std::string, int>, std::string>;
+  // A runner that said "full" in this turn, and whose queue found out.
+  struct FullRunner {
+    int64_t uid;
+    int32_t priority;
+    std::string message;
+  };
+  // One turn of Schedule: the fair-share walk, the full runners, the
+  // reasons of the queues that wait.
+  struct ScheduleTurn {
+    FairShare::Turn walk;
+    std::map<runners::Runner*, FullRunner> full;
+    WaitReasons queue_reasons;
+    std::map<int64_t, std::string> user_reasons;
+  };
   // An attempt placed and committed, to be started after the commit.
   struct Launch {
     runners::Runner* runner;
@@ -210,6 +239,20 @@ class Dispatcher {
   // the task's retries (its replica failed under it).
   bool ReplicaFailedUnder(const TaskEntry& t);
   absl::Status Schedule(int64_t now, std::vector<Launch>* out);
+  // Tries the walk's current candidate: starts it, or says why it waits.
+  absl::Status TryPlace(const FairShare::Turn::Candidate& c, ScheduleTurn* st,
+                        int64_t now, std::vector<Launch>* out);
+  // Publishes the reasons of the queues still waiting (PendingReason).
+  void PublishReasons(const ScheduleTurn& st);
+  // The account an evaluation's tasks count against.
+  Account AccountOf(const ocx::v1::Evaluation& e) const;
+  // GPUs a task holds while it runs (a managed model's task holds none).
+  static int HeldGpus(const TaskEntry& t) {
+    return t.pool_id.empty() ? t.task.num_gpus() : 0;
+  }
+  // A task started (+1) or stopped (-1) running: its evaluation's and its
+  // owner's counts.
+  void CountRunning(const TaskEntry& t, int delta);
   // Records a placed attempt (LAUNCHING, committed before the backend
   // hears of it) and queues its launch.
   absl::Status RecordLaunch(TaskEntry* t, runners::Runner* runner,
@@ -271,7 +314,9 @@ class Dispatcher {
   // Loop-thread state.
   std::unordered_map<std::string, TaskEntry> tasks_;
   std::map<std::string, EvalEntry> evals_;
-  std::map<ReadyKey, std::set<std::pair<int, std::string>>> ready_;
+  // The ready tasks, per user (fair_share.h).
+  FairShare fair_;
+  Account daemon_account_;
   std::multimap<int64_t, std::string> backoff_;
   std::set<std::string> touched_evals_;
   // Evaluations whose tasks all ended, awaiting EndEvaluations().
@@ -283,6 +328,9 @@ class Dispatcher {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> no_launch_{false};
   std::atomic<int64_t> last_turn_ms_{0};
+
+  mutable absl::Mutex reasons_mu_;
+  WaitReasons pending_reasons_ ABSL_GUARDED_BY(reasons_mu_);
 
   absl::Mutex mu_;
   std::deque<Command*> commands_ ABSL_GUARDED_BY(mu_);

@@ -72,10 +72,8 @@ absl::Status Dispatcher::RecordEvaluationState(EvalEntry* e,
   if (final) {
     OCX_RETURN_IF_ERROR(pools_->RemoveEvaluation(
         e->evaluation.id(), state == Evaluation::CANCELLED, now));
-    int64_t seq = e->seq;
-    for (auto it = ready_.begin(); it != ready_.end();) {
-      it = it->first.first == seq ? ready_.erase(it) : std::next(it);
-    }
+    fair_.RemoveEvaluation(e->account.uid, e->evaluation.spec().priority(),
+                           e->seq);
     evals_.erase(e->evaluation.id());
   }
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/attempt_record.h"
@@ -20,6 +21,10 @@ namespace {
 
 using ocx::v1::Attempt;
 using ocx::v1::Task;
+
+const char* StageLabel(int stage) {
+  return stage == ocx::v1::STAGE_INFER ? "infer" : "eval";
+}
 
 }  // namespace
 
@@ -65,75 +70,122 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
   return spec;
 }
 
+// Placement (DESIGN.md decision 4, docs/security.md "Fair share"): the
+// fair-share walk hands out one task at a time, from the user holding the
+// least; inside a user, queues go by priority and age. A queue stops at its
+// stage's max_num_workers; a runner that says "full" stops every queue on
+// it for this turn (a big GPU task is not overtaken by small ones); a task
+// waiting for a replica lets the tasks behind it go.
 absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
-  // Runners that said "full" this turn: their other queues wait too.
-  std::set<runners::Runner*> full;
-  for (auto q = ready_.begin(); q != ready_.end();) {
-    auto& queue = q->second;
-    auto it = queue.begin();
-    while (it != queue.end()) {
-      TaskEntry& t = tasks_.at(it->second);
-      EvalEntry& e = evals_.at(t.task.evaluation_id());
-      const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
-      const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
-      if (e.running[t.task.stage()] >= limit) break;
-      runners::Runner* runner = RunnerOf(t);
-      if (runner == nullptr) {
-        it = queue.erase(it);
-        OCX_RETURN_IF_ERROR(SetTaskState(
-            &t, Task::FAILED,
-            absl::StrCat(rc.type(), " is not available in this ocxd"), now));
-        continue;
-      }
-      if (full.count(runner) > 0) break;
-      // Routed first: a task waiting for a replica costs no launch spec.
-      std::optional<ServerPools::Route> route;
-      if (!t.pool_id.empty()) {
-        // A managed model's task waits for a ready replica, without
-        // holding up the tasks behind it.
-        const std::string failure = pools_->FailureOf(t.pool_id);
-        if (!failure.empty()) {
-          it = queue.erase(it);
-          OCX_RETURN_IF_ERROR(SetTaskState(&t, Task::FAILED, failure, now));
-          continue;
-        }
-        route = pools_->Pick(t.pool_id);
-        if (!route.has_value()) {
-          ++it;
-          continue;
-        }
-      }
-      runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
-      if (route.has_value()) {
-        spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
-      }
-      absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
-      if (!placed.ok()) {
-        if (!RetryPolicy::IsPermanentPlacementError(placed.status())) {
-          full.insert(runner);
-          break;
-        }
-        it = queue.erase(it);
-        OCX_RETURN_IF_ERROR(
-            SetTaskState(&t, Task::FAILED,
-                         absl::StrCat("cannot run on ", runner->backend(), ": ",
-                                      placed.status().message()),
-                         now));
-        continue;
-      }
-      spec.gpus = *placed;
-      it = queue.erase(it);
-      OCX_RETURN_IF_ERROR(
-          RecordLaunch(&t, runner, std::move(spec),
-                       route.has_value() ? route->replica_id : "", now, out));
-    }
-    if (queue.empty()) {
-      q = ready_.erase(q);
-    } else {
-      ++q;
+  ScheduleTurn st{fair_.StartTurn(), {}, {}, {}};
+  while (std::optional<FairShare::Turn::Candidate> c = st.walk.Next()) {
+    OCX_RETURN_IF_ERROR(TryPlace(*c, &st, now, out));
+  }
+  PublishReasons(st);
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
+                                  ScheduleTurn* st, int64_t now,
+                                  std::vector<Launch>* out) {
+  FairShare::Turn& walk = st->walk;
+  const int64_t uid = c.account->uid;
+  const int32_t priority = c.key->priority;
+  TaskEntry& t = tasks_.at(*c.task_id);
+  EvalEntry& e = evals_.at(t.task.evaluation_id());
+  auto wait = [&](absl::string_view why) {
+    st->queue_reasons[{e.evaluation.id(), t.task.stage()}] =
+        absl::StrCat("waiting: ", why);
+  };
+  auto fail = [&](const std::string& why) {
+    walk.Dropped();
+    return SetTaskState(&t, Task::FAILED, why, now);
+  };
+  const ocx::v1::RunnerConfig& rc = RunnerConfigFor(t);
+  if (const int limit = rc.max_num_workers();  // defaulted by ApplyDefaults
+      e.running[t.task.stage()] >= limit) {
+    wait(absl::StrCat("max_num_workers (", e.running[t.task.stage()], " of ",
+                      limit, " ", StageLabel(t.task.stage()),
+                      " tasks of this evaluation run)"));
+    walk.SkipQueue();
+    return absl::OkStatus();
+  }
+  runners::Runner* runner = RunnerOf(t);
+  if (runner == nullptr) {
+    return fail(absl::StrCat(rc.type(), " is not available in this ocxd"));
+  }
+  if (auto f = st->full.find(runner); f != st->full.end()) {
+    wait(f->second.uid != uid ? "fair share (other users' turn)"
+         : f->second.priority > priority
+             ? absl::StrCat("priority (", c.account->user,
+                            "'s higher-priority evaluations first)")
+             : f->second.message);
+    walk.SkipQueue();
+    return absl::OkStatus();
+  }
+  const int gpus = HeldGpus(t);
+  if (std::string never = fair_.NeverFits(uid, gpus); !never.empty()) {
+    return fail(absl::StrCat("cannot run: ", never));
+  }
+  if (std::string blocked = fair_.Blocked(uid, gpus); !blocked.empty()) {
+    wait(blocked);
+    st->user_reasons[uid] = absl::StrCat("waiting: ", blocked);
+    walk.SkipUser();
+    return absl::OkStatus();
+  }
+  // Routed first: a task waiting for a replica costs no launch spec, and
+  // does not hold up the tasks behind it.
+  std::optional<ServerPools::Route> route;
+  if (!t.pool_id.empty()) {
+    const std::string failure = pools_->FailureOf(t.pool_id);
+    if (!failure.empty()) return fail(failure);
+    route = pools_->Pick(t.pool_id);
+    if (!route.has_value()) {
+      wait(absl::StrCat("model server (no ready replica of ",
+                        t.task.model_abbr(), ")"));
+      walk.SkipTask();
+      return absl::OkStatus();
     }
   }
+  runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
+  if (route.has_value()) spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
+  absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
+  if (!placed.ok()) {
+    if (RetryPolicy::IsPermanentPlacementError(placed.status())) {
+      return fail(absl::StrCat("cannot run on ", runner->backend(), ": ",
+                               placed.status().message()));
+    }
+    std::string message(placed.status().message());
+    wait(message);
+    st->full[runner] = FullRunner{uid, priority, std::move(message)};
+    walk.SkipQueue();
+    return absl::OkStatus();
+  }
+  spec.gpus = *placed;
+  // Counted as running first: the walk weighs the user with this task.
+  OCX_RETURN_IF_ERROR(RecordLaunch(&t, runner, std::move(spec),
+                                   route.has_value() ? route->replica_id : "",
+                                   now, out));
+  walk.Started();
   return absl::OkStatus();
+}
+
+void Dispatcher::PublishReasons(const ScheduleTurn& st) {
+  WaitReasons reasons;
+  fair_.ForEachUser([&](const Account& account, const UserQueues& queues) {
+    auto user = st.user_reasons.find(account.uid);
+    for (const auto& [key, queue] : queues) {
+      std::pair<std::string, int> id{queue.evaluation_id, key.stage};
+      auto own = st.queue_reasons.find(id);
+      if (own != st.queue_reasons.end()) {
+        reasons.emplace(std::move(id), own->second);
+      } else if (user != st.user_reasons.end()) {
+        reasons.emplace(std::move(id), user->second);
+      }
+    }
+  });
+  absl::MutexLock lock(&reasons_mu_);
+  pending_reasons_.swap(reasons);
 }
 
 absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,

@@ -44,6 +44,7 @@ absl::Status Dispatcher::RecoverState(int64_t now) {
     e.cancel_requested = r.evaluation.state() == Evaluation::CANCELLING;
     e.started = r.evaluation.state() != Evaluation::QUEUED;
     e.evaluation = std::move(r.evaluation);
+    e.account = AccountOf(e.evaluation);
     OCX_ASSIGN_OR_RETURN(e.pool_of_model,
                          pools_->AddEvaluation(e.evaluation, false, now));
   }
@@ -93,7 +94,7 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
   std::string id = r->task.id();
   Track(r->task);
   TaskEntry& t = tasks_.at(id);
-  ++evals_.at(t.task.evaluation_id()).running[t.task.stage()];
+  CountRunning(t, +1);
   if (!r->last_attempt.has_value() ||
       r->last_attempt->attempt.number() != t.task.attempt_count()) {
     // The attempt row is always committed with the task's LAUNCHING

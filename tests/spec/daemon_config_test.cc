@@ -78,6 +78,8 @@ TEST(DaemonConfigTest, GoodValues) {
       "max_resubmits: 0, log_interval_ms: 0, max_parallel: 8}",
       "dlc: {call_initial_backoff_ms: 5000}",
       "listen: 127.0.0.1:0",  // any free port; ocxd prints and records it
+      "fair_share: {user_max_running_tasks: 8, user_max_gpus: 4, users: "
+      "{alice: {max_running_tasks: 16}, bob: {max_gpus: 0}}}",
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateDaemonConfig(Load(yaml));
@@ -145,6 +147,16 @@ TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
       {"dlc: {call_initial_backoff_ms: 2000, call_max_backoff_ms: 10}",
        "dlc.call_max_backoff_ms: must be >= call_initial_backoff_ms (2000), "
        "got 10"},
+      {"fair_share: {user_max_running_tasks: -1}",
+       "fair_share.user_max_running_tasks: must be >= 0, got -1"},
+      {"fair_share: {user_max_gpus: -2}",
+       "fair_share.user_max_gpus: must be >= 0, got -2"},
+      {"fair_share: {users: {alice: {max_running_tasks: -1}}}",
+       "fair_share.users[\"alice\"].max_running_tasks: must be >= 0, got -1"},
+      {"fair_share: {users: {alice: {max_gpus: -1}}}",
+       "fair_share.users[\"alice\"].max_gpus: must be >= 0, got -1"},
+      {"fair_share: {users: {'': {max_gpus: 1}}}",
+       "fair_share.users[\"\"]: a user name must not be empty"},
       // The first problem in declaration order wins.
       {"listen: x\nlocal: {gpus: y}", usage + "\"x\""},
   };

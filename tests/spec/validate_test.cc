@@ -346,6 +346,11 @@ std::vector<BadCase> BadCases() {
        "'[1:2:3:4]'}}]",
        "datasets[0].reader_cfg.train_range: " + range_forms +
            ", got \"[1:2:3:4]\""},
+      // priority.
+      {WithBase("priority: 1001"),
+       "priority: must be between -1000 and 1000, got 1001"},
+      {WithBase("priority: -1001"),
+       "priority: must be between -1000 and 1000, got -1001"},
       // work_dir.
       {WithBase("work_dir: " + std::string(4097, 'w')),
        "work_dir: must be at most 4096 bytes, got 4097"},
