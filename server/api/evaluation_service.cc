@@ -12,7 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/api/grpc_status.h"
+#include "server/api/plan_page.h"
 #include "server/api/task_progress.h"
+#include "spec/limits.h"
 #include "summary/results_proto.h"
 #include "summary/summary_table.h"
 
@@ -78,6 +80,7 @@ namespace {
 // Planning reads the size cache and the output records from the store.
 SubmissionPolicy WithStore(SubmissionPolicy policy, store::Store* store) {
   if (policy.store == nullptr) policy.store = store;
+  policy.limits = spec::EffectiveLimits(policy.limits);
   return policy;
 }
 
@@ -103,9 +106,11 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
     Evaluation* resp) {
   absl::StatusOr<Identity> caller = Caller(*ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  SubmissionPolicy policy = policy_;
+  policy.caller = &*caller;
   absl::StatusOr<Submission> sub =
       PrepareSubmission(req->spec(), req->name(), req->request_id(),
-                        NewEvaluationId(), policy_, /*create_dirs=*/true);
+                        NewEvaluationId(), policy, /*create_dirs=*/true);
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
@@ -114,37 +119,47 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
 }
 
 grpc::Status EvaluationServiceImpl::PlanEvaluation(
-    grpc::ServerContext*, const ocx::v1::PlanEvaluationRequest* req,
+    grpc::ServerContext* ctx, const ocx::v1::PlanEvaluationRequest* req,
     ocx::v1::PlanEvaluationResponse* resp) {
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  // The page is checked before the (repeated) planning.
+  absl::StatusOr<PlanPageRequest> page = ReadPlanPageRequest(*req);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  SubmissionPolicy policy = policy_;
+  policy.caller = &*caller;
   absl::StatusOr<Submission> sub =
-      PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
+      PrepareSubmission(req->spec(), "", "", "dry-run", policy,
                         /*create_dirs=*/false);
   if (!sub.ok()) return ToGrpcStatus(sub.status());
-  resp->set_work_dir(sub->evaluation.work_dir());
-  int64_t samples = 0, cost = 0;
-  int reused = 0;
-  for (ocx::v1::Task& t : sub->tasks) {
-    if (t.state() == ocx::v1::Task::SUCCEEDED) ++reused;
-    if (t.stage() == ocx::v1::STAGE_INFER) {
-      for (const ocx::v1::TaskDataset& d : t.params().datasets()) {
-        samples += d.num_samples();
-        cost += d.cost();
-      }
-    }
-    *resp->add_tasks() = std::move(t);
-  }
-  resp->set_total_samples(samples);
-  resp->set_total_cost(cost);
-  resp->set_reused_tasks(reused);
-  return grpc::Status::OK;
+  return ToGrpcStatus(FillPlanPage(*std::move(sub), *req, *page,
+                                   policy_.limits.max_message_bytes(), resp));
 }
 
 grpc::Status EvaluationServiceImpl::GetEvaluation(
     grpc::ServerContext*, const ocx::v1::GetEvaluationRequest* req,
     Evaluation* resp) {
   absl::Status ok = RequireId(req->id(), "id");
+  if (ok.ok()) {
+    ok =
+        RequireKnown(ocx::v1::EvaluationView_descriptor(), req->view(), "view");
+  }
   if (!ok.ok()) return ToGrpcStatus(ok);
-  return Reply(store_->GetEvaluation(req->id()), resp);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  FitAnswer(req->view() == ocx::v1::EVALUATION_VIEW_BASIC, &*e);
+  *resp = *std::move(e);
+  return grpc::Status::OK;
+}
+
+void EvaluationServiceImpl::FitAnswer(bool basic, Evaluation* e) const {
+  // A spec stored before limits.max_spec_bytes may not fit in an answer.
+  if (e->has_spec() && (basic || static_cast<int64_t>(e->ByteSizeLong()) >
+                                     policy_.limits.max_message_bytes() -
+                                         spec::kAnswerOverheadBytes)) {
+    e->clear_spec();
+    e->set_spec_omitted(true);
+  }
 }
 
 grpc::Status EvaluationServiceImpl::ListEvaluations(
@@ -170,7 +185,11 @@ grpc::Status EvaluationServiceImpl::CancelEvaluation(
   absl::Status ok = RequireId(req->id(), "id");
   if (ok.ok()) ok = dispatcher_->Cancel(req->id());
   if (!ok.ok()) return ToGrpcStatus(ok);
-  return Reply(store_->GetEvaluation(req->id()), resp);
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  FitAnswer(/*basic=*/false, &*e);
+  *resp = *std::move(e);
+  return grpc::Status::OK;
 }
 
 grpc::Status EvaluationServiceImpl::WatchEvaluation(
@@ -233,8 +252,12 @@ grpc::Status EvaluationServiceImpl::ListTasks(
   absl::Status exists = store_->CheckEvaluationExists(req->evaluation_id());
   if (!exists.ok()) return ToGrpcStatus(exists);
   std::string next;
-  auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
-                                 req->stage(), *size, req->page_token(), &next);
+  // A page is cut below max_message_bytes too (an eval task of a dataset
+  // split in many parts lists every part's infer task in depends_on).
+  auto tasks = store_->ListTasks(
+      req->evaluation_id(), req->state(), req->stage(), *size,
+      req->page_token(), &next,
+      policy_.limits.max_message_bytes() - spec::kAnswerOverheadBytes);
   if (!tasks.ok()) return ToGrpcStatus(tasks.status());
   // Progress lives in the work dir: read only when some task runs.
   std::string work_dir;

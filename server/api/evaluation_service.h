@@ -68,6 +68,10 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   // and ReadTaskLog take both kinds of id (servers_service.cc).
   static bool IsReplica(const std::string& id);
 
+  // Leaves the spec out of `e` (spec_omitted) when `basic` or when it would
+  // make the answer larger than limits.max_message_bytes.
+  void FitAnswer(bool basic, ocx::v1::Evaluation* e) const;
+
   // The caller of `ctx`'s call, or the status to answer with.
   absl::StatusOr<Identity> Caller(const grpc::ServerContext& ctx) const;
 

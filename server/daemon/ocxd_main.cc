@@ -41,6 +41,7 @@
 #include "server/store/store.h"
 #include "serving/serve_config.h"
 #include "spec/daemon_config.h"
+#include "spec/limits.h"
 #include "summary/summary_files.h"
 
 namespace {
@@ -281,13 +282,18 @@ void InstallSigchldHandler(ocx::Waker* waker) {
 // The gRPC server on `address`, serving; `listening` says where.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const ocx::daemon::ListenAddress& address, grpc::Service* service,
-    std::string* listening) {
+    const ocx::v1::LimitSettings& limits, std::string* listening) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(64 * 1024 * 1024);
+  // A request above max_message_bytes is refused by gRPC
+  // (RESOURCE_EXHAUSTED) from its length, before it is buffered; one
+  // between max_spec_bytes and that gets the message naming the limit
+  // (docs/security.md).
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(limits.max_message_bytes()));
+  builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes()));
   int bound_port = 0;
   builder.AddListeningPort(address.grpc_target,
                            grpc::InsecureServerCredentials(), &bound_port);
@@ -357,6 +363,7 @@ absl::Status Run(const Flags& flags) {
   policy.task_program = options.task_program;
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
+  policy.limits = ocx::spec::EffectiveLimits(config.limits());
   // Until the listeners identify callers (docs/security.md), every caller
   // is the daemon's own account: the socket is 0600.
   OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
@@ -367,8 +374,9 @@ absl::Status Run(const Flags& flags) {
         return daemon_identity;
       });
   std::string listening;
-  OCX_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
-                       StartServer(address, &service, &listening));
+  OCX_ASSIGN_OR_RETURN(
+      std::unique_ptr<grpc::Server> server,
+      StartServer(address, &service, policy.limits, &listening));
   // Recorded for clients and harnesses that started ocxd on port 0; the
   // startup line below carries the same address after "listening on ".
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);

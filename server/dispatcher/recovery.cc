@@ -116,7 +116,7 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
       spec.env["OCX_OPENAI_API_BASE"] = *url;
     }
   }
-  absl::Status ok = WriteTaskJson(t.task.params());
+  absl::Status ok = WriteTaskJson(t.task.params(), SpecOf(t));
   runners::Runner* runner = RunnerOfAttempt(t);
   if (ok.ok() && runner == nullptr) {
     ok = absl::FailedPreconditionError(

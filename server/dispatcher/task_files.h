@@ -39,7 +39,10 @@ std::optional<ocx::v1::TaskError> ReadTaskError(const std::string& attempt_dir);
 
 // Writes the task's task.json (proto JSON, original field names) unless it
 // exists: it is written once, before the first attempt, and never changes.
-absl::Status WriteTaskJson(const ocx::v1::TaskParams& params);
+// Params stored by reference are expanded from `spec` (the evaluation's
+// stored spec) first, so task.json always carries the full configs.
+absl::Status WriteTaskJson(const ocx::v1::TaskParams& params,
+                           const ocx::v1::EvaluationSpec& spec);
 
 }  // namespace ocx::server
 
