@@ -288,9 +288,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // A request above max_message_bytes is refused by gRPC
-  // (RESOURCE_EXHAUSTED) from its length, before it is buffered; one
-  // between max_spec_bytes and that gets the message naming the limit
-  // (docs/security.md).
+  // (RESOURCE_EXHAUSTED) and never parsed; one between max_spec_bytes and
+  // that gets the message naming the limit (docs/security.md).
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(limits.max_message_bytes()));
   builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes()));
