@@ -5,6 +5,7 @@
 #   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
+#   bench_spec_storage
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
@@ -31,7 +32,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory plan)
+benches=(dispatch submit memory plan spec_storage)
 declare -A result status
 for b in "${benches[@]}"; do
   exe=$build/bin/bench_$b
@@ -103,6 +104,13 @@ row plan plan_s "<" 1 \
 row plan commit_s "<" 3 \
   "commit those tasks in one transaction < 3 s" \
   "NaivePartitioner, same task count, $(value plan naive_commit_s) s (per-task ratio $(value plan ratio_commit_per_task))"
+
+row spec_storage plan_hwm_mb "<" 150 \
+  "plan 117,200 tasks with VmHWM < 150 MB" \
+  "$(value spec_storage plan_tasks) tasks; holding expanded params as before $(value spec_storage plan_hwm_mb_before) MB (x$(value spec_storage ratio_plan_hwm))"
+row spec_storage ratio_db ">=" 5 \
+  "100 models x 50 datasets: database bytes before/now >= 5" \
+  "$(value spec_storage db_mb_before) MB -> $(value spec_storage db_mb_now) MB; params x$(value spec_storage ratio_params)"
 
 echo "==== summary"
 {

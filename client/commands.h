@@ -29,6 +29,7 @@
 #include "client/format.h"
 #include "client/rpc_client.h"
 #include "client/server_address.h"
+#include "spec/limits.h"
 
 namespace ocx::client {
 
@@ -80,6 +81,9 @@ struct SubmitOptions {
   // The client's working directory: FILE and a relative spec.work_dir are
   // made absolute against it. Empty: getcwd().
   std::string cwd;
+  // A spec file (or its encoding) larger than this is refused before it is
+  // read (ocxd's limits.max_spec_bytes; spec/limits.h).
+  int64_t max_spec_bytes = spec::kDefaultMaxSpecBytes;
 };
 
 // Loads the spec, expands {config_dir}, makes work_dir absolute (against

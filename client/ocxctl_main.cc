@@ -123,6 +123,9 @@ Command AddSubmit(CLI::App* app) {
                      "with the same key returns the same evaluation");
   submit->add_flag("--dry-run", options->dry_run,
                    "print the task plan; store nothing");
+  submit->add_option("--max-spec-bytes", options->max_spec_bytes,
+                     "refuse a spec larger than this before sending it; "
+                     "match ocxd's limits.max_spec_bytes (default 1048576)");
   // -o is a global option: list here what each form prints for submit.
   submit->footer(
       "Output (-o, before or after submit):\n"

@@ -20,15 +20,17 @@ class CsvScanner : public SampleScanner {
   absl::Status Feed(absl::string_view chunk) override {
     for (char c : chunk) {
       if (bom_.Next(c) == BomSkipper::Result::kSkip) continue;
+      ++column_;
       Step(c);
+      if (c == '\n') column_ = 0;
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<int64_t> Finish() override {
     if (in_quotes_ && !quote_pending_) {
-      return LineError(quote_line_,
-                       "a quoted field opened here is never closed");
+      return PositionError(quote_line_, quote_column_,
+                           "a quoted field opened here is never closed");
     }
     if (has_content_) EndRecord();
     return records_ > 0 ? records_ - 1 : 0;
@@ -68,6 +70,7 @@ class CsvScanner : public SampleScanner {
         if (field_start_) {
           in_quotes_ = true;
           quote_line_ = line_;
+          quote_column_ = column_;
         } else {
           Keep(c);  // a stray quote is part of the field, as in Python
         }
@@ -131,6 +134,8 @@ class CsvScanner : public SampleScanner {
   bool in_quotes_ = false;
   bool quote_pending_ = false;
   int64_t quote_line_ = 1;
+  int64_t column_ = 0;  // byte column of the byte being stepped
+  int64_t quote_column_ = 0;
   // Building rows (only with rows_).
   int64_t record_line_ = 1;
   std::string field_;

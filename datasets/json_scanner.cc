@@ -21,15 +21,23 @@ using ::google::protobuf::Value;
 // keeps: bounded so that counting needs constant memory.
 constexpr size_t kMaxLiteral = 1024;
 constexpr size_t kMaxKey = 1024;
-// How much of a bad literal a message quotes.
-constexpr size_t kQuotedLiteral = 64;
 
+// A character as an error names it: JSON punctuation by itself, anything
+// else by its kind only. Messages never quote the file's content beyond
+// that (it may be a file the caller could not read, docs/security.md).
 std::string Describe(char c) {
   if (c == '\n') return "end of line";
-  if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-    return absl::StrCat("byte 0x", absl::Hex(static_cast<unsigned char>(c)));
+  if (absl::StrContains("{}[],:\"", c)) {
+    return absl::StrCat("'", std::string(1, c), "'");
   }
-  return absl::StrCat("'", std::string(1, c), "'");
+  if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+    return "a control character";
+  }
+  if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
+    return "a letter or digit";
+  }
+  return static_cast<unsigned char>(c) >= 0x80 ? "a non-ASCII byte"
+                                               : "a punctuation character";
 }
 
 bool IsJsonSpace(char c) {
@@ -178,18 +186,27 @@ class JsonScanner : public SampleScanner {
         split_setting_(split_setting),
         rows_(rows) {}
 
+  // INVALID_ARGUMENT at the byte being stepped.
+  absl::Status Here(absl::string_view problem) const {
+    return PositionError(line_, column_, problem);
+  }
+
   absl::Status Feed(absl::string_view chunk) override {
     for (char c : chunk) {
       switch (bom_.Next(c)) {
         case BomSkipper::Result::kSkip:
           continue;
         case BomSkipper::Result::kBrokenBom:
-          return LineError(line_, "invalid byte at the start of the file");
+          return Here("invalid byte at the start of the file");
         case BomSkipper::Result::kByte:
           break;
       }
+      ++column_;
       OCX_RETURN_IF_ERROR(Step(c));
-      if (c == '\n') ++line_;
+      if (c == '\n') {
+        ++line_;
+        column_ = 0;
+      }
     }
     return absl::OkStatus();
   }
@@ -267,8 +284,7 @@ class JsonScanner : public SampleScanner {
       case Expect::kKey:
         if (c == '}' && expect_ == Expect::kKeyOrClose) return Close(c);
         if (c != '"') {
-          return LineError(
-              line_, absl::StrCat("expected a string key, got ", Describe(c)));
+          return Here(absl::StrCat("expected a string key, got ", Describe(c)));
         }
         in_string_ = true;
         string_is_key_ = true;
@@ -277,8 +293,7 @@ class JsonScanner : public SampleScanner {
         return absl::OkStatus();
       case Expect::kColon:
         if (c != ':') {
-          return LineError(line_,
-                           absl::StrCat("expected ':', got ", Describe(c)));
+          return Here(absl::StrCat("expected ':', got ", Describe(c)));
         }
         expect_ = Expect::kValue;
         return absl::OkStatus();
@@ -288,21 +303,20 @@ class JsonScanner : public SampleScanner {
 
   absl::Status AfterValue(char c) {
     if (stack_.empty()) {
-      return LineError(line_, lines_
-                                  ? absl::StrCat("unexpected ", Describe(c),
-                                                 " after the line's JSON "
-                                                 "value (one value per line)")
-                                  : absl::StrCat("unexpected ", Describe(c),
-                                                 " after the JSON value"));
+      return Here(lines_ ? absl::StrCat("unexpected ", Describe(c),
+                                        " after the line's JSON "
+                                        "value (one value per line)")
+                         : absl::StrCat("unexpected ", Describe(c),
+                                        " after the JSON value"));
     }
     if (c == ',') {
       expect_ = stack_.back() == '[' ? Expect::kValue : Expect::kKey;
       return absl::OkStatus();
     }
     if (c == ']' || c == '}') return Close(c);
-    return LineError(line_, absl::StrCat("expected ',' or '",
-                                         stack_.back() == '[' ? "]" : "}",
-                                         "', got ", Describe(c)));
+    return Here(absl::StrCat("expected ',' or '",
+                             stack_.back() == '[' ? "]" : "}", "', got ",
+                             Describe(c)));
   }
 
   // Whether a value starting at depth stack_.size() is a sample; keeps the
@@ -315,8 +329,8 @@ class JsonScanner : public SampleScanner {
         return true;
       }
       if (top_done_) {
-        return LineError(line_, absl::StrCat("unexpected ", Describe(c),
-                                             " after the JSON value"));
+        return Here(
+            absl::StrCat("unexpected ", Describe(c), " after the JSON value"));
       }
       top_kind_ = c;
       return false;
@@ -367,12 +381,12 @@ class JsonScanner : public SampleScanner {
     }
     if (IsLiteralChar(c)) {
       in_literal_ = true;
+      literal_column_ = column_;
       literal_too_long_ = false;
       literal_.assign(1, c);
       return absl::OkStatus();
     }
-    return LineError(line_,
-                     absl::StrCat("expected a JSON value, got ", Describe(c)));
+    return Here(absl::StrCat("expected a JSON value, got ", Describe(c)));
   }
 
   // Where the sample's next value goes: the sample itself, the next element
@@ -391,9 +405,8 @@ class JsonScanner : public SampleScanner {
   absl::Status Close(char c) {
     char open = stack_.back();
     if ((open == '[') != (c == ']')) {
-      return LineError(
-          line_, absl::StrCat("'", std::string(1, c), "' does not close '",
-                              std::string(1, open), "'"));
+      return Here(absl::StrCat("'", std::string(1, c), "' does not close '",
+                               std::string(1, open), "'"));
     }
     stack_.pop_back();
     if (in_sample_) open_.pop_back();
@@ -421,14 +434,14 @@ class JsonScanner : public SampleScanner {
   absl::Status EndLiteral() {
     in_literal_ = false;
     if (literal_too_long_) {
-      return LineError(line_, absl::StrCat("a JSON literal longer than ",
-                                           kMaxLiteral, " characters"));
+      return PositionError(line_, literal_column_,
+                           absl::StrCat("a JSON literal longer than ",
+                                        kMaxLiteral, " characters"));
     }
     if (!IsValidLiteral(literal_)) {
-      const bool cut = literal_.size() > kQuotedLiteral;
-      return LineError(line_, absl::StrCat("invalid JSON literal \"",
-                                           literal_.substr(0, kQuotedLiteral),
-                                           cut ? "...\"" : "\""));
+      return PositionError(line_, literal_column_,
+                           "invalid JSON literal (not a number, true, false "
+                           "or null)");
     }
     if (target_ != nullptr) SetLiteral(literal_, target_);
     return ValueDone();
@@ -437,7 +450,7 @@ class JsonScanner : public SampleScanner {
   absl::Status StringChar(char c) {
     if (hex_left_ > 0) {
       if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-        return LineError(line_, "invalid \\u escape in a string");
+        return Here("invalid \\u escape in a string");
       }
       --hex_left_;
       const char lower = absl::ascii_tolower(static_cast<unsigned char>(c));
@@ -452,9 +465,9 @@ class JsonScanner : public SampleScanner {
         hex_left_ = 4;
         hex_value_ = 0;
       } else if (!absl::StrContains("\"\\/bfnrt", c)) {
-        return LineError(line_,
-                         absl::StrCat("invalid escape \\", std::string(1, c),
-                                      " in a string"));
+        return Here(
+            "invalid escape in a string (known: \\\" \\\\ \\/ \\b \\f "
+            "\\n \\r \\t \\uXXXX)");
       } else if (in_sample_) {
         text_.Append(Unescape(c));
       }
@@ -463,11 +476,10 @@ class JsonScanner : public SampleScanner {
     }
     if (c == '"') return EndString();
     if (c == '\n') {
-      return LineError(line_, "unterminated string (a line ends inside it)");
+      return Here("unterminated string (a line ends inside it)");
     }
     if (static_cast<unsigned char>(c) < 0x20) {
-      return LineError(line_, absl::StrCat("control character ", Describe(c),
-                                           " inside a string"));
+      return Here("a control character inside a string (escape it)");
     }
     if (c == '\\') {
       escape_ = true;
@@ -498,10 +510,10 @@ class JsonScanner : public SampleScanner {
   // Lines mode: the end of a line (or of the file).
   absl::Status EndLine() {
     if (!stack_.empty()) {
-      return LineError(line_,
-                       "the JSON value is not complete at the end of the line "
-                       "(each line of a JSON Lines file holds one whole "
-                       "value)");
+      return Here(
+          "the JSON value is not complete at the end of the line "
+          "(each line of a JSON Lines file holds one whole "
+          "value)");
     }
     if (line_has_value_) ++count_;
     line_has_value_ = false;
@@ -514,6 +526,10 @@ class JsonScanner : public SampleScanner {
   const std::string split_setting_;
   ScannedRows* const rows_;  // nullptr: count only
   int64_t line_ = 1;
+  // Byte column (1-based) of the byte being stepped, and of the literal
+  // being read.
+  int64_t column_ = 0;
+  int64_t literal_column_ = 0;
   int64_t count_ = 0;
   BomSkipper bom_;
   Expect expect_ = Expect::kValue;

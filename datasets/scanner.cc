@@ -22,6 +22,12 @@ absl::Status LineError(int64_t line, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", problem));
 }
 
+absl::Status PositionError(int64_t line, int64_t column,
+                           absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("line ", line, ":", column, ": ", problem));
+}
+
 absl::Status NameTheFile(const std::string& path, DatasetFormat format,
                          const absl::Status& status) {
   absl::string_view message = status.message();

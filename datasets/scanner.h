@@ -64,7 +64,8 @@ std::unique_ptr<SampleScanner> MakeScanner(
 // Scans the file at `path` in 1 MiB reads. Errors name the file:
 //   "cannot read <path>: <strerror>" with the code errno suggests
 //   (NOT_FOUND for a missing file);
-//   INVALID_ARGUMENT "<path>:<line>: <problem> (<format>)" when malformed.
+//   INVALID_ARGUMENT "<path>:<line>[:<column>]: <problem> (<format>)" when
+//   malformed, never quoting the file's content.
 absl::StatusOr<int64_t> ScanFile(const std::string& path, DatasetFormat format,
                                  SampleScanner* scanner);
 
@@ -73,8 +74,15 @@ absl::StatusOr<int64_t> ScanFile(const std::string& path, DatasetFormat format,
 // "line <n>: <problem>" as INVALID_ARGUMENT.
 absl::Status LineError(int64_t line, absl::string_view problem);
 
-// A scanner's INVALID_ARGUMENT "line <n>: <problem>" as ScanFile words it:
-// "<path>:<n>: <problem> (<format>)".
+// "line <n>:<column>: <problem>" as INVALID_ARGUMENT; column counts bytes
+// from 1.
+absl::Status PositionError(int64_t line, int64_t column,
+                           absl::string_view problem);
+
+// A scanner's INVALID_ARGUMENT "line <n>[:<column>]: <problem>" as ScanFile
+// words it: "<path>:<n>[:<column>]: <problem> (<format>)". Problems never
+// quote the file's content (only JSON punctuation, and names the spec
+// gave): the daemon reads files for callers who may not read them.
 absl::Status NameTheFile(const std::string& path, DatasetFormat format,
                          const absl::Status& status);
 

@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/task_params.h"
 #include "common/work_dir_layout.h"
 #include "partitioners/fingerprint.h"
 #include "partitioners/partitioner.h"
+#include "spec/limits.h"
 
 namespace ocx::partitioners {
 namespace {
@@ -103,6 +105,13 @@ class StagePlanner {
     if (!planned.ok()) return planned.status();
     p_ = *std::move(planned);
     OCX_RETURN_IF_ERROR(CheckPartNames(p_, field));
+    // Refused before a task is built: a too-large plan costs its
+    // partitioning only.
+    if (options.max_tasks > 0) {
+      OCX_RETURN_IF_ERROR(spec::CheckTaskCount(
+          static_cast<int64_t>(out_->size() + p_.tasks.size()),
+          options.max_tasks, /*at_least=*/infer_));
+    }
     HashInputs();
     out_->reserve(out_->size() + p_.tasks.size());
     int index = 0;
@@ -155,8 +164,9 @@ class StagePlanner {
     params->set_task_id(t.id());
     params->set_stage(stage_);
     params->set_work_dir(work_dir_);
-    *params->mutable_model() = model;
-    *params->mutable_task() = cfg_.runner().task();
+    // Configs by reference (common/task_params.h): the spec holds them once.
+    *params->mutable_model() = ModelStub(model);
+    params->mutable_refs()->set_model(state_->model_index.at(&model));
     int gpus = infer_ ? model.run_cfg().num_gpus() : 0;
     std::vector<std::string> output_fps;
     // Producer task indices, in first-seen order, each once.
@@ -171,7 +181,14 @@ class StagePlanner {
       if (!infer_) gpus = std::max(gpus, d.config().eval_cfg().num_gpus());
       params->add_output_fingerprints(fp);
       output_fps.push_back(std::move(fp));
-      *params->add_datasets() = d;
+      ocx::v1::TaskDataset* td = params->add_datasets();
+      *td->mutable_config() = DatasetStub(d.config());
+      td->set_base_abbr(d.base_abbr());
+      td->set_part(d.part());
+      td->set_num_parts(d.num_parts());
+      td->set_num_samples(d.num_samples());
+      td->set_cost(d.cost());
+      params->mutable_refs()->add_datasets(part_dataset_[k]);
     }
     params->set_fingerprint(TaskFingerprint(stage_, output_fps));
     t.set_num_gpus(gpus);

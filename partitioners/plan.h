@@ -33,6 +33,10 @@ struct PlanOptions {
   // spec.datasets(); 0 means unknown. Must be known for every dataset when
   // NeedsDatasetSizes(spec); may be empty otherwise.
   std::vector<int64_t> num_samples;
+  // Most tasks the plan may have (both stages); 0: no limit. A larger plan
+  // is INVALID_ARGUMENT naming the count and the limit, refused after the
+  // stage's partitioning and before its tasks are built.
+  int64_t max_tasks = 0;
 };
 
 // Whether the spec's partitioners need dataset sizes (SizePartitioner in
@@ -43,7 +47,9 @@ bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec);
 // Tasks in PENDING (with dependencies) or READY state, ids
 // "<eval_id>-infer-<i>" / "<eval_id>-eval-<i>", params filled (work_dir,
 // datasets with sample counts and costs, expected outputs with their
-// fingerprints, required inputs, task config), max_attempts = retry + 1.
+// fingerprints, required inputs), max_attempts = retry + 1. The params'
+// model, dataset and task configs are references into `spec`
+// (TaskParams.refs; common/task_params.h ExpandTaskParams fills them in).
 // `spec` must be validated with defaults applied. INVALID_ARGUMENT when
 // two dataset parts would write the same output (a dataset named like
 // another's part, "gsm8k_0"), or for sizes the partitioner cannot honour;

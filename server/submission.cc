@@ -12,12 +12,14 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/fnv1a.h"
+#include "common/read_access.h"
 #include "common/status_macros.h"
 #include "common/work_dir_layout.h"
 #include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
 #include "server/confinement.h"
 #include "serving/serve_config.h"
+#include "spec/limits.h"
 #include "spec/validate.h"
 
 namespace ocx::server {
@@ -93,6 +95,19 @@ absl::Status CheckServe(const ocx::v1::EvaluationSpec& spec,
           ": model servers run under `ocx-task serve`, which this ocxd "
           "does not have; set task_program in the daemon config"));
     }
+  }
+  return absl::OkStatus();
+}
+
+// Planning counts the files of datasets without a size: each must be one
+// the caller could read itself.
+absl::Status CheckDatasetsReadable(const ocx::v1::EvaluationSpec& spec,
+                                   const Identity& caller) {
+  for (int i = 0; i < spec.datasets_size(); ++i) {
+    const ocx::v1::DatasetConfig& d = spec.datasets(i);
+    if (d.size() > 0 || d.path().empty() || d.path()[0] != '/') continue;
+    OCX_RETURN_IF_ERROR(CheckCallerMayRead(
+        caller, d.path(), absl::StrCat("datasets[", i, "].path")));
   }
   return absl::OkStatus();
 }
@@ -204,6 +219,10 @@ absl::StatusOr<Submission> PrepareSubmission(
   if (request_id.size() > 128) {
     return absl::InvalidArgumentError("request_id: at most 128 characters");
   }
+  const ocx::v1::LimitSettings limits = spec::EffectiveLimits(policy.limits);
+  OCX_RETURN_IF_ERROR(
+      spec::CheckSpecSize("spec", static_cast<int64_t>(input.ByteSizeLong()),
+                          limits.max_spec_bytes()));
   OCX_RETURN_IF_ERROR(spec::ValidateEvaluationSpec(input));
   ocx::v1::EvaluationSpec spec = input;
   spec::ApplyDefaults(&spec);
@@ -225,12 +244,16 @@ absl::StatusOr<Submission> PrepareSubmission(
       return cached.ok() ? *cached : std::nullopt;
     };
   }
+  const bool count_files = partitioners::NeedsDatasetSizes(spec);
+  if (count_files && policy.caller != nullptr) {
+    OCX_RETURN_IF_ERROR(CheckDatasetsReadable(spec, *policy.caller));
+  }
   OCX_ASSIGN_OR_RETURN(
       partitioners::ResolvedSizes sizes,
-      partitioners::ResolveDatasetSizes(
-          spec, partitioners::NeedsDatasetSizes(spec), lookup));
+      partitioners::ResolveDatasetSizes(spec, count_files, lookup));
   partitioners::PlanOptions plan_options;
   plan_options.num_samples = std::move(sizes.selected);
+  plan_options.max_tasks = limits.max_tasks_per_evaluation();
   OCX_ASSIGN_OR_RETURN(
       std::vector<ocx::v1::Task> tasks,
       partitioners::PlanTasks(spec, eval_id, work_dir, plan_options));

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/identity.h"
+#include "ocx/v1/daemon_config.pb.h"
 #include "ocx/v1/spec.pb.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
@@ -42,12 +44,23 @@ struct SubmissionPolicy {
   // Read for the dataset size cache and the output fingerprints (keyed
   // reuse). Null: files are counted every time and nothing is reused.
   store::Store* store = nullptr;
+  // Input limits (spec/limits.h); unset fields take their defaults.
+  ocx::v1::LimitSettings limits;
+  // Who asks. Planning reads a dataset file only when this identity could
+  // read it itself (common/read_access.h); null: no check (tests, tools,
+  // and a daemon whose only caller is its own account).
+  const Identity* caller = nullptr;
 };
 
 // INVALID_ARGUMENT "<field path>: <problem>" for bad input (including a
-// malformed dataset file, with its line, and a test_range that selects
-// nothing), FAILED_PRECONDITION when this daemon cannot run it (too many
-// GPUs, no ocx-task, a dataset file it cannot read). `create_dirs` asks the
+// spec above limits.max_spec_bytes, checked first, a plan above
+// limits.max_tasks_per_evaluation, a malformed dataset file, with its line
+// and column but none of its content, and a test_range that selects
+// nothing), PERMISSION_DENIED naming the field and path when the caller
+// may not read a dataset file planning would read (nothing is read then),
+// FAILED_PRECONDITION when this daemon cannot run it (too many GPUs, no
+// ocx-task, a dataset file it cannot read). Task params come with their
+// configs by reference (TaskParams.refs). `create_dirs` asks the
 // dispatcher to make the work dir when it stores the evaluation (Create;
 // not Plan); nothing is made here. With a request_id, the Submission
 // carries a hash of the request (spec and name) for the retry check. Tasks

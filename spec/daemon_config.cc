@@ -16,6 +16,7 @@
 #include "runners/local/config.h"
 #include "runners/slurm/config.h"
 #include "serving/serve_config.h"
+#include "spec/limits.h"
 #include "spec/yaml_to_proto.h"
 #include "yaml-cpp/yaml.h"
 
@@ -217,6 +218,7 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
       CheckAtLeastZero("serving.probe_timeout_ms",
                        int64_t{config.serving().probe_timeout_ms()}));
   OCX_RETURN_IF_ERROR(ValidateFairShare(config.fair_share()));
+  OCX_RETURN_IF_ERROR(ValidateLimits(config.limits()));
   return absl::OkStatus();
 }
 

@@ -37,6 +37,7 @@ absl::StatusOr<ocx::v1::DaemonConfig> LoadDaemonConfigFile(
 //   database, work_root, lock_file, task_program: no NUL
 //   local, dlc, slurm: each runner's ValidateSettings
 //               (runners/<backend>/config.h)
+//   limits      spec/limits.h ValidateLimits
 absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config);
 
 }  // namespace ocx::spec

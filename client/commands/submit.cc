@@ -2,6 +2,7 @@
 // then plan it (--dry-run) or create it, and optionally watch it.
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <random>
@@ -15,6 +16,7 @@
 #include "client/commands/watch.h"
 #include "common/file_util.h"
 #include "spec/evaluation_spec.h"
+#include "spec/limits.h"
 #include "spec/validate.h"
 
 namespace ocx::client {
@@ -31,9 +33,26 @@ std::string CurrentDir() {
 // The spec of `options.file`, ready to send: {config_dir} expanded, paths
 // made absolute, validated; otherwise the message to print.
 absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
+  // Refused before it is read, as ocxd would refuse it after sending.
+  struct stat st;
+  if (stat(options.file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    absl::Status size = spec::CheckSpecSize(
+        "spec", static_cast<int64_t>(st.st_size), options.max_spec_bytes);
+    if (!size.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options.file, ": ", size.message()));
+    }
+  }
   absl::StatusOr<v1::EvaluationSpec> spec =
       spec::LoadEvaluationSpecFile(options.file);
   if (!spec.ok()) return spec.status();
+  if (absl::Status size = spec::CheckSpecSize(
+          "spec", static_cast<int64_t>(spec->ByteSizeLong()),
+          options.max_spec_bytes);
+      !size.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.file, ": ", size.message()));
+  }
   const std::string cwd = options.cwd.empty() ? CurrentDir() : options.cwd;
   std::string config_dir = AbsolutePath(options.file, cwd);
   config_dir.resize(config_dir.rfind('/'));
@@ -64,6 +83,38 @@ absl::StatusOr<Evaluation> CreateWithRetries(
     absl::SleepFor(backoff);
     backoff *= 2;
   }
+}
+
+// The whole plan, page after page (a big plan does not fit in one answer).
+// Tables need only the tasks' shape (TASK_VIEW_BASIC); json and yaml print
+// the expanded params, as before paging existed.
+absl::StatusOr<v1::PlanEvaluationResponse> PlanAllPages(
+    const CommandContext& ctx, const v1::EvaluationSpec& spec) {
+  v1::PlanEvaluationRequest request;
+  *request.mutable_spec() = spec;
+  const bool structured =
+      ctx.format == OutputFormat::kJson || ctx.format == OutputFormat::kYaml;
+  request.set_view(structured ? v1::TASK_VIEW_FULL : v1::TASK_VIEW_BASIC);
+  v1::PlanEvaluationResponse all;
+  for (bool first = true;; first = false) {
+    absl::StatusOr<v1::PlanEvaluationResponse> page =
+        ctx.client->PlanEvaluation(request);
+    if (!page.ok()) return page.status();
+    if (first) {
+      all = *std::move(page);
+    } else {
+      for (v1::Task& t : *page->mutable_tasks()) {
+        *all.add_tasks() = std::move(t);
+      }
+      all.set_next_page_token(page->next_page_token());
+    }
+    if (all.next_page_token().empty()) break;
+    request.set_page_token(all.next_page_token());
+  }
+  // What the output showed before plans were paged.
+  all.clear_next_page_token();
+  all.clear_total_tasks();
+  return all;
 }
 
 }  // namespace
@@ -145,10 +196,7 @@ int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
   };
 
   if (options.dry_run) {
-    v1::PlanEvaluationRequest request;
-    *request.mutable_spec() = *spec;
-    absl::StatusOr<v1::PlanEvaluationResponse> plan =
-        ctx.client->PlanEvaluation(request);
+    absl::StatusOr<v1::PlanEvaluationResponse> plan = PlanAllPages(ctx, *spec);
     if (!plan.ok()) return fail(plan.status());
     *ctx.out << FormatPlan(*plan, Render(ctx)) << std::flush;
     return kExitOk;

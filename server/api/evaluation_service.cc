@@ -14,7 +14,9 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/api/grpc_status.h"
+#include "server/api/plan_page.h"
 #include "server/api/task_progress.h"
+#include "spec/limits.h"
 #include "summary/results_proto.h"
 #include "summary/summary_table.h"
 
@@ -80,6 +82,7 @@ namespace {
 // Planning reads the size cache and the output records from the store.
 SubmissionPolicy WithStore(SubmissionPolicy policy, store::Store* store) {
   if (policy.store == nullptr) policy.store = store;
+  policy.limits = spec::EffectiveLimits(policy.limits);
   return policy;
 }
 
@@ -146,8 +149,10 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::Status may = AuthorizeSubmit(*caller, "submit evaluations", access_);
   if (!may.ok()) return ToGrpcStatus(may);
+  SubmissionPolicy policy = policy_;
+  policy.caller = &*caller;
   absl::StatusOr<Submission> sub = PrepareSubmission(
-      req->spec(), req->name(), req->request_id(), NewEvaluationId(), policy_,
+      req->spec(), req->name(), req->request_id(), NewEvaluationId(), policy,
       /*create_dirs=*/true, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
@@ -160,34 +165,24 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
 grpc::Status EvaluationServiceImpl::PlanEvaluation(
     grpc::ServerContext* ctx, const ocx::v1::PlanEvaluationRequest* req,
     ocx::v1::PlanEvaluationResponse* resp) {
-  // Planning reads the files the spec names, with the daemon's rights: the
-  // same rule as submitting.
+  // Planning reads the files the spec names: the same rule as submitting,
+  // and the caller's own read rights (SubmissionPolicy::caller).
   absl::StatusOr<Identity> caller = Caller(*ctx);
   absl::Status may = caller.ok()
                          ? AuthorizeSubmit(*caller, "plan evaluations", access_)
                          : caller.status();
   if (!may.ok()) return ToGrpcStatus(may);
+  // The page is checked before the (repeated) planning.
+  absl::StatusOr<PlanPageRequest> page = ReadPlanPageRequest(*req);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  SubmissionPolicy policy = policy_;
+  policy.caller = &*caller;
   absl::StatusOr<Submission> sub =
-      PrepareSubmission(req->spec(), "", "", "dry-run", policy_,
+      PrepareSubmission(req->spec(), "", "", "dry-run", policy,
                         /*create_dirs=*/false, OwnerOf(*caller));
   if (!sub.ok()) return ToGrpcStatus(sub.status());
-  resp->set_work_dir(sub->evaluation.work_dir());
-  int64_t samples = 0, cost = 0;
-  int reused = 0;
-  for (ocx::v1::Task& t : sub->tasks) {
-    if (t.state() == ocx::v1::Task::SUCCEEDED) ++reused;
-    if (t.stage() == ocx::v1::STAGE_INFER) {
-      for (const ocx::v1::TaskDataset& d : t.params().datasets()) {
-        samples += d.num_samples();
-        cost += d.cost();
-      }
-    }
-    *resp->add_tasks() = std::move(t);
-  }
-  resp->set_total_samples(samples);
-  resp->set_total_cost(cost);
-  resp->set_reused_tasks(reused);
-  return grpc::Status::OK;
+  return ToGrpcStatus(FillPlanPage(*std::move(sub), *req, *page,
+                                   policy_.limits.max_message_bytes(), resp));
 }
 
 grpc::Status EvaluationServiceImpl::GetEvaluation(
@@ -195,12 +190,29 @@ grpc::Status EvaluationServiceImpl::GetEvaluation(
     Evaluation* resp) {
   absl::StatusOr<Identity> caller = Caller(*ctx);
   absl::Status ok = caller.ok() ? RequireId(req->id(), "id") : caller.status();
+  if (ok.ok()) {
+    ok =
+        RequireKnown(ocx::v1::EvaluationView_descriptor(), req->view(), "view");
+  }
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
-  if (e.ok()) ok = Authorize(*caller, *e, "see it");
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  ok = Authorize(*caller, *e, "see it");
   if (!ok.ok()) return ToGrpcStatus(ok);
-  if (e.ok()) FillOwner(&*e);
-  return Reply(std::move(e), resp);
+  FillOwner(&*e);
+  FitAnswer(req->view() == ocx::v1::EVALUATION_VIEW_BASIC, &*e);
+  *resp = *std::move(e);
+  return grpc::Status::OK;
+}
+
+void EvaluationServiceImpl::FitAnswer(bool basic, Evaluation* e) const {
+  // A spec stored before limits.max_spec_bytes may not fit in an answer.
+  if (e->has_spec() && (basic || static_cast<int64_t>(e->ByteSizeLong()) >
+                                     policy_.limits.max_message_bytes() -
+                                         spec::kAnswerOverheadBytes)) {
+    e->clear_spec();
+    e->set_spec_omitted(true);
+  }
 }
 
 grpc::Status EvaluationServiceImpl::ListEvaluations(
@@ -239,8 +251,11 @@ grpc::Status EvaluationServiceImpl::CancelEvaluation(
                   : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
-  if (e.ok()) FillOwner(&*e);
-  return Reply(std::move(e), resp);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  FillOwner(&*e);
+  FitAnswer(/*basic=*/false, &*e);
+  *resp = *std::move(e);
+  return grpc::Status::OK;
 }
 
 grpc::Status EvaluationServiceImpl::WatchEvaluation(
@@ -309,8 +324,12 @@ grpc::Status EvaluationServiceImpl::ListTasks(
       PageSize(req->page_size(), 500, 10000, "page_size");
   if (!size.ok()) return ToGrpcStatus(size.status());
   std::string next;
-  auto tasks = store_->ListTasks(req->evaluation_id(), req->state(),
-                                 req->stage(), *size, req->page_token(), &next);
+  // A page is cut below max_message_bytes too (an eval task of a dataset
+  // split in many parts lists every part's infer task in depends_on).
+  auto tasks = store_->ListTasks(
+      req->evaluation_id(), req->state(), req->stage(), *size,
+      req->page_token(), &next,
+      policy_.limits.max_message_bytes() - spec::kAnswerOverheadBytes);
   if (!tasks.ok()) return ToGrpcStatus(tasks.status());
   // Progress lives in the work dir: read only when some task runs.
   std::string work_dir;

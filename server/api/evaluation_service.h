@@ -75,6 +75,9 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
 
   // Sets a READY task's pending_reason: why the dispatcher left it waiting.
   void FillPendingReason(ocx::v1::Task* task) const;
+  // Leaves the spec out of `e` (spec_omitted) when `basic` or when it would
+  // make the answer larger than limits.max_message_bytes.
+  void FitAnswer(bool basic, ocx::v1::Evaluation* e) const;
 
   // The caller of `ctx`'s call, or the status to answer with.
   absl::StatusOr<Identity> Caller(const grpc::ServerContext& ctx) const;

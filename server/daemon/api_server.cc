@@ -84,7 +84,7 @@ absl::Status ApiServer::Impl::StartUnix(const ApiServer::Options& options) {
   OCX_ASSIGN_OR_RETURN(
       impl->listener, UnixListener::Listen(options.address.socket_path, group));
   impl->uid_servers = std::make_unique<UidServers>(
-      options.factory, options.access.admin_group());
+      options.factory, options.access.admin_group(), options.max_message_bytes);
   UidServers* servers = impl->uid_servers.get();
   impl->listener->Start(
       [servers](int fd, const struct ucred& peer) { servers->Add(fd, peer); });
@@ -118,7 +118,7 @@ absl::StatusOr<int> ApiServer::Impl::StartTcp(
   std::shared_ptr<std::atomic<int>> port = caller.bound_port;
   impl->tcp.service = options.factory(TcpCallerResolver(std::move(caller)));
   grpc::ServerBuilder builder;
-  ConfigureServerBuilder(&builder);
+  ConfigureServerBuilder(&builder, options.max_message_bytes);
   int bound_port = 0;
   builder.AddListeningPort(options.address.grpc_target, credentials,
                            &bound_port);

@@ -37,6 +37,8 @@ class ApiServer {
     v1::AccessSettings access;
     std::string base;  // relative paths in `access` are taken against it
     ServiceFactory factory;
+    // limits.max_message_bytes (spec::EffectiveLimits).
+    int max_message_bytes = 4 * 1024 * 1024;
   };
 
   // Listening and serving once this returns; `*listening` is the address

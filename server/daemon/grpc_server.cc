@@ -12,10 +12,11 @@ void InitGrpcServerPlugins() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 }
 
-void ConfigureServerBuilder(grpc::ServerBuilder* builder) {
+void ConfigureServerBuilder(grpc::ServerBuilder* builder,
+                            int max_message_bytes) {
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder->SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  builder->SetMaxSendMessageSize(64 * 1024 * 1024);
+  builder->SetMaxReceiveMessageSize(max_message_bytes);
+  builder->SetMaxSendMessageSize(max_message_bytes);
 }
 
 void ServingServer::BeginShutdown() {

@@ -26,8 +26,11 @@ using ServiceFactory =
 // service and the reflection plugin.
 void InitGrpcServerPlugins();
 
-// Message size limits and options shared by every ocxd server.
-void ConfigureServerBuilder(grpc::ServerBuilder* builder);
+// Message size limits (limits.max_message_bytes: a larger request is
+// refused by gRPC with RESOURCE_EXHAUSTED, never parsed) and options shared
+// by every ocxd server.
+void ConfigureServerBuilder(grpc::ServerBuilder* builder,
+                            int max_message_bytes);
 
 // A built server with its service; stops in that order.
 struct ServingServer {

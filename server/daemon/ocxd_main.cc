@@ -46,6 +46,7 @@
 #include "server/store/store.h"
 #include "serving/serve_config.h"
 #include "spec/daemon_config.h"
+#include "spec/limits.h"
 #include "summary/summary_files.h"
 
 namespace {
@@ -430,6 +431,7 @@ absl::Status Run(const Flags& flags) {
   policy.serve_port_first = options.serving.port_first;
   policy.serve_port_last = options.serving.port_last;
   SetConfinement(config, flags, paths, &policy);
+  policy.limits = ocx::spec::EffectiveLimits(config.limits());
   // Each listener identifies its callers (docs/security.md) and gets a
   // service of its own per server; all share one access policy.
   OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
@@ -441,6 +443,7 @@ absl::Status Run(const Flags& flags) {
   api.address = address;
   api.access = config.access();
   api.base = paths.base;
+  api.max_message_bytes = static_cast<int>(policy.limits.max_message_bytes());
   api.factory = [&store, &dispatcher, policy,
                  access](ocx::server::CallerResolver c) {
     return std::make_unique<ocx::server::EvaluationServiceImpl>(

@@ -66,8 +66,11 @@ struct UidServers::PerUid {
   ServingServer serving;
 };
 
-UidServers::UidServers(ServiceFactory factory, std::string admin_group)
-    : factory_(std::move(factory)), admin_group_(std::move(admin_group)) {}
+UidServers::UidServers(ServiceFactory factory, std::string admin_group,
+                       int max_message_bytes)
+    : factory_(std::move(factory)),
+      admin_group_(std::move(admin_group)),
+      max_message_bytes_(max_message_bytes) {}
 
 UidServers::~UidServers() { Shutdown(); }
 
@@ -75,7 +78,7 @@ std::unique_ptr<UidServers::PerUid> UidServers::Build(uid_t uid) {
   auto per_uid = std::make_unique<PerUid>();
   absl::StatusOr<Identity> id = ResolveUid(uid, admin_group_);
   grpc::ServerBuilder builder;
-  ConfigureServerBuilder(&builder);
+  ConfigureServerBuilder(&builder, max_message_bytes_);
   if (id.ok()) {
     std::shared_ptr<SharedIdentity> shared = per_uid->identity;
     per_uid->serving.service = factory_(

@@ -29,7 +29,8 @@ namespace ocx::daemon {
 
 class UidServers {
  public:
-  UidServers(ServiceFactory factory, std::string admin_group);
+  UidServers(ServiceFactory factory, std::string admin_group,
+             int max_message_bytes);
   ~UidServers();  // Shutdown()
 
   // Serves the connection `fd` (taken over) as `peer`'s uid. After
@@ -44,6 +45,7 @@ class UidServers {
 
   const ServiceFactory factory_;
   const std::string admin_group_;
+  const int max_message_bytes_;
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uid_t, std::unique_ptr<PerUid>> servers_ ABSL_GUARDED_BY(mu_);

@@ -153,7 +153,9 @@ class Dispatcher {
 
  private:
   struct TaskEntry {
-    ocx::v1::Task task;  // the row, with params
+    // The row, with params as stored: configs by reference into the
+    // evaluation's spec (common/task_params.h).
+    ocx::v1::Task task;
     int pending_deps = 0;
     std::vector<std::string> dependents;
     store::AttemptRecord attempt;  // current attempt, when launched
@@ -293,6 +295,8 @@ class Dispatcher {
   void Track(ocx::v1::Task task);
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
   const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
+  // The stored spec of the task's evaluation (what its params refer to).
+  const ocx::v1::EvaluationSpec& SpecOf(const TaskEntry& t) const;
   // The runner of the task's stage; nullptr when this daemon has none of
   // that type.
   runners::Runner* RunnerOf(const TaskEntry& t) const;

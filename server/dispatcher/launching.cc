@@ -35,10 +35,17 @@ const ocx::v1::RunnerConfig& Dispatcher::RunnerConfigFor(
                                                 : spec.eval().runner();
 }
 
+const ocx::v1::EvaluationSpec& Dispatcher::SpecOf(const TaskEntry& t) const {
+  return evals_.at(t.task.evaluation_id()).evaluation.spec();
+}
+
 runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
                                                 int attempt) const {
-  const ocx::v1::TaskParams& p = t.task.params();
   const ocx::v1::RunnerConfig& runner = RunnerConfigFor(t);
+  // Stored params refer to the stage's task config (common/task_params.h);
+  // the copy is small, the configs it refers to are not copied.
+  ocx::v1::TaskParams p = t.task.params();
+  if (p.has_refs()) *p.mutable_task() = runner.task();
   TaskPaths paths = PathsFor(p, attempt);
   runners::LaunchSpec spec;
   spec.key = {t.task.id(), attempt};
@@ -232,7 +239,8 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
           &t, Attempt::FAILED, absl::StrCat("missing inputs: ", missing), now));
       continue;
     }
-    absl::Status ready = WriteTaskJson(t.task.params(), FilesFor(spec.run_as));
+    absl::Status ready =
+        WriteTaskJson(t.task.params(), SpecOf(t), FilesFor(spec.run_as));
     absl::StatusOr<std::string> id =
         ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
     if (!id.ok()) {

@@ -118,7 +118,8 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
       spec.env["OCX_OPENAI_API_BASE"] = *url;
     }
   }
-  absl::Status ok = WriteTaskJson(t.task.params(), FilesFor(spec.run_as));
+  absl::Status ok =
+      WriteTaskJson(t.task.params(), SpecOf(t), FilesFor(spec.run_as));
   runners::Runner* runner = RunnerOfAttempt(t);
   if (ok.ok() && runner == nullptr) {
     ok = absl::FailedPreconditionError(

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "common/task_params.h"
 #include "common/work_dir_layout.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -82,11 +83,14 @@ std::optional<ocx::v1::TaskError> ReadTaskError(
   return error;
 }
 
-absl::Status WriteTaskJson(const ocx::v1::TaskParams& params,
+absl::Status WriteTaskJson(const ocx::v1::TaskParams& stored,
+                           const ocx::v1::EvaluationSpec& spec,
                            const FileOwner& owner) {
   const std::string path =
-      layout::TaskJsonFile(params.work_dir(), params.task_id());
+      layout::TaskJsonFile(stored.work_dir(), stored.task_id());
   if (PathExists(path)) return absl::OkStatus();
+  ocx::v1::TaskParams params = stored;
+  OCX_RETURN_IF_ERROR(ExpandTaskParams(spec, &params));
   OCX_RETURN_IF_ERROR(
       MakeDirsFor(layout::TaskDir(params.work_dir(), params.task_id()), owner));
   std::string json;

@@ -40,9 +40,12 @@ std::optional<ocx::v1::TaskError> ReadTaskError(const std::string& attempt_dir);
 
 // Writes the task's task.json (proto JSON, original field names, 0640)
 // unless it exists: it is written once, before the first attempt, and
-// never changes. Its directories and the file are made for `owner`, never
-// through a symbolic link (common/owned_files.h).
+// never changes. Params stored by reference are expanded from `spec` (the
+// evaluation's stored spec) first, so task.json always carries the full
+// configs. Its directories and the file are made for `owner`, never through
+// a symbolic link (common/owned_files.h).
 absl::Status WriteTaskJson(const ocx::v1::TaskParams& params,
+                           const ocx::v1::EvaluationSpec& spec,
                            const FileOwner& owner = {});
 
 }  // namespace ocx::server

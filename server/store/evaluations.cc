@@ -234,6 +234,7 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     if (!row) break;
     int64_t seq = 0;
     out.push_back(ReadEvaluation(*s, &seq));
+    out.back().clear_spec();  // Lists stay small; Get returns the spec.
     seqs.push_back(seq);
   }
   next_page_token->clear();
@@ -243,7 +244,6 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
         internal::MakePageToken(scope, absl::StrCat(seqs[out.size() - 1]));
   }
   for (Evaluation& e : out) {
-    e.clear_spec();  // Lists stay small; Get returns the spec.
     OCX_RETURN_IF_ERROR(FillCounts(conn.get(), &e));
   }
   return out;

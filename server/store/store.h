@@ -213,12 +213,16 @@ class Store {
   // managed-server replica, each once, and the pool's id. NOT_FOUND
   // "replica <id> not found".
   absl::StatusOr<PoolOwners> OwnersOfReplicaPool(const std::string& replica_id);
-  // By stage then index. Params are left out unless `with_params`.
+  // By stage then index, without params. With max_bytes > 0, a page ends
+  // early when its tasks' encoding would pass max_bytes (at least one task
+  // per page).
   absl::StatusOr<std::vector<ocx::v1::Task>> ListTasks(
       const std::string& eval_id, ocx::v1::Task::State state,
       ocx::v1::Stage stage, int page_size, const std::string& page_token,
-      std::string* next_page_token);
-  // One task with params and all attempts. NOT_FOUND for unknown ids.
+      std::string* next_page_token, int64_t max_bytes = 0);
+  // One task with params (expanded from the evaluation's spec when stored
+  // by reference, common/task_params.h) and all attempts. NOT_FOUND for
+  // unknown ids.
   absl::StatusOr<ocx::v1::Task> GetTask(const std::string& id);
   // Attempt `number` of a task, or its latest for 0. NOT_FOUND when none.
   absl::StatusOr<ocx::v1::Attempt> GetAttempt(const std::string& task_id,

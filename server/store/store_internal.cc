@@ -1,11 +1,9 @@
 #include "server/store/store_internal.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/fnv1a.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -192,44 +190,6 @@ absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
     return absl::NotFoundError(absl::StrCat(what, " ", id, " not found"));
   }
   return s;
-}
-
-namespace {
-
-// What a token's check covers: a fixed key (so a token of another scheme
-// never checks out), the request's scope and the position.
-std::string PageTokenCheck(absl::string_view scope,
-                           absl::string_view position) {
-  Fnv1a64 h;
-  h.UpdateField("ocx page token v1");
-  h.UpdateField(scope);
-  h.UpdateField(position);
-  return FingerprintHex(h.value());
-}
-
-}  // namespace
-
-std::string MakePageToken(absl::string_view scope, absl::string_view position) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(position, "/", PageTokenCheck(scope, position)));
-}
-
-absl::StatusOr<std::string> ReadPageToken(absl::string_view token,
-                                          absl::string_view scope) {
-  std::string raw;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    size_t slash = raw.rfind('/');
-    if (slash != std::string::npos) {
-      std::string position = raw.substr(0, slash);
-      if (raw.substr(slash + 1) == PageTokenCheck(scope, position)) {
-        return position;
-      }
-    }
-  }
-  return absl::InvalidArgumentError(
-      "page_token: not a token this method returned for these filters (was "
-      "it edited, or a filter changed since?); list again without "
-      "page_token");
 }
 
 }  // namespace ocx::store::internal

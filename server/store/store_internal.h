@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/page_token.h"
 #include "common/time_util.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ocx/v1/resources.pb.h"
@@ -105,14 +106,9 @@ absl::StatusOr<std::unique_ptr<Statement>> SelectById(Connection* conn,
                                                       const std::string& id,
                                                       absl::string_view what);
 
-// Page tokens are opaque (AIP-158): web-safe base64 of a position in the
-// list and a check over it and the request's `scope` (method and filters).
-// A token edited by hand, made by another method, or sent with other
-// filters than the ones it was made for is INVALID_ARGUMENT naming
-// page_token; otherwise ReadPageToken returns the position.
-std::string MakePageToken(absl::string_view scope, absl::string_view position);
-absl::StatusOr<std::string> ReadPageToken(absl::string_view token,
-                                          absl::string_view scope);
+// Page tokens: common/page_token.h.
+using ::ocx::MakePageToken;
+using ::ocx::ReadPageToken;
 
 // Statement cache slots for the writer's hot statements.
 enum Slot {

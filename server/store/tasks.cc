@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/task_params.h"
 #include "common/time_util.h"
 #include "server/store/store.h"
 #include "server/store/store_internal.h"
@@ -127,8 +128,8 @@ Store::TaskStates(const std::string& eval_id) {
 
 absl::StatusOr<std::vector<Task>> Store::ListTasks(
     const std::string& eval_id, Task::State state, ocx::v1::Stage stage,
-    int page_size, const std::string& page_token,
-    std::string* next_page_token) {
+    int page_size, const std::string& page_token, std::string* next_page_token,
+    int64_t max_bytes) {
   if (page_size <= 0) {
     return absl::InvalidArgumentError("page_size: must be positive");
   }
@@ -166,14 +167,22 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
   }
   s->Bind(i++, static_cast<int64_t>(page_size + 1));
   std::vector<Task> out;
+  int64_t bytes = 0;
+  bool cut = false;
   while (true) {
     OCX_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    out.push_back(ReadTask(*s, false));
+    Task t = ReadTask(*s, false);
+    bytes += static_cast<int64_t>(t.ByteSizeLong()) + 8;
+    if (max_bytes > 0 && bytes > max_bytes && !out.empty()) {
+      cut = true;
+      break;
+    }
+    out.push_back(std::move(t));
   }
   next_page_token->clear();
-  if (static_cast<int>(out.size()) > page_size) {
-    out.pop_back();
+  if (cut || static_cast<int>(out.size()) > page_size) {
+    if (!cut) out.pop_back();
     const Task& last = out.back();
     *next_page_token = internal::MakePageToken(
         scope, absl::StrCat(static_cast<int>(last.stage()), ".", last.index()));
@@ -190,6 +199,16 @@ absl::StatusOr<Task> Store::GetTask(const std::string& id) {
                                         ", params FROM tasks WHERE id=?"),
                            id, "task"));
   Task t = ReadTask(*s, true);
+  if (t.params().has_refs()) {
+    // Stored by reference: the configs are in the evaluation's spec.
+    OCX_ASSIGN_OR_RETURN(
+        auto e, internal::SelectById(conn.get(),
+                                     "SELECT spec FROM evaluations WHERE id=?",
+                                     t.evaluation_id(), "evaluation"));
+    ocx::v1::EvaluationSpec spec;
+    spec.ParseFromString(e->ColumnBlob(0));
+    OCX_RETURN_IF_ERROR(ExpandTaskParams(spec, t.mutable_params()));
+  }
   OCX_ASSIGN_OR_RETURN(
       std::vector<AttemptRecord> attempts,
       internal::ListAttempts(conn.get(), internal::kTaskAttempts, id));

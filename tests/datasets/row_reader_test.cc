@@ -129,7 +129,7 @@ TEST(RowReaderTest, LoadTestRowsReportsTheCountersError) {
   EXPECT_EQ(rows.status(),
             CountSamplesInFile(path, DatasetFormat::kJsonl, "test").status());
   EXPECT_EQ(rows.status().message(),
-            path + ":3: expected a string key, got '}' (jsonl)");
+            path + ":3:9: expected a string key, got '}' (jsonl)");
 }
 
 TEST(RowReaderTest, ChunkBoundariesDoNotMatter) {

@@ -14,6 +14,7 @@ namespace ocx::datasets {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using TempDir = ::ocx::testing::DatasetDir;
 
@@ -63,23 +64,29 @@ TEST(CountSamplesTest, JsonLines) {
 TEST(CountSamplesTest, MalformedJsonLinesNameTheLine) {
   const std::vector<Bad> cases = {
       {"{\"q\": 1}\n{\"q\": 2}\n{\"q\": 3\n",
-       "line 3: the JSON value is not complete at the end of the line (each "
+       "line 3:8: the JSON value is not complete at the end of the line (each "
        "line of a JSON Lines file holds one whole value)"},
       {"{} {}\n",
-       "line 1: unexpected '{' after the line's JSON value (one "
+       "line 1:4: unexpected '{' after the line's JSON value (one "
        "value per line)"},
-      {"{}\n{\"a\": tru}\n", "line 2: invalid JSON literal \"tru\""},
-      {"[1,]\n", "line 1: expected a JSON value, got ']'"},
-      {"{\"a\" 1}\n", "line 1: expected ':', got '1'"},
-      {"{\"a\": 1,}\n", "line 1: expected a string key, got '}'"},
-      {"{\"a\": \"x\n", "line 1: unterminated string (a line ends inside it)"},
-      {"[1}\n", "line 1: '}' does not close '['"},
-      {"{\"a\": 01}\n", "line 1: invalid JSON literal \"01\""},
-      {"{\"a\": \"\\x\"}\n", "line 1: invalid escape \\x in a string"},
-      {"{\"a\": \"\\u12g4\"}\n", "line 1: invalid \\u escape in a string"},
+      {"{}\n{\"a\": tru}\n",
+       "line 2:7: invalid JSON literal (not a number, true, false or null)"},
+      {"[1,]\n", "line 1:4: expected a JSON value, got ']'"},
+      {"{\"a\" 1}\n", "line 1:6: expected ':', got a letter or digit"},
+      {"{\"a\": 1,}\n", "line 1:9: expected a string key, got '}'"},
+      {"{\"a\": \"x\n",
+       "line 1:9: unterminated string (a line ends inside it)"},
+      {"[1}\n", "line 1:3: '}' does not close '['"},
+      {"{\"a\": 01}\n",
+       "line 1:7: invalid JSON literal (not a number, true, false or null)"},
+      {"{\"a\": \"\\x\"}\n",
+       "line 1:9: invalid escape in a string (known: \\\" \\\\ \\/ \\b \\f \\n "
+       "\\r \\t \\uXXXX)"},
+      {"{\"a\": \"\\u12g4\"}\n", "line 1:12: invalid \\u escape in a string"},
       {"{\"a\": \"\t\"}\n",
-       "line 1: control character byte 0x9 inside a string"},
-      {"{\"q\": 1}\n{'q': 2}\n", "line 2: expected a string key, got '''"},
+       "line 1:8: a control character inside a string (escape it)"},
+      {"{\"q\": 1}\n{'q': 2}\n",
+       "line 2:2: expected a string key, got a punctuation character"},
   };
   for (const Bad& c : cases) {
     absl::StatusOr<int64_t> n = Count(c.text, DatasetFormat::kJsonl);
@@ -110,10 +117,10 @@ TEST(CountSamplesTest, JsonArrayOrSplitOfAnObject) {
 
 TEST(CountSamplesTest, MalformedJsonNamesTheLine) {
   const std::vector<Bad> cases = {
-      {"[\n1,\n2\n}", "line 4: '}' does not close '['"},
-      {"[\n1,\n}", "line 3: expected a JSON value, got '}'"},
+      {"[\n1,\n2\n}", "line 4:1: '}' does not close '['"},
+      {"[\n1,\n}", "line 3:1: expected a JSON value, got '}'"},
       {"[1, 2", "line 1: unexpected end of the file: '[' is never closed"},
-      {"[1] [2]", "line 1: unexpected '[' after the JSON value"},
+      {"[1] [2]", "line 1:5: unexpected '[' after the JSON value"},
       {"", "line 1: the file holds no JSON value"},
       {"42",
        "line 1: expected an array of samples at the top level (or an "
@@ -124,7 +131,7 @@ TEST(CountSamplesTest, MalformedJsonNamesTheLine) {
        "reader_cfg.test_split)"},
       {"{\n\"test\": {\"a\": 1}}",
        "line 2: the value of \"test\" is not an array of samples"},
-      {"[\"a\nb\"]", "line 1: unterminated string (a line ends inside it)"},
+      {"[\"a\nb\"]", "line 1:4: unterminated string (a line ends inside it)"},
   };
   for (const Bad& c : cases) {
     absl::StatusOr<int64_t> n = Count(c.text, DatasetFormat::kJson);
@@ -155,7 +162,7 @@ TEST(CountSamplesTest, Csv) {
       Count("q,a\n1,2\n\"never\nclosed,3\n4,5\n", DatasetFormat::kCsv);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(bad.status().message(),
-            "line 3: a quoted field opened here is never closed");
+            "line 3:1: a quoted field opened here is never closed");
 }
 
 TEST(CountSamplesTest, FilesAreReadInChunksAndErrorsNameTheFile) {
@@ -175,7 +182,7 @@ TEST(CountSamplesTest, FilesAreReadInChunksAndErrorsNameTheFile) {
       CountSamplesInFile(path, DatasetFormat::kJsonl, "test");
   EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(n.status().message(),
-            path + ":3: expected a string key, got '}' (jsonl)");
+            path + ":3:9: expected a string key, got '}' (jsonl)");
 
   n = CountSamplesInFile(dir.path() + "/missing.csv", DatasetFormat::kCsv,
                          "test");
@@ -204,6 +211,39 @@ TEST(ResolveFormatTest, FormatFieldThenExtension) {
   d.mutable_reader_cfg()->set_test_split("validation");
   EXPECT_EQ(ReaderKey(d, DatasetFormat::kJson), "json:validation");
   EXPECT_EQ(ReaderKey(d, DatasetFormat::kCsv), "csv");
+}
+
+// A file the daemon reads for a caller may hold anything (the issue: a dry
+// run naming /etc/shadow echoed its first line). Errors give the path, line
+// and column, and never the content.
+TEST(CountSamplesTest, ErrorsNeverQuoteTheFilesContent) {
+  TempDir dir;
+  const std::string secret = "s3cr3tHash";
+  const std::vector<std::string> files = {
+      absl::StrCat("root:$6$", secret, ":19000:0:99999:7:::\n"),
+      absl::StrCat("{\"q\": 1}\nroot", secret, ":x\n"),
+      absl::StrCat("{\"q\": 1}\n{\"q\": ", secret, "}\n"),
+      absl::StrCat("{\"q\": \"a\\", secret, "\"}\n"),
+      absl::StrCat("[{\"q\": 1}, ", secret, "]"),
+  };
+  const std::vector<std::string> positions = {
+      ":1:1: ", ":2:1: ", ":2:7: ", ":1:10: ", ":1:12: "};
+  for (size_t i = 0; i < files.size(); ++i) {
+    const bool array = i == 4;
+    const std::string path =
+        dir.Write(absl::StrCat("f", i, array ? ".json" : ".jsonl"), files[i]);
+    absl::StatusOr<int64_t> n = CountSamplesInFile(
+        path, array ? DatasetFormat::kJson : DatasetFormat::kJsonl, "test");
+    ASSERT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument)
+        << files[i];
+    const std::string message(n.status().message());
+    EXPECT_THAT(message, HasSubstr(path + positions[i])) << files[i];
+    for (const std::string& leak :
+         {secret, std::string("root"), std::string("s3"), std::string("'r'"),
+          std::string("'s'")}) {
+      EXPECT_THAT(message, Not(HasSubstr(leak))) << message;
+    }
+  }
 }
 
 }  // namespace

@@ -230,7 +230,7 @@ TEST_F(PartitionE2ETest, BadDatasetsAreRefusedNamingFieldAndLine) {
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
                          "datasets[0].path: ", config_dir_,
-                         "/data/gsm8k.jsonl:1320: unterminated string")));
+                         "/data/gsm8k.jsonl:1320:27: unterminated string")));
   ASSERT_EQ(unlink((config_dir_ + "/data/tiny.csv").c_str()), 0);
   std::ofstream(config_dir_ + "/data/gsm8k.jsonl") << "{}\n";
   r = RunProgram({OcxctlPath(), "submit", config}, Env());

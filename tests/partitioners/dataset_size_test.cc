@@ -133,7 +133,7 @@ TEST_F(ResolveSizesTest, ErrorsNameTheField) {
       {absl::StrCat("[{abbr: a, path: '", bad, "'}]"),
        absl::StatusCode::kInvalidArgument,
        absl::StrCat("datasets[0].path: ", bad,
-                    ":4: ']' does not close '{' (json)")},
+                    ":4:1: ']' does not close '{' (json)")},
       {absl::StrCat("[{abbr: a, path: '", empty, "'}]"),
        absl::StatusCode::kInvalidArgument,
        absl::StrCat("datasets[0].path: ", empty, " has no samples")},

@@ -140,7 +140,7 @@ TEST(DatasetReaderTest, ErrorsNameTheFileAndLine) {
       Dataset(absl::StrCat("{abbr: b, path: ", dir.path(), "/bad.jsonl}")));
   ASSERT_FALSE(rows.ok());
   EXPECT_THAT(std::string(rows.status().message()),
-              HasSubstr(dir.path() + "/bad.jsonl:2: "));
+              HasSubstr(dir.path() + "/bad.jsonl:2:7: "));
   auto missing = LoadTestRows(
       Dataset(absl::StrCat("{abbr: b, path: ", dir.path(), "/none.jsonl}")));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
