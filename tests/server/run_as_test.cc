@@ -133,9 +133,13 @@ class RunAsTest : public ::testing::Test {
     policy.per_user_work_root = true;
     policy.work_dir_roots = {dir_ + "/work/{user}", dir_ + "/shared"};
     policy.refuse_root_owner = true;
+    AccessPolicy access;
+    absl::StatusOr<Identity> daemon = DaemonIdentity("");
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    access.daemon = *daemon;
     service_ = std::make_unique<EvaluationServiceImpl>(
         store_.get(), dispatcher_.get(), policy,
-        [this](const grpc::ServerContext&) { return caller_; });
+        [this](const grpc::ServerContext&) { return caller_; }, access);
     const std::string target = absl::StrCat("unix://", dir_, "/ocxd.sock");
     grpc::ServerBuilder builder;
     builder.AddListeningPort(target, grpc::InsecureServerCredentials());
