@@ -34,8 +34,8 @@
 #include "runners/slurm/config.h"
 #include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
-#include "server/daemon/api_server.h"
 #include "server/confinement.h"
+#include "server/daemon/api_server.h"
 #include "server/daemon/listen_address.h"
 #include "server/daemon/lock_file.h"
 #include "server/daemon/systemd_notify.h"
@@ -398,6 +398,44 @@ void WaitForStopSignal(const ocx::server::Dispatcher& dispatcher) {
   }
 }
 
+// The gRPC API on `address`: each listener identifies its callers
+// (docs/security.md) and gets a service of its own per server; all share
+// one access policy.
+absl::StatusOr<std::unique_ptr<ocx::daemon::ApiServer>> StartApi(
+    const ocx::v1::DaemonConfig& config, const DaemonPaths& paths,
+    const ocx::daemon::ListenAddress& address,
+    const ocx::server::SubmissionPolicy& policy, ocx::store::Store* store,
+    ocx::server::Dispatcher* dispatcher, std::string* listening) {
+  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
+                       ocx::DaemonIdentity(config.access().admin_group()));
+  ocx::server::AccessPolicy access;
+  access.daemon = daemon_identity;
+  access.admin_group = config.access().admin_group();
+  ocx::daemon::ApiServer::Options api;
+  api.address = address;
+  api.access = config.access();
+  api.base = paths.base;
+  api.max_message_bytes = static_cast<int>(policy.limits.max_message_bytes());
+  api.factory = [store, dispatcher, policy,
+                 access](ocx::server::CallerResolver c) {
+    return std::make_unique<ocx::server::EvaluationServiceImpl>(
+        store, dispatcher, policy, std::move(c), access);
+  };
+  return ocx::daemon::ApiServer::Start(std::move(api), listening);
+}
+
+// The HTTP listener (/metrics) when http_listen is set; else null.
+absl::StatusOr<std::unique_ptr<ocx::server::HttpServer>> StartHttp(
+    const ocx::v1::DaemonConfig& config, ocx::store::Store* store) {
+  if (config.http_listen().empty()) return nullptr;
+  ocx::server::RegisterStoreMetrics(store);
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::server::HttpServer> http,
+                       ocx::server::HttpServer::Start(config.http_listen()));
+  fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
+          http->address().c_str());
+  return http;
+}
+
 absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(ocx::v1::DaemonConfig config, LoadConfig(flags));
   OCX_ASSIGN_OR_RETURN(DaemonPaths paths, ResolvePaths(config));
@@ -432,40 +470,17 @@ absl::Status Run(const Flags& flags) {
   policy.serve_port_last = options.serving.port_last;
   SetConfinement(config, flags, paths, &policy);
   policy.limits = ocx::spec::EffectiveLimits(config.limits());
-  // Each listener identifies its callers (docs/security.md) and gets a
-  // service of its own per server; all share one access policy.
-  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
-                       ocx::DaemonIdentity(config.access().admin_group()));
-  ocx::server::AccessPolicy access;
-  access.daemon = daemon_identity;
-  access.admin_group = config.access().admin_group();
-  ocx::daemon::ApiServer::Options api;
-  api.address = address;
-  api.access = config.access();
-  api.base = paths.base;
-  api.max_message_bytes = static_cast<int>(policy.limits.max_message_bytes());
-  api.factory = [&store, &dispatcher, policy,
-                 access](ocx::server::CallerResolver c) {
-    return std::make_unique<ocx::server::EvaluationServiceImpl>(
-        store.get(), &dispatcher, policy, std::move(c), access);
-  };
   std::string listening;
-  OCX_ASSIGN_OR_RETURN(
-      std::unique_ptr<ocx::daemon::ApiServer> server,
-      ocx::daemon::ApiServer::Start(std::move(api), &listening));
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::daemon::ApiServer> server,
+                       StartApi(config, paths, address, policy, store.get(),
+                                &dispatcher, &listening));
   // Recorded for clients and harnesses that started ocxd on port 0; the
   // startup line below carries the same address after "listening on ".
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
   OCX_RETURN_IF_ERROR(
       ocx::WriteFileAtomic(address_file, absl::StrCat(listening, "\n")));
-  std::unique_ptr<ocx::server::HttpServer> http;
-  if (!config.http_listen().empty()) {
-    ocx::server::RegisterStoreMetrics(store.get());
-    OCX_ASSIGN_OR_RETURN(http,
-                         ocx::server::HttpServer::Start(config.http_listen()));
-    fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
-            http->address().c_str());
-  }
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::server::HttpServer> http,
+                       StartHttp(config, store.get()));
   dispatcher.Start();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
