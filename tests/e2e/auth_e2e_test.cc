@@ -270,7 +270,17 @@ TEST_F(TlsE2ETest, BearerTokenNamesTheOwnerAndAWrongOneIsRefused) {
   v1::Evaluation eval;
   grpc::Status created = stub->CreateEvaluation(&ctx, req, &eval);
   ASSERT_TRUE(created.ok()) << created.error_message();
-  EXPECT_EQ(OwnerOf(daemon_->stub(), eval.id()).user(), kUserB);
+  EXPECT_EQ(eval.owner().user(), kUserB);
+  // Read back by the owner itself (the certificate client is another user,
+  // who may not see it).
+  grpc::ClientContext get_ctx;
+  get_ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+  v1::GetEvaluationRequest get;
+  get.set_id(eval.id());
+  v1::Evaluation stored;
+  grpc::Status read = stub->GetEvaluation(&get_ctx, get, &stored);
+  ASSERT_TRUE(read.ok()) << read.error_message();
+  EXPECT_EQ(stored.owner().user(), kUserB);
 
   grpc::Status wrong = List(stub.get(), "not-the-token");
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
