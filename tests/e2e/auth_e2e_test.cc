@@ -151,6 +151,65 @@ TEST_F(AuthE2ETest, GroupSocketOwnerComesFromTheKernel) {
   EXPECT_THAT(b.out, Not(HasSubstr(id)));
 }
 
+// The whole path as a user takes it: ocxctl as ocxauth-a over the group
+// socket, the kernel names the caller, and ocxd (root) runs the tasks as
+// ocxauth-a in a work dir of theirs.
+TEST_F(AuthE2ETest, TasksOfASocketCallerRunAsThatUser) {
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0711), 0);
+  const std::string home = dir_.path() + "/home-a";
+  ASSERT_EQ(mkdir(home.c_str(), 0750), 0);
+  ASSERT_EQ(chown(home.c_str(), UidOf(kUserA), getgrnam(kUserA)->gr_gid), 0);
+  OcxdProcess daemon(dir_.path(), {"--socket-group", kGroup});
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  const std::string work = home + "/run";
+  // Each stage records who it ran as, then writes the output ocxd expects.
+  auto task = [](const std::string& stage, const std::string& output) {
+    return absl::StrCat(
+        "  runner:\n    task: {type: command, argv: [/bin/sh, -c, \"id -u > "
+        "{work_dir}/",
+        stage, "-uid; id -G >> {work_dir}/", stage,
+        "-uid; mkdir -p $(dirname {work_dir}/", output,
+        ") && echo '{{}}' > "
+        "{work_dir}/",
+        output, "\"]}\n");
+  };
+  const std::string spec = WriteFile(
+      home + "/eval.yaml",
+      absl::StrCat("work_dir: ", work,
+                   "\nmodels:\n  - {abbr: m1, type: OpenAISDK, path: x}\n"
+                   "datasets:\n  - {abbr: d1, path: d1.jsonl}\ninfer:\n",
+                   task("infer", "predictions/m1/d1.json"), "eval:\n",
+                   task("eval", "results/m1/d1.json")));
+  RunResult submit =
+      RunProgram(As(kUserA, {OcxctlPath(), "--server", daemon.server(),
+                             "submit", spec, "-o", "name"}));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  const std::string id = submit.out.substr(0, submit.out.find('\n'));
+  absl::StatusOr<v1::Evaluation> ended = WaitForEnd(daemon.stub(), id, 60);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  if (ended->state() != v1::Evaluation::SUCCEEDED) {
+    RunResult tasks = RunProgram(
+        {OcxctlPath(), "--server", daemon.server(), "tasks", id, "-o", "wide"});
+    FAIL() << tasks.out << tasks.err << daemon.log();
+  }
+  for (const char* stage : {"infer", "eval"}) {
+    const std::string uid_file = absl::StrCat(work, "/", stage, "-uid");
+    const std::string text = FileText(uid_file);
+    EXPECT_THAT(text, ::testing::StartsWith(absl::StrCat(UidOf(kUserA), "\n")))
+        << stage;
+    // Its supplementary groups came along: the socket group too.
+    EXPECT_THAT(text, HasSubstr(absl::StrCat(getgrnam(kGroup)->gr_gid)))
+        << stage;
+    struct stat st;
+    ASSERT_EQ(stat(uid_file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, UidOf(kUserA)) << stage;
+  }
+  struct stat wst;
+  ASSERT_EQ(stat(work.c_str(), &wst), 0);
+  EXPECT_EQ(wst.st_uid, UidOf(kUserA));
+  EXPECT_EQ(wst.st_mode & 0777, 0750u);
+}
+
 TEST_F(AuthE2ETest, UidWithoutAccountIsDeniedByName) {
   constexpr uid_t kNoAccount = 54329;
   if (getpwuid(kNoAccount) != nullptr) GTEST_SKIP() << "uid 54329 exists";
