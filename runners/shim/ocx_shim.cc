@@ -38,7 +38,8 @@
 //     start the task (e.g. sent right after the launch) cancels it before it
 //     starts: nothing is run, the reason is "cancelled before start".
 //  f. When the task has ended, SIGKILL goes to its process group (stragglers
-//     it left behind), then DIR/exit is written atomically (tmp + fsync +
+//     it left behind) and to every other descendant (the shim is a child
+//     subreaper: reaper.h), then DIR/exit is written atomically (tmp + fsync +
 //     rename) as lines
 //         exit_code=<n>   (-1 when killed by a signal or never run)
 //         signal=<n>      (0 when it exited)
@@ -54,13 +55,9 @@
 //     run_as.h); UID 0 is refused (exit code 126) without --allow-root.
 //     Every task starts with umask 027.
 //
-// Exit status of the shim: 0 exit recorded; 64 usage error; 71 the attempt
-// directory or claim could not be set up (message on stderr, no exit file);
-// 74 the task ran but DIR/exit could not be written (message on stderr);
-// 75 the attempt was already claimed.
-//
-// Kept lean on purpose (one start per task): plain C++ and POSIX/Linux calls,
-// no iostreams, no exceptions, linked statically.
+// Exit status: 0 recorded; 64 usage; 71 DIR or claim not set up (no exit
+// file); 74 DIR/exit not written; 75 already claimed (stderr says why).
+// Lean (one start per task): POSIX/Linux calls, no iostreams or exceptions.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +77,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runners/shim/reaper.h"
 #include "runners/shim/run_as.h"
 
 namespace {
@@ -547,6 +545,7 @@ void Supervise(const Options& o, pid_t child, int sfd, Outcome* out) {
   }
   out->end_ms = NowMs();
   kill(-child, SIGKILL);  // whatever the task left in its group
+  ocx::shim::KillOrphans(getpid(), 5000);  // and those that left it
   if (reaped && WIFEXITED(status)) {
     out->exit_code = WEXITSTATUS(status);
     out->signal = 0;
@@ -570,6 +569,7 @@ int main(int argc, char** argv) {
   Options o = ParseArgs(argc, argv);
   CloseInheritedFds();
   setsid();  // fails (harmlessly) when already a session leader
+  ocx::shim::BecomeSubreaper();
 
   const pid_t self = getpid();
   const int dirfd = OpenAndClaim(o, self);

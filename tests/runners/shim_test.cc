@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -313,6 +314,32 @@ TEST_F(ShimTest, SigtermCancelsWholeProcessGroup) {
   EXPECT_EQ(rec.signal, SIGTERM);
   EXPECT_TRUE(WaitFor([&] { return ProcessGone(grandchild); }, kWaitMs));
   EXPECT_TRUE(ProcessGone(task));
+}
+
+// A descendant that left the task's process group and session (setsid) is
+// not reached by the group kill; the shim, a child subreaper, inherits it
+// when its parent exits and kills it before the exit record is written.
+TEST_F(ShimTest, DescendantInItsOwnSessionEndsWithTheAttempt) {
+  const std::string gc = root_ + "/detached.pid";
+  const std::string detach = "setsid sleep 1000 & echo $! > " + gc +
+                             ".tmp; mv " + gc + ".tmp " + gc + ";";
+  ASSERT_EQ(Run(Args({"/bin/sh", "-c", detach + " exit 0"})), 0);
+  pid_t detached = ReadPidFile(gc);
+  ASSERT_GT(detached, 0);
+  EXPECT_EQ(Exit().exit_code, 0);
+  EXPECT_TRUE(ProcessGone(detached)) << "pid " << detached << " outlived it";
+
+  // And at cancel: the shell waits on it, the cancel kills the shell's group.
+  std::filesystem::remove_all(dir_);  // a second attempt dir, same path
+  unlink(gc.c_str());
+  pid_t shim = Start(Args({"/bin/sh", "-c", detach + " wait"}));
+  ASSERT_TRUE(WaitFor([&] { return ReadPidFile(gc) > 0; }, kWaitMs));
+  detached = ReadPidFile(gc);
+  ASSERT_FALSE(ProcessGone(detached));
+  ASSERT_EQ(kill(shim, SIGTERM), 0);
+  ASSERT_EQ(WEXITSTATUS(Wait(shim)), 0);
+  EXPECT_EQ(Exit().reason, "cancelled");
+  EXPECT_TRUE(ProcessGone(detached)) << "pid " << detached << " outlived it";
 }
 
 TEST_F(ShimTest, SigintCancelsToo) {
