@@ -1,10 +1,14 @@
 // Crash safety: while an evaluation of 200 short tasks runs, ocxd is killed
-// with SIGKILL at random moments (at least 10 times) and restarted. In the
+// with SIGKILL at random moments (at least 10 times: mid-run, mid-submit,
+// and every third time also while it starts up) and restarted. The seed of
+// the kill timings is printed; OCX_CRASH_SEED=<seed> replays them. In the
 // end every task succeeded, each task's program ran exactly as many times as
 // its recorded attempts, no two attempts of one task overlapped, and every
 // evaluation whose Create was acknowledged still exists and completes.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <random>
@@ -44,7 +48,15 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
   }
   ASSERT_EQ(big.task_count(), 200);
 
-  std::mt19937 rng(std::random_device{}());
+  const char* seed_env = getenv("OCX_CRASH_SEED");
+  const uint32_t seed =
+      seed_env != nullptr
+          ? static_cast<uint32_t>(strtoul(seed_env, nullptr, 10))
+          : std::random_device{}();
+  printf("crash test seed: %u (OCX_CRASH_SEED=%u replays the kill timings)\n",
+         seed, seed);
+  RecordProperty("seed", static_cast<int>(seed));
+  std::mt19937 rng(seed);
   std::vector<std::string> acknowledged;
   int kills = 0;
   int64_t last_kill_ms = 0;
@@ -67,6 +79,14 @@ TEST(CrashTest, KillNineLoopLosesNothingAndRunsNothingTwice) {
     daemon.Stop(SIGKILL);
     last_kill_ms = NowMillis();
     submitter.join();
+    if (kills % 3 == 2) {
+      // Killed again while it starts up: opening the database, recovering,
+      // re-attaching to the running attempts.
+      ASSERT_TRUE(daemon.Spawn().ok());
+      std::uniform_int_distribution<int> startup_ms(0, 150);
+      std::this_thread::sleep_for(std::chrono::milliseconds(startup_ms(rng)));
+      daemon.Stop(SIGKILL);
+    }
     absl::Status started = daemon.Start();
     ASSERT_TRUE(started.ok()) << started << daemon.log();
   }

@@ -55,6 +55,11 @@ std::string OcxdProcess::log() const {
 }
 
 absl::Status OcxdProcess::Start() {
+  if (absl::Status spawned = Spawn(); !spawned.ok()) return spawned;
+  return WaitUntilReady();
+}
+
+absl::Status OcxdProcess::Spawn() {
   std::vector<std::string> args = {
       OcxdPath(), "--listen", listen_.empty() ? server() : listen_,
       "--database", database(), "--work-root", work_root(),
@@ -83,6 +88,10 @@ absl::Status OcxdProcess::Start() {
   if (rc != 0) return absl::InternalError(absl::StrCat("spawn ocxd: ", rc));
   pid_ = pid;
   stub_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status OcxdProcess::WaitUntilReady() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     int status;

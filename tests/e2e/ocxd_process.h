@@ -57,6 +57,8 @@ class OcxdProcess {
   void AllowRootTasks(bool allow) { allow_root_tasks_ = allow; }
   // Starts ocxd and waits until it answers a health check (up to 20 s).
   absl::Status Start();
+  // Starts ocxd without waiting for it (to kill it while it starts up).
+  absl::Status Spawn();
   // Sends `sig` and waits for the process to exit; returns its wait status.
   int Stop(int sig);
   bool running() const { return pid_ > 0; }
@@ -74,6 +76,7 @@ class OcxdProcess {
   ocx::v1::EvaluationService::Stub* stub();
 
  private:
+  absl::Status WaitUntilReady();
   std::string dir_;
   std::vector<std::string> extra_args_;
   std::string listen_;    // empty: the socket in dir_
