@@ -3,6 +3,7 @@
 // transactions in the Prometheus text format, which promtool (Debian
 // prometheus) accepts.
 #include <stdlib.h>
+#include <string.h>
 
 #include <fstream>
 #include <memory>
@@ -29,7 +30,9 @@ std::string MetricsUrl(const std::string& log) {
   return log.substr(at + marker.size(), end - at - marker.size());
 }
 
-bool HavePromtool() { return system("promtool --version >/dev/null 2>&1") == 0; }
+bool HavePromtool() {
+  return system("promtool --version >/dev/null 2>&1") == 0;
+}
 
 TEST(MetricsE2ETest, ScrapeReportsTasksAttemptsAndTransactions) {
   TempDir dir;
@@ -57,17 +60,19 @@ TEST(MetricsE2ETest, ScrapeReportsTasksAttemptsAndTransactions) {
   EXPECT_THAT(body, HasSubstr(absl::StrCat(
                         "ocx_tasks{stage=\"infer\",state=\"succeeded\"} ",
                         infer, "\n")));
-  EXPECT_THAT(body, HasSubstr(absl::StrCat(
-                        "ocx_tasks{stage=\"eval\",state=\"succeeded\"} ", eval,
-                        "\n")));
-  EXPECT_THAT(body, HasSubstr("ocx_tasks{stage=\"infer\",state=\"failed\"} 0\n"));
+  EXPECT_THAT(
+      body, HasSubstr(absl::StrCat(
+                "ocx_tasks{stage=\"eval\",state=\"succeeded\"} ", eval, "\n")));
+  EXPECT_THAT(body,
+              HasSubstr("ocx_tasks{stage=\"infer\",state=\"failed\"} 0\n"));
   EXPECT_THAT(body, HasSubstr("ocx_evaluations{state=\"succeeded\"} 1\n"));
   EXPECT_THAT(body, HasSubstr(absl::StrCat(
                         "ocx_attempts_ended_total{stage=\"infer\",backend="
                         "\"local\",state=\"succeeded\"} ",
                         infer, "\n")));
   EXPECT_THAT(body, HasSubstr("ocx_queue_depth 0\n"));
-  EXPECT_THAT(body, HasSubstr("ocx_store_transaction_seconds_bucket{le=\"+Inf\"}"));
+  EXPECT_THAT(body,
+              HasSubstr("ocx_store_transaction_seconds_bucket{le=\"+Inf\"}"));
   EXPECT_THAT(body, HasSubstr("ocx_dispatcher_turn_seconds_count "));
   EXPECT_THAT(body, HasSubstr(absl::StrCat(
                         "ocx_attempt_duration_seconds_count{stage=\"infer\","
@@ -75,6 +80,29 @@ TEST(MetricsE2ETest, ScrapeReportsTasksAttemptsAndTransactions) {
                         infer, "\n")));
   EXPECT_THAT(body, HasSubstr("\nprocess_resident_memory_bytes "));
   EXPECT_THAT(body, HasSubstr("\nprocess_open_fds "));
+
+  // Every metric the Grafana dashboard in deploy/ queries is one ocxd
+  // exports.
+  const std::string dashboard = FileText(std::string(OCX_SOURCE_DIR) +
+                                         "/deploy/grafana/ocx-dashboard.json");
+  ASSERT_FALSE(dashboard.empty());
+  int queried = 0;
+  for (size_t at = 0; (at = dashboard.find("ocx_", at)) != std::string::npos;) {
+    size_t end = dashboard.find_first_not_of("abcdefghijklmnopqrstuvwxyz_", at);
+    std::string name = dashboard.substr(at, end - at);
+    at = end;
+    if (name == "ocx_") continue;  // "ocx-overview" and the like
+    for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+      if (absl::EndsWith(name, suffix) &&
+          !absl::StrContains(body, absl::StrCat("# TYPE ", name, " "))) {
+        name.resize(name.size() - strlen(suffix));
+      }
+    }
+    EXPECT_THAT(body, HasSubstr(absl::StrCat("# TYPE ", name, " ")))
+        << "the dashboard queries " << name;
+    ++queried;
+  }
+  EXPECT_GE(queried, 10);
 
   if (!HavePromtool()) {
     GTEST_SKIP() << "promtool (Debian prometheus) is not installed: the "
@@ -90,10 +118,10 @@ TEST(MetricsE2ETest, ScrapeReportsTasksAttemptsAndTransactions) {
 
 TEST(MetricsE2ETest, PlainHttpOnANonLoopbackAddressIsRefusedAtStart) {
   TempDir dir;
-  RunResult refused = RunProgram(
-      {OcxdPath(), "--listen", "unix://" + dir.path() + "/ocxd.sock",
-       "--database", dir.path() + "/ocx.db", "--work-root", dir.path() + "/w",
-       "--http-listen", "0.0.0.0:0"});
+  RunResult refused =
+      RunProgram({OcxdPath(), "--listen", "unix://" + dir.path() + "/ocxd.sock",
+                  "--database", dir.path() + "/ocx.db", "--work-root",
+                  dir.path() + "/w", "--http-listen", "0.0.0.0:0"});
   EXPECT_EQ(refused.exit_code, 78) << refused.err;
   EXPECT_THAT(refused.err, HasSubstr("not a loopback address"));
 }
