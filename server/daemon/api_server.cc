@@ -2,9 +2,9 @@
 
 #include <atomic>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/loopback.h"
 #include "common/status_macros.h"
 #include "server/daemon/tcp_caller.h"
 #include "server/daemon/tls_credentials.h"
@@ -13,23 +13,10 @@
 #include "server/daemon/unix_listener.h"
 
 namespace ocx::daemon {
-namespace {
-
-// "host" of "host:port" or "[v6]:port", brackets removed.
-std::string HostOf(const std::string& target) {
-  std::string host = target.substr(0, target.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host;
-}
-
-}  // namespace
-
 bool IsLoopback(const ListenAddress& address) {
   if (address.kind != ListenAddress::Kind::kTcp) return false;
-  const std::string host = HostOf(address.grpc_target);
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  const std::string& target = address.grpc_target;
+  return IsLoopbackHost(target.substr(0, target.rfind(':')));
 }
 
 absl::Status CheckTransportSecurity(const ListenAddress& address,

@@ -1,29 +1,14 @@
 #include "server/http/http_server.h"
 
-#include <arpa/inet.h>
-
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/loopback.h"
 #include "common/metrics.h"
 #include "httplib.h"
 
 namespace ocx::server {
-namespace {
-
-bool IsLoopback(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4;
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
-  in6_addr v6;
-  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 &&
-         IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
-}  // namespace
 
 HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
 
@@ -44,7 +29,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (!IsLoopback(host)) {
+  if (!IsLoopbackHost(host)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--http-listen: ", host,
         " is not a loopback address; the HTTP listener serves plain HTTP "
@@ -52,24 +37,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         "reverse proxy in front of it to reach it from elsewhere)"));
   }
   std::unique_ptr<HttpServer> http(new HttpServer());
-  http->server_->Get("/metrics", [](const httplib::Request&,
-                                    httplib::Response& res) {
-    res.set_content(metrics::Render(), "text/plain; version=0.0.4");
-  });
-  http->server_->Get("/healthz", [](const httplib::Request&,
-                                    httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
+  http->server_->Get(
+      "/metrics", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics::Render(), "text/plain; version=0.0.4");
+      });
+  http->server_->Get("/healthz",
+                     [](const httplib::Request&, httplib::Response& res) {
+                       res.set_content("ok\n", "text/plain");
+                     });
   int bound = port == 0 ? http->server_->bind_to_any_port(host)
                         : (http->server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     return absl::UnavailableError(absl::StrCat(
         "--http-listen: cannot listen on ", address, " (in use?)"));
   }
-  http->address_ = absl::StrCat(host.find(':') != std::string::npos
-                                    ? absl::StrCat("[", host, "]")
-                                    : host,
-                                ":", bound);
+  http->address_ = absl::StrCat(
+      host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host,
+      ":", bound);
   httplib::Server* server = http->server_.get();
   http->thread_ = std::thread([server] { server->listen_after_bind(); });
   return http;
