@@ -87,6 +87,17 @@ absl::StatusOr<Identity> IdentityOfUser(const std::string& user,
   return FromAccount(LookUp(nullptr, &user), admin_group);
 }
 
+std::string HomeDirOf(uid_t uid) {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 ||
+      found == nullptr || pw.pw_dir == nullptr) {
+    return "";
+  }
+  return pw.pw_dir;
+}
+
 absl::StatusOr<Identity> DaemonIdentity(const std::string& admin_group) {
   absl::StatusOr<Identity> id = IdentityOfUid(geteuid(), admin_group);
   if (id.ok()) id->via = "daemon";

@@ -40,6 +40,9 @@ absl::StatusOr<Identity> IdentityOfUid(uid_t uid,
 absl::StatusOr<Identity> IdentityOfUser(const std::string& user,
                                         const std::string& admin_group);
 
+// The home directory of the account `uid`; "" when no account has it.
+std::string HomeDirOf(uid_t uid);
+
 // The account ocxd itself runs as.
 absl::StatusOr<Identity> DaemonIdentity(const std::string& admin_group);
 

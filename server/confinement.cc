@@ -1,7 +1,6 @@
 #include "server/confinement.h"
 
 #include <limits.h>
-#include <pwd.h>
 #include <stdlib.h>
 
 #include "absl/strings/match.h"
@@ -9,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/file_util.h"
+#include "common/identity.h"
 
 namespace ocx::server {
 namespace {
@@ -21,18 +21,6 @@ constexpr const char* kSystemDirs[] = {"/etc",  "/usr",  "/bin",  "/sbin",
 bool Under(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path == dir || absl::StartsWith(path, absl::StrCat(dir, "/"));
-}
-
-std::string HomeOf(const ocx::v1::Owner& owner) {
-  struct passwd pw;
-  struct passwd* found = nullptr;
-  char buf[16384];
-  if (getpwuid_r(static_cast<uid_t>(owner.uid()), &pw, buf, sizeof(buf),
-                 &found) == 0 &&
-      found != nullptr && pw.pw_dir != nullptr) {
-    return pw.pw_dir;
-  }
-  return "";
 }
 
 }  // namespace
@@ -80,7 +68,7 @@ bool IsSystemPath(const std::string& resolved,
 std::vector<std::string> RootsFor(const std::vector<std::string>& roots,
                                   const ocx::v1::Owner& owner) {
   std::vector<std::string> out;
-  const std::string home = HomeOf(owner);
+  const std::string home = HomeDirOf(static_cast<uid_t>(owner.uid()));
   for (const std::string& root : roots) {
     if (absl::StrContains(root, "{home}") && home.empty()) continue;
     std::string expanded =

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -17,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/identity.h"
 #include "common/utf8_cut.h"
 
 extern char** environ;
@@ -111,14 +111,8 @@ bool SwitchIds(const ChildIds& ids) {
 
 // The daemon's environment with the USER, LOGNAME and HOME of `who`.
 std::vector<std::string> EnvironmentOf(const Identity& who) {
-  struct passwd pw;
-  struct passwd* found = nullptr;
-  char buf[16384];
-  std::string home = "/";
-  if (getpwuid_r(who.uid, &pw, buf, sizeof(buf), &found) == 0 &&
-      found != nullptr) {
-    home = pw.pw_dir;
-  }
+  std::string home = HomeDirOf(who.uid);
+  if (home.empty()) home = "/";
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     absl::string_view v(*e);

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/identity.h"
 #include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -110,12 +110,8 @@ std::vector<std::string> TaskEnvironment(const LaunchSpec& spec) {
   if (spec.run_as.has_value()) {
     // The task runs as its owner: the owner's name and home, not root's.
     overrides["USER"] = overrides["LOGNAME"] = spec.run_as->user;
-    struct passwd pw;
-    struct passwd* found = nullptr;
-    char buf[16384];
-    if (getpwuid_r(spec.run_as->uid, &pw, buf, sizeof(buf), &found) == 0 &&
-        found != nullptr) {
-      overrides["HOME"] = pw.pw_dir;
+    if (std::string home = HomeDirOf(spec.run_as->uid); !home.empty()) {
+      overrides["HOME"] = home;
     }
   }
   std::vector<std::string> env;
