@@ -30,8 +30,12 @@ node tests/tools/llm-server/server.mjs --model "$model" --port 18089 \
   >"$demo_dir/llm-server.out" 2>"$demo_dir/llm-server.log" &
 llm_pid=$!
 export OCX_SERVER="unix://$demo_dir/ocxd.sock"
+# Run as root, ocxd runs each task as its owner, and root's own evaluations
+# only when told to (docs/security.md): the demo's evaluation is root's.
+root_flags=()
+if [ "$(id -u)" = 0 ]; then root_flags=(--allow-root-tasks); fi
 "$build_dir/bin/ocxd" --listen "$OCX_SERVER" --database "$demo_dir/ocx.db" \
-  --work-root "$demo_dir/work" 2>"$demo_dir/ocxd.log" &
+  --work-root "$demo_dir/work" "${root_flags[@]}" 2>"$demo_dir/ocxd.log" &
 ocxd_pid=$!
 trap 'kill -TERM $ocxd_pid $llm_pid 2>/dev/null; wait $ocxd_pid $llm_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -59,8 +63,10 @@ echo
 echo "==> ocxctl status $id"
 "$ocxctl" status "$id"
 echo
-echo "==> outputs under $demo_dir/work/$id"
-(cd "$demo_dir/work/$id" && find predictions results summary -type f | sort | head -n 16 &&
+work_dir=$("$ocxctl" status "$id" -o json |
+  python3 -c 'import json, sys; e = json.load(sys.stdin); print(e.get("work_dir") or e["workDir"])')
+echo "==> outputs under $work_dir"
+(cd "$work_dir" && find predictions results summary -type f | sort | head -n 16 &&
   echo "logs/: $(find logs -type f | wc -l) files, one per attempt")
 echo
 echo "==> ocxctl results $id"
