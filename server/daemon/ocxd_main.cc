@@ -3,15 +3,12 @@
 // runners (local, DLC, Slurm) → dispatcher (recovery) → gRPC server → READY=1,
 // then waits for SIGTERM/SIGINT while feeding the systemd watchdog.
 #include <grpcpp/grpcpp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,34 +19,37 @@
 #include "common/daemon_exit.h"
 #include "common/file_util.h"
 #include "common/identity.h"
-#include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "common/waker.h"
-#include "runners/dlc/config.h"
-#include "runners/dlc/dlc_runner.h"
-#include "runners/local/config.h"
-#include "runners/local/gpu_slots.h"
-#include "runners/local/local_runner.h"
-#include "runners/slurm/config.h"
-#include "runners/slurm/slurm_runner.h"
 #include "server/api/evaluation_service.h"
-#include "server/confinement.h"
 #include "server/daemon/api_server.h"
+#include "server/daemon/daemon_setup.h"
 #include "server/daemon/listen_address.h"
-#include "server/daemon/lock_file.h"
 #include "server/daemon/systemd_notify.h"
 #include "server/daemon/unix_listener.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/http/http_server.h"
 #include "server/http/store_metrics.h"
 #include "server/store/store.h"
-#include "serving/serve_config.h"
-#include "spec/daemon_config.h"
 #include "spec/limits.h"
 #include "summary/summary_files.h"
 
 namespace {
+
+using ocx::daemon::AcquireLocks;
+using ocx::daemon::BuildRunners;
+using ocx::daemon::DaemonPaths;
+using ocx::daemon::DispatcherOptionsFrom;
+using ocx::daemon::Flags;
+using ocx::daemon::LoadConfig;
+using ocx::daemon::LocalGpus;
+using ocx::daemon::Locks;
+using ocx::daemon::ResolvePaths;
+using ocx::daemon::RestrictDatabaseFiles;
+using ocx::daemon::Runners;
+using ocx::daemon::SetConfinement;
+using ocx::daemon::SetServingOptions;
 
 ocx::Waker* g_dispatch_waker = nullptr;
 
@@ -57,298 +57,6 @@ extern "C" void OnSigchld(int) {
   int saved = errno;
   if (g_dispatch_waker != nullptr) g_dispatch_waker->Notify();
   errno = saved;
-}
-
-std::string StateHome() {
-  if (geteuid() == 0) return "/var/lib/ocx";
-  const char* xdg = getenv("XDG_STATE_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return ocx::JoinPath(xdg, "ocx");
-  const char* home = getenv("HOME");
-  if (home == nullptr || home[0] != '/') {
-    struct passwd* pw = getpwuid(geteuid());
-    home = pw != nullptr ? pw->pw_dir : "/tmp";
-  }
-  return ocx::JoinPath(home, ".local/state/ocx");
-}
-
-std::string SiblingProgram(const char* name) {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return "";
-  std::string path(self, static_cast<size_t>(n));
-  return ocx::JoinPath(path.substr(0, path.rfind('/')), name);
-}
-
-struct Flags {
-  std::string config;
-  std::string listen;
-  std::string http_listen;
-  std::string database;
-  std::string work_root;
-  std::string gpus;
-  int max_parallel = -1;
-  std::string task_program;
-  std::string shim_path;
-  int initial_backoff_ms = -1;
-  std::string dlc_path;
-  // SlurmRunner (docs/slurm.md).
-  std::string slurm_sbatch;
-  std::string slurm_squeue;
-  std::string slurm_sacct;
-  std::string slurm_scancel;
-  std::vector<std::string> slurm_sacct_args;
-  std::string slurm_partition;
-  int slurm_poll_interval_ms = -1;
-  // access (docs/security.md).
-  std::string socket_group;
-  std::string admin_group;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_client_ca;
-  std::string token_file;
-  // Confinement (docs/security.md).
-  std::vector<std::string> work_dir_roots;
-  bool allow_root_tasks = false;
-};
-
-// The access flags over the config's `access` section.
-void ApplyAccessFlags(const Flags& flags, ocx::v1::AccessSettings* access) {
-  if (!flags.socket_group.empty()) access->set_socket_group(flags.socket_group);
-  if (!flags.admin_group.empty()) access->set_admin_group(flags.admin_group);
-  ocx::v1::TlsSettings* tls = access->mutable_tls();
-  if (!flags.tls_cert.empty()) tls->set_cert_file(flags.tls_cert);
-  if (!flags.tls_key.empty()) tls->set_key_file(flags.tls_key);
-  if (!flags.tls_client_ca.empty())
-    tls->set_client_ca_file(flags.tls_client_ca);
-  if (!flags.token_file.empty()) access->set_token_file(flags.token_file);
-}
-
-// The config file, then the flags over it; validated.
-absl::StatusOr<ocx::v1::DaemonConfig> LoadConfig(const Flags& flags) {
-  ocx::v1::DaemonConfig config;
-  if (!flags.config.empty()) {
-    OCX_ASSIGN_OR_RETURN(config, ocx::spec::LoadDaemonConfigFile(flags.config));
-  }
-  if (!flags.listen.empty()) config.set_listen(flags.listen);
-  if (!flags.http_listen.empty()) config.set_http_listen(flags.http_listen);
-  if (!flags.database.empty()) config.set_database(flags.database);
-  if (!flags.work_root.empty()) config.set_work_root(flags.work_root);
-  if (!flags.gpus.empty()) config.mutable_local()->set_gpus(flags.gpus);
-  if (flags.max_parallel >= 0) {
-    config.mutable_local()->set_max_parallel(flags.max_parallel);
-  }
-  if (!flags.task_program.empty()) config.set_task_program(flags.task_program);
-  if (!flags.shim_path.empty()) {
-    config.mutable_local()->set_shim_path(flags.shim_path);
-  }
-  if (flags.initial_backoff_ms >= 0) {
-    config.mutable_retry()->set_initial_backoff_ms(flags.initial_backoff_ms);
-  }
-  if (!flags.dlc_path.empty())
-    config.mutable_dlc()->set_dlc_path(flags.dlc_path);
-  ocx::v1::SlurmRunnerSettings* sl = config.mutable_slurm();
-  if (!flags.slurm_sbatch.empty()) sl->set_sbatch_path(flags.slurm_sbatch);
-  if (!flags.slurm_squeue.empty()) sl->set_squeue_path(flags.slurm_squeue);
-  if (!flags.slurm_sacct.empty()) sl->set_sacct_path(flags.slurm_sacct);
-  if (!flags.slurm_scancel.empty()) sl->set_scancel_path(flags.slurm_scancel);
-  if (!flags.slurm_sacct_args.empty()) {
-    sl->clear_sacct_args();
-    for (const std::string& a : flags.slurm_sacct_args) sl->add_sacct_args(a);
-  }
-  if (!flags.slurm_partition.empty()) {
-    sl->set_default_partition(flags.slurm_partition);
-  }
-  if (flags.slurm_poll_interval_ms > 0) {
-    sl->set_poll_interval_ms(flags.slurm_poll_interval_ms);
-  }
-  ApplyAccessFlags(flags, config.mutable_access());
-  if (flags.allow_root_tasks) {
-    config.mutable_confinement()->set_allow_root_tasks(true);
-  }
-  OCX_RETURN_IF_ERROR(ocx::spec::ValidateDaemonConfig(config));
-  return config;
-}
-
-// Absolute paths of what the daemon writes; directories created.
-struct DaemonPaths {
-  std::string base;  // the start directory, for relative paths
-  std::string database;
-  std::string work_root;
-};
-
-absl::StatusOr<DaemonPaths> ResolvePaths(const ocx::v1::DaemonConfig& config) {
-  DaemonPaths p;
-  char cwd[4096];
-  p.base = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
-  p.database = config.database().empty()
-                   ? ocx::JoinPath(StateHome(), "ocx.db")
-                   : ocx::AbsolutePath(config.database(), p.base);
-  // Not readable by others (docs/security.md); a root daemon's users must
-  // still pass through to their own dirs under work_root: 0711.
-  const mode_t shared = geteuid() == 0 ? 0711 : ocx::kDirMode;
-  OCX_RETURN_IF_ERROR(
-      ocx::MakeDirsFor(ocx::Dirname(p.database), ocx::FileOwner{}, shared));
-  p.work_root = config.work_root().empty()
-                    ? ocx::JoinPath(ocx::Dirname(p.database), "work")
-                    : ocx::AbsolutePath(config.work_root(), p.base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirsFor(p.work_root, ocx::FileOwner{}, shared));
-  // Resolved once: work dirs below it are made without following links.
-  p.work_root = ocx::server::ResolvePath(p.work_root);
-  return p;
-}
-
-// Two locks: one per database, one per socket. Either one held by another
-// daemon means we must not start (a second server on a unix socket would
-// silently take it over).
-struct Locks {
-  std::unique_ptr<ocx::daemon::LockFile> database;
-  // The database file's own inode: catches a daemon that reaches the same
-  // database through a link, which the path-named lock above cannot.
-  std::unique_ptr<ocx::daemon::LockFile> database_inode;
-  std::unique_ptr<ocx::daemon::LockFile> socket;
-};
-
-absl::StatusOr<Locks> AcquireLocks(const ocx::v1::DaemonConfig& config,
-                                   const std::string& database,
-                                   const ocx::daemon::ListenAddress& address) {
-  Locks locks;
-  std::string db_lock_path = config.lock_file().empty()
-                                 ? absl::StrCat(database, ".lock")
-                                 : config.lock_file();
-  OCX_ASSIGN_OR_RETURN(locks.database,
-                       ocx::daemon::LockFile::Acquire(db_lock_path));
-  OCX_ASSIGN_OR_RETURN(locks.database_inode,
-                       ocx::daemon::LockFile::LockInode(database));
-  if (address.kind == ocx::daemon::ListenAddress::Kind::kUnix) {
-    OCX_ASSIGN_OR_RETURN(locks.socket,
-                         ocx::daemon::LockFile::Acquire(address.lock_path));
-    OCX_RETURN_IF_ERROR(ocx::daemon::RemoveStaleSocket(address));
-  }
-  return locks;
-}
-
-// GPUs: the daemon config, else CUDA_VISIBLE_DEVICES, else none.
-absl::StatusOr<std::vector<int>> LocalGpus(
-    const ocx::v1::DaemonConfig& config) {
-  if (!config.local().gpus().empty()) {
-    return ocx::runners::ParseGpuList(config.local().gpus());
-  }
-  return ocx::runners::GpusFromEnvironment();
-}
-
-// One runner per backend, each built from its config module
-// (runners/<backend>/config.h). The DLC and Slurm runners still start
-// without their command line installed; their attempts then fail with
-// "could not submit" / "could not run sbatch".
-struct Runners {
-  std::unique_ptr<ocx::runners::LocalRunner> local;
-  std::unique_ptr<ocx::runners::DlcRunner> dlc;
-  std::unique_ptr<ocx::runners::SlurmRunner> slurm;
-  std::string dlc_path;
-
-  ocx::server::RunnerSet ByType() const {
-    namespace r = ocx::runners;
-    return {{r::local::kRunnerType, local.get()},
-            {r::dlc::kRunnerType, dlc.get()},
-            {r::slurm::kRunnerType, slurm.get()}};
-  }
-};
-
-absl::StatusOr<Runners> BuildRunners(const ocx::v1::DaemonConfig& config,
-                                     const std::string& base,
-                                     std::vector<int> gpus, ocx::Waker* waker) {
-  namespace r = ocx::runners;
-  Runners runners;
-  r::LocalRunner::Options local = r::local::OptionsFromSettings(
-      config.local(), std::move(gpus), r::DefaultShimPath());
-  local.allow_root_tasks = config.confinement().allow_root_tasks();
-  OCX_ASSIGN_OR_RETURN(runners.local, r::LocalRunner::Create(std::move(local)));
-  // Their calls run on worker threads, which wake the dispatcher.
-  r::dlc::RunnerOptions dlc = r::dlc::OptionsFromSettings(config.dlc(), base);
-  dlc.wakeup = [waker] { waker->Notify(); };
-  runners.dlc_path = dlc.dlc_path;
-  OCX_ASSIGN_OR_RETURN(runners.dlc, r::DlcRunner::Create(std::move(dlc)));
-  r::slurm::RunnerOptions slurm =
-      r::slurm::OptionsFromSettings(config.slurm(), base);
-  slurm.wakeup = [waker] { waker->Notify(); };
-  OCX_ASSIGN_OR_RETURN(runners.slurm, r::SlurmRunner::Create(std::move(slurm)));
-  return runners;
-}
-
-ocx::server::DispatcherOptions DispatcherOptionsFrom(
-    const ocx::v1::DaemonConfig& config, const Flags& flags) {
-  ocx::server::DispatcherOptions options;
-  if (config.retry().initial_backoff_ms() > 0 ||
-      flags.initial_backoff_ms == 0) {
-    options.initial_backoff_ms = config.retry().initial_backoff_ms();
-  }
-  if (config.retry().multiplier() >= 1) {
-    options.backoff_multiplier = config.retry().multiplier();
-  }
-  if (config.retry().max_backoff_ms() > 0) {
-    options.max_backoff_ms = config.retry().max_backoff_ms();
-  }
-  options.task_program = config.task_program().empty()
-                             ? SiblingProgram("ocx-task")
-                             : config.task_program();
-  options.fair_share = config.fair_share();
-  return options;
-}
-
-// Managed model servers (docs/serving.md): where replicas keep their state
-// and logs, and the ports they may use (checked by ValidateDaemonConfig).
-absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
-                               const DaemonPaths& paths,
-                               ocx::server::DispatcherOptions* options) {
-  const ocx::v1::ServingSettings& s = config.serving();
-  ocx::server::ServingOptions& serving = options->serving;
-  serving.dir = s.dir().empty() ? ocx::JoinPath(paths.work_root, ".servers")
-                                : ocx::AbsolutePath(s.dir(), paths.base);
-  OCX_RETURN_IF_ERROR(ocx::MakeDirsFor(serving.dir, ocx::FileOwner{},
-                                       geteuid() == 0 ? 0711 : ocx::kDirMode));
-  serving.dir = ocx::server::ResolvePath(serving.dir);
-  serving.run_as_owners = options->run_as_owners;
-  if (!s.port_range().empty()) {
-    OCX_ASSIGN_OR_RETURN(auto range,
-                         ocx::serving::ParsePortRange(s.port_range()));
-    serving.port_first = range.first;
-    serving.port_last = range.second;
-  }
-  if (s.probe_timeout_ms() > 0) serving.probe_timeout_ms = s.probe_timeout_ms();
-  return absl::OkStatus();
-}
-
-// Run as owner and confinement (docs/security.md): a root daemon runs
-// tasks as their owners and refuses root-owned evaluations unless allowed;
-// work dirs are confined to the configured roots (defaults: the owner's
-// dir under work_root for a root daemon, else the home and work_root),
-// plus the --work-dir-root flags.
-void SetConfinement(const ocx::v1::DaemonConfig& config, const Flags& flags,
-                    const DaemonPaths& paths,
-                    ocx::server::SubmissionPolicy* policy) {
-  const bool root = geteuid() == 0;
-  const ocx::v1::ConfinementSettings& c = config.confinement();
-  policy->per_user_work_root = root;
-  policy->refuse_root_owner = root && !c.allow_root_tasks();
-  policy->work_dir_roots.assign(c.work_dir_roots().begin(),
-                                c.work_dir_roots().end());
-  if (policy->work_dir_roots.empty()) {
-    if (root) {
-      policy->work_dir_roots = {ocx::JoinPath(paths.work_root, "{user}")};
-    } else {
-      policy->work_dir_roots = {"{home}", paths.work_root};
-    }
-  }
-  for (const std::string& r : flags.work_dir_roots) {
-    policy->work_dir_roots.push_back(ocx::AbsolutePath(r, paths.base));
-  }
-}
-
-// The database file and its WAL companions: not readable by others.
-void RestrictDatabaseFiles(const std::string& database) {
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
-    chmod(absl::StrCat(database, suffix).c_str(), ocx::kFileMode);
-  }
 }
 
 void InstallSigchldHandler(ocx::Waker* waker) {
