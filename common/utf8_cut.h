@@ -23,6 +23,12 @@ absl::string_view Utf8Prefix(absl::string_view text, size_t max_bytes);
 // of `max_bytes` followed by "...".
 std::string Abbreviate(absl::string_view text, size_t max_bytes);
 
+// `text` with each byte that does not start a valid UTF-8 sequence (stray
+// continuation bytes, overlong forms, surrogates, truncated sequences)
+// replaced by U+FFFD: log excerpts shown to a browser or put into a
+// protobuf string field must be valid UTF-8.
+std::string ValidUtf8(absl::string_view text);
+
 }  // namespace ocx
 
 #endif  // OCX_COMMON_UTF8_CUT_H_

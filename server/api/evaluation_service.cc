@@ -12,8 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "common/time_util.h"
+#include "server/api/cancel_evaluation.h"
 #include "server/api/grpc_status.h"
+#include "server/api/pending_reason.h"
 #include "server/api/plan_page.h"
 #include "server/api/task_progress.h"
 #include "spec/limits.h"
@@ -245,10 +246,10 @@ grpc::Status EvaluationServiceImpl::ListEvaluations(
 grpc::Status EvaluationServiceImpl::CancelEvaluation(
     grpc::ServerContext* ctx, const ocx::v1::CancelEvaluationRequest* req,
     Evaluation* resp) {
-  absl::StatusOr<Identity> caller = CallerOf(*ctx, req->id(), "cancel it");
-  absl::Status ok =
-      caller.ok() ? dispatcher_->Cancel(req->id(), DescribeCaller(*caller))
-                  : caller.status();
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status ok = caller.ok() ? CancelEvaluationAs(*caller, req->id(), store_,
+                                                     dispatcher_, access_)
+                                : caller.status();
   if (!ok.ok()) return ToGrpcStatus(ok);
   absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
   if (!e.ok()) return ToGrpcStatus(e.status());
@@ -340,21 +341,11 @@ grpc::Status EvaluationServiceImpl::ListTasks(
       if (e.ok()) work_dir = e->work_dir();
     }
     if (!work_dir.empty()) FillTaskProgress(work_dir, &t);
-    FillPendingReason(&t);
+    FillPendingReason(*dispatcher_, &t);
     *resp->add_tasks() = std::move(t);
   }
   resp->set_next_page_token(next);
   return grpc::Status::OK;
-}
-
-void EvaluationServiceImpl::FillPendingReason(ocx::v1::Task* task) const {
-  if (task->state() != ocx::v1::Task::READY) return;
-  if (TimestampMillis(task->next_attempt_time()) > NowMillis()) {
-    task->set_pending_reason("waiting: retry backoff");
-    return;
-  }
-  task->set_pending_reason(
-      dispatcher_->PendingReason(task->evaluation_id(), task->stage()));
 }
 
 grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,
@@ -373,7 +364,7 @@ grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,
   absl::StatusOr<ocx::v1::Task> t = store_->GetTask(req->id());
   if (t.ok()) {
     FillTaskProgress(t->params().work_dir(), &*t);
-    FillPendingReason(&*t);
+    FillPendingReason(*dispatcher_, &*t);
   }
   return Reply(std::move(t), resp);
 }

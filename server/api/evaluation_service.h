@@ -73,8 +73,6 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   // and ReadTaskLog take both kinds of id (servers_service.cc).
   static bool IsReplica(const std::string& id);
 
-  // Sets a READY task's pending_reason: why the dispatcher left it waiting.
-  void FillPendingReason(ocx::v1::Task* task) const;
   // Leaves the spec out of `e` (spec_omitted) when `basic` or when it would
   // make the answer larger than limits.max_message_bytes.
   void FitAnswer(bool basic, ocx::v1::Evaluation* e) const;

@@ -25,12 +25,11 @@
 #include "server/api/evaluation_service.h"
 #include "server/daemon/api_server.h"
 #include "server/daemon/daemon_setup.h"
+#include "server/daemon/http_setup.h"
 #include "server/daemon/listen_address.h"
 #include "server/daemon/systemd_notify.h"
 #include "server/daemon/unix_listener.h"
 #include "server/dispatcher/dispatcher.h"
-#include "server/http/http_server.h"
-#include "server/http/store_metrics.h"
 #include "server/store/store.h"
 #include "spec/limits.h"
 #include "summary/summary_files.h"
@@ -112,13 +111,9 @@ void WaitForStopSignal(const ocx::server::Dispatcher& dispatcher) {
 absl::StatusOr<std::unique_ptr<ocx::daemon::ApiServer>> StartApi(
     const ocx::v1::DaemonConfig& config, const DaemonPaths& paths,
     const ocx::daemon::ListenAddress& address,
-    const ocx::server::SubmissionPolicy& policy, ocx::store::Store* store,
+    const ocx::server::SubmissionPolicy& policy,
+    const ocx::server::AccessPolicy& access, ocx::store::Store* store,
     ocx::server::Dispatcher* dispatcher, std::string* listening) {
-  OCX_ASSIGN_OR_RETURN(ocx::Identity daemon_identity,
-                       ocx::DaemonIdentity(config.access().admin_group()));
-  ocx::server::AccessPolicy access;
-  access.daemon = daemon_identity;
-  access.admin_group = config.access().admin_group();
   ocx::daemon::ApiServer::Options api;
   api.address = address;
   api.access = config.access();
@@ -130,18 +125,6 @@ absl::StatusOr<std::unique_ptr<ocx::daemon::ApiServer>> StartApi(
         store, dispatcher, policy, std::move(c), access);
   };
   return ocx::daemon::ApiServer::Start(std::move(api), listening);
-}
-
-// The HTTP listener (/metrics) when http_listen is set; else null.
-absl::StatusOr<std::unique_ptr<ocx::server::HttpServer>> StartHttp(
-    const ocx::v1::DaemonConfig& config, ocx::store::Store* store) {
-  if (config.http_listen().empty()) return nullptr;
-  ocx::server::RegisterStoreMetrics(store);
-  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::server::HttpServer> http,
-                       ocx::server::HttpServer::Start(config.http_listen()));
-  fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
-          http->address().c_str());
-  return http;
 }
 
 absl::Status Run(const Flags& flags) {
@@ -178,17 +161,22 @@ absl::Status Run(const Flags& flags) {
   policy.serve_port_last = options.serving.port_last;
   SetConfinement(config, flags, paths, &policy);
   policy.limits = ocx::spec::EffectiveLimits(config.limits());
+  ocx::server::AccessPolicy access;
+  OCX_ASSIGN_OR_RETURN(access.daemon,
+                       ocx::DaemonIdentity(config.access().admin_group()));
+  access.admin_group = config.access().admin_group();
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::daemon::ApiServer> server,
-                       StartApi(config, paths, address, policy, store.get(),
-                                &dispatcher, &listening));
+                       StartApi(config, paths, address, policy, access,
+                                store.get(), &dispatcher, &listening));
   // Recorded for clients and harnesses that started ocxd on port 0; the
   // startup line below carries the same address after "listening on ".
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
   OCX_RETURN_IF_ERROR(
       ocx::WriteFileAtomic(address_file, absl::StrCat(listening, "\n")));
-  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::server::HttpServer> http,
-                       StartHttp(config, store.get()));
+  OCX_ASSIGN_OR_RETURN(
+      std::unique_ptr<ocx::server::HttpServer> http,
+      ocx::daemon::StartHttp(config, store.get(), &dispatcher, access));
   dispatcher.Start();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
@@ -245,8 +233,9 @@ int main(int argc, char** argv) {
                  "port 0 binds a free port. The address clients dial is "
                  "printed and written to <database>.address");
   app.add_option("--http-listen", flags.http_listen,
-                 "host:port of the HTTP listener (Prometheus /metrics), on a "
-                 "loopback address; port 0 binds a free port (printed)");
+                 "host:port of the HTTP listener (web console at /, "
+                 "Prometheus /metrics), on a loopback address; port 0 binds "
+                 "a free port (printed)");
   app.add_option("--database", flags.database, "SQLite database file");
   app.add_option("--work-root", flags.work_root,
                  "work dirs of evaluations without their own work_dir");

@@ -72,20 +72,14 @@ absl::StatusOr<Identity> ByToken(const TcpCallerOptions& options,
 
 absl::StatusOr<Identity> ByKernel(const TcpCallerOptions& options,
                                   const grpc::ServerContext& ctx) {
-  absl::StatusOr<uid_t> uid = LoopbackPeerUid(ctx.peer(), *options.bound_port);
-  if (!uid.ok()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "cannot tell who is calling from ", ctx.peer(), " (",
-        uid.status().message(),
-        "); connect through ocxd's unix socket, or present a token "
-        "(ocxctl --token-file)"));
+  absl::StatusOr<Identity> id = LoopbackPeerIdentity(
+      ctx.peer(), *options.bound_port, options.admin_group);
+  if (absl::IsUnauthenticated(id.status())) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(id.status().message(),
+                     "; connect through ocxd's unix socket, or present a "
+                     "token (ocxctl --token-file)"));
   }
-  absl::StatusOr<Identity> id = IdentityOfUid(*uid, options.admin_group);
-  if (!id.ok()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the caller's uid ", *uid, " has no local account on the ocxd host"));
-  }
-  id->via = "loopback tcp";
   return id;
 }
 

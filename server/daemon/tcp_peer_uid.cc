@@ -130,4 +130,29 @@ absl::StatusOr<uid_t> LoopbackPeerUid(absl::string_view grpc_peer,
                            tcp6.ok() ? *tcp6 : "");
 }
 
+std::string PeerAddress(const std::string& ip, int port) {
+  if (ip.find(':') != std::string::npos) {
+    return absl::StrCat("ipv6:[", ip, "]:", port);
+  }
+  return absl::StrCat("ipv4:", ip, ":", port);
+}
+
+absl::StatusOr<Identity> LoopbackPeerIdentity(absl::string_view grpc_peer,
+                                              int server_port,
+                                              const std::string& admin_group) {
+  absl::StatusOr<uid_t> uid = LoopbackPeerUid(grpc_peer, server_port);
+  if (!uid.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("cannot tell who is calling from ", grpc_peer, " (",
+                     uid.status().message(), ")"));
+  }
+  absl::StatusOr<Identity> id = IdentityOfUid(*uid, admin_group);
+  if (!id.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the caller's uid ", *uid, " has no local account on the ocxd host"));
+  }
+  id->via = "loopback tcp";
+  return id;
+}
+
 }  // namespace ocx::daemon

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/identity.h"
 
 namespace ocx::daemon {
 
@@ -27,6 +28,19 @@ namespace ocx::daemon {
 // tables list no such connection; INVALID_ARGUMENT for another kind of peer.
 absl::StatusOr<uid_t> LoopbackPeerUid(absl::string_view grpc_peer,
                                       int server_port);
+
+// `ip`:`port` (an IPv4 or IPv6 address as text, e.g. what an HTTP library
+// reports for the peer) in the form LoopbackPeerUid takes.
+std::string PeerAddress(const std::string& ip, int port);
+
+// The local account owning the client socket of `grpc_peer` connected to
+// `server_port`, with `admin_group` making admins, identified "via
+// loopback tcp". UNAUTHENTICATED when the tables do not list the
+// connection, PERMISSION_DENIED when the uid has no account; each message
+// says which and ends where the caller's own advice may follow.
+absl::StatusOr<Identity> LoopbackPeerIdentity(absl::string_view grpc_peer,
+                                              int server_port,
+                                              const std::string& admin_group);
 
 // The same over given table texts (the /proc/net/tcp and tcp6 formats), for
 // tests.

@@ -10,12 +10,15 @@
 
 namespace ocx::server {
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::HttpServer()
+    : stopping_(std::make_shared<std::atomic<bool>>(false)),
+      bound_port_(std::make_shared<std::atomic<int>>(0)),
+      server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& address) {
+    const std::string& address, std::optional<ConsoleRoutesOptions> console) {
   size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -45,12 +48,21 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                      [](const httplib::Request&, httplib::Response& res) {
                        res.set_content("ok\n", "text/plain");
                      });
+  if (console.has_value()) {
+    console->stopping = http->stopping_;
+    console->bound_port = http->bound_port_;
+    AddConsoleRoutes(http->server_.get(), *std::move(console));
+  }
   int bound = port == 0 ? http->server_->bind_to_any_port(host)
                         : (http->server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     return absl::UnavailableError(absl::StrCat(
         "--http-listen: cannot listen on ", address, " (in use?)"));
   }
+  *http->bound_port_ = bound;
+  // Log streams hold a thread each (console_routes.h caps them), and a
+  // browser keeps a few connections open: more than the default 8.
+  http->server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
   http->address_ = absl::StrCat(
       host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host,
       ":", bound);
@@ -60,6 +72,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 }
 
 void HttpServer::Stop() {
+  *stopping_ = true;  // ends log streams, which stop() waits for
   if (server_ != nullptr) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -1,8 +1,8 @@
 // HttpServer: ocxd's HTTP listener (off unless --http-listen is given). It
-// serves /metrics (Prometheus text format, common/metrics.h) and is where
-// the web console's pages will live. Built on cpp-httplib (Debian
-// libcpp-httplib-dev), on its own threads: a scrape never runs on the
-// dispatcher's loop.
+// serves /metrics (Prometheus text format, common/metrics.h), /healthz and,
+// when given one, the web console (console_routes.h, docs/console.md).
+// Built on cpp-httplib (Debian libcpp-httplib-dev), on its own threads: a
+// scrape or a page never runs on the dispatcher's loop.
 //
 // Plain HTTP is allowed on loopback addresses only: a non-loopback address
 // is refused until the listener shares the gRPC API's TLS and identity
@@ -12,11 +12,14 @@
 #ifndef OCX_SERVER_HTTP_HTTP_SERVER_H_
 #define OCX_SERVER_HTTP_HTTP_SERVER_H_
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "server/http/console_routes.h"
 
 namespace httplib {
 class Server;
@@ -27,10 +30,12 @@ namespace ocx::server {
 class HttpServer {
  public:
   // Listens on `address` ("host:port"; port 0 picks a free port) and
-  // serves. INVALID_ARGUMENT for a malformed or non-loopback address,
-  // UNAVAILABLE when the port cannot be bound.
+  // serves; with `console` (its api and caller set; `stopping` is the
+  // server's own), the web console too. INVALID_ARGUMENT for a malformed
+  // or non-loopback address, UNAVAILABLE when the port cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const std::string& address);
+      const std::string& address,
+      std::optional<ConsoleRoutesOptions> console = std::nullopt);
   ~HttpServer();
 
   // "host:port" with the bound port.
@@ -41,6 +46,8 @@ class HttpServer {
  private:
   HttpServer();
 
+  std::shared_ptr<std::atomic<bool>> stopping_;
+  std::shared_ptr<std::atomic<int>> bound_port_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;

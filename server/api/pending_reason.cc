@@ -1,0 +1,17 @@
+#include "server/api/pending_reason.h"
+
+#include "common/time_util.h"
+
+namespace ocx::server {
+
+void FillPendingReason(const Dispatcher& dispatcher, ocx::v1::Task* task) {
+  if (task->state() != ocx::v1::Task::READY) return;
+  if (TimestampMillis(task->next_attempt_time()) > NowMillis()) {
+    task->set_pending_reason("waiting: retry backoff");
+    return;
+  }
+  task->set_pending_reason(
+      dispatcher.PendingReason(task->evaluation_id(), task->stage()));
+}
+
+}  // namespace ocx::server
