@@ -6,6 +6,8 @@
 //
 //   llm-server-runner [SERVER_ARG...]
 // Exit 1 with the reason on stderr when the server cannot start.
+#include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -25,8 +27,13 @@ int main(int argc, char** argv) {
   }
   printf("%s\n", server.base_url().c_str());
   fflush(stdout);
+  // node makes the stdin it shares with us non-blocking: wait with poll.
   char buf[256];
-  while (read(STDIN_FILENO, buf, sizeof(buf)) > 0) {
+  while (true) {
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
+    ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
   }
   server.Stop();
   return 0;
