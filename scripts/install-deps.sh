@@ -20,6 +20,7 @@ packages=(
   prometheus
   python3 procps util-linux
   python3-grpcio python3-grpc-tools
+  chromium chromium-driver python3-selenium
   slurm-wlm munge
 )
 

@@ -42,7 +42,9 @@ absl::StatusOr<std::unique_ptr<server::HttpServer>> StartHttp(
   OCX_ASSIGN_OR_RETURN(
       std::unique_ptr<server::HttpServer> http,
       server::HttpServer::Start(config.http_listen(), std::move(routes)));
-  fprintf(stderr, "ocxd: web console at http://%s/ (metrics at /metrics)\n",
+  fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
+          http->address().c_str());
+  fprintf(stderr, "ocxd: web console at http://%s/\n",
           http->address().c_str());
   return http;
 }
