@@ -44,8 +44,7 @@ absl::StatusOr<std::unique_ptr<server::HttpServer>> StartHttp(
       server::HttpServer::Start(config.http_listen(), std::move(routes)));
   fprintf(stderr, "ocxd: metrics at http://%s/metrics\n",
           http->address().c_str());
-  fprintf(stderr, "ocxd: web console at http://%s/\n",
-          http->address().c_str());
+  fprintf(stderr, "ocxd: web console at http://%s/\n", http->address().c_str());
   return http;
 }
 

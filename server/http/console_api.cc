@@ -153,6 +153,7 @@ JsonAnswer ConsoleApi::Leaderboard(const Identity& caller,
   if (chosen.empty()) {
     // Newest first; only evaluations the caller may read count.
     std::string token, next;
+    int pages = 0;  // a caller with few readable evaluations: stop somewhere
     do {
       absl::StatusOr<std::vector<ocx::v1::Evaluation>> page =
           options_.store->ListEvaluations(Evaluation::SUCCEEDED, 200, token,
@@ -166,8 +167,9 @@ JsonAnswer ConsoleApi::Leaderboard(const Identity& caller,
         }
       }
       token = next;
-    } while (!next.empty() && static_cast<int>(chosen.size()) <
-                                  options_.max_leaderboard_evaluations);
+    } while (!next.empty() && ++pages < 10 &&
+             static_cast<int>(chosen.size()) <
+                 options_.max_leaderboard_evaluations);
   }
   std::vector<summary::LabeledTable> tables;
   for (const std::string& id : chosen) {

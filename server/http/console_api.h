@@ -65,7 +65,8 @@ class ConsoleApi {
   JsonAnswer GetEvaluation(const Identity& caller, const std::string& id) const;
   JsonAnswer ListTasks(const Identity& caller, const std::string& id) const;
   JsonAnswer GetResults(const Identity& caller, const std::string& id) const;
-  // `ids` empty: the newest SUCCEEDED evaluations the caller may read.
+  // `ids` empty: the newest SUCCEEDED evaluations the caller may read (at
+  // most max_leaderboard_evaluations, looked for among the newest 2000).
   JsonAnswer Leaderboard(const Identity& caller,
                          const std::vector<std::string>& ids) const;
   JsonAnswer ListServers(const Identity& caller) const;

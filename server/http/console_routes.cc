@@ -172,8 +172,11 @@ void AddConsoleRoutes(httplib::Server* server, ConsoleRoutesOptions options) {
   state->options = std::move(options);
   // DNS rebinding: a page of another site that reaches us under its own
   // name carries that name in Host.
+  // /metrics and /healthz stay open to a scraper behind a reverse proxy:
+  // they serve nothing of any one user.
   server->set_pre_routing_handler([](const Request& req, Response& res) {
-    if (IsLoopbackHost(HostOf(req.get_header_value("Host")))) {
+    if (req.path == "/metrics" || req.path == "/healthz" ||
+        IsLoopbackHost(HostOf(req.get_header_value("Host")))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     Send(ErrorAnswer(absl::PermissionDeniedError(

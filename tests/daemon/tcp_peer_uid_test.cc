@@ -53,5 +53,13 @@ TEST(TcpPeerUidTest, OtherPortsAndPeersAreNotFound) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// What an HTTP library reports (address and port apart) reads as a peer.
+TEST(TcpPeerUidTest, PeerAddressFormsBothFamilies) {
+  EXPECT_EQ(PeerAddress("127.0.0.1", 40000), "ipv4:127.0.0.1:40000");
+  EXPECT_EQ(PeerAddress("::1", 40960), "ipv6:[::1]:40960");
+  EXPECT_EQ(*LoopbackPeerUidIn(PeerAddress("::1", 40960), 8080, kTcp, kTcp6),
+            1002u);
+}
+
 }  // namespace
 }  // namespace ocx::daemon

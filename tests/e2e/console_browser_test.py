@@ -290,6 +290,18 @@ def check_cross_site(console, eval_id):
     assert post({"X-Ocx-Console": "1", "Origin": "http://evil.example"}) == 403
     assert post({"X-Ocx-Console": "1", "Host": "evil.example"}) == 403
 
+    def get(path, host):
+        req = urllib.request.Request(console + path, headers={"Host": host})
+        try:
+            return urllib.request.urlopen(req, timeout=10).status
+        except urllib.error.HTTPError as e:
+            return e.code
+    # A page of a site rebound to 127.0.0.1 reads nothing; a scraper behind
+    # a proxy still gets the metrics.
+    assert get("/api/evaluations", "evil.example:80") == 403
+    assert get("/api/evaluations", "localhost") == 200
+    assert get("/metrics", "metrics.example") == 200
+
 
 def main():
     reason = skip_reason()

@@ -210,7 +210,9 @@ function evaluationPage(id) {
 }
 
 async function refreshEvaluation(view) {
-  if (view.final && view.resultsShown) return;
+  // One refresh at a time: a slow answer must not pile up requests.
+  if ((view.final && view.resultsShown) || view.busy) return;
+  view.busy = true;
   try {
     const e = await api('/api/evaluations/' + encodeURIComponent(view.id));
     showMeta(view, e);
@@ -228,6 +230,8 @@ async function refreshEvaluation(view) {
     view.error.textContent = '';
   } catch (err) {
     view.error.textContent = err.message;
+  } finally {
+    view.busy = false;
   }
 }
 
@@ -322,6 +326,8 @@ function follow(view, taskId) {
     }
     if (atEnd) view.log.scrollTop = view.log.scrollHeight;
   };
+  // The browser reconnects a stream cut short; the new one starts over.
+  source.addEventListener('open', () => { view.log.textContent = ''; });
   source.addEventListener('log', (ev) => {
     const d = JSON.parse(ev.data);
     view.logState.textContent = 'attempt ' + d.attempt + ', ' + d.offset + ' bytes';
