@@ -138,6 +138,9 @@ TEST_F(ConsoleApiTest, ListShowsEveryonesEvaluationsWithOwnersAndTheCaller) {
   // No spec in a list.
   EXPECT_EQ(Field(list[0], "spec").kind_case(), 0);
 
+  // Servers are open to every identified caller, as ListServers is.
+  EXPECT_EQ(Api().ListServers(bob_).body, "{\"servers\":[]}");
+
   answer = Api().ListEvaluations(bob_, "me", "");
   EXPECT_EQ(Parse(answer.body)
                 .struct_value()

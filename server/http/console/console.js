@@ -359,7 +359,7 @@ function fmt(v) { return v === null ? '-' : v.toFixed(2); }
 // A horizontal bar chart: one bar per (label, value), scaled to 100 or the
 // largest value.
 function barChart(title, labels, values) {
-  const width = 420, rowH = 20, left = 150, top = 22;
+  const width = 470, rowH = 20, left = 190, top = 22;
   const max = Math.max(100, ...values.filter((v) => v !== null));
   const chart = svg('svg', {class: 'chart', width: width,
                             height: top + rowH * labels.length + 8,
@@ -368,7 +368,7 @@ function barChart(title, labels, values) {
   labels.forEach((label, i) => {
     const y = top + i * rowH;
     const v = values[i];
-    chart.append(svg('text', {x: 6, y: y + 13}, label.length > 24 ? label.slice(0, 23) + '…' : label));
+    chart.append(svg('text', {x: 6, y: y + 13}, label.length > 30 ? label.slice(0, 29) + '…' : label));
     if (v === null) return;
     const w = Math.max(1, ((width - left - 50) * v) / max);
     chart.append(svg('rect', {class: 'bar', x: left, y: y + 3, width: w.toFixed(1), height: rowH - 6}));
