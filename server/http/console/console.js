@@ -217,9 +217,15 @@ async function refreshEvaluation(view) {
     const e = await api('/api/evaluations/' + encodeURIComponent(view.id));
     showMeta(view, e);
     if (!view.planShown) { view.plan.replaceChildren(planView(e)); view.planShown = true; }
-    const t = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/tasks');
-    showTasks(view, t);
     const nowFinal = FINAL.has(e.state);
+    // A large evaluation's task list is refreshed less often.
+    if (nowFinal || !view.tasksAt || view.taskCount <= 500 ||
+        Date.now() - view.tasksAt > 5000) {
+      const t = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/tasks');
+      view.taskCount = t.tasks.length;
+      view.tasksAt = Date.now();
+      showTasks(view, t);
+    }
     if (nowFinal || !view.resultsAt || Date.now() - view.resultsAt > 5000) {
       const r = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/results');
       view.results.replaceChildren(resultsView(r));
