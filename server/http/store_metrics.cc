@@ -36,9 +36,9 @@ void Collect(store::Store* store) {
   static metrics::Family& replicas =
       metrics::Gauge("ocx_model_server_replicas",
                      "Managed model-server replicas, by state.", {"state"});
-  static metrics::Family& errors =
-      metrics::Counter("ocx_metrics_store_errors_total",
-                       "Scrapes whose store counts could not be read.", {});
+  static metrics::Family& errors = metrics::Counter(
+      "ocx_metrics_store_errors_total",
+      "Scrapes whose store counts could not be read.", {});
   absl::StatusOr<store::Store::Counts> counts = store->CountByState();
   errors.Add({}, 0);  // Present (as 0) before the first error.
   if (!counts.ok()) {

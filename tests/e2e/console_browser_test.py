@@ -17,6 +17,9 @@ server and real tasks.
    cancels it: ocxctl then reports CANCELLED.
 4. Plain HTTP: a POST without the console's header and a foreign Host are
    refused.
+5. As root: a request from another account's socket (setpriv) is that
+   account's: it lists the evaluations but gets 403 for root's details and
+   cancel.
 Exits 77 (skipped) when chromium, chromedriver or selenium is missing.
 """
 import csv
@@ -303,6 +306,47 @@ def check_cross_site(console, eval_id):
     assert get("/metrics", "metrics.example") == 200
 
 
+OTHER_USER = "ocxown-a"  # the account tests/server/authorization tests use
+
+
+def check_other_user(console, run_id, slow_id):
+    """Part 5 (root only): a request from another account's socket is that
+    account's, and it may see the list but not steer or read another's."""
+    import pwd
+    try:
+        pwd.getpwnam(OTHER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        OTHER_USER], check=True)
+    script = r"""
+import json, sys, urllib.request, urllib.error
+def call(path, method="GET"):
+    req = urllib.request.Request(sys.argv[1] + path, method=method,
+        data=b"" if method == "POST" else None,
+        headers={"X-Ocx-Console": "1"})
+    try:
+        r = urllib.request.urlopen(req, timeout=10)
+        return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+print(json.dumps([call("/api/evaluations"),
+                  call("/api/evaluations/" + sys.argv[2]),
+                  call("/api/evaluations/%s/cancel" % sys.argv[3], "POST")]))
+"""
+    out = subprocess.run(
+        ["setpriv", "--reuid", OTHER_USER, "--regid", OTHER_USER,
+         "--clear-groups", sys.executable, "-c", script, console, run_id,
+         slow_id], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    (ls, listed), (gs, got), (cs, cancelled) = json.loads(out.stdout)
+    assert ls == 200 and listed["caller"]["user"] == OTHER_USER, listed
+    assert {e["id"] for e in listed["evaluations"]} >= {run_id, slow_id}
+    assert gs == 403 and "belongs to root" in got["error"]["message"], got
+    assert cs == 403 and "belongs to root" in cancelled["error"]["message"]
+    print("another account (%s) sees the list, not the details or cancel"
+          % OTHER_USER)
+
+
 def main():
     reason = skip_reason()
     if reason:
@@ -316,14 +360,20 @@ def main():
     driver = None
     try:
         tiny, slow = write_specs(tmp, source, url, test_task)
+        # The browser first: its start must not eat the run's early part.
+        driver = browser()
+        driver.get(ocxd.console + "/")
         run_id = ocxd.ctl("-o", "name", "submit", tiny, "--name",
                           "tiny model").strip()
-        driver = browser()
         watch_run(driver, ocxd, run_id)
         check_results(driver, ocxd, run_id)
         slow_id = ocxd.ctl("-o", "name", "submit", slow, "--name",
                            XSS_NAME).strip()
         check_cross_site(ocxd.console, slow_id)
+        if os.geteuid() == 0:
+            check_other_user(ocxd.console, run_id, slow_id)
+        else:
+            print("not root: the other-account check is skipped")
         cancel_from_page(driver, ocxd, slow_id)
     finally:
         if driver is not None:
