@@ -30,8 +30,8 @@ namespace ocx::server {
 class HttpServer {
  public:
   // Listens on `address` ("host:port"; port 0 picks a free port) and
-  // serves; with `console` (its api and caller set; `stopping` is the
-  // server's own), the web console too. INVALID_ARGUMENT for a malformed
+  // serves; with `console` (its api and caller set; HttpServer fills in
+  // `stopping` and `bound_port`), the web console too. INVALID_ARGUMENT for a malformed
   // or non-loopback address, UNAVAILABLE when the port cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address,
