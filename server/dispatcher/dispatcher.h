@@ -261,7 +261,16 @@ class Dispatcher {
                             runners::LaunchSpec spec,
                             const std::string& replica_id, int64_t now,
                             std::vector<Launch>* out);
+  // Starts the committed launches, each runner's as one LaunchBatch().
   absl::Status LaunchAll(std::vector<Launch>* launches);
+  // The attempt could not start: frees its placement and fails it.
+  absl::Status LaunchFailed(TaskEntry* t, runners::Runner* runner,
+                            const runners::LaunchSpec& spec,
+                            const absl::Status& error, int64_t now);
+  // Records what the runner answered for one launched spec.
+  absl::Status LaunchDone(runners::Runner* runner,
+                          const runners::LaunchSpec& spec,
+                          const absl::StatusOr<std::string>& id);
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);
   absl::Status FailDependents(TaskEntry* t, int64_t now);

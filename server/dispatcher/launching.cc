@@ -1,6 +1,7 @@
 // Dispatcher: placing ready tasks into free runner slots and starting
 // them (DESIGN.md decision 4: the attempt row is committed first).
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -219,10 +220,13 @@ absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,
 }
 
 absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
+  // Each runner gets its ready attempts as one batch (a Slurm job array).
+  std::map<runners::Runner*, std::vector<const runners::LaunchSpec*>> batches;
+  std::vector<runners::Runner*> order;
   for (Launch& launch : *launches) {
     const runners::LaunchSpec& spec = launch.spec;
     runners::Runner* runner = launch.runner;
-    int64_t now = NowMillis();
+    const int64_t now = NowMillis();
     auto it = tasks_.find(spec.key.task_id);
     if (it == tasks_.end()) {
       runner->Unplace(spec.key);
@@ -241,28 +245,49 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
     }
     absl::Status ready =
         WriteTaskJson(t.task.params(), SpecOf(t), FilesFor(spec.run_as));
-    absl::StatusOr<std::string> id =
-        ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
-    if (!id.ok()) {
-      runner->Unplace(spec.key);
-      FailureFacts facts;
-      facts.launch_error = id.status().code();
-      OCX_RETURN_IF_ERROR(FinishAttempt(
-          &t, Attempt::FAILED,
-          absl::StrCat("could not start: ", id.status().message()), now,
-          facts));
+    if (!ready.ok()) {
+      OCX_RETURN_IF_ERROR(LaunchFailed(&t, runner, spec, ready, now));
       continue;
     }
-    t.attempt.attempt.set_backend_id(*id);
-    t.attempt.attempt.set_state(Attempt::RUNNING);
-    OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
-    OCX_RETURN_IF_ERROR(
-        SetTaskState(&t, Task::RUNNING,
-                     absl::StrCat("attempt ", spec.key.attempt, " running as ",
-                                  runner->backend(), " ", *id),
-                     now));
+    if (batches.count(runner) == 0) order.push_back(runner);
+    batches[runner].push_back(&spec);
+  }
+  for (runners::Runner* runner : order) {
+    const std::vector<const runners::LaunchSpec*>& specs = batches[runner];
+    std::vector<absl::StatusOr<std::string>> ids = runner->LaunchBatch(specs);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      OCX_RETURN_IF_ERROR(LaunchDone(runner, *specs[i], ids[i]));
+    }
   }
   return absl::OkStatus();
+}
+
+absl::Status Dispatcher::LaunchFailed(TaskEntry* t, runners::Runner* runner,
+                                      const runners::LaunchSpec& spec,
+                                      const absl::Status& error, int64_t now) {
+  runner->Unplace(spec.key);
+  FailureFacts facts;
+  facts.launch_error = error.code();
+  return FinishAttempt(t, Attempt::FAILED,
+                       absl::StrCat("could not start: ", error.message()), now,
+                       facts);
+}
+
+absl::Status Dispatcher::LaunchDone(runners::Runner* runner,
+                                    const runners::LaunchSpec& spec,
+                                    const absl::StatusOr<std::string>& id) {
+  const int64_t now = NowMillis();
+  auto it = tasks_.find(spec.key.task_id);
+  if (it == tasks_.end()) return absl::OkStatus();
+  TaskEntry& t = it->second;
+  if (!id.ok()) return LaunchFailed(&t, runner, spec, id.status(), now);
+  t.attempt.attempt.set_backend_id(*id);
+  t.attempt.attempt.set_state(Attempt::RUNNING);
+  OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
+  return SetTaskState(&t, Task::RUNNING,
+                      absl::StrCat("attempt ", spec.key.attempt, " running as ",
+                                   runner->backend(), " ", *id),
+                      now);
 }
 
 }  // namespace ocx::server
