@@ -153,15 +153,19 @@ void SlurmRunner::LookupTurn() {
       best[*key] = {k, rec.job_id};
     }
   }
+  std::set<AttemptKey> asked;  // attempts adopted since were not looked up
+  for (const auto& [name, key] : by_name) asked.insert(key);
   for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);
     Job& j = it->second;
-    if (j.phase == Phase::kLookup) {
+    if (j.phase == Phase::kLookup && asked.count(it->first) > 0) {
       auto b = best.find(it->first);
       if (b != best.end()) {
-        Note(j, absl::StrCat(
-                    "found Slurm job ", b->second.second, " named ",
-                    slurm::IncarnationName(j.base_name, b->second.first)));
+        const bool element = slurm::ElementIndex(b->second.second) >= 0;
+        Note(j, absl::StrCat("found Slurm job ", b->second.second, " named ",
+                             element ? j.array_name
+                                     : slurm::IncarnationName(
+                                           j.base_name, b->second.first)));
         Found(it->first, j, b->second.second, b->second.first);
       } else if (j.cancel_requested) {
         Finish(it->first, Exited(it->first, j, 1, 0,
