@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/daemon_exit.h"
-#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -200,6 +200,8 @@ void Dispatcher::Turn() {
   }
 
   absl::Status status = store_->Begin();
+  // Last turn's launches first: this turn's updates may be about them.
+  if (status.ok()) status = ApplyLaunchResults(now);
   if (status.ok()) {
     for (Command* cmd : commands) {
       absl::Status s = ApplyCommand(cmd, now);
@@ -237,10 +239,13 @@ void Dispatcher::Turn() {
     absl::MutexLock lock(&mu_);
     for (Command* cmd : commands) cmd->done = true;
   }
-  if (!to_launch.empty() || pools_->HasPlaced()) {
+  // The LAUNCHING rows are committed: the backends may hear of them. What
+  // they answer is written by the next turn (launch_results_), so a turn
+  // costs one commit however many tasks it starts.
+  if (!to_launch.empty()) LaunchAll(&to_launch);
+  if (pools_->HasPlaced()) {
     absl::Status launched = store_->Begin();
     if (launched.ok()) launched = pools_->LaunchPlaced(NowMillis());
-    if (launched.ok()) launched = LaunchAll(&to_launch);
     if (launched.ok()) launched = RefreshTouched(NowMillis());
     if (launched.ok()) launched = store_->Commit();
     if (launched.ok()) launched = EndEvaluations();
