@@ -57,6 +57,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -146,6 +147,11 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTurn();
   void LookupTurn();
+  // After a lookup: the attempts in `asked` found (`best`: incarnation and
+  // job id) are watched, the others submitted (or ended when cancelled).
+  void SettleLookups(
+      const std::map<AttemptKey, std::pair<int, std::string>>& best,
+      const std::set<AttemptKey>& asked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SubmitTurn();
   // What one sbatch submits: one attempt, or several as a job array.
   struct Submission {

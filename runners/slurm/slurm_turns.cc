@@ -155,6 +155,12 @@ void SlurmRunner::LookupTurn() {
   }
   std::set<AttemptKey> asked;  // attempts adopted since were not looked up
   for (const auto& [name, key] : by_name) asked.insert(key);
+  SettleLookups(best, asked);
+}
+
+void SlurmRunner::SettleLookups(
+    const std::map<AttemptKey, std::pair<int, std::string>>& best,
+    const std::set<AttemptKey>& asked) {
   for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);
     Job& j = it->second;

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/daemon_exit.h"
+#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/identity.h"
-#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -184,6 +184,15 @@ void Dispatcher::Loop() {
                    std::max<int64_t>(0, backoff_.begin()->first - NowMillis()));
     }
     waker_->Wait(sleep_ms);
+  }
+  // The last turn's launches, so a clean stop leaves no attempt LAUNCHING.
+  if (!launch_results_.empty()) {
+    absl::Status status = store_->Begin();
+    if (status.ok()) status = ApplyLaunchResults(NowMillis());
+    if (status.ok()) status = RefreshTouched(NowMillis());
+    if (status.ok()) status = store_->Commit();
+    if (!status.ok()) Fatal("cannot commit launches", status);
+    Committed();
   }
 }
 
