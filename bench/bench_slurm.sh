@@ -5,6 +5,7 @@
 # 1. Baseline: a shell loop of N plain `sbatch --parsable` submissions (no
 #    --wait), then waiting for the same jobs with one `squeue` per second.
 # 2. ocx: a real ocxd with SlurmRunner runs an evaluation of N no-op tasks
+#    (submitted as Slurm job arrays, docs/slurm.md)
 #    (1 model x N/2 datasets, infer and eval stages both on Slurm), from
 #    `ocxctl submit` until the evaluation has ended.
 # Both on the same cluster, in the same run. Every Slurm command ocxd runs
@@ -12,8 +13,12 @@
 # Slurm invocations per task is exact.
 #
 # Usage: bench/bench_slurm.sh [BUILD_DIR] [TASKS]   (defaults build, 500)
-# Prints `RESULT bench_slurm ratio=... calls_per_task=...`; targets:
-# ratio <= 1.2, calls_per_task <= 1.2.
+# 3. The same evaluation again, with ocxd killed (SIGKILL) OCX_BENCH_RESTART_MS
+#    (3000) after the submit and started again: every array element live at
+#    the kill is re-adopted by its id ("<array>_<index>"), none is run twice.
+# Prints `RESULT bench_slurm ratio=... calls_per_task=... readopted=...`;
+# targets (issue 15): ratio <= 1.05, calls_per_task <= 0.1, jobs_run = tasks
+# in both runs, readopted = the elements live at the kill.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -78,38 +83,81 @@ if [ -n "${OCX_BENCH_POLL_MS:-}" ]; then
   echo "  poll_interval_ms: $OCX_BENCH_POLL_MS" >>"$work/ocxd.yaml"
 fi
 sock="$work/ocxd.sock"
-"$OCXD" --config "$work/ocxd.yaml" --listen "unix://$sock" \
-  --database "$work/ocx.db" --work-root "$work/work" 2>"$work/ocxd.log" &
-ocxd_pid=$!
-for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
-{
-  echo "models: [{abbr: m, type: OpenAISDK, path: m}]"
-  echo "datasets:"
-  for d in $(seq 1 $((tasks / 2))); do echo "  - {abbr: d$d, path: /data/d$d.jsonl}"; done
-  for stage in infer eval; do
-    echo "$stage:"
-    echo "  runner: {type: SlurmRunner, max_num_workers: $tasks, retry: 0,"
-    echo "           task: {type: command, argv: [$TASK, '{task_json}']}}"
+# As root (the cluster needs it) the bench's evaluations are root's.
+root_flags=()
+if [ "$(id -u)" = 0 ]; then root_flags=(--allow-root-tasks); fi
+start_ocxd() {
+  "$OCXD" "${root_flags[@]}" --config "$work/ocxd.yaml" --listen "unix://$sock" \
+    --database "$work/ocx.db" --work-root "$work/work" 2>>"$work/ocxd.log" &
+  ocxd_pid=$!
+  for _ in $(seq 1 100); do
+    "$OCXCTL" --server "unix://$sock" list >/dev/null 2>&1 && break
+    sleep 0.1
   done
-  echo "work_dir: $work/eval"
-} >"$work/eval.yaml"
-: >"$work/calls.log"
-t0=$(now_ms)
-id="$("$OCXCTL" --server "unix://$sock" submit "$work/eval.yaml" -o name)"
-rc=0
-"$OCXCTL" --server "unix://$sock" status "$id" --watch >/dev/null 2>&1 || rc=$?
-t1=$(now_ms)
-ocx_ms=$((t1 - t0))
-state="$("$OCXCTL" --server "unix://$sock" status "$id" -o json | grep -m1 '"state"' || true)"
-echo "ocx: $tasks tasks: ${ocx_ms} ms (status exit $rc, $state)"
-calls=$(wc -l <"$work/calls.log")
-for c in sbatch squeue sacct scancel; do
-  echo "  $c: $(grep -cx "$c" "$work/calls.log" || true)"
-done
-python3 - "$base_ms" "$ocx_ms" "$calls" "$tasks" <<'PY'
+}
+# The evaluation's jobs Slurm finished: one jobcomp record per plain job and
+# per array element.
+finished_jobs() { sacct -c -n -P -X -o JobName 2>/dev/null | grep -c "$1" || true; }
+
+# run_ocx LABEL RESTART_AFTER_MS: one evaluation of $tasks tasks; with
+# RESTART_AFTER_MS > 0, ocxd is killed with SIGKILL that long after the
+# submit and started again.
+run_ocx() {
+  local label="$1" restart_ms="$2" eval_dir="$work/work/$(id -un)/eval-$1"
+  {
+    echo "models: [{abbr: m, type: OpenAISDK, path: m}]"
+    echo "datasets:"
+    for d in $(seq 1 $((tasks / 2))); do echo "  - {abbr: d$d, path: /data/d$d.jsonl}"; done
+    for stage in infer eval; do
+      echo "$stage:"
+      echo "  runner: {type: SlurmRunner, max_num_workers: $tasks, retry: 0,"
+      echo "           task: {type: command, argv: [$TASK, '{task_json}']}}"
+    done
+    echo "work_dir: $eval_dir"
+  } >"$work/eval-$label.yaml"
+  : >"$work/calls.log"
+  local t0 t1 id rc=0
+  t0=$(now_ms)
+  id="$("$OCXCTL" --server "unix://$sock" submit "$work/eval-$label.yaml" -o name)"
+  if [ "$restart_ms" -gt 0 ]; then
+    sleep "$(python3 -c "print($restart_ms / 1000)")"
+    kill -9 "$ocxd_pid"; wait "$ocxd_pid" 2>/dev/null || true
+    live=$(squeue -h -r -o %j | grep -c "$id" || true)
+    start_ocxd
+  fi
+  "$OCXCTL" --server "unix://$sock" status "$id" --watch >/dev/null 2>&1 || rc=$?
+  t1=$(now_ms)
+  ocx_ms=$((t1 - t0))
+  state="$("$OCXCTL" --server "unix://$sock" status "$id" -o json | grep -m1 '"state"' || true)"
+  echo "ocx ($label): $tasks tasks: ${ocx_ms} ms (status exit $rc, $state)"
+  calls=$(wc -l <"$work/calls.log")
+  for c in sbatch squeue sacct scancel; do
+    echo "  $c: $(grep -cx "$c" "$work/calls.log" || true)"
+  done
+  # Slurm writes the jobcomp record shortly after a job ends.
+  for _ in $(seq 1 50); do
+    jobs=$(finished_jobs "$id"); [ "$jobs" -ge "$tasks" ] && break; sleep 0.2
+  done
+  echo "  Slurm jobs run: $jobs for $tasks tasks"
+  if [ "$restart_ms" -gt 0 ]; then
+    readopted=$(grep -rl "ocxd restarted; watching Slurm job [0-9]*_[0-9]* again" \
+                  "$eval_dir" | wc -l)
+    echo "  restart after ${restart_ms} ms: $live elements in squeue at the kill;" \
+         "$readopted attempts re-adopted by element id"
+  fi
+}
+
+start_ocxd
+run_ocx plain 0
+plain_ms=$ocx_ms plain_calls=$calls plain_jobs=$jobs
+run_ocx restart "${OCX_BENCH_RESTART_MS:-3000}"
+python3 - "$base_ms" "$plain_ms" "$plain_calls" "$tasks" "$plain_jobs" \
+  "$ocx_ms" "$jobs" "$live" "$readopted" <<'PY'
 import sys
-base, ocx, calls, tasks = map(int, sys.argv[1:])
+base, ocx, calls, tasks, jobs, r_ms, r_jobs, live, readopted = map(int, sys.argv[1:])
 print(f"RESULT bench_slurm tasks={tasks} baseline_ms={base} ocx_ms={ocx} "
       f"ratio={ocx / base:.3f} slurm_calls={calls} "
-      f"calls_per_task={calls / tasks:.3f}")
+      f"calls_per_task={calls / tasks:.3f} jobs_run={jobs} "
+      f"restart_ms={r_ms} restart_jobs_run={r_jobs} "
+      f"live_at_kill={live} readopted={readopted}")
 PY

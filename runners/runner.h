@@ -122,6 +122,18 @@ class Runner {
   // means it was not started and no update will follow.
   virtual absl::StatusOr<std::string> Launch(const LaunchSpec& spec) = 0;
 
+  // Starts several attempts handed out in one dispatcher turn; one result
+  // per spec, in order, each meaning what Launch()'s does. A backend that
+  // submits in bulk (Slurm job arrays) sees the whole batch at once; by
+  // default each spec is simply Launch()ed.
+  virtual std::vector<absl::StatusOr<std::string>> LaunchBatch(
+      const std::vector<const LaunchSpec*>& specs) {
+    std::vector<absl::StatusOr<std::string>> out;
+    out.reserve(specs.size());
+    for (const LaunchSpec* spec : specs) out.push_back(Launch(*spec));
+    return out;
+  }
+
   // After a daemon restart: take charge of an attempt that was LAUNCHING or
   // RUNNING. The runner makes sure it runs exactly once — it finds it again
   // (by backend id, name or state files) and watches it, or starts it if it

@@ -177,6 +177,32 @@ class AsyncCliRunner : public Runner {
     return spec.name;
   }
 
+  // Prepares every job, then admits them all under one lock, so a worker
+  // that submits in bulk sees the whole batch in its next turn.
+  std::vector<absl::StatusOr<std::string>> LaunchBatch(
+      const std::vector<const LaunchSpec*>& specs) final {
+    std::vector<absl::StatusOr<std::string>> out;
+    std::vector<std::optional<Job>> jobs(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      absl::Status live = CheckNotLive(specs[i]->key);
+      absl::StatusOr<Job> job =
+          live.ok() ? Prepare(*specs[i]) : absl::StatusOr<Job>(live);
+      if (job.ok()) {
+        jobs[i] = std::move(*job);
+        out.push_back(specs[i]->name);
+      } else {
+        out.push_back(job.status());
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!jobs[i].has_value()) continue;
+      if (specs[i]->service) services_.insert(specs[i]->key);
+      Start(specs[i]->key, Admit(specs[i]->key, std::move(*jobs[i])));
+    }
+    return out;
+  }
+
   // Watches the job `backend_id` names when it is one of the backend's ids;
   // otherwise finds the job by name, submitting it only when the backend
   // has none (Reattach()). Errors as for Launch().

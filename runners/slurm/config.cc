@@ -130,6 +130,12 @@ absl::Status ValidateSettings(const ocx::v1::SlurmRunnerSettings& s) {
     OCX_RETURN_IF_ERROR(
         CheckNoNul(Index("slurm.sbatch_args", i), s.sbatch_args(i)));
   }
+  if (s.max_array_size() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "slurm.max_array_size: must be >= 0 (0: the default 1000; 1: no job "
+        "arrays), got ",
+        s.max_array_size()));
+  }
   return ValidateCallSettings("slurm", s);
 }
 
@@ -143,6 +149,7 @@ RunnerOptions OptionsFromSettings(const ocx::v1::SlurmRunnerSettings& s,
   o.sacct_args.assign(s.sacct_args().begin(), s.sacct_args().end());
   o.sbatch_args.assign(s.sbatch_args().begin(), s.sbatch_args().end());
   o.default_partition = s.default_partition();
+  if (s.max_array_size() > 0) o.max_array_size = s.max_array_size();
   ApplyCallSettings(s, &o);
   return o;
 }

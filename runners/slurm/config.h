@@ -55,6 +55,8 @@ struct RunnerOptions {
   int not_found_limit = 3;
   // Job ids per scancel call.
   int scancel_batch = 256;
+  // Elements per job array (slurm_array.h); 1: no arrays.
+  int max_array_size = 1000;
 };
 
 // Names of the stage runner fields only SlurmRunner reads that `r` sets, in

@@ -28,11 +28,17 @@ struct BatchTask {
   std::string work_dir;
   // The script writes the task's exit status to
   // <attempt_dir>/slurm-exit-<job id> (the answer of last resort once
-  // squeue and sacct have forgotten the job).
+  // squeue and sacct have forgotten the job; <array id>_<index> for an
+  // array element).
   std::string attempt_dir;
+  // As an array element (slurm_array.h kArrayEnv set) the script sends its
+  // output here itself: the array's --output cannot name one log per
+  // element.
+  std::string log_path;
 };
 
-// The script text (#!/bin/sh): exports, cd, the task, its exit file, exit
+// The script text (#!/bin/sh): the log redirect of an array element,
+// exports, cd, the task, its exit file, exit
 // with the task's status. Every configured string is a single-quoted shell
 // word, so no value becomes shell code. INVALID_ARGUMENT for a bad env name,
 // a NUL anywhere, an empty argv, work_dir or attempt_dir.
@@ -48,18 +54,20 @@ struct SubmitOptions {
   std::string work_dir;  // --chdir
   std::string partition;
   std::string qos;
-  std::string quotatype;  // --quotatype=Q, as OpenCompass passes it
-  int gpus = 0;           // --gres=gpu:N
+  int gpus = 0;  // --gres=gpu:N
   int cpus_per_task = 0;
   std::string time_limit;  // --time
   // The stage's extra_command; each entry is split on whitespace (as
   // OpenCompass's shell line splits it), never interpreted by a shell.
   std::vector<std::string> extra_args;
   std::string script_path;
+  // --array=R (slurm_array.h ArrayRange) for a job array; empty: one job.
+  std::string array;
 };
 // sbatch --parsable --job-name=N --output=L --open-mode=append --chdir=W
-//   [-p P] [--qos=S] [--quotatype=Q] [--gres=gpu:N] [--cpus-per-task=C]
+//   [--array=R] [-p P] [--qos=S] [--gres=gpu:N] [--cpus-per-task=C]
 //   [--time=T] DEFAULTS... EXTRA... SCRIPT
+// (OpenCompass's quotatype is not an sbatch option: docs/slurm.md.)
 // A '%' in the log path is doubled: sbatch expands %j-style patterns there.
 std::vector<std::string> SbatchArgv(const SubmitOptions& o);
 
@@ -73,7 +81,7 @@ bool IsJobId(absl::string_view s);
 
 // One job as squeue or sacct reports it.
 struct JobRecord {
-  std::string job_id;
+  std::string job_id;  // "<array id>_<index>" for an array element
   std::string name;
   std::string state;   // PENDING, COMPLETED, CANCELLED (the "by 0" cut), ...
   std::string reason;  // squeue's %r, e.g. Resources, NonZeroExitCode
@@ -82,14 +90,17 @@ struct JobRecord {
   int signal = 0;
 };
 
-// squeue -h -t all -O JobID:|,State:|,exit_code:|,Reason:|,Name:| -j IDS
+// squeue -h -r -t all -O JobID:|,State:|,exit_code:|,Reason:|,Name:|,
+//   ArrayJobID:|,ArrayTaskID:| --jobs=IDS (-r: one line per array element;
+// an element id is asked for as its array's id, once).
 std::vector<std::string> SqueueByIdArgv(const std::string& squeue,
                                         const std::vector<std::string>& ids);
 // The same with --name=N1,N2,...
 std::vector<std::string> SqueueByNameArgv(
     const std::string& squeue, const std::vector<std::string>& names);
-// Lines "id|state|raw wait status|reason|name|" (squeue -O above). Lines that
-// do not parse are skipped.
+// Lines "id|state|raw wait status|reason|name|array id|array index|"
+// (squeue -O above); an element's id is "<array id>_<index>". Lines that do
+// not parse are skipped.
 std::vector<JobRecord> ParseSqueue(absl::string_view output);
 // squeue answers a lone unknown id with "Invalid job id specified", rc 1:
 // that means "not in the queue", not a failure.
@@ -134,7 +145,7 @@ std::string IncarnationName(const std::string& base, int k);
 // k when `name` is `base` (0) or "<base>-r<k>"; -1 otherwise.
 int IncarnationOf(const std::string& base, const std::string& name);
 
-// Numeric order of job ids ("99" < "100").
+// Numeric order of job ids ("99" < "100"; "7_2" < "7_10" < "8").
 bool JobIdLess(const std::string& a, const std::string& b);
 
 }  // namespace ocx::runners::slurm

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -19,6 +20,7 @@
 #include "common/owned_files.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "runners/slurm/slurm_array.h"
 
 namespace ocx::runners {
 namespace {
@@ -26,8 +28,26 @@ namespace {
 using slurm::JobRecord;
 using slurm::Outcome;
 
+using slurm::kScriptFile;
+
 constexpr char kJobFile[] = "slurm-job";
-constexpr char kScriptFile[] = "slurm-job.sh";
+// "<array name> <index>": written before the array's sbatch runs.
+constexpr char kArrayFile[] = "slurm-array";
+
+// The words of a file in the attempt dir that only ocxd writes; none when
+// it is missing or not the daemon's own (an owner must not point ocxd at
+// another user's job).
+std::vector<std::string> ReadOwnFile(const std::string& attempt_dir,
+                                     const char* name) {
+  const std::string path = JoinPath(attempt_dir, name);
+  absl::StatusOr<std::string> text = ReadFile(path);
+  struct stat st;
+  if (!text.ok() || lstat(path.c_str(), &st) != 0 || st.st_uid != geteuid() ||
+      !S_ISREG(st.st_mode)) {
+    return {};
+  }
+  return absl::StrSplit(absl::StripAsciiWhitespace(*text), ' ');
+}
 
 // The tasks of one stage of one evaluation share one max_pending.
 std::string GroupOf(const LaunchSpec& spec) {
@@ -36,6 +56,19 @@ std::string GroupOf(const LaunchSpec& spec) {
 
 std::string MinutesFor(int timeout_s) {
   return absl::StrCat((timeout_s + 59) / 60);
+}
+
+// Which jobs may share an array: every sbatch option but the job's own
+// name, log and script, in one group, for one owner.
+std::string ArrayKeyOf(const slurm_internal::SlurmJob& j) {
+  if (!slurm::FitsManifest(j.attempt_dir)) return "";
+  slurm::SubmitOptions o = j.submit;
+  o.job_name.clear();
+  o.log_path.clear();
+  o.script_path.clear();
+  return absl::StrCat(j.group, "\n",
+                      j.run_as.has_value() ? absl::StrCat(j.run_as->uid) : "-",
+                      "\n", absl::StrJoin(slurm::SbatchArgv(o), "\n"));
 }
 
 }  // namespace
@@ -89,6 +122,7 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   task.env = spec.env;
   task.work_dir = spec.work_dir;
   task.attempt_dir = spec.attempt_dir;
+  task.log_path = spec.log_path;
   absl::StatusOr<std::string> script = slurm::BuildBatchScript(task);
   if (!script.ok()) {
     return Annotate(script.status(), absl::StrCat("attempt ", spec.name));
@@ -114,7 +148,14 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   o.partition = spec.runner.partition().empty() ? options_.default_partition
                                                 : spec.runner.partition();
   o.qos = spec.runner.qos();
-  o.quotatype = spec.runner.quotatype();
+  if (!spec.runner.quotatype().empty()) {
+    // Only Shanghai AI Lab's srun wrapper knows it; vanilla sbatch would
+    // refuse the whole job (docs/slurm.md, "quotatype").
+    Note(j, absl::StrCat("quotatype \"", spec.runner.quotatype(),
+                         "\" is not passed to sbatch (not a Slurm option); "
+                         "use qos, or extra_command for a site whose sbatch "
+                         "accepts --quotatype"));
+  }
   o.gpus = spec.num_gpus;
   o.cpus_per_task = spec.runner.cpus_per_task();
   o.time_limit = spec.runner.time_limit();
@@ -124,6 +165,8 @@ absl::StatusOr<SlurmRunner::Job> SlurmRunner::Prepare(
   o.extra_args.assign(spec.runner.extra_command().begin(),
                       spec.runner.extra_command().end());
   o.script_path = j.script_path;
+  j.array_throttle = spec.runner.max_num_workers();
+  if (options_.max_array_size > 1) j.array_key = ArrayKeyOf(j);
   return j;
 }
 
@@ -138,16 +181,9 @@ void SlurmRunner::Reattach(const AttemptKey& key, Job& j,
   // job id the database never heard of (the daemon died in between).
   std::string id;
   int k = 0;
-  const std::string job_file = JoinPath(j.attempt_dir, kJobFile);
-  absl::StatusOr<std::string> saved = ReadFile(job_file);
-  struct stat st;
-  if (saved.ok() && lstat(job_file.c_str(), &st) == 0 &&
-      st.st_uid == geteuid() && S_ISREG(st.st_mode)) {
-    std::vector<std::string> f =
-        absl::StrSplit(absl::StripAsciiWhitespace(*saved), ' ');
-    if (f.size() == 2 && slurm::IsJobId(f[0]) && absl::SimpleAtoi(f[1], &k)) {
-      id = f[0];
-    }
+  std::vector<std::string> f = ReadOwnFile(j.attempt_dir, kJobFile);
+  if (f.size() == 2 && slurm::IsJobId(f[0]) && absl::SimpleAtoi(f[1], &k)) {
+    id = f[0];
   }
   if (slurm::IsJobId(backend_id) && backend_id != id &&
       (id.empty() || slurm::JobIdLess(id, backend_id))) {
@@ -158,6 +194,13 @@ void SlurmRunner::Reattach(const AttemptKey& key, Job& j,
     Note(j, absl::StrCat("ocxd restarted; watching Slurm job ", id, " again"));
     Found(key, j, id, k);
   } else {
+    // It may have gone as an element of an array: look that up too.
+    std::vector<std::string> a = ReadOwnFile(j.attempt_dir, kArrayFile);
+    int index = -1;
+    if (a.size() == 2 && absl::SimpleAtoi(a[1], &index) && index >= 0) {
+      j.array_name = a[0];
+      j.array_index = index;
+    }
     Note(j, absl::StrCat("ocxd restarted before the Slurm job id of ",
                          j.base_name, " was known; looking it up by name"));
     j.phase = Phase::kLookup;

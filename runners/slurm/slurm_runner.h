@@ -10,9 +10,14 @@
 //      a restart before the id was saved, or an sbatch whose outcome is
 //      unknown) are looked up with one `squeue --name` for all of them and
 //      one `sacct --name` for those squeue does not know;
-//   3. submissions: `sbatch --parsable` per queued attempt (a generated
-//      script in the attempt dir), at most RunnerConfig.max_pending jobs of
-//      one stage of one evaluation pending at once;
+//   3. submissions: the queued attempts that share every sbatch option
+//      (same evaluation, stage, owner and resources) as one job array, one
+//      `sbatch --parsable --array=0-N%M` of a wrapper that runs the
+//      attempt named by line $SLURM_ARRAY_TASK_ID+1 of a manifest
+//      (slurm_array.h); a lone attempt as a plain job. At most
+//      RunnerConfig.max_pending jobs of one stage of one evaluation pending
+//      at once. An element is the job "<array id>_<index>" everywhere
+//      after: job file, squeue -r, sacct, scancel;
 //   4. every poll_interval_ms: one `squeue -t all --jobs=<all live ids>`,
 //      and one `sacct --jobs=` for the ids squeue no longer has.
 // So a poll costs two calls at most, whatever the number of jobs.
@@ -48,9 +53,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -75,6 +82,14 @@ struct SlurmJob : RemoteJob {
   std::string group;  // evaluation + stage, for max_pending
   int max_pending = 0;
   slurm::SubmitOptions submit;
+  // Jobs with the same non-empty key (evaluation, stage, owner and every
+  // sbatch option but name, log and script) may share one job array.
+  std::string array_key;
+  int array_throttle = 0;  // the stage's max_num_workers: --array=...%M
+  // The array this job was (last) submitted in, and its index there; set
+  // before that sbatch runs, so a lookup by name can find the element.
+  std::string array_name;
+  int array_index = -1;
 
   SlurmPhase phase = SlurmPhase::kSubmit;
   std::string state;  // last Slurm state seen
@@ -132,7 +147,30 @@ class SlurmRunner : public AsyncCliRunner<slurm_internal::SlurmJob> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTurn();
   void LookupTurn();
+  // After a lookup: the attempts in `asked` found (`best`: incarnation and
+  // job id) are watched, the others submitted (or ended when cancelled).
+  void SettleLookups(
+      const std::map<AttemptKey, std::pair<int, std::string>>& best,
+      const std::set<AttemptKey>& asked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SubmitTurn();
+  // What one sbatch submits: one attempt, or several as a job array.
+  struct Submission {
+    std::vector<AttemptKey> keys;
+    std::vector<std::string> attempt_dirs;
+    std::vector<std::string> argv;
+    std::optional<Identity> run_as;
+    FileOwner owner;
+    std::string name;       // the job's (the array's) name
+    std::string array_dir;  // where its manifest and wrapper go
+  };
+  // The next jobs to submit, marked busy; false when none may go now.
+  bool PickSubmission(Submission* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The manifest, wrapper and membership files of an array.
+  static absl::Status WriteArrayFiles(const Submission& sub);
+  // Applies sbatch's answer; false when submitting must stop for this turn
+  // (backoff).
+  bool ApplySubmission(const Submission& sub, const CliResult& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PollTurn();
   // squeue (in chunks) and sacct for the ids squeue no longer has; false
   // after a failed squeue (backoff started).

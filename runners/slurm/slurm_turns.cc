@@ -1,6 +1,7 @@
 // SlurmRunner's worker turns (slurm_runner.h): the batched scancel, the
-// lookups by name, the submissions and the status poll, and how what Slurm
-// says moves an attempt on (the rest of SlurmRunner is in slurm_runner.cc).
+// lookups by name and the status poll (submissions: slurm_submit.cc), and how
+// what Slurm says moves an attempt on (the rest of SlurmRunner is in
+// slurm_runner.cc).
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/utf8_cut.h"
+#include "runners/slurm/slurm_array.h"
 #include "runners/slurm/slurm_runner.h"
 
 namespace ocx::runners {
@@ -30,9 +32,18 @@ constexpr size_t kIdsPerQuery = 2000;
 // After an scancel, look again soon: the user waits for the outcome.
 constexpr int64_t kAfterCancelPollMs = 300;
 
-std::string Shorten(std::string s) {
-  while (!s.empty() && absl::ascii_isspace(s.back())) s.pop_back();
-  return Abbreviate(s, 400);
+// The attempt a record found by name belongs to: by its own name, or as
+// element i of an array it was submitted in.
+std::optional<AttemptKey> MatchLookup(
+    const JobRecord& rec, const std::map<std::string, AttemptKey>& by_name,
+    const std::map<std::string, std::map<int, AttemptKey>>& arrays) {
+  auto n = by_name.find(rec.name);
+  if (n != by_name.end()) return n->second;
+  auto a = arrays.find(rec.name);
+  if (a == arrays.end()) return std::nullopt;
+  auto m = a->second.find(slurm::ElementIndex(rec.job_id));
+  if (m == a->second.end()) return std::nullopt;
+  return m->second;
 }
 
 }  // namespace
@@ -74,6 +85,8 @@ void SlurmRunner::CancelTurn() {
 
 void SlurmRunner::LookupTurn() {
   std::map<std::string, AttemptKey> by_name;  // every incarnation's name
+  // Array name → index → attempt, for attempts submitted in an array.
+  std::map<std::string, std::map<int, AttemptKey>> arrays;
   {
     absl::MutexLock lock(&mu_);
     if (backoff_until_ms_ > NowMillis()) return;
@@ -82,11 +95,13 @@ void SlurmRunner::LookupTurn() {
       for (int k = j.incarnation; k <= options_.max_resubmits; ++k) {
         by_name[slurm::IncarnationName(j.base_name, k)] = key;
       }
+      if (j.array_index >= 0) arrays[j.array_name][j.array_index] = key;
     }
   }
   if (by_name.empty()) return;
   std::vector<std::string> names;
   for (const auto& [name, key] : by_name) names.push_back(name);
+  for (const auto& [name, members] : arrays) names.push_back(name);
   CliResult r = Call(slurm::SqueueByNameArgv(options_.squeue, names));
   if (!r.ok()) {
     absl::MutexLock lock(&mu_);
@@ -121,27 +136,42 @@ void SlurmRunner::LookupTurn() {
   failures_ = 0;
   std::map<AttemptKey, std::pair<int, std::string>> best;  // k, id
   for (const JobRecord& rec : found) {
-    auto n = by_name.find(rec.name);  // sacct -c ignores --name
-    if (n == by_name.end()) continue;
-    auto it = live_.find(n->second);
+    // sacct -c ignores --name; it also names array elements by their own
+    // ids, which are not matched (docs/slurm.md).
+    std::optional<AttemptKey> key = MatchLookup(rec, by_name, arrays);
+    if (!key.has_value()) continue;
+    auto it = live_.find(*key);
     if (it == live_.end() || it->second.phase != Phase::kLookup) continue;
-    int k = slurm::IncarnationOf(it->second.base_name, rec.name);
-    auto b = best.find(n->second);
+    // An array element is incarnation 0: resubmissions are plain jobs.
+    int k = by_name.count(rec.name) > 0
+                ? slurm::IncarnationOf(it->second.base_name, rec.name)
+                : 0;
+    auto b = best.find(*key);
     if (b == best.end() || k > b->second.first ||
         (k == b->second.first &&
          slurm::JobIdLess(b->second.second, rec.job_id))) {
-      best[n->second] = {k, rec.job_id};
+      best[*key] = {k, rec.job_id};
     }
   }
+  std::set<AttemptKey> asked;  // attempts adopted since were not looked up
+  for (const auto& [name, key] : by_name) asked.insert(key);
+  SettleLookups(best, asked);
+}
+
+void SlurmRunner::SettleLookups(
+    const std::map<AttemptKey, std::pair<int, std::string>>& best,
+    const std::set<AttemptKey>& asked) {
   for (auto it = live_.begin(); it != live_.end();) {
     auto next = std::next(it);
     Job& j = it->second;
-    if (j.phase == Phase::kLookup) {
+    if (j.phase == Phase::kLookup && asked.count(it->first) > 0) {
       auto b = best.find(it->first);
       if (b != best.end()) {
-        Note(j, absl::StrCat(
-                    "found Slurm job ", b->second.second, " named ",
-                    slurm::IncarnationName(j.base_name, b->second.first)));
+        const bool element = slurm::ElementIndex(b->second.second) >= 0;
+        Note(j, absl::StrCat("found Slurm job ", b->second.second, " named ",
+                             element ? j.array_name
+                                     : slurm::IncarnationName(
+                                           j.base_name, b->second.first)));
         Found(it->first, j, b->second.second, b->second.first);
       } else if (j.cancel_requested) {
         Finish(it->first, Exited(it->first, j, 1, 0,
@@ -151,85 +181,6 @@ void SlurmRunner::LookupTurn() {
       }
     }
     it = next;
-  }
-}
-
-void SlurmRunner::SubmitTurn() {
-  while (true) {
-    AttemptKey key;
-    std::vector<std::string> argv;
-    std::optional<Identity> run_as;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_ || backoff_until_ms_ > NowMillis()) return;
-      // A long run of submissions must not hold up the poll: finished jobs
-      // free slots the dispatcher fills with the next submissions.
-      if (NowMillis() >= next_poll_ms_) {
-        kick_ = true;
-        return;
-      }
-      std::map<std::string, int> pending;  // per group
-      for (const auto& [k, j] : live_) {
-        if (j.busy || (j.phase == Phase::kWatch &&
-                       slurm::ClassifyState(j.state) == Outcome::kPending)) {
-          ++pending[j.group];
-        }
-      }
-      Job* next = nullptr;
-      for (auto& [k, j] : live_) {
-        if (j.phase != Phase::kSubmit || j.busy || j.cancel_requested) continue;
-        if (j.max_pending > 0 && pending[j.group] >= j.max_pending) continue;
-        key = k;
-        next = &j;
-        break;
-      }
-      if (next == nullptr) return;
-      next->busy = true;
-      next->submit.job_name =
-          slurm::IncarnationName(next->base_name, next->incarnation);
-      argv = slurm::SbatchArgv(next->submit);
-      run_as = next->run_as;
-    }
-    // As the owner: Slurm's accounting, limits and fair share see them.
-    CliResult r = Call(argv, run_as.has_value() ? &*run_as : nullptr);
-    absl::MutexLock lock(&mu_);
-    auto it = live_.find(key);
-    if (it == live_.end()) continue;
-    Job& j = it->second;
-    j.busy = false;
-    const std::string name = slurm::IncarnationName(j.base_name, j.incarnation);
-    if (r.ok()) {
-      failures_ = 0;
-      absl::StatusOr<std::string> id = slurm::ParseSbatchOutput(r.output);
-      if (id.ok()) {
-        Note(j, absl::StrCat("submitted ", name, " as Slurm job ", *id));
-        Found(key, j, *id, j.incarnation);
-      } else {
-        Note(j, absl::StrCat(id.status().message(), "; looking it up by name"));
-        j.phase = Phase::kLookup;
-      }
-      continue;
-    }
-    if (!r.spawn_status.ok()) {
-      Finish(key, Exited(key, j, 1, 0,
-                         absl::StrCat("could not run sbatch: ", r.Describe())));
-      continue;
-    }
-    if (r.timed_out || r.aborted) {
-      // It may have been submitted: look before trying again.
-      j.phase = Phase::kLookup;
-      Backoff(absl::StrCat("sbatch of ", name), r);
-      return;
-    }
-    if (slurm::SaysControllerUnreachable(r.output)) {
-      Note(j, absl::StrCat("sbatch: Slurm controller unreachable; waiting (",
-                           Shorten(r.output), ")"));
-      Backoff(absl::StrCat("sbatch of ", name), r);
-      return;
-    }
-    Finish(key,
-           Exited(key, j, 1, 0,
-                  absl::StrCat("sbatch refused the job: ", Shorten(r.output))));
   }
 }
 
@@ -404,6 +355,8 @@ void SlurmRunner::Resubmit(const AttemptKey& key, Job& j, const JobRecord& r,
                          options_.max_resubmits,
                          "; the task's retry budget is not used)"));
     j.job_id.clear();
+    j.array_name.clear();
+    j.array_index = -1;
     j.state.clear();
     j.running_reported = false;
     j.cancel_sent = false;

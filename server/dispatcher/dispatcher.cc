@@ -185,6 +185,15 @@ void Dispatcher::Loop() {
     }
     waker_->Wait(sleep_ms);
   }
+  // The last turn's launches, so a clean stop leaves no attempt LAUNCHING.
+  if (!launch_results_.empty()) {
+    absl::Status status = store_->Begin();
+    if (status.ok()) status = ApplyLaunchResults(NowMillis());
+    if (status.ok()) status = RefreshTouched(NowMillis());
+    if (status.ok()) status = store_->Commit();
+    if (!status.ok()) Fatal("cannot commit launches", status);
+    Committed();
+  }
 }
 
 void Dispatcher::Turn() {
@@ -200,6 +209,8 @@ void Dispatcher::Turn() {
   }
 
   absl::Status status = store_->Begin();
+  // Last turn's launches first: this turn's updates may be about them.
+  if (status.ok()) status = ApplyLaunchResults(now);
   if (status.ok()) {
     for (Command* cmd : commands) {
       absl::Status s = ApplyCommand(cmd, now);
@@ -237,10 +248,13 @@ void Dispatcher::Turn() {
     absl::MutexLock lock(&mu_);
     for (Command* cmd : commands) cmd->done = true;
   }
-  if (!to_launch.empty() || pools_->HasPlaced()) {
+  // The LAUNCHING rows are committed: the backends may hear of them. What
+  // they answer is written by the next turn (launch_results_), so a turn
+  // costs one commit however many tasks it starts.
+  if (!to_launch.empty()) LaunchAll(&to_launch);
+  if (pools_->HasPlaced()) {
     absl::Status launched = store_->Begin();
     if (launched.ok()) launched = pools_->LaunchPlaced(NowMillis());
-    if (launched.ok()) launched = LaunchAll(&to_launch);
     if (launched.ok()) launched = RefreshTouched(NowMillis());
     if (launched.ok()) launched = store_->Commit();
     if (launched.ok()) launched = EndEvaluations();

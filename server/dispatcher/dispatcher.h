@@ -205,6 +205,15 @@ class Dispatcher {
     runners::Runner* runner;
     runners::LaunchSpec spec;
   };
+  // What became of one launch, written to the store in the next turn's
+  // transaction (one commit per turn, DESIGN.md decision 4: only the
+  // LAUNCHING row must be committed before the backend hears).
+  struct LaunchResult {
+    runners::Runner* runner;
+    runners::AttemptKey key;
+    absl::StatusOr<std::string> id;  // the backend id, or why it failed
+    std::string missing_inputs;      // set: failed before the backend heard
+  };
 
   // Task states of an evaluation's finished tasks, by evaluation and task
   // id (recovery).
@@ -261,7 +270,12 @@ class Dispatcher {
                             runners::LaunchSpec spec,
                             const std::string& replica_id, int64_t now,
                             std::vector<Launch>* out);
-  absl::Status LaunchAll(std::vector<Launch>* launches);
+  // Starts the committed launches, each runner's as one LaunchBatch(), and
+  // keeps their outcomes in launch_results_. No store write.
+  void LaunchAll(std::vector<Launch>* launches);
+  // Writes launch_results_ (RUNNING, or the failure) in the open
+  // transaction, before the runners' updates of this turn.
+  absl::Status ApplyLaunchResults(int64_t now);
   absl::Status SetTaskState(TaskEntry* t, ocx::v1::Task::State state,
                             const std::string& message, int64_t now);
   absl::Status FailDependents(TaskEntry* t, int64_t now);
@@ -310,6 +324,8 @@ class Dispatcher {
   std::vector<runners::Runner*> distinct_runners_;
   std::map<std::string, runners::Runner*> by_backend_;
   Waker* const waker_;
+  // Launches of the last turn whose outcome is not yet in the store.
+  std::vector<LaunchResult> launch_results_;
   const DispatcherOptions options_;
   const RetryPolicy retry_policy_;
   const SummaryWriter summary_writer_;

@@ -1,6 +1,7 @@
 // Dispatcher: placing ready tasks into free runner slots and starting
 // them (DESIGN.md decision 4: the attempt row is committed first).
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -218,11 +219,13 @@ absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,
   return absl::OkStatus();
 }
 
-absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
+void Dispatcher::LaunchAll(std::vector<Launch>* launches) {
+  // Each runner gets its ready attempts as one batch (a Slurm job array).
+  std::map<runners::Runner*, std::vector<const runners::LaunchSpec*>> batches;
+  std::vector<runners::Runner*> order;
   for (Launch& launch : *launches) {
     const runners::LaunchSpec& spec = launch.spec;
     runners::Runner* runner = launch.runner;
-    int64_t now = NowMillis();
     auto it = tasks_.find(spec.key.task_id);
     if (it == tasks_.end()) {
       runner->Unplace(spec.key);
@@ -233,33 +236,65 @@ absl::Status Dispatcher::LaunchAll(std::vector<Launch>* launches) {
     // part of its pairs exists (OpenCompass evaluated whatever parts it
     // found up to the first gap).
     std::string missing = MissingInputs(t.task.params());
-    if (!missing.empty()) {
+    absl::Status ready =
+        missing.empty()
+            ? WriteTaskJson(t.task.params(), SpecOf(t), FilesFor(spec.run_as))
+            : absl::OkStatus();
+    if (!missing.empty() || !ready.ok()) {
       runner->Unplace(spec.key);
-      OCX_RETURN_IF_ERROR(FinishAttempt(
-          &t, Attempt::FAILED, absl::StrCat("missing inputs: ", missing), now));
+      launch_results_.push_back({runner, spec.key,
+                                 ready.ok() ? absl::UnknownError("") : ready,
+                                 std::move(missing)});
       continue;
     }
-    absl::Status ready =
-        WriteTaskJson(t.task.params(), SpecOf(t), FilesFor(spec.run_as));
-    absl::StatusOr<std::string> id =
-        ready.ok() ? runner->Launch(spec) : absl::StatusOr<std::string>(ready);
-    if (!id.ok()) {
-      runner->Unplace(spec.key);
-      FailureFacts facts;
-      facts.launch_error = id.status().code();
+    if (batches.count(runner) == 0) order.push_back(runner);
+    batches[runner].push_back(&spec);
+  }
+  for (runners::Runner* runner : order) {
+    const std::vector<const runners::LaunchSpec*>& specs = batches[runner];
+    std::vector<absl::StatusOr<std::string>> ids = runner->LaunchBatch(specs);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!ids[i].ok()) runner->Unplace(specs[i]->key);
+      launch_results_.push_back({runner, specs[i]->key, std::move(ids[i]), ""});
+    }
+  }
+  // Their outcomes are written by the next turn: let it come now.
+  if (!launch_results_.empty()) waker_->Notify();
+}
+
+absl::Status Dispatcher::ApplyLaunchResults(int64_t now) {
+  std::vector<LaunchResult> results;
+  results.swap(launch_results_);
+  for (const LaunchResult& r : results) {
+    auto it = tasks_.find(r.key.task_id);
+    if (it == tasks_.end() ||
+        it->second.attempt.attempt.number() != r.key.attempt ||
+        it->second.attempt.attempt.state() != Attempt::LAUNCHING) {
+      continue;
+    }
+    TaskEntry& t = it->second;
+    if (!r.missing_inputs.empty()) {
       OCX_RETURN_IF_ERROR(FinishAttempt(
           &t, Attempt::FAILED,
-          absl::StrCat("could not start: ", id.status().message()), now,
+          absl::StrCat("missing inputs: ", r.missing_inputs), now));
+      continue;
+    }
+    if (!r.id.ok()) {
+      FailureFacts facts;
+      facts.launch_error = r.id.status().code();
+      OCX_RETURN_IF_ERROR(FinishAttempt(
+          &t, Attempt::FAILED,
+          absl::StrCat("could not start: ", r.id.status().message()), now,
           facts));
       continue;
     }
-    t.attempt.attempt.set_backend_id(*id);
+    t.attempt.attempt.set_backend_id(*r.id);
     t.attempt.attempt.set_state(Attempt::RUNNING);
     OCX_RETURN_IF_ERROR(store_->PutAttempt(t.attempt));
     OCX_RETURN_IF_ERROR(
         SetTaskState(&t, Task::RUNNING,
-                     absl::StrCat("attempt ", spec.key.attempt, " running as ",
-                                  runner->backend(), " ", *id),
+                     absl::StrCat("attempt ", r.key.attempt, " running as ",
+                                  r.runner->backend(), " ", *r.id),
                      now));
   }
   return absl::OkStatus();

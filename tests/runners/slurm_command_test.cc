@@ -98,7 +98,7 @@ TEST(SbatchArgvTest, AllOptionsInOrder) {
   o.work_dir = "/w";
   o.partition = "gpu";
   o.qos = "normal";
-  o.quotatype = "reserved";
+  o.array = "0-9%4";
   o.gpus = 2;
   o.cpus_per_task = 8;
   o.time_limit = "1:00:00";
@@ -108,10 +108,10 @@ TEST(SbatchArgvTest, AllOptionsInOrder) {
       SbatchArgv(o),
       ElementsAre("/usr/bin/sbatch", "--parsable",
                   "--job-name=ocx-e1-infer-0-1", "--output=/w/logs/100%%.out",
-                  "--open-mode=append", "--chdir=/w", "-p", "gpu",
-                  "--qos=normal", "--quotatype=reserved", "--gres=gpu:2",
-                  "--cpus-per-task=8", "--time=1:00:00", "--account=lab", "-x",
-                  "node1", "--exclusive", "/w/a/slurm-job.sh"));
+                  "--open-mode=append", "--chdir=/w", "--array=0-9%4", "-p",
+                  "gpu", "--qos=normal", "--gres=gpu:2", "--cpus-per-task=8",
+                  "--time=1:00:00", "--account=lab", "-x", "node1",
+                  "--exclusive", "/w/a/slurm-job.sh"));
 }
 
 TEST(SbatchArgvTest, LeavesOutWhatIsNotSet) {
@@ -172,8 +172,13 @@ TEST(ParseSacctTest, JobLinesOnly) {
 TEST(ArgvTest, QueriesAreBatched) {
   EXPECT_THAT(
       SqueueByIdArgv("squeue", {"1", "2"}),
-      ElementsAre("squeue", "-h", "-t", "all", "-O",
-                  "JobID:|,State:|,exit_code:|,Reason:|,Name:|", "--jobs=1,2"));
+      ElementsAre("squeue", "-h", "-r", "-t", "all", "-O",
+                  "JobID:|,State:|,exit_code:|,Reason:|,Name:|,ArrayJobID:|,"
+                  "ArrayTaskID:|",
+                  "--jobs=1,2"));
+  // Elements are asked for as their array, once.
+  EXPECT_EQ(SqueueByIdArgv("squeue", {"7_0", "7_1", "9", "7_5"}).back(),
+            "--jobs=7,9");
   EXPECT_THAT(SqueueByNameArgv("squeue", {"a", "b"}).back(), "--name=a,b");
   EXPECT_THAT(SacctByIdArgv("sacct", {"-c"}, {"7", "8"}),
               ElementsAre("sacct", "-c", "-n", "-P", "-X", "-o",

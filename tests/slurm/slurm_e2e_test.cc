@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,13 @@ std::string Bin(const std::string& name) {
 
 bool IsDigits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A plain job id, or an array element's "<array id>_<index>".
+bool IsJobId(const std::string& s) {
+  std::vector<std::string> f = absl::StrSplit(s, '_');
+  return (f.size() == 1 || f.size() == 2) && IsDigits(f[0]) &&
+         (f.size() == 1 || IsDigits(f[1]));
 }
 
 class SlurmE2ETest : public ::testing::Test {
@@ -115,7 +123,7 @@ class SlurmE2ETest : public ::testing::Test {
 
   // job id -> name of jobs squeue lists as pending or running.
   std::map<std::string, std::string> QueuedJobs() {
-    RunResult r = RunProgram({Bin("squeue"), "-h", "-o", "%i|%j"});
+    RunResult r = RunProgram({Bin("squeue"), "-h", "-r", "-o", "%i|%j"});
     std::map<std::string, std::string> out;
     for (absl::string_view line :
          absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
@@ -125,7 +133,9 @@ class SlurmE2ETest : public ::testing::Test {
     return out;
   }
   int CountQueued(const std::string& eval_id, const std::string& state) {
-    RunResult r = RunProgram({Bin("squeue"), "-h", "-t", state, "-o", "%j"});
+    // -r: one line per array element.
+    RunResult r =
+        RunProgram({Bin("squeue"), "-h", "-r", "-t", state, "-o", "%j"});
     int n = 0;
     for (absl::string_view line :
          absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
@@ -133,7 +143,8 @@ class SlurmE2ETest : public ::testing::Test {
     }
     return n;
   }
-  // job name -> how many finished Slurm jobs had it (the jobcomp record).
+  // job name -> how many finished Slurm jobs had it (the jobcomp record;
+  // each element of an array is one, under the array's name).
   std::map<std::string, int> FinishedJobsByName(const std::string& eval_id) {
     RunResult r = RunProgram(
         {Bin("sacct"), "-c", "-n", "-P", "-X", "-o", "JobID,JobName,State"});
@@ -155,34 +166,63 @@ class SlurmE2ETest : public ::testing::Test {
     return cond();
   }
 
+  static int Total(const std::map<std::string, int>& jobs) {
+    int n = 0;
+    for (const auto& [name, count] : jobs) n += count;
+    return n;
+  }
+
   // Every task succeeded with one attempt on Slurm, each task ran once, and
-  // each attempt's job name was submitted exactly once (sacct).
-  void ExpectAllSucceededOnce(const std::string& eval_id) {
+  // Slurm ran exactly one job per task (sacct: plain jobs under the
+  // attempt's name, array elements under their array's). Returns how many
+  // attempts ran as array elements.
+  int ExpectAllSucceededOnce(const std::string& eval_id) {
     auto runs = ReadJournal(journal());
-    const size_t expected = AllTasks(daemon_->stub(), eval_id).size();
+    const int expected =
+        static_cast<int>(AllTasks(daemon_->stub(), eval_id).size());
     // slurmctld appends to the jobcomp file shortly after a job ends.
     std::map<std::string, int> jobs;
     WaitUntil(
         [&] {
           jobs = FinishedJobsByName(eval_id);
-          return jobs.size() >= expected;
+          return Total(jobs) >= expected;
         },
         20);
-    int tasks = 0;
+    int tasks = 0, elements = 0;
+    std::set<std::string> ids;
     for (const Task& listed : AllTasks(daemon_->stub(), eval_id)) {
       Task t = GetTask(listed.id());
       ++tasks;
       EXPECT_EQ(t.state(), Task::SUCCEEDED) << t.id() << ": " << t.reason();
-      ASSERT_EQ(t.attempts_size(), 1) << t.id();
+      EXPECT_EQ(t.attempts_size(), 1) << t.id();
+      if (t.attempts_size() != 1) continue;
       const Attempt& a = t.attempts(0);
       EXPECT_EQ(a.backend(), "slurm");
-      EXPECT_TRUE(IsDigits(a.backend_id())) << a.backend_id();
-      EXPECT_EQ(jobs[a.name()], 1) << a.name();
+      EXPECT_TRUE(IsJobId(a.backend_id())) << a.backend_id();
+      EXPECT_TRUE(ids.insert(a.backend_id()).second) << a.backend_id();
+      if (absl::StrContains(a.backend_id(), "_")) {
+        ++elements;
+      } else {
+        EXPECT_EQ(jobs[a.name()], 1) << a.name();
+      }
       EXPECT_EQ(runs[t.id()].size(), 1u) << t.id();
     }
     EXPECT_GT(tasks, 0);
-    EXPECT_EQ(static_cast<int>(jobs.size()), tasks)
-        << "a job name was submitted that is no attempt's";
+    EXPECT_EQ(Total(jobs), tasks) << "Slurm ran a job that is no attempt's";
+    return elements;
+  }
+
+  // The daemon config with every sbatch call logged to calls.log.
+  void CountSbatchCalls() {
+    const std::string shim = dir_.path() + "/sbatch";
+    std::ofstream(shim) << "#!/bin/sh\necho sbatch >>" << dir_.path()
+                        << "/calls.log\nexec " << Bin("sbatch") << " \"$@\"\n";
+    std::filesystem::permissions(shim, std::filesystem::perms::owner_all);
+    std::ofstream(yaml_, std::ios::app) << "  sbatch_path: " << shim << "\n";
+  }
+  int SbatchCalls() {
+    std::string log = Slurp(dir_.path() + "/calls.log");
+    return static_cast<int>(std::count(log.begin(), log.end(), '\n'));
   }
 
   TempDir dir_;
@@ -201,8 +241,7 @@ TEST_F(SlurmE2ETest, EvaluationSucceedsOnSlurm) {
   // The job's own output and ocx's notes share the attempt log.
   EXPECT_THAT(log, HasSubstr(absl::StrCat("task ", t.id(), " attempt 1")));
   EXPECT_THAT(log, HasSubstr("[ocx-slurm "));
-  EXPECT_THAT(log, HasSubstr(absl::StrCat("as Slurm job ",
-                                          t.attempts(0).backend_id())));
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("job ", t.attempts(0).backend_id())));
 }
 
 TEST_F(SlurmE2ETest, FailingTaskIsRetriedThenFails) {
@@ -309,8 +348,7 @@ TEST_F(SlurmE2ETest, CancelLeavesNoJobInTheQueue) {
   }
   // scancel was batched: the daemon's log holds no per-job errors, and the
   // jobs were cancelled within one poll interval of each other.
-  std::map<std::string, int> jobs = FinishedJobsByName(e.id());
-  EXPECT_EQ(jobs.size(), 6u);
+  EXPECT_EQ(Total(FinishedJobsByName(e.id())), 6);
 }
 
 TEST_F(SlurmE2ETest, GpuJobsSeeTheirGpu) {
@@ -358,7 +396,88 @@ TEST_F(SlurmE2ETest, KillDashNineAdoptsJobsWithoutResubmitting) {
   auto done = WaitForEnd(daemon_->stub(), e.id(), 240);
   ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
   EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
-  ExpectAllSucceededOnce(e.id());
+  // The 20 infer attempts went as array elements, watched again by id.
+  EXPECT_GE(ExpectAllSucceededOnce(e.id()), 20);
+  EXPECT_THAT(daemon_->log(), ::testing::Not(HasSubstr("looking it up")));
+}
+
+// 30 infer tasks and 30 eval tasks of one evaluation: a handful of sbatch
+// calls (one per batch the dispatcher hands out), every task once.
+TEST_F(SlurmE2ETest, ArraysRunManyTasksWithFewSbatchCalls) {
+  CountSbatchCalls();
+  daemon_.reset();
+  StartDaemon();
+  Evaluation e = Create(SlurmSpec(2, 15, {"--sleep-ms", "300"}));
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 180);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  EXPECT_GE(ExpectAllSucceededOnce(e.id()), 50);
+  EXPECT_LE(SbatchCalls(), 12) << "one sbatch per batch, not per task";
+  // An element's output is in its own task's log.
+  Task t = GetTask(AllTasks(daemon_->stub(), e.id()).back().id());
+  EXPECT_THAT(Slurp(t.attempts(0).log_path()),
+              HasSubstr(absl::StrCat("task ", t.id(), " attempt 1")));
+}
+
+// ocxd dies while the array's sbatch runs (it submitted, but its answer is
+// never read): the restarted daemon finds every element by the array's
+// name and index, and submits nothing again.
+TEST_F(SlurmE2ETest, RestartDuringArraySubmitFindsElementsByName) {
+  const std::string marker = dir_.path() + "/hang";
+  const std::string shim = dir_.path() + "/sbatch";
+  std::ofstream(shim) << "#!/bin/sh\n"
+                      << Bin("sbatch") << " \"$@\" || exit $?\n"
+                      << "if [ -e " << marker << " ]; then sleep 120; fi\n";
+  std::filesystem::permissions(shim, std::filesystem::perms::owner_all);
+  std::ofstream(yaml_, std::ios::app) << "  sbatch_path: " << shim << "\n";
+  std::ofstream(marker) << "";
+  daemon_.reset();
+  StartDaemon();
+  Evaluation e = Create(SlurmSpec(2, 4, {"--sleep-ms", "3000"}));
+  ASSERT_TRUE(WaitUntil([&] { return CountQueued(e.id(), "PD,R") >= 8; }, 60))
+      << daemon_->log();
+  EXPECT_EQ(daemon_->Stop(SIGKILL) & 0x7f, SIGKILL);
+  daemon_.reset();
+  std::filesystem::remove(marker);
+  StartDaemon();
+  auto done = WaitForEnd(daemon_->stub(), e.id(), 240);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
+  EXPECT_GE(ExpectAllSucceededOnce(e.id()), 8);
+  Task t = GetTask(AllTasks(daemon_->stub(), e.id())[0].id());
+  EXPECT_THAT(Slurp(t.attempts(0).log_path()), HasSubstr("-array"));
+}
+
+// Cancelling one evaluation cancels its array's elements one by one
+// (scancel <array>_<index>); another evaluation's array runs on.
+TEST_F(SlurmE2ETest, CancelStopsOnlyThatEvaluationsElements) {
+  Evaluation a = Create(SlurmSpec(1, 4, {"--sleep-ms", "120000"}));
+  Evaluation b = Create(SlurmSpec(1, 4, {"--sleep-ms", "6000"}));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return CountQueued(a.id(), "R") == 4 && CountQueued(b.id(), "R") == 4;
+      },
+      60))
+      << daemon_->log();
+  RunResult r = RunProgram(
+      {OcxctlPath(), "--server", daemon_->server(), "cancel", a.id()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto cancelled = WaitForEnd(daemon_->stub(), a.id(), 60);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status() << daemon_->log();
+  EXPECT_EQ(cancelled->state(), Evaluation::CANCELLED);
+  EXPECT_EQ(CountQueued(a.id(), "PD,R,CG,S,CF"), 0) << "elements left behind";
+  for (const Task& listed : AllTasks(daemon_->stub(), a.id())) {
+    Task t = GetTask(listed.id());
+    EXPECT_EQ(t.state(), Task::CANCELLED) << t.id();
+    if (t.stage() != ocx::v1::STAGE_INFER) continue;
+    ASSERT_EQ(t.attempts_size(), 1);
+    EXPECT_TRUE(absl::StrContains(t.attempts(0).backend_id(), "_"))
+        << t.attempts(0).backend_id();
+    EXPECT_THAT(t.attempts(0).reason(), HasSubstr("CANCELLED by ocx"));
+  }
+  auto done = WaitForEnd(daemon_->stub(), b.id(), 180);
+  ASSERT_TRUE(done.ok()) << done.status() << daemon_->log();
+  EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
 }
 
 TEST_F(SlurmE2ETest, ControllerOutageIsWaitedOut) {
