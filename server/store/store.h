@@ -3,8 +3,9 @@
 //
 // Thread safety: the write methods (between Begin and Commit) belong to ONE
 // thread, the dispatcher's, which owns the write connection. The read
-// methods are thread-safe: each takes a connection from a small pool and
-// sees the last committed state (WAL readers never block the writer).
+// methods are thread-safe: each takes a connection from a bounded pool
+// (read_pool.h; a reader waits when all are in use) and sees the last
+// committed state (WAL readers never block the writer).
 #ifndef OCX_SERVER_STORE_STORE_H_
 #define OCX_SERVER_STORE_STORE_H_
 
@@ -20,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ocx/v1/resources.pb.h"
+#include "server/store/read_pool.h"
 #include "server/store/sqlite.h"
 
 namespace ocx::store {
@@ -115,8 +117,10 @@ struct EvaluationWithEvents {
 
 class Store {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens or creates the database at `path` and migrates its schema. Read
+  // connections are pooled as `readers` says.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, ReadPoolOptions readers = {});
   ~Store();
 
   // ---- Writer: the dispatcher thread only. ----
@@ -272,11 +276,13 @@ class Store {
   };
   absl::StatusOr<Counts> CountByState();
 
+  // The read connections (how many are open, the most at once).
+  const ReadPool& readers() const { return *readers_; }
+
  private:
   class ReadConnection;
-  explicit Store(std::string path, std::unique_ptr<Connection> writer);
-  absl::StatusOr<std::unique_ptr<Connection>> TakeReader();
-  // A connection from the pool (or a new one), returned when it goes.
+  Store(std::unique_ptr<Connection> writer, std::unique_ptr<ReadPool> readers);
+  // A connection from the pool, returned when it goes.
   absl::StatusOr<ReadConnection> Reader();
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
@@ -284,15 +290,11 @@ class Store {
                                                        const std::string& id);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
 
-  const std::string path_;
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Statement>> cached_;
   // When the open write transaction began (for its duration metric).
   int64_t begin_ns_ = 0;
-
-  absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<Connection>> readers_
-      ABSL_GUARDED_BY(readers_mu_);
+  std::unique_ptr<ReadPool> readers_;
 };
 
 }  // namespace ocx::store
