@@ -2,6 +2,7 @@
 // evaluations.cc, tasks.cc, events.cc, outputs_and_sizes.cc and servers.cc.
 #include "server/store/store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -60,15 +61,35 @@ absl::Status Store::Commit() {
       "Write transactions of the dispatcher, from BEGIN to the end of COMMIT.",
       {}, metrics::kLatencyBuckets);
   transactions.Observe({}, (absl::GetCurrentTimeNanos() - begin_ns_) / 1e9);
+  if (committed.ok()) PublishEvents();
+  uncommitted_events_.clear();
   return committed;
 }
-void Store::Rollback() { writer_->Exec("ROLLBACK").IgnoreError(); }
+void Store::Rollback() {
+  writer_->Exec("ROLLBACK").IgnoreError();
+  uncommitted_events_.clear();
+}
 absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
 absl::Status Store::ReleaseSavepoint() {
   return writer_->Exec("RELEASE request");
 }
 void Store::RollbackToSavepoint() {
   writer_->Exec("ROLLBACK TO request; RELEASE request").IgnoreError();
+}
+
+void Store::PublishEvents() {
+  if (uncommitted_events_.empty()) return;
+  absl::MutexLock lock(&events_mu_);
+  for (auto& [id, seq] : uncommitted_events_) {
+    int64_t& last = last_event_[id];
+    last = std::max(last, seq);
+  }
+}
+
+bool Store::MayHaveEventsAfter(const std::string& id, int64_t after) {
+  absl::MutexLock lock(&events_mu_);
+  auto it = last_event_.find(id);
+  return it != last_event_.end() && it->second > after;
 }
 
 absl::StatusOr<Store::ReadConnection> Store::Reader() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -241,6 +242,12 @@ class Store {
   // event left (WatchEvaluation's guarantee). NOT_FOUND for unknown ids.
   absl::StatusOr<EvaluationWithEvents> GetEvaluationWithEvents(
       const std::string& id, int64_t after_sequence, int limit);
+  // Whether evaluation `id` may have an event with sequence > `after`:
+  // false only when none was committed since this Store was opened (every
+  // event is appended through it), answered from memory. WatchEvaluation
+  // asks before each read, so a stream of a quiet evaluation costs no read
+  // however often the dispatcher commits.
+  bool MayHaveEventsAfter(const std::string& id, int64_t after);
   // The cached sample count of (path, reader) if it was counted for a file
   // of this size and mtime.
   absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
@@ -295,6 +302,14 @@ class Store {
   // When the open write transaction began (for its duration metric).
   int64_t begin_ns_ = 0;
   std::unique_ptr<ReadPool> readers_;
+
+  // MayHaveEventsAfter: the newest event of each evaluation appended in the
+  // open transaction (writer thread), and committed since the Store opened.
+  absl::flat_hash_map<std::string, int64_t> uncommitted_events_;
+  absl::Mutex events_mu_;
+  absl::flat_hash_map<std::string, int64_t> last_event_
+      ABSL_GUARDED_BY(events_mu_);
+  void PublishEvents();
 };
 
 }  // namespace ocx::store
