@@ -26,6 +26,7 @@
 // Usage: bench_load [--seconds S] [--watchers N] [--submitters N]
 //   [--pollers N] [--submit-pause-ms MS] [--poll-pause-ms MS]
 //   [--probe-interval-ms MS] [--ocxd-arg ARG]...
+#include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -177,6 +178,52 @@ class DbFdWatch {
   std::atomic<bool> stop_{false};
   std::atomic<int> largest_{0};
 };
+
+// The dispatcher's turns and write transactions so far, from ocxd's
+// /metrics: where a CreateEvaluation's wait goes (it returns after the
+// commit of the turn that took it).
+struct DispatcherTimes {
+  double turns = 0, turn_seconds = 0;
+  double transactions = 0, transaction_seconds = 0;
+};
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// The value of the unlabelled sample `name` in a Prometheus text page.
+double Sample(const std::string& page, const std::string& name) {
+  size_t at = page.find("\n" + name + " ");
+  return at == std::string::npos ? 0
+                                 : atof(page.c_str() + at + name.size() + 2);
+}
+
+DispatcherTimes ScrapeDispatcher(const std::string& url) {
+  std::string page;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return {};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &page);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return {};
+  return {Sample(page, "ocx_dispatcher_turn_seconds_count"),
+          Sample(page, "ocx_dispatcher_turn_seconds_sum"),
+          Sample(page, "ocx_store_transaction_seconds_count"),
+          Sample(page, "ocx_store_transaction_seconds_sum")};
+}
+
+// The URL ocxd printed ("ocxd: metrics at http://127.0.0.1:N/metrics").
+std::string MetricsUrl(const std::string& log) {
+  const std::string marker = "metrics at ";
+  size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  size_t end = log.find('\n', at);
+  return log.substr(at + marker.size(), end - at - marker.size());
+}
 
 // Sleeps up to `ms`, waking early when the run stops.
 void Pause(const Shared& s, int ms) {
@@ -399,7 +446,9 @@ int main(int argc, char** argv) {
       o.probe_interval_ms, o.seconds, o.warmup_seconds, ocx::bench::Cores());
 
   ocx::testing::TempDir dir;
-  ocx::testing::OcxdProcess ocxd(dir.path(), o.ocxd_args);
+  std::vector<std::string> ocxd_args = {"--http-listen", "127.0.0.1:0"};
+  ocxd_args.insert(ocxd_args.end(), o.ocxd_args.begin(), o.ocxd_args.end());
+  ocx::testing::OcxdProcess ocxd(dir.path(), ocxd_args);
   if (absl::Status st = ocxd.Start(); !st.ok()) {
     fprintf(stderr, "ocxd: %s\n", st.ToString().c_str());
     return 1;
@@ -431,11 +480,14 @@ int main(int argc, char** argv) {
   fds.StartSampling();
 
   std::this_thread::sleep_for(std::chrono::seconds(o.warmup_seconds));
+  const std::string metrics = MetricsUrl(ocxd.log());
+  const DispatcherTimes d_start = ScrapeDispatcher(metrics);
   const double cpu_start = ocx::bench::ProcCpuSeconds(ocxd.pid());
   const double wall_start = Now();
   std::this_thread::sleep_for(std::chrono::seconds(o.seconds));
   const double cpu = ocx::bench::ProcCpuSeconds(ocxd.pid()) - cpu_start;
   const double wall = Now() - wall_start;
+  const DispatcherTimes d_end = ScrapeDispatcher(metrics);
   const int64_t requests = s.unary_calls.load();
   s.stop = true;
   StopWatches(&s);
@@ -473,6 +525,17 @@ int main(int argc, char** argv) {
       cpu, wall, cpu / wall * 100, static_cast<long long>(requests),
       requests / wall, static_cast<long long>(s.watch_messages.load()),
       cpu_per_k);
+  const double turns = d_end.turns - d_start.turns;
+  const double turn_s = d_end.turn_seconds - d_start.turn_seconds;
+  const double tx_s = d_end.transaction_seconds - d_start.transaction_seconds;
+  const double turn_ms = turns > 0 ? turn_s / turns * 1e3 : 0;
+  printf(
+      "dispatcher: %.0f turns, mean %.1f ms, busy %.0f%% of the time; write "
+      "transactions %.0f, %.0f%% of the turns' time (a create waits for the "
+      "turn after the one running when it arrives)\n",
+      turns, turn_ms, turn_s / wall * 100,
+      d_end.transactions - d_start.transactions,
+      turn_s > 0 ? tx_s / turn_s * 100 : 0);
   printf(
       "database descriptors in ocxd: before %d, during (largest) %d, after "
       "%d; evaluations created under load: %lld\n",
@@ -493,6 +556,8 @@ int main(int argc, char** argv) {
       {"list_p50_ms", Fmt(list.p50_ms, 2)},
       {"cpu_s_per_1k_requests", Fmt(cpu_per_k, 3)},
       {"requests", absl::StrCat(requests)},
+      {"turn_ms", Fmt(turn_ms, 2)},
+      {"turn_tx_share", Fmt(turn_s > 0 ? tx_s / turn_s : 0, 2)},
       {"db_fds_before", absl::StrCat(fds_before)},
       {"db_fds_during", absl::StrCat(fds_during)},
       {"db_fds_after", absl::StrCat(fds_after)},
