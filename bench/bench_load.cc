@@ -216,15 +216,6 @@ DispatcherTimes ScrapeDispatcher(const std::string& url) {
           Sample(page, "ocx_store_transaction_seconds_sum")};
 }
 
-// The URL ocxd printed ("ocxd: metrics at http://127.0.0.1:N/metrics").
-std::string MetricsUrl(const std::string& log) {
-  const std::string marker = "metrics at ";
-  size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  size_t end = log.find('\n', at);
-  return log.substr(at + marker.size(), end - at - marker.size());
-}
-
 // Sleeps up to `ms`, waking early when the run stops.
 void Pause(const Shared& s, int ms) {
   const double until = Now() + ms / 1e3;
@@ -480,7 +471,7 @@ int main(int argc, char** argv) {
   fds.StartSampling();
 
   std::this_thread::sleep_for(std::chrono::seconds(o.warmup_seconds));
-  const std::string metrics = MetricsUrl(ocxd.log());
+  const std::string metrics = ocx::testing::MetricsUrl(ocxd.log());
   const DispatcherTimes d_start = ScrapeDispatcher(metrics);
   const double cpu_start = ocx::bench::ProcCpuSeconds(ocxd.pid());
   const double wall_start = Now();
