@@ -64,6 +64,10 @@ CpuTimes ProcessCpu();
 // User + system CPU seconds of the calling thread.
 double ThreadCpu();
 
+// User + system CPU seconds process `pid` has used so far (its own, not its
+// children's), from /proc/<pid>/stat; -1 when unreadable.
+double ProcCpuSeconds(pid_t pid);
+
 // A "VmRSS:"-style field of /proc/<pid>/status in KiB; -1 when missing.
 int64_t ProcStatusKb(pid_t pid, const std::string& field);
 

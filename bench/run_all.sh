@@ -5,7 +5,7 @@
 #   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage
+#   bench_spec_storage bench_load
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
@@ -32,7 +32,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory plan spec_storage)
+benches=(dispatch submit memory plan spec_storage load)
 declare -A result status
 for b in "${benches[@]}"; do
   exe=$build/bin/bench_$b
@@ -77,7 +77,7 @@ row() {
     return
   fi
   if awk -v v="$v" -v l="$limit" -v op="$op" \
-      'BEGIN { exit !((op == "<" && v < l) || (op == ">=" && v >= l)) }'; then
+      'BEGIN { exit !((op == "<" && v < l) || (op == "<=" && v <= l) || (op == ">=" && v >= l)) }'; then
     verdict=PASS
   else
     verdict=MISS
@@ -111,6 +111,16 @@ row spec_storage plan_hwm_mb "<" 150 \
 row spec_storage ratio_db ">=" 5 \
   "100 models x 50 datasets: database bytes before/now >= 5" \
   "$(value spec_storage db_mb_before) MB -> $(value spec_storage db_mb_now) MB; params x$(value spec_storage ratio_params)"
+
+row load ratio_get_p99_vs_health "<=" 2 \
+  "under load: GetEvaluation p99 <= 2x health-check p99" \
+  "$(value load get_p99_ms) vs $(value load health_p99_ms) ms; ocxd CPU $(value load cpu_s_per_1k_requests) s per 1,000 requests"
+row load ratio_create_vs_get_p50 "<=" 5 \
+  "under load: CreateEvaluation p50 <= 5x GetEvaluation p50" \
+  "$(value load create_p50_ms) vs $(value load get_p50_ms) ms; dispatcher turn mean $(value load turn_ms) ms, $(value load turn_tx_share) of it in write transactions"
+row load db_fds_during "<=" 7 \
+  "under load: database descriptors <= read_connections (4) + 3" \
+  "before $(value load db_fds_before), after $(value load db_fds_after)"
 
 echo "==== summary"
 {

@@ -219,6 +219,10 @@ absl::Status ValidateDaemonConfig(const ocx::v1::DaemonConfig& config) {
                        int64_t{config.serving().probe_timeout_ms()}));
   OCX_RETURN_IF_ERROR(ValidateFairShare(config.fair_share()));
   OCX_RETURN_IF_ERROR(ValidateLimits(config.limits()));
+  if (config.read_connections() < 0 || config.read_connections() > 64) {
+    return Bad("read_connections", absl::StrCat("must be in 0..64 (0: 4), got ",
+                                                config.read_connections()));
+  }
   return absl::OkStatus();
 }
 

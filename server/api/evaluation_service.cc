@@ -274,6 +274,13 @@ grpc::Status EvaluationServiceImpl::WatchEvaluation(
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "ocxd is shutting down; watch again to resume");
     }
+    // No event of this evaluation committed since the last read: a response
+    // goes out only with new events, so the read is skipped (a quiet stream
+    // costs nothing however often the dispatcher commits).
+    if (!first && !store_->MayHaveEventsAfter(req->id(), after)) {
+      generation = dispatcher_->WaitForCommit(generation, absl::Seconds(1));
+      continue;
+    }
     // Snapshot and events come from one read transaction (the ordering
     // guarantee in service.proto): a final snapshot carries every event up
     // to the final one, and a snapshot is never older than its events.

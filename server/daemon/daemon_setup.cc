@@ -228,6 +228,15 @@ void SetConfinement(const ocx::v1::DaemonConfig& config, const Flags& flags,
   }
 }
 
+ocx::store::ReadPoolOptions ReadPoolOptionsFrom(
+    const ocx::v1::DaemonConfig& config) {
+  ocx::store::ReadPoolOptions options;
+  if (config.read_connections() > 0) {
+    options.max_open = config.read_connections();
+  }
+  return options;
+}
+
 void RestrictDatabaseFiles(const std::string& database) {
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
     chmod(absl::StrCat(database, suffix).c_str(), ocx::kFileMode);

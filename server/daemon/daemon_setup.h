@@ -22,6 +22,7 @@
 #include "server/daemon/listen_address.h"
 #include "server/daemon/lock_file.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/store/read_pool.h"
 #include "server/submission.h"
 
 namespace ocx::daemon {
@@ -129,6 +130,10 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
 void SetConfinement(const ocx::v1::DaemonConfig& config, const Flags& flags,
                     const DaemonPaths& paths,
                     ocx::server::SubmissionPolicy* policy);
+
+// How the store pools its read connections (read_connections).
+ocx::store::ReadPoolOptions ReadPoolOptionsFrom(
+    const ocx::v1::DaemonConfig& config);
 
 // The database file and its WAL companions: not readable by others.
 void RestrictDatabaseFiles(const std::string& database);

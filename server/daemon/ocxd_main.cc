@@ -44,6 +44,7 @@ using ocx::daemon::Flags;
 using ocx::daemon::LoadConfig;
 using ocx::daemon::LocalGpus;
 using ocx::daemon::Locks;
+using ocx::daemon::ReadPoolOptionsFrom;
 using ocx::daemon::ResolvePaths;
 using ocx::daemon::RestrictDatabaseFiles;
 using ocx::daemon::Runners;
@@ -135,7 +136,9 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(Locks locks,
                        AcquireLocks(config, paths.database, address));
   OCX_ASSIGN_OR_RETURN(std::vector<int> gpus, LocalGpus(config));
-  OCX_ASSIGN_OR_RETURN(auto store, ocx::store::Store::Open(paths.database));
+  OCX_ASSIGN_OR_RETURN(
+      auto store,
+      ocx::store::Store::Open(paths.database, ReadPoolOptionsFrom(config)));
   RestrictDatabaseFiles(paths.database);
 
   // The dispatcher's waker: SIGCHLD (local tasks) and the DLC and Slurm

@@ -25,7 +25,16 @@ absl::StatusOr<int64_t> Store::AppendEvent(const ocx::v1::Event& e) {
       .Bind(5, e.state())
       .Bind(6, e.message());
   OCX_RETURN_IF_ERROR(s->Run());
-  return writer_->LastInsertRowId();
+  const int64_t seq = writer_->LastInsertRowId();
+  // A savepoint rolled back leaves its events here: a watcher then reads
+  // once for nothing, which is harmless.
+  uncommitted_events_[e.evaluation_id()] = seq;  // sequences only grow
+  // Outside a transaction the insert is already committed.
+  if (sqlite3_get_autocommit(writer_->raw()) != 0) {
+    PublishEvents();
+    uncommitted_events_.clear();
+  }
+  return seq;
 }
 
 namespace {

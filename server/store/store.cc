@@ -2,10 +2,11 @@
 // evaluations.cc, tasks.cc, events.cc, outputs_and_sizes.cc and servers.cc.
 #include "server/store/store.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "server/store/schema.h"
@@ -15,19 +16,30 @@ namespace ocx::store {
 
 using internal::kNumSlots;
 
-Store::Store(std::string path, std::unique_ptr<Connection> writer)
-    : path_(std::move(path)), writer_(std::move(writer)), cached_(kNumSlots) {}
+Store::Store(std::unique_ptr<Connection> writer,
+             std::unique_ptr<ReadPool> readers)
+    : writer_(std::move(writer)),
+      cached_(kNumSlots),
+      readers_(std::move(readers)) {}
 
 Store::~Store() {
   cached_.clear();
+  readers_.reset();
   // A final checkpoint keeps the WAL small between runs.
   writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   ReadPoolOptions readers) {
+  if (readers.max_open < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read_connections: must be at least 1, got ", readers.max_open));
+  }
   OCX_ASSIGN_OR_RETURN(auto writer, Connection::Open(path, false));
   OCX_RETURN_IF_ERROR(Annotate(MigrateSchema(writer.get()), path));
-  return std::unique_ptr<Store>(new Store(path, std::move(writer)));
+  auto pool = std::make_unique<ReadPool>(
+      [path] { return Connection::Open(path, /*read_only=*/true); }, readers);
+  return std::unique_ptr<Store>(new Store(std::move(writer), std::move(pool)));
 }
 
 absl::StatusOr<Statement*> Store::Cached(int slot, const char* sql) {
@@ -49,9 +61,14 @@ absl::Status Store::Commit() {
       "Write transactions of the dispatcher, from BEGIN to the end of COMMIT.",
       {}, metrics::kLatencyBuckets);
   transactions.Observe({}, (absl::GetCurrentTimeNanos() - begin_ns_) / 1e9);
+  if (committed.ok()) PublishEvents();
+  uncommitted_events_.clear();
   return committed;
 }
-void Store::Rollback() { writer_->Exec("ROLLBACK").IgnoreError(); }
+void Store::Rollback() {
+  writer_->Exec("ROLLBACK").IgnoreError();
+  uncommitted_events_.clear();
+}
 absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
 absl::Status Store::ReleaseSavepoint() {
   return writer_->Exec("RELEASE request");
@@ -60,26 +77,28 @@ void Store::RollbackToSavepoint() {
   writer_->Exec("ROLLBACK TO request; RELEASE request").IgnoreError();
 }
 
-absl::StatusOr<std::unique_ptr<Connection>> Store::TakeReader() {
-  {
-    absl::MutexLock lock(&readers_mu_);
-    if (!readers_.empty()) {
-      auto conn = std::move(readers_.back());
-      readers_.pop_back();
-      return conn;
-    }
+void Store::PublishEvents() {
+  if (uncommitted_events_.empty()) return;
+  absl::MutexLock lock(&events_mu_);
+  for (auto& [id, seq] : uncommitted_events_) {
+    int64_t& last = last_event_[id];
+    last = std::max(last, seq);
   }
-  return Connection::Open(path_, /*read_only=*/true);
+}
+
+bool Store::MayHaveEventsAfter(const std::string& id, int64_t after) {
+  absl::MutexLock lock(&events_mu_);
+  auto it = last_event_.find(id);
+  return it != last_event_.end() && it->second > after;
 }
 
 absl::StatusOr<Store::ReadConnection> Store::Reader() {
-  OCX_ASSIGN_OR_RETURN(auto raw, TakeReader());
+  OCX_ASSIGN_OR_RETURN(auto raw, readers_->Take());
   return ReadConnection(this, std::move(raw));
 }
 
 void Store::ReturnReader(std::unique_ptr<Connection> conn) {
-  absl::MutexLock lock(&readers_mu_);
-  if (readers_.size() < 8) readers_.push_back(std::move(conn));
+  readers_->Return(std::move(conn));
 }
 
 }  // namespace ocx::store

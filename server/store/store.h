@@ -3,8 +3,9 @@
 //
 // Thread safety: the write methods (between Begin and Commit) belong to ONE
 // thread, the dispatcher's, which owns the write connection. The read
-// methods are thread-safe: each takes a connection from a small pool and
-// sees the last committed state (WAL readers never block the writer).
+// methods are thread-safe: each takes a connection from a bounded pool
+// (read_pool.h; a reader waits when all are in use) and sees the last
+// committed state (WAL readers never block the writer).
 #ifndef OCX_SERVER_STORE_STORE_H_
 #define OCX_SERVER_STORE_STORE_H_
 
@@ -16,10 +17,12 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ocx/v1/resources.pb.h"
+#include "server/store/read_pool.h"
 #include "server/store/sqlite.h"
 
 namespace ocx::store {
@@ -115,8 +118,10 @@ struct EvaluationWithEvents {
 
 class Store {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens or creates the database at `path` and migrates its schema. Read
+  // connections are pooled as `readers` says.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, ReadPoolOptions readers = {});
   ~Store();
 
   // ---- Writer: the dispatcher thread only. ----
@@ -237,6 +242,12 @@ class Store {
   // event left (WatchEvaluation's guarantee). NOT_FOUND for unknown ids.
   absl::StatusOr<EvaluationWithEvents> GetEvaluationWithEvents(
       const std::string& id, int64_t after_sequence, int limit);
+  // Whether evaluation `id` may have an event with sequence > `after`:
+  // false only when none was committed since this Store was opened (every
+  // event is appended through it), answered from memory. WatchEvaluation
+  // asks before each read, so a stream of a quiet evaluation costs no read
+  // however often the dispatcher commits.
+  bool MayHaveEventsAfter(const std::string& id, int64_t after);
   // The cached sample count of (path, reader) if it was counted for a file
   // of this size and mtime.
   absl::StatusOr<std::optional<int64_t>> LookupDatasetSize(
@@ -272,11 +283,13 @@ class Store {
   };
   absl::StatusOr<Counts> CountByState();
 
+  // The read connections (how many are open, the most at once).
+  const ReadPool& readers() const { return *readers_; }
+
  private:
   class ReadConnection;
-  explicit Store(std::string path, std::unique_ptr<Connection> writer);
-  absl::StatusOr<std::unique_ptr<Connection>> TakeReader();
-  // A connection from the pool (or a new one), returned when it goes.
+  Store(std::unique_ptr<Connection> writer, std::unique_ptr<ReadPool> readers);
+  // A connection from the pool, returned when it goes.
   absl::StatusOr<ReadConnection> Reader();
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
@@ -284,15 +297,19 @@ class Store {
                                                        const std::string& id);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
 
-  const std::string path_;
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Statement>> cached_;
   // When the open write transaction began (for its duration metric).
   int64_t begin_ns_ = 0;
+  std::unique_ptr<ReadPool> readers_;
 
-  absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<Connection>> readers_
-      ABSL_GUARDED_BY(readers_mu_);
+  // MayHaveEventsAfter: the newest event of each evaluation appended in the
+  // open transaction (writer thread), and committed since the Store opened.
+  absl::flat_hash_map<std::string, int64_t> uncommitted_events_;
+  absl::Mutex events_mu_;
+  absl::flat_hash_map<std::string, int64_t> last_event_
+      ABSL_GUARDED_BY(events_mu_);
+  void PublishEvents();
 };
 
 }  // namespace ocx::store

@@ -21,15 +21,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The URL ocxd printed ("ocxd: metrics at http://127.0.0.1:N/metrics").
-std::string MetricsUrl(const std::string& log) {
-  const std::string marker = "metrics at ";
-  size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  size_t end = log.find('\n', at);
-  return log.substr(at + marker.size(), end - at - marker.size());
-}
-
 bool HavePromtool() {
   return system("promtool --version >/dev/null 2>&1") == 0;
 }

@@ -1,5 +1,6 @@
 #include "tests/e2e/ocxd_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -201,6 +203,33 @@ std::string FileText(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string MetricsUrl(const std::string& log) {
+  const std::string marker = "metrics at ";
+  size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  size_t end = log.find('\n', at);
+  return log.substr(at + marker.size(), end - at - marker.size());
+}
+
+int DescriptorsOpenOn(pid_t pid, const std::string& path) {
+  char resolved[PATH_MAX];
+  const std::string target =
+      realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+  const std::string fd_dir = absl::StrCat("/proc/", pid, "/fd");
+  DIR* dir = opendir(fd_dir.c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (struct dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::string link = fd_dir + "/" + entry->d_name;
+    char buf[PATH_MAX];
+    ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1);
+    if (n > 0 && target == std::string(buf, static_cast<size_t>(n))) ++count;
+  }
+  closedir(dir);
+  return count;
 }
 
 absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(

@@ -953,6 +953,38 @@ TEST_F(StoreTest, ListEventsAfterSequence) {
   EXPECT_THAT(*none, IsEmpty());
 }
 
+// WatchEvaluation skips its read unless this says an event may be new.
+TEST_F(StoreTest, MayHaveEventsAfterSeesOnlyCommittedEvents) {
+  Insert(MakeEvaluation("e1"));
+  Insert(MakeEvaluation("e2"));
+  EXPECT_FALSE(store_->MayHaveEventsAfter("e1", 0)) << "no event yet";
+
+  ASSERT_TRUE(store_->Begin().ok());
+  auto seq = store_->AppendEvent(MakeEvent("e1", "RUNNING"));
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_FALSE(store_->MayHaveEventsAfter("e1", 0)) << "not committed yet";
+  ASSERT_TRUE(store_->Commit().ok());
+  EXPECT_TRUE(store_->MayHaveEventsAfter("e1", 0));
+  EXPECT_TRUE(store_->MayHaveEventsAfter("e1", *seq - 1));
+  EXPECT_FALSE(store_->MayHaveEventsAfter("e1", *seq)) << "already read";
+  EXPECT_FALSE(store_->MayHaveEventsAfter("e2", 0)) << "another evaluation";
+
+  // Rolled back: never visible, so not new.
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->AppendEvent(MakeEvent("e1", "LOST")).ok());
+  store_->Rollback();
+  EXPECT_FALSE(store_->MayHaveEventsAfter("e1", *seq));
+
+  // Outside a transaction an append commits at once.
+  auto alone = store_->AppendEvent(MakeEvent("e2", "QUEUED"));
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_TRUE(store_->MayHaveEventsAfter("e2", 0));
+  auto events = store_->ListEvents("e2", 0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].sequence(), *alone);
+}
+
 // ---- Recovery reads ----
 
 TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {

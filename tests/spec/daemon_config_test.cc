@@ -80,6 +80,9 @@ TEST(DaemonConfigTest, GoodValues) {
       "listen: 127.0.0.1:0",  // any free port; ocxd prints and records it
       "fair_share: {user_max_running_tasks: 8, user_max_gpus: 4, users: "
       "{alice: {max_running_tasks: 16}, bob: {max_gpus: 0}}}",
+      "read_connections: 0",
+      "read_connections: 1",
+      "read_connections: 64",
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateDaemonConfig(Load(yaml));
@@ -157,6 +160,10 @@ TEST(DaemonConfigTest, BadValuesGiveTheExpectedMessage) {
        "fair_share.users[\"alice\"].max_gpus: must be >= 0, got -1"},
       {"fair_share: {users: {'': {max_gpus: 1}}}",
        "fair_share.users[\"\"]: a user name must not be empty"},
+      {"read_connections: -1",
+       "read_connections: must be in 0..64 (0: 4), got -1"},
+      {"read_connections: 65",
+       "read_connections: must be in 0..64 (0: 4), got 65"},
       // The first problem in declaration order wins.
       {"listen: x\nlocal: {gpus: y}", usage + "\"x\""},
   };
