@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "server/store/schema.h"

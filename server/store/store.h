@@ -189,8 +189,10 @@ class Store {
   TaskStates(const std::string& eval_id);
 
   // ---- Readers: any thread. ----
-  // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence.
-  absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id);
+  // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence;
+  // without `with_spec` the spec is neither read nor returned.
+  absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id,
+                                                    bool with_spec = true);
   // NOT_FOUND unless the evaluation exists (a primary-key lookup).
   absl::Status CheckEvaluationExists(const std::string& id);
   // Newest first. `page_token` is the opaque token of the previous page
@@ -281,7 +283,8 @@ class Store {
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
   absl::StatusOr<ocx::v1::Evaluation> SelectEvaluation(Connection* conn,
-                                                       const std::string& id);
+                                                       const std::string& id,
+                                                       bool with_spec = true);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
 
   const std::string path_;

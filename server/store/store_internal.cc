@@ -48,7 +48,10 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   e.set_name(s.ColumnText(2));
   e.set_request_id(s.ColumnText(3));
   e.set_state(static_cast<Evaluation::State>(s.ColumnInt(4)));
-  e.mutable_spec()->ParseFromString(s.ColumnBlob(5));
+  // Empty when not selected (kEvaluationColumnsNoSpec): no spec at all.
+  if (const std::string spec = s.ColumnBlob(5); !spec.empty()) {
+    e.mutable_spec()->ParseFromString(spec);
+  }
   e.set_work_dir(s.ColumnText(6));
   e.set_task_count(static_cast<int32_t>(s.ColumnInt(7)));
   ReadTime(s, 8, &e, &Evaluation::mutable_create_time);
