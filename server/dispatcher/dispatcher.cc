@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/daemon_exit.h"
-#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -331,8 +331,8 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
         SetTimestamp(now, t.mutable_end_time());
         ++reused;
       }
-      OCX_RETURN_IF_ERROR(store_->InsertTask(t));
     }
+    OCX_RETURN_IF_ERROR(store_->InsertTasks(sub.tasks));
     for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
       OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
     }
@@ -428,6 +428,11 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
 
 void Dispatcher::Track(Task task) {
   std::string id = task.id();
+  // A queued task's params stay in the store until it launches (TryPlace):
+  // a million of them would not fit in memory.
+  if (task.state() == Task::PENDING || task.state() == Task::READY) {
+    task.clear_params();
+  }
   TaskEntry& t = tasks_[id];
   t.task = std::move(task);
   EvalEntry& e = evals_.at(t.task.evaluation_id());

@@ -153,8 +153,9 @@ class Dispatcher {
 
  private:
   struct TaskEntry {
-    // The row, with params as stored: configs by reference into the
-    // evaluation's spec (common/task_params.h).
+    // The row; params as stored (configs by reference into the evaluation's
+    // spec, common/task_params.h) only from its launch on: queued tasks
+    // read theirs from the store when they launch.
     ocx::v1::Task task;
     int pending_deps = 0;
     std::vector<std::string> dependents;

@@ -154,6 +154,10 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
       return absl::OkStatus();
     }
   }
+  if (!t.task.has_params()) {  // queued tasks hold none (Track)
+    OCX_ASSIGN_OR_RETURN(*t.task.mutable_params(),
+                         store_->TaskParamsOf(t.task.id()));
+  }
   runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
   if (route.has_value()) spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
   absl::StatusOr<std::vector<int>> placed = runner->Place(spec);

@@ -144,8 +144,12 @@ class Store {
   absl::StatusOr<std::optional<RequestRecord>> FindByRequestId(
       const ocx::v1::Owner& owner, const std::string& request_id);
 
-  // Inserts a task with its params.
+  // Inserts a task with its params, and counts it in its evaluation's
+  // stage counts.
   absl::Status InsertTask(const ocx::v1::Task& task);
+  // The same for many tasks, their counts added once per (evaluation,
+  // stage, state) instead of once per task.
+  absl::Status InsertTasks(const std::vector<ocx::v1::Task>& tasks);
   // Writes the task's mutable columns: state, attempt_count, start/end,
   // next_attempt_time, reason, max_attempts (an attempt whose model server
   // replica failed under it does not count: it raises max_attempts).
@@ -182,8 +186,14 @@ class Store {
 
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
-  // Unfinished tasks (PENDING..RUNNING) with their latest attempt.
+  // Unfinished tasks (PENDING..RUNNING) with their latest attempt; params
+  // only for LAUNCHING and RUNNING tasks (the others' come from
+  // TaskParamsOf when they launch: a million queued tasks' params would
+  // not fit in the daemon's memory).
   absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActiveTasks();
+  // A task's params as stored (configs by reference). NOT_FOUND for
+  // unknown ids.
+  absl::StatusOr<ocx::v1::TaskParams> TaskParamsOf(const std::string& id);
   // States of the given tasks (missing ids are absent from the result).
   absl::StatusOr<std::vector<std::pair<std::string, ocx::v1::Task::State>>>
   TaskStates(const std::string& eval_id);
@@ -286,6 +296,11 @@ class Store {
                                                        const std::string& id,
                                                        bool with_spec = true);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
+  // Inserts the row only (the counts are the caller's).
+  absl::Status InsertTaskRow(const ocx::v1::Task& task);
+  // Adds `n` tasks to the count of (evaluation, stage, state).
+  absl::Status AddTaskCount(const std::string& eval_id, int stage, int state,
+                            int64_t n);
 
   const std::string path_;
   std::unique_ptr<Connection> writer_;

@@ -37,7 +37,11 @@ Task ReadTask(const Statement& s, bool with_params) {
   ReadTime(s, 14, &t, &Task::mutable_end_time);
   ReadTime(s, 15, &t, &Task::mutable_next_attempt_time);
   t.set_reason(s.ColumnText(16));
-  if (with_params) t.mutable_params()->ParseFromString(s.ColumnBlob(17));
+  // Empty when the query did not select them (LoadActiveTasks).
+  if (const std::string params = with_params ? s.ColumnBlob(17) : "";
+      !params.empty()) {
+    t.mutable_params()->ParseFromString(params);
+  }
   return t;
 }
 

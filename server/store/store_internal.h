@@ -120,6 +120,8 @@ enum Slot {
   kInsertEvaluation,
   kUpdateEvaluation,
   kInsertTask,
+  kTaskParams,
+  kAddTaskCount,
   kUpdateTask,
   kPutAttempt,
   kAppendEvent,

@@ -1054,8 +1054,20 @@ TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {
   EXPECT_THAT(ids, ElementsAre(tasks[0].id(), tasks[1].id(), tasks[2].id(),
                                tasks[3].id()));
   const auto& recs = *active;
+  // Params only for tasks with a live attempt; queued ones read theirs
+  // when they launch.
+  EXPECT_FALSE(recs[0].task.has_params());
+  EXPECT_FALSE(recs[1].task.has_params());
   EXPECT_TRUE(
-      MessageDifferencer::Equals(recs[0].task.params(), tasks[0].params()));
+      MessageDifferencer::Equals(recs[2].task.params(), tasks[2].params()));
+  EXPECT_TRUE(recs[3].task.has_params());
+  ASSERT_TRUE(store_->Begin().ok());
+  auto params = store_->TaskParamsOf(tasks[0].id());
+  auto unknown = store_->TaskParamsOf("e1-infer-99");
+  store_->Rollback();
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*params, tasks[0].params()));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(recs[0].last_attempt.has_value());
   ASSERT_TRUE(recs[1].last_attempt.has_value());
   EXPECT_EQ(recs[1].last_attempt->attempt.state(), Attempt::FAILED);
