@@ -295,6 +295,8 @@ class Dispatcher {
   void Unready(TaskEntry* t);
   void Track(ocx::v1::Task task);
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
+  // The same for a task that may hold no params yet (queued): reads them.
+  absl::StatusOr<runners::LaunchSpec> LaunchSpecOf(TaskEntry* t, int attempt);
   const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
   // The stored spec of the task's evaluation (what its params refer to).
   const ocx::v1::EvaluationSpec& SpecOf(const TaskEntry& t) const;

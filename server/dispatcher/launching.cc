@@ -39,6 +39,16 @@ const ocx::v1::EvaluationSpec& Dispatcher::SpecOf(const TaskEntry& t) const {
   return evals_.at(t.task.evaluation_id()).evaluation.spec();
 }
 
+absl::StatusOr<runners::LaunchSpec> Dispatcher::LaunchSpecOf(TaskEntry* t,
+                                                             int attempt) {
+  // Queued tasks hold no params (Track): read when they launch.
+  if (!t->task.has_params()) {
+    OCX_ASSIGN_OR_RETURN(*t->task.mutable_params(),
+                         store_->TaskParamsOf(t->task.id()));
+  }
+  return BuildLaunchSpec(*t, attempt);
+}
+
 runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
                                                 int attempt) const {
   const ocx::v1::RunnerConfig& runner = RunnerConfigFor(t);
@@ -140,8 +150,7 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     walk.SkipUser();
     return absl::OkStatus();
   }
-  // Routed first: a task waiting for a replica costs no launch spec, and
-  // does not hold up the tasks behind it.
+  // Routed first: a task waiting for a replica costs no spec, blocks none.
   std::optional<ServerPools::Route> route;
   if (!t.pool_id.empty()) {
     const std::string failure = pools_->FailureOf(t.pool_id);
@@ -154,11 +163,8 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
       return absl::OkStatus();
     }
   }
-  if (!t.task.has_params()) {  // queued tasks hold none (Track)
-    OCX_ASSIGN_OR_RETURN(*t.task.mutable_params(),
-                         store_->TaskParamsOf(t.task.id()));
-  }
-  runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
+  OCX_ASSIGN_OR_RETURN(runners::LaunchSpec spec,
+                       LaunchSpecOf(&t, t.task.attempt_count() + 1));
   if (route.has_value()) spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
   absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
   if (!placed.ok()) {
@@ -166,9 +172,9 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
       return fail(absl::StrCat("cannot run on ", runner->backend(), ": ",
                                placed.status().message()));
     }
-    std::string message(placed.status().message());
-    wait(message);
-    st->full[runner] = FullRunner{uid, priority, std::move(message)};
+    wait(placed.status().message());
+    st->full[runner] =
+        FullRunner{uid, priority, std::string(placed.status().message())};
     walk.SkipQueue();
     return absl::OkStatus();
   }
