@@ -319,26 +319,19 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   OCX_RETURN_IF_ERROR(store_->Savepoint());
   auto insert = [&]() -> absl::Status {
     e.set_state(Evaluation::QUEUED);
-    e.set_task_count(static_cast<int32_t>(sub.tasks.size()));
+    const size_t task_count = sub.tasks.size() + sub.task_rows.size();
+    e.set_task_count(static_cast<int32_t>(task_count));
     SetTimestamp(now, e.mutable_create_time());
     SetTimestamp(now, e.mutable_update_time());
     OCX_ASSIGN_OR_RETURN(int64_t seq,
                          store_->InsertEvaluation(e, sub.request_hash));
-    int reused = 0;
-    for (Task& t : sub.tasks) {
-      SetTimestamp(now, t.mutable_create_time());
-      if (IsFinal(t.state())) {
-        SetTimestamp(now, t.mutable_end_time());
-        ++reused;
-      }
-    }
-    OCX_RETURN_IF_ERROR(store_->InsertTasks(sub.tasks));
+    OCX_ASSIGN_OR_RETURN(int reused, InsertTasks(sub, now));
     for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
       OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
     }
     OCX_RETURN_IF_ERROR(AddEvent(
         e.id(), "", 0, "QUEUED",
-        absl::StrCat("evaluation created with ", sub.tasks.size(), " tasks",
+        absl::StrCat("evaluation created with ", task_count, " tasks",
                      reused > 0 ? absl::StrCat(" (", reused,
                                                " reused: outputs with the "
                                                "same fingerprint exist)")
@@ -366,10 +359,14 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
     return status;
   }
   OCX_RETURN_IF_ERROR(store_->ReleaseSavepoint());
+  // Reused tasks are done; Track() counts only tracked dependencies.
   for (Task& t : sub.tasks) {
-    // Reused tasks are done; Track() counts only tracked dependencies.
     if (!IsFinal(t.state())) Track(std::move(t));
   }
+  for (Task t : sub.task_rows) {
+    if (!IsFinal(t.state())) Track(std::move(t));
+  }
+  sub.task_rows = TaskRows();
   touched_evals_.insert(e.id());
   return absl::OkStatus();
 }

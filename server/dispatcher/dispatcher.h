@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/task_rows.h"
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
@@ -67,7 +68,11 @@ struct DispatcherOptions : RetryOptions {
 // dependents start as if they had just succeeded.
 struct Submission {
   ocx::v1::Evaluation evaluation;
+  // The tasks: `tasks` (built by hand: tests, benchmarks), then
+  // `task_rows` (serialized, as PrepareSubmission plans them: a large
+  // sweep's parsed tasks would not fit in memory).
   std::vector<ocx::v1::Task> tasks;
+  TaskRows task_rows;
   // Dataset sizes counted while planning, stored in the same transaction
   // (the size cache; only the dispatcher writes).
   std::vector<store::DatasetSizeRecord> dataset_sizes;
@@ -221,6 +226,8 @@ class Dispatcher {
   absl::Status ApplySubmit(Command* cmd, int64_t now);
   // Stores a submission's rows inside a savepoint and tracks its tasks.
   absl::Status InsertSubmission(Submission& sub, int64_t now);
+  // Stores its task rows (created now); returns how many are reused.
+  absl::StatusOr<int> InsertTasks(Submission& sub, int64_t now);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
   // An exit of the task's current attempt: the attempt's state and reason
