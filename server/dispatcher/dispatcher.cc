@@ -425,10 +425,13 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
 
 void Dispatcher::Track(Task task) {
   std::string id = task.id();
-  // A queued task's params stay in the store until it launches (TryPlace):
-  // a million of them would not fit in memory.
+  // A queued task's params, name and datasets stay in the store until it
+  // launches (LaunchSpecOf): a million of them would not fit in memory.
   if (task.state() == Task::PENDING || task.state() == Task::READY) {
     task.clear_params();
+    task.clear_name();
+    task.clear_dataset_abbrs();
+    task.clear_create_time();
   }
   TaskEntry& t = tasks_[id];
   t.task = std::move(task);

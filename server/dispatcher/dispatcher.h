@@ -159,8 +159,9 @@ class Dispatcher {
  private:
   struct TaskEntry {
     // The row; params as stored (configs by reference into the evaluation's
-    // spec, common/task_params.h) only from its launch on: queued tasks
-    // read theirs from the store when they launch.
+    // spec, common/task_params.h), name, dataset_abbrs and create_time only
+    // from its launch on: queued tasks read them from the store when they
+    // launch (Store::ReadTaskDetails).
     ocx::v1::Task task;
     int pending_deps = 0;
     std::vector<std::string> dependents;

@@ -41,10 +41,9 @@ const ocx::v1::EvaluationSpec& Dispatcher::SpecOf(const TaskEntry& t) const {
 
 absl::StatusOr<runners::LaunchSpec> Dispatcher::LaunchSpecOf(TaskEntry* t,
                                                              int attempt) {
-  // Queued tasks hold no params (Track): read when they launch.
+  // Queued tasks hold no params nor name (Track): read when they launch.
   if (!t->task.has_params()) {
-    OCX_ASSIGN_OR_RETURN(*t->task.mutable_params(),
-                         store_->TaskParamsOf(t->task.id()));
+    OCX_RETURN_IF_ERROR(store_->ReadTaskDetails(&t->task));
   }
   return BuildLaunchSpec(*t, attempt);
 }

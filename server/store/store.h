@@ -188,12 +188,13 @@ class Store {
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
   // Unfinished tasks (PENDING..RUNNING) with their latest attempt; params
   // only for LAUNCHING and RUNNING tasks (the others' come from
-  // TaskParamsOf when they launch: a million queued tasks' params would
+  // ReadTaskDetails when they launch: a million queued tasks' params would
   // not fit in the daemon's memory).
   absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActiveTasks();
-  // A task's params as stored (configs by reference). NOT_FOUND for
-  // unknown ids.
-  absl::StatusOr<ocx::v1::TaskParams> TaskParamsOf(const std::string& id);
+  // Sets the name, dataset_abbrs and params (as stored: configs by
+  // reference) of `task` from the row of task->id(), the fields the
+  // dispatcher does not keep for queued tasks. NOT_FOUND for unknown ids.
+  absl::Status ReadTaskDetails(ocx::v1::Task* task);
   // States of the given tasks (missing ids are absent from the result).
   absl::StatusOr<std::vector<std::pair<std::string, ocx::v1::Task::State>>>
   TaskStates(const std::string& eval_id);

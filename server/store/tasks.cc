@@ -150,20 +150,27 @@ absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
   return out;
 }
 
-absl::StatusOr<ocx::v1::TaskParams> Store::TaskParamsOf(const std::string& id) {
+absl::Status Store::ReadTaskDetails(Task* task) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
-      Cached(kTaskParams, "SELECT params FROM tasks WHERE id=?"));
-  s->Bind(1, id);
+      Cached(kTaskParams,
+             "SELECT name, dataset_abbrs, params FROM tasks WHERE id=?"));
+  s->Bind(1, task->id());
   absl::StatusOr<bool> row = s->Step();
-  const std::string blob = row.ok() && *row ? s->ColumnBlob(0) : "";
+  if (row.ok() && *row) {
+    task->set_name(s->ColumnText(0));
+    task->clear_dataset_abbrs();
+    for (std::string& abbr : internal::SplitList(s->ColumnText(1))) {
+      task->add_dataset_abbrs(std::move(abbr));
+    }
+    task->mutable_params()->ParseFromString(s->ColumnBlob(2));
+  }
   s->Reset();
   if (!row.ok()) return row.status();
-  if (!*row)
-    return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
-  ocx::v1::TaskParams params;
-  params.ParseFromString(blob);
-  return params;
+  if (!*row) {
+    return absl::NotFoundError(absl::StrCat("task ", task->id(), " not found"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, Task::State>>>

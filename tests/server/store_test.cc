@@ -1061,13 +1061,20 @@ TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {
   EXPECT_TRUE(
       MessageDifferencer::Equals(recs[2].task.params(), tasks[2].params()));
   EXPECT_TRUE(recs[3].task.has_params());
+  Task details;
+  details.set_id(tasks[0].id());
+  Task unknown;
+  unknown.set_id("e1-infer-99");
   ASSERT_TRUE(store_->Begin().ok());
-  auto params = store_->TaskParamsOf(tasks[0].id());
-  auto unknown = store_->TaskParamsOf("e1-infer-99");
+  absl::Status read = store_->ReadTaskDetails(&details);
+  absl::Status missing = store_->ReadTaskDetails(&unknown);
   store_->Rollback();
-  ASSERT_TRUE(params.ok()) << params.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*params, tasks[0].params()));
-  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(read.ok()) << read;
+  EXPECT_TRUE(MessageDifferencer::Equals(details.params(), tasks[0].params()));
+  EXPECT_EQ(details.name(), tasks[0].name());
+  EXPECT_THAT(details.dataset_abbrs(), ElementsAre(tasks[0].dataset_abbrs(0),
+                                                   tasks[0].dataset_abbrs(1)));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(recs[0].last_attempt.has_value());
   ASSERT_TRUE(recs[1].last_attempt.has_value());
   EXPECT_EQ(recs[1].last_attempt->attempt.state(), Attempt::FAILED);
