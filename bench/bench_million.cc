@@ -40,6 +40,7 @@ using ocx::bench::Context;
 using ocx::bench::Fmt;
 using ocx::bench::Now;
 using ocx::bench::Sample;
+using ocx::bench::TimedGet;
 using ocx::bench::TimedOcxctl;
 
 struct Args {
@@ -59,24 +60,6 @@ double TimedHealth(grpc::health::v1::Health::Stub* health) {
   double elapsed = Now() - start;
   if (!s.ok()) {
     fprintf(stderr, "health check: %s\n", s.error_message().c_str());
-    return -1;
-  }
-  return elapsed;
-}
-
-double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id,
-                bool basic) {
-  ocx::v1::GetEvaluationRequest req;
-  req.set_id(id);
-  if (basic) req.set_view(ocx::v1::EVALUATION_VIEW_BASIC);
-  ocx::v1::Evaluation e;
-  auto ctx = Context(30);
-  double start = Now();
-  grpc::Status s = stub->GetEvaluation(ctx.get(), req, &e);
-  double elapsed = Now() - start;
-  if (!s.ok()) {
-    fprintf(stderr, "GetEvaluation %s: %s\n", id.c_str(),
-            s.error_message().c_str());
     return -1;
   }
   return elapsed;

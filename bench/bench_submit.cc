@@ -49,6 +49,7 @@ using ocx::bench::Now;
 using ocx::bench::Percentile;
 using ocx::bench::Sample;
 using ocx::bench::SleepSpec;
+using ocx::bench::TimedGet;
 using ocx::bench::TimedOcxctl;
 
 constexpr int kCreates = 3;
@@ -158,22 +159,6 @@ double TimedCreate(ocx::v1::EvaluationService::Stub* stub,
   double elapsed = Now() - start;
   if (!s.ok()) {
     fprintf(stderr, "CreateEvaluation %s: %s\n", name.c_str(),
-            s.error_message().c_str());
-    return -1;
-  }
-  return elapsed;
-}
-
-double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id) {
-  ocx::v1::GetEvaluationRequest req;
-  req.set_id(id);
-  ocx::v1::Evaluation e;
-  auto ctx = Context(30);
-  double start = Now();
-  grpc::Status s = stub->GetEvaluation(ctx.get(), req, &e);
-  double elapsed = Now() - start;
-  if (!s.ok()) {
-    fprintf(stderr, "GetEvaluation %s: %s\n", id.c_str(),
             s.error_message().c_str());
     return -1;
   }

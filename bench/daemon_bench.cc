@@ -48,6 +48,24 @@ void CancelAll(ocx::v1::EvaluationService::Stub* stub,
   }
 }
 
+double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id,
+                bool basic) {
+  ocx::v1::GetEvaluationRequest req;
+  req.set_id(id);
+  if (basic) req.set_view(ocx::v1::EVALUATION_VIEW_BASIC);
+  ocx::v1::Evaluation e;
+  auto ctx = Context(30);
+  double start = Now();
+  grpc::Status s = stub->GetEvaluation(ctx.get(), req, &e);
+  double elapsed = Now() - start;
+  if (!s.ok()) {
+    fprintf(stderr, "GetEvaluation %s: %s\n", id.c_str(),
+            s.error_message().c_str());
+    return -1;
+  }
+  return elapsed;
+}
+
 double Sample::MedianMs() const { return Median(seconds) * 1e3; }
 double Sample::P95Ms() const { return Percentile(seconds, 95) * 1e3; }
 

@@ -25,6 +25,11 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds);
 void CancelAll(ocx::v1::EvaluationService::Stub* stub,
                const std::vector<std::string>& ids, int wait_s = 60);
 
+// One GetEvaluation (BASIC view with `basic`); seconds, negative (and the
+// error printed) on failure.
+double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id,
+                bool basic = false);
+
 // Timings in seconds; a negative one (an error) marks the sample failed.
 struct Sample {
   std::vector<double> seconds;
