@@ -66,7 +66,7 @@ absl::Status WriteEvaluation(ocx::store::Store* store,
                              ocx::server::Submission sub, int64_t t0) {
   Evaluation& e = sub.evaluation;
   const std::string id = e.id();
-  const int n = static_cast<int>(sub.tasks.size());
+  const int n = static_cast<int>(sub.task_rows.size());
   e.set_state(Evaluation::QUEUED);
   e.set_task_count(n);
   ocx::SetTimestamp(t0, e.mutable_create_time());
@@ -81,7 +81,7 @@ absl::Status WriteEvaluation(ocx::store::Store* store,
     if (s.ok()) s = AddEvent(store, t0 + 1, id, "", 0, "RUNNING", "");
     int64_t t = t0 + 1;
     int pid = 100000;
-    for (Task& task : sub.tasks) {
+    for (Task task : sub.task_rows) {
       if (!s.ok()) return s;
       const int64_t start = t, end = t + 1500;
       t += 20;
@@ -162,7 +162,7 @@ absl::StatusOr<std::vector<std::string>> Populate(const std::string& db_path,
                                        id, policy,
                                        /*create_dirs=*/false);
     if (!sub.ok()) return sub.status();
-    *task_count += static_cast<int64_t>(sub->tasks.size());
+    *task_count += static_cast<int64_t>(sub->task_rows.size());
     absl::Status s =
         WriteEvaluation(store->get(), *std::move(sub), t0 + i * 3600000LL);
     if (!s.ok()) return s;

@@ -156,8 +156,8 @@ bool Run(const ocx::v1::EvaluationSpec& spec, const std::string& dir,
   }
   out->prepare_s = Median(prepare);
   out->plan_s = Median(plan);
-  out->tasks = sub->tasks.size();
-  for (const ocx::v1::Task& t : sub->tasks) {
+  out->tasks = sub->task_rows.size();
+  for (const ocx::v1::Task& t : sub->task_rows) {
     if (t.stage() != ocx::v1::STAGE_INFER) continue;
     ++out->infer_tasks;
     out->parts += t.params().datasets_size();
@@ -172,9 +172,9 @@ bool Run(const ocx::v1::EvaluationSpec& spec, const std::string& dir,
   }
   double t0 = Now();
   absl::Status s = (*store)->Begin();
-  sub->evaluation.set_task_count(static_cast<int32_t>(sub->tasks.size()));
+  sub->evaluation.set_task_count(static_cast<int32_t>(sub->task_rows.size()));
   if (s.ok()) s = (*store)->InsertEvaluation(sub->evaluation).status();
-  for (const ocx::v1::Task& t : sub->tasks) {
+  for (const ocx::v1::Task& t : sub->task_rows) {
     if (!s.ok()) break;
     s = (*store)->InsertTask(t);
   }

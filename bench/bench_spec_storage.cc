@@ -128,9 +128,9 @@ bool Commit(const ocx::server::Submission& sub, const std::string& db,
   if (!store.ok()) return false;
   absl::Status s = (*store)->Begin();
   ocx::v1::Evaluation e = sub.evaluation;
-  e.set_task_count(static_cast<int32_t>(sub.tasks.size()));
+  e.set_task_count(static_cast<int32_t>(sub.task_rows.size()));
   if (s.ok()) s = (*store)->InsertEvaluation(e).status();
-  for (const ocx::v1::Task& t : sub.tasks) {
+  for (const ocx::v1::Task& t : sub.task_rows) {
     if (!s.ok()) break;
     if (!expand) {
       out->params_bytes += t.params().ByteSizeLong();
@@ -165,14 +165,17 @@ int64_t PlanningPeakKb(const ocx::v1::EvaluationSpec& spec,
     int64_t result[2] = {-1, 0};
     auto sub = Plan(spec, dir);
     if (sub.ok()) {
+      // Before: every task held parsed, its params expanded.
+      std::vector<ocx::v1::Task> parsed;
       if (expand) {
-        for (ocx::v1::Task& t : sub->tasks) {
+        for (ocx::v1::Task t : sub->task_rows) {
           (void)ocx::ExpandTaskParams(sub->evaluation.spec(),
                                       t.mutable_params());
+          parsed.push_back(std::move(t));
         }
       }
       result[0] = ocx::bench::ProcStatusKb(getpid(), "VmHWM");
-      result[1] = static_cast<int64_t>(sub->tasks.size());
+      result[1] = static_cast<int64_t>(sub->task_rows.size());
     }
     (void)!write(fds[1], result, sizeof(result));
     _exit(0);
@@ -220,7 +223,7 @@ int main(int argc, char** argv) {
       static_cast<double>(copies.file_bytes) / refs.file_bytes;
   const double params_ratio =
       static_cast<double>(copies.params_bytes) / refs.params_bytes;
-  printf("database, %zu tasks, spec %zu bytes:\n", sub->tasks.size(),
+  printf("database, %zu tasks, spec %zu bytes:\n", sub->task_rows.size(),
          sub->evaluation.spec().ByteSizeLong());
   printf(
       "  configs copied into every task (before): %.1f MB file, params "
@@ -246,7 +249,7 @@ int main(int argc, char** argv) {
   printf("  ratio before/now: %.2fx\n",
          static_cast<double>(hwm_old) / static_cast<double>(hwm));
   ocx::bench::PrintResult({
-      {"tasks", absl::StrCat(sub->tasks.size())},
+      {"tasks", absl::StrCat(sub->task_rows.size())},
       {"db_mb_before", Fmt(copies.file_bytes / 1e6, 1)},
       {"db_mb_now", Fmt(refs.file_bytes / 1e6, 1)},
       {"ratio_db", Fmt(file_ratio, 1)},

@@ -35,15 +35,22 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
+#include "bench/daemon_bench.h"
 #include "ocx/v1/service.grpc.pb.h"
 #include "tests/e2e/ocxd_process.h"
 
 namespace {
 
+using ocx::bench::CancelAll;
+using ocx::bench::Context;
 using ocx::bench::Fmt;
 using ocx::bench::Median;
 using ocx::bench::Now;
 using ocx::bench::Percentile;
+using ocx::bench::Sample;
+using ocx::bench::SleepSpec;
+using ocx::bench::TimedGet;
+using ocx::bench::TimedOcxctl;
 
 constexpr int kCreates = 3;
 constexpr int kGets = 50;
@@ -139,29 +146,6 @@ void StoredTaskWidth(const std::string& db_path, double* avg_params,
   sqlite3_close(db);
 }
 
-ocx::v1::EvaluationSpec SleepSpec(int models, int datasets) {
-  ocx::v1::EvaluationSpec spec =
-      ocx::testing::TestSpec(models, datasets, {}, /*max_num_workers=*/4,
-                             /*retry=*/0);
-  for (ocx::v1::StageConfig* stage :
-       {spec.mutable_infer(), spec.mutable_eval()}) {
-    stage->mutable_partitioner()->set_type("NaivePartitioner");
-    stage->mutable_partitioner()->set_n(1);
-    ocx::v1::TaskConfig* task = stage->mutable_runner()->mutable_task();
-    task->clear_argv();
-    task->add_argv("/bin/sleep");
-    task->add_argv("3600");
-  }
-  return spec;
-}
-
-std::unique_ptr<grpc::ClientContext> Context(int seconds) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(seconds));
-  return ctx;
-}
-
 // Seconds, or negative on error (printed).
 double TimedCreate(ocx::v1::EvaluationService::Stub* stub,
                    const ocx::v1::EvaluationSpec& spec, const std::string& name,
@@ -175,22 +159,6 @@ double TimedCreate(ocx::v1::EvaluationService::Stub* stub,
   double elapsed = Now() - start;
   if (!s.ok()) {
     fprintf(stderr, "CreateEvaluation %s: %s\n", name.c_str(),
-            s.error_message().c_str());
-    return -1;
-  }
-  return elapsed;
-}
-
-double TimedGet(ocx::v1::EvaluationService::Stub* stub, const std::string& id) {
-  ocx::v1::GetEvaluationRequest req;
-  req.set_id(id);
-  ocx::v1::Evaluation e;
-  auto ctx = Context(30);
-  double start = Now();
-  grpc::Status s = stub->GetEvaluation(ctx.get(), req, &e);
-  double elapsed = Now() - start;
-  if (!s.ok()) {
-    fprintf(stderr, "GetEvaluation %s: %s\n", id.c_str(),
             s.error_message().c_str());
     return -1;
   }
@@ -221,53 +189,6 @@ double TimedListAll(ocx::v1::EvaluationService::Stub* stub,
     token = resp.next_page_token();
   } while (!token.empty());
   return Now() - start;
-}
-
-// Cancels the evaluations and waits until they have ended.
-void CancelAll(ocx::v1::EvaluationService::Stub* stub,
-               const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) {
-    ocx::v1::CancelEvaluationRequest req;
-    req.set_id(id);
-    ocx::v1::Evaluation e;
-    auto ctx = Context(60);
-    grpc::Status s = stub->CancelEvaluation(ctx.get(), req, &e);
-    if (!s.ok()) {
-      fprintf(stderr, "cancel %s: %s\n", id.c_str(), s.error_message().c_str());
-    }
-  }
-  for (const std::string& id : ids) {
-    auto e = ocx::testing::WaitForEnd(stub, id, 60);
-    if (!e.ok()) fprintf(stderr, "%s\n", e.status().ToString().c_str());
-  }
-}
-
-struct Sample {
-  std::vector<double> seconds;
-  bool ok = true;
-  void Add(double s) {
-    if (s < 0) ok = false;
-    seconds.push_back(s);
-  }
-  double MedianMs() const { return Median(seconds) * 1e3; }
-  double P95Ms() const { return Percentile(seconds, 95) * 1e3; }
-};
-
-// One run of ocxctl; seconds, negative (and the output printed) on failure.
-double TimedOcxctl(const ocx::testing::OcxdProcess& ocxd,
-                   const std::string& out_path,
-                   const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {ocx::testing::OcxctlPath(), "--server",
-                                   ocxd.server(), "--timeout", "60s"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ocx::bench::TimedRun run = ocx::bench::RunTimed(argv, out_path);
-  if (run.exit_code != 0) {
-    std::string out = ocx::bench::ReadSmallFile(out_path);
-    fprintf(stderr, "ocxctl %s exited %d: %.2000s\n", args[0].c_str(),
-            run.exit_code, out.c_str());
-    return -1;
-  }
-  return run.seconds;
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ struct PartOutput {
   int32_t count;
   std::string path;
   std::string fingerprint;
-  int task;  // index into the planned tasks
+  int task;  // index of the infer task that writes it
 };
 
 // What the eval stage needs to know about the infer stage.
@@ -81,7 +81,7 @@ class StagePlanner {
  public:
   StagePlanner(const ocx::v1::EvaluationSpec& spec, Stage stage,
                const std::string& eval_id, const std::string& work_dir,
-               PlanState* state, std::vector<Task>* out)
+               PlanState* state, const TaskSink& sink, int64_t* planned)
       : spec_(spec),
         stage_(stage),
         infer_(stage == ocx::v1::STAGE_INFER),
@@ -89,7 +89,8 @@ class StagePlanner {
         eval_id_(eval_id),
         work_dir_(work_dir),
         state_(state),
-        out_(out) {}
+        sink_(sink),
+        planned_(planned) {}
 
   absl::Status Plan(const PlanOptions& options) {
     const std::string field = layout::StageName(stage_);
@@ -109,14 +110,14 @@ class StagePlanner {
     // partitioning only.
     if (options.max_tasks > 0) {
       OCX_RETURN_IF_ERROR(spec::CheckTaskCount(
-          static_cast<int64_t>(out_->size() + p_.tasks.size()),
-          options.max_tasks, /*at_least=*/infer_));
+          *planned_ + static_cast<int64_t>(p_.tasks.size()), options.max_tasks,
+          /*at_least=*/infer_));
     }
     HashInputs();
-    out_->reserve(out_->size() + p_.tasks.size());
     int index = 0;
     for (const PlannedTask& planned_task : p_.tasks) {
-      AddTask(planned_task, index++);
+      sink_(MakeTask(planned_task, index++));
+      ++*planned_;
     }
     return absl::OkStatus();
   }
@@ -146,10 +147,9 @@ class StagePlanner {
                      dataset];
   }
 
-  void AddTask(const PlannedTask& planned_task, int index) {
+  Task MakeTask(const PlannedTask& planned_task, int index) {
     const ocx::v1::ModelConfig& model = *planned_task.model;
-    const int task_index = static_cast<int>(out_->size());
-    Task& t = out_->emplace_back();
+    Task t;
     t.set_id(
         absl::StrCat(eval_id_, "-", layout::StageName(stage_), "-", index));
     t.set_evaluation_id(eval_id_);
@@ -176,7 +176,7 @@ class StagePlanner {
       const ocx::v1::TaskDataset& d = p_.parts[k];
       t.add_dataset_abbrs(d.config().abbr());
       std::string fp = infer_
-                           ? AddInferPart(model, k, task_index, params)
+                           ? AddInferPart(model, k, index, params)
                            : AddEvalPart(model, k, params, &deps, &seen_deps);
       if (!infer_) gpus = std::max(gpus, d.config().eval_cfg().num_gpus());
       params->add_output_fingerprints(fp);
@@ -192,8 +192,13 @@ class StagePlanner {
     }
     params->set_fingerprint(TaskFingerprint(stage_, output_fps));
     t.set_num_gpus(gpus);
-    for (int dep : deps) t.add_depends_on((*out_)[dep].id());
+    // Infer tasks are planned first: infer task `dep` has index dep.
+    for (int dep : deps) {
+      t.add_depends_on(absl::StrCat(
+          eval_id_, "-", layout::StageName(ocx::v1::STAGE_INFER), "-", dep));
+    }
     if (t.depends_on_size() > 0) t.set_state(Task::PENDING);
+    return t;
   }
 
   // The prediction of part `k`; returns its fingerprint.
@@ -250,7 +255,8 @@ class StagePlanner {
   const std::string& eval_id_;
   const std::string& work_dir_;
   PlanState* const state_;
-  std::vector<Task>* const out_;
+  const TaskSink& sink_;
+  int64_t* const planned_;
 
   Partitioning p_;
   std::vector<int> part_dataset_;           // per part: its spec dataset
@@ -277,6 +283,17 @@ absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
                                             const std::string& eval_id,
                                             const std::string& work_dir,
                                             const PlanOptions& options) {
+  std::vector<Task> tasks;
+  OCX_RETURN_IF_ERROR(
+      PlanTasksTo(spec, eval_id, work_dir, options,
+                  [&tasks](Task t) { tasks.push_back(std::move(t)); }));
+  return tasks;
+}
+
+absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
+                         const std::string& eval_id,
+                         const std::string& work_dir,
+                         const PlanOptions& options, const TaskSink& sink) {
   PlanState state;
   for (int i = 0; i < spec.models_size(); ++i) {
     state.model_index[&spec.models(i)] = i;
@@ -286,45 +303,67 @@ absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
   }
   state.pair_parts.resize(static_cast<size_t>(spec.models_size()) *
                           spec.datasets_size());
-  std::vector<Task> tasks;
+  int64_t planned = 0;
   for (Stage stage : {ocx::v1::STAGE_INFER, ocx::v1::STAGE_EVAL}) {
     OCX_RETURN_IF_ERROR(
-        StagePlanner(spec, stage, eval_id, work_dir, &state, &tasks)
+        StagePlanner(spec, stage, eval_id, work_dir, &state, sink, &planned)
             .Plan(options));
   }
-  return tasks;
+  return absl::OkStatus();
 }
+
+namespace {
+
+// Marks one task of a plan visited in order (dependencies come before their
+// dependents: infer before eval); `states` holds the states of the tasks
+// visited so far. Returns whether it is reused.
+bool MarkReused(Task* t, absl::flat_hash_map<std::string, Task::State>* states,
+                const OutputMatcher& matches) {
+  bool deps_reused = true;
+  for (const std::string& dep : t->depends_on()) {
+    auto it = states->find(dep);
+    if (it == states->end() || it->second != Task::SUCCEEDED) {
+      deps_reused = false;
+      break;
+    }
+  }
+  const ocx::v1::TaskParams& p = t->params();
+  bool outputs_match =
+      deps_reused && p.expected_outputs_size() > 0 &&
+      p.output_fingerprints_size() == p.expected_outputs_size();
+  for (int i = 0; outputs_match && i < p.expected_outputs_size(); ++i) {
+    outputs_match = matches(p.expected_outputs(i), p.output_fingerprints(i));
+  }
+  if (outputs_match) {
+    t->set_state(Task::SUCCEEDED);
+    t->set_reason(kReusedReason);
+  } else {
+    t->set_state(deps_reused ? Task::READY : Task::PENDING);
+  }
+  (*states)[t->id()] = t->state();
+  return outputs_match;
+}
+
+}  // namespace
 
 int MarkReusedTasks(std::vector<Task>* tasks, const OutputMatcher& matches) {
   absl::flat_hash_map<std::string, Task::State> states;
   states.reserve(tasks->size());
   int reused = 0;
-  // Dependencies come before their dependents (infer before eval).
-  for (Task& t : *tasks) {
-    bool deps_reused = true;
-    for (const std::string& dep : t.depends_on()) {
-      auto it = states.find(dep);
-      if (it == states.end() || it->second != Task::SUCCEEDED) {
-        deps_reused = false;
-        break;
-      }
-    }
-    const ocx::v1::TaskParams& p = t.params();
-    bool outputs_match =
-        deps_reused && p.expected_outputs_size() > 0 &&
-        p.output_fingerprints_size() == p.expected_outputs_size();
-    for (int i = 0; outputs_match && i < p.expected_outputs_size(); ++i) {
-      outputs_match = matches(p.expected_outputs(i), p.output_fingerprints(i));
-    }
-    if (outputs_match) {
-      t.set_state(Task::SUCCEEDED);
-      t.set_reason(kReusedReason);
-      ++reused;
-    } else {
-      t.set_state(deps_reused ? Task::READY : Task::PENDING);
-    }
-    states[t.id()] = t.state();
+  for (Task& t : *tasks) reused += MarkReused(&t, &states, matches) ? 1 : 0;
+  return reused;
+}
+
+int MarkReusedTasks(TaskRows* rows, const OutputMatcher& matches) {
+  absl::flat_hash_map<std::string, Task::State> states;
+  states.reserve(rows->size());
+  int reused = 0;
+  TaskRows marked;
+  for (Task t : *rows) {
+    reused += MarkReused(&t, &states, matches) ? 1 : 0;
+    marked.Add(t);
   }
+  *rows = std::move(marked);
   return reused;
 }
 

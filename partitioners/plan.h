@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/task_rows.h"
 #include "ocx/v1/resources.pb.h"
 #include "ocx/v1/spec.pb.h"
 
@@ -58,6 +59,15 @@ absl::StatusOr<std::vector<ocx::v1::Task>> PlanTasks(
     const ocx::v1::EvaluationSpec& spec, const std::string& eval_id,
     const std::string& work_dir, const PlanOptions& options = {});
 
+// The same tasks handed to `sink` one at a time, in the same order, as they
+// are planned (the planner keeps none of them: a large sweep's tasks go
+// straight into a TaskRows).
+using TaskSink = std::function<void(ocx::v1::Task)>;
+absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
+                         const std::string& eval_id,
+                         const std::string& work_dir,
+                         const PlanOptions& options, const TaskSink& sink);
+
 // Says whether the output at `path` (relative to the work dir) exists and
 // was recorded with `fingerprint`.
 using OutputMatcher = std::function<bool(const std::string& path,
@@ -71,6 +81,8 @@ using OutputMatcher = std::function<bool(const std::string& path,
 // output of a task whose dependencies are all reused.
 int MarkReusedTasks(std::vector<ocx::v1::Task>* tasks,
                     const OutputMatcher& matches);
+// The same over serialized tasks.
+int MarkReusedTasks(TaskRows* rows, const OutputMatcher& matches);
 
 }  // namespace ocx::partitioners
 

@@ -116,7 +116,7 @@ absl::Status CheckDatasetsReadable(const ocx::v1::EvaluationSpec& spec,
 // and both the fingerprint and the file's size and mtime are the recorded
 // ones (a file rewritten since, by anything, does not match).
 absl::Status MarkReused(const std::string& work_dir, store::Store* store,
-                        std::vector<ocx::v1::Task>* tasks) {
+                        TaskRows* tasks) {
   if (!PathExists(work_dir)) return absl::OkStatus();  // a fresh work dir
   absl::flat_hash_map<std::string, size_t> found;      // relative path -> index
   std::vector<std::string> paths;
@@ -254,9 +254,10 @@ absl::StatusOr<Submission> PrepareSubmission(
   partitioners::PlanOptions plan_options;
   plan_options.num_samples = std::move(sizes.selected);
   plan_options.max_tasks = limits.max_tasks_per_evaluation();
-  OCX_ASSIGN_OR_RETURN(
-      std::vector<ocx::v1::Task> tasks,
-      partitioners::PlanTasks(spec, eval_id, work_dir, plan_options));
+  TaskRows tasks;
+  OCX_RETURN_IF_ERROR(
+      partitioners::PlanTasksTo(spec, eval_id, work_dir, plan_options,
+                                [&tasks](ocx::v1::Task t) { tasks.Add(t); }));
   if (tasks.empty()) {
     return absl::InvalidArgumentError(
         "the evaluation has no tasks: check models and datasets");
@@ -275,7 +276,7 @@ absl::StatusOr<Submission> PrepareSubmission(
   e.set_request_id(request_id);
   *e.mutable_spec() = std::move(spec);
   e.set_work_dir(work_dir);
-  sub.tasks = std::move(tasks);
+  sub.task_rows = std::move(tasks);
   for (partitioners::CountedSize& c : sizes.counted) {
     store::DatasetSizeRecord& r = sub.dataset_sizes.emplace_back();
     r.path = std::move(c.path);

@@ -119,6 +119,8 @@ int RunStatus(const CommandContext& ctx, const std::string& evaluation_id,
   }
   v1::GetEvaluationRequest get;
   get.set_id(evaluation_id);
+  // A table shows no spec (a large sweep's is hundreds of kilobytes).
+  if (IsTable(ctx)) get.set_view(v1::EVALUATION_VIEW_BASIC);
   absl::StatusOr<Evaluation> evaluation = ctx.client->GetEvaluation(get);
   if (!evaluation.ok()) {
     return FailEvaluation(ctx, evaluation.status(), evaluation_id);

@@ -196,12 +196,14 @@ grpc::Status EvaluationServiceImpl::GetEvaluation(
         RequireKnown(ocx::v1::EvaluationView_descriptor(), req->view(), "view");
   }
   if (!ok.ok()) return ToGrpcStatus(ok);
-  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id());
+  const bool basic = req->view() == ocx::v1::EVALUATION_VIEW_BASIC;
+  absl::StatusOr<Evaluation> e = store_->GetEvaluation(req->id(), !basic);
   if (!e.ok()) return ToGrpcStatus(e.status());
   ok = Authorize(*caller, *e, "see it");
   if (!ok.ok()) return ToGrpcStatus(ok);
   FillOwner(&*e);
-  FitAnswer(req->view() == ocx::v1::EVALUATION_VIEW_BASIC, &*e);
+  if (basic) e->set_spec_omitted(true);
+  FitAnswer(basic, &*e);
   *resp = *std::move(e);
   return grpc::Status::OK;
 }

@@ -59,7 +59,7 @@ absl::Status FillPlanPage(Submission sub,
                           const ocx::v1::PlanEvaluationRequest& req,
                           const PlanPageRequest& page, int64_t max_bytes,
                           ocx::v1::PlanEvaluationResponse* resp) {
-  const int64_t n = static_cast<int64_t>(sub.tasks.size());
+  const int64_t n = static_cast<int64_t>(sub.task_rows.size());
   if (page.start >= n && n > 0 && page.start > 0) {
     return absl::InvalidArgumentError(
         "page_token: past the end of the plan (did the dataset files "
@@ -68,7 +68,7 @@ absl::Status FillPlanPage(Submission sub,
   resp->set_work_dir(sub.evaluation.work_dir());
   int64_t samples = 0, cost = 0;
   int reused = 0;
-  for (const ocx::v1::Task& t : sub.tasks) {
+  for (const ocx::v1::Task& t : sub.task_rows) {
     if (t.state() == ocx::v1::Task::SUCCEEDED) ++reused;
     if (t.stage() != ocx::v1::STAGE_INFER) continue;
     for (const ocx::v1::TaskDataset& d : t.params().datasets()) {
@@ -85,7 +85,7 @@ absl::Status FillPlanPage(Submission sub,
   int64_t bytes = static_cast<int64_t>(resp->ByteSizeLong()) + kAnswerOverhead;
   int64_t i = page.start;
   for (; i < n && i - page.start < page.page_size; ++i) {
-    ocx::v1::Task& t = sub.tasks[i];
+    ocx::v1::Task t = sub.task_rows.Get(i);
     if (full) OCX_RETURN_IF_ERROR(ExpandTaskParams(spec, t.mutable_params()));
     const int64_t more = FieldBytes(t);
     // At least one task per page, so that paging always advances.

@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -155,9 +155,10 @@ void Dispatcher::CountEndedAttempt(const Task& task, const Attempt& a,
       "ocx_attempt_duration_seconds",
       "Task attempts from start to end, by stage and end state.",
       {"stage", "state"}, metrics::kDurationBuckets);
-  const std::string stage = task.stage() == ocx::v1::STAGE_EVAL ? "eval"
-                                                                : "infer";
-  const std::string state = absl::AsciiStrToLower(Attempt::State_Name(a.state()));
+  const std::string stage =
+      task.stage() == ocx::v1::STAGE_EVAL ? "eval" : "infer";
+  const std::string state =
+      absl::AsciiStrToLower(Attempt::State_Name(a.state()));
   ended.Add({stage, a.backend(), state});
   if (retried) retries.Add({stage});
   const int64_t start = TimestampMillis(a.start_time());

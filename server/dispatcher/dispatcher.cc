@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/daemon_exit.h"
-#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -333,26 +333,19 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   OCX_RETURN_IF_ERROR(store_->Savepoint());
   auto insert = [&]() -> absl::Status {
     e.set_state(Evaluation::QUEUED);
-    e.set_task_count(static_cast<int32_t>(sub.tasks.size()));
+    const size_t task_count = sub.tasks.size() + sub.task_rows.size();
+    e.set_task_count(static_cast<int32_t>(task_count));
     SetTimestamp(now, e.mutable_create_time());
     SetTimestamp(now, e.mutable_update_time());
     OCX_ASSIGN_OR_RETURN(int64_t seq,
                          store_->InsertEvaluation(e, sub.request_hash));
-    int reused = 0;
-    for (Task& t : sub.tasks) {
-      SetTimestamp(now, t.mutable_create_time());
-      if (IsFinal(t.state())) {
-        SetTimestamp(now, t.mutable_end_time());
-        ++reused;
-      }
-      OCX_RETURN_IF_ERROR(store_->InsertTask(t));
-    }
+    OCX_ASSIGN_OR_RETURN(int reused, InsertTasks(sub, now));
     for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
       OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
     }
     OCX_RETURN_IF_ERROR(AddEvent(
         e.id(), "", 0, "QUEUED",
-        absl::StrCat("evaluation created with ", sub.tasks.size(), " tasks",
+        absl::StrCat("evaluation created with ", task_count, " tasks",
                      reused > 0 ? absl::StrCat(" (", reused,
                                                " reused: outputs with the "
                                                "same fingerprint exist)")
@@ -380,10 +373,14 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
     return status;
   }
   OCX_RETURN_IF_ERROR(store_->ReleaseSavepoint());
+  // Reused tasks are done; Track() counts only tracked dependencies.
   for (Task& t : sub.tasks) {
-    // Reused tasks are done; Track() counts only tracked dependencies.
     if (!IsFinal(t.state())) Track(std::move(t));
   }
+  for (Task t : sub.task_rows) {
+    if (!IsFinal(t.state())) Track(std::move(t));
+  }
+  sub.task_rows = TaskRows();
   touched_evals_.insert(e.id());
   return absl::OkStatus();
 }
@@ -442,6 +439,14 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
 
 void Dispatcher::Track(Task task) {
   std::string id = task.id();
+  // A queued task's params, name and datasets stay in the store until it
+  // launches (LaunchSpecOf): a million of them would not fit in memory.
+  if (task.state() == Task::PENDING || task.state() == Task::READY) {
+    task.clear_params();
+    task.clear_name();
+    task.clear_dataset_abbrs();
+    task.clear_create_time();
+  }
   TaskEntry& t = tasks_[id];
   t.task = std::move(task);
   EvalEntry& e = evals_.at(t.task.evaluation_id());

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/task_rows.h"
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
@@ -67,7 +68,11 @@ struct DispatcherOptions : RetryOptions {
 // dependents start as if they had just succeeded.
 struct Submission {
   ocx::v1::Evaluation evaluation;
+  // The tasks: `tasks` (built by hand: tests, benchmarks), then
+  // `task_rows` (serialized, as PrepareSubmission plans them: a large
+  // sweep's parsed tasks would not fit in memory).
   std::vector<ocx::v1::Task> tasks;
+  TaskRows task_rows;
   // Dataset sizes counted while planning, stored in the same transaction
   // (the size cache; only the dispatcher writes).
   std::vector<store::DatasetSizeRecord> dataset_sizes;
@@ -153,8 +158,10 @@ class Dispatcher {
 
  private:
   struct TaskEntry {
-    // The row, with params as stored: configs by reference into the
-    // evaluation's spec (common/task_params.h).
+    // The row; params as stored (configs by reference into the evaluation's
+    // spec, common/task_params.h), name, dataset_abbrs and create_time only
+    // from its launch on: queued tasks read them from the store when they
+    // launch (Store::ReadTaskDetails).
     ocx::v1::Task task;
     int pending_deps = 0;
     std::vector<std::string> dependents;
@@ -229,6 +236,8 @@ class Dispatcher {
   absl::Status ApplySubmit(Command* cmd, int64_t now);
   // Stores a submission's rows inside a savepoint and tracks its tasks.
   absl::Status InsertSubmission(Submission& sub, int64_t now);
+  // Stores its task rows (created now); returns how many are reused.
+  absl::StatusOr<int> InsertTasks(Submission& sub, int64_t now);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
   // An exit of the task's current attempt: the attempt's state and reason
@@ -308,6 +317,8 @@ class Dispatcher {
   void Unready(TaskEntry* t);
   void Track(ocx::v1::Task task);
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
+  // The same for a task that may hold no params yet (queued): reads them.
+  absl::StatusOr<runners::LaunchSpec> LaunchSpecOf(TaskEntry* t, int attempt);
   const ocx::v1::RunnerConfig& RunnerConfigFor(const TaskEntry& t) const;
   // The stored spec of the task's evaluation (what its params refer to).
   const ocx::v1::EvaluationSpec& SpecOf(const TaskEntry& t) const;

@@ -40,6 +40,15 @@ const ocx::v1::EvaluationSpec& Dispatcher::SpecOf(const TaskEntry& t) const {
   return evals_.at(t.task.evaluation_id()).evaluation.spec();
 }
 
+absl::StatusOr<runners::LaunchSpec> Dispatcher::LaunchSpecOf(TaskEntry* t,
+                                                             int attempt) {
+  // Queued tasks hold no params nor name (Track): read when they launch.
+  if (!t->task.has_params()) {
+    OCX_RETURN_IF_ERROR(store_->ReadTaskDetails(&t->task));
+  }
+  return BuildLaunchSpec(*t, attempt);
+}
+
 runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
                                                 int attempt) const {
   const ocx::v1::RunnerConfig& runner = RunnerConfigFor(t);
@@ -141,8 +150,7 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     walk.SkipUser();
     return absl::OkStatus();
   }
-  // Routed first: a task waiting for a replica costs no launch spec, and
-  // does not hold up the tasks behind it.
+  // Routed first: a task waiting for a replica costs no spec, blocks none.
   std::optional<ServerPools::Route> route;
   if (!t.pool_id.empty()) {
     const std::string failure = pools_->FailureOf(t.pool_id);
@@ -155,7 +163,8 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
       return absl::OkStatus();
     }
   }
-  runners::LaunchSpec spec = BuildLaunchSpec(t, t.task.attempt_count() + 1);
+  OCX_ASSIGN_OR_RETURN(runners::LaunchSpec spec,
+                       LaunchSpecOf(&t, t.task.attempt_count() + 1));
   if (route.has_value()) spec.env["OCX_OPENAI_API_BASE"] = route->base_url;
   absl::StatusOr<std::vector<int>> placed = runner->Place(spec);
   if (!placed.ok()) {
@@ -163,9 +172,9 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
       return fail(absl::StrCat("cannot run on ", runner->backend(), ": ",
                                placed.status().message()));
     }
-    std::string message(placed.status().message());
-    wait(message);
-    st->full[runner] = FullRunner{uid, priority, std::move(message)};
+    wait(placed.status().message());
+    st->full[runner] =
+        FullRunner{uid, priority, std::string(placed.status().message())};
     walk.SkipQueue();
     return absl::OkStatus();
   }

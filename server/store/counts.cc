@@ -30,19 +30,18 @@ absl::StatusOr<Store::Counts> Store::CountByState() {
                       static_cast<int>(s.ColumnInt(1))}] = s.ColumnInt(2);
       });
   if (read.ok()) {
-    read = EachRow(conn.get(),
-                   "SELECT state, count(*) FROM evaluations GROUP BY 1",
-                   [&](const Statement& s) {
-                     counts.evaluations[static_cast<int>(s.ColumnInt(0))] =
-                         s.ColumnInt(1);
-                   });
+    read = EachRow(
+        conn.get(), "SELECT state, count(*) FROM evaluations GROUP BY 1",
+        [&](const Statement& s) {
+          counts.evaluations[static_cast<int>(s.ColumnInt(0))] = s.ColumnInt(1);
+        });
   }
   if (read.ok()) {
-    read = EachRow(conn.get(), "SELECT state, count(*) FROM replicas GROUP BY 1",
-                   [&](const Statement& s) {
-                     counts.replicas[static_cast<int>(s.ColumnInt(0))] =
-                         s.ColumnInt(1);
-                   });
+    read = EachRow(
+        conn.get(), "SELECT state, count(*) FROM replicas GROUP BY 1",
+        [&](const Statement& s) {
+          counts.replicas[static_cast<int>(s.ColumnInt(0))] = s.ColumnInt(1);
+        });
   }
   absl::Status ended = conn->Exec(read.ok() ? "COMMIT" : "ROLLBACK");
   OCX_RETURN_IF_ERROR(read);

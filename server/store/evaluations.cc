@@ -109,8 +109,8 @@ Store::LoadActiveEvaluations() {
 
 absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
   OCX_ASSIGN_OR_RETURN(
-      auto s, conn->Prepare("SELECT stage, state, count(*) FROM tasks WHERE "
-                            "eval_id=? GROUP BY stage, state ORDER BY stage"));
+      auto s, conn->Prepare("SELECT stage, state, n FROM task_counts WHERE "
+                            "eval_id=? AND n > 0 ORDER BY stage, state"));
   s->Bind(1, e->id());
   ocx::v1::StageCounts* current = nullptr;
   while (true) {
@@ -157,20 +157,25 @@ absl::Status Store::FillCounts(Connection* conn, Evaluation* e) {
 }
 
 absl::StatusOr<Evaluation> Store::SelectEvaluation(Connection* conn,
-                                                   const std::string& id) {
+                                                   const std::string& id,
+                                                   bool with_spec) {
   OCX_ASSIGN_OR_RETURN(
-      auto s, internal::SelectById(conn,
-                                   absl::StrCat("SELECT ", kEvaluationColumns,
-                                                " FROM evaluations WHERE id=?"),
-                                   id, "evaluation"));
+      auto s, internal::SelectById(
+                  conn,
+                  absl::StrCat("SELECT ",
+                               with_spec ? kEvaluationColumns
+                                         : internal::kEvaluationColumnsNoSpec,
+                               " FROM evaluations WHERE id=?"),
+                  id, "evaluation"));
   Evaluation e = ReadEvaluation(*s, nullptr);
   OCX_RETURN_IF_ERROR(FillCounts(conn, &e));
   return e;
 }
 
-absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id) {
+absl::StatusOr<Evaluation> Store::GetEvaluation(const std::string& id,
+                                                bool with_spec) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  return SelectEvaluation(conn.get(), id);
+  return SelectEvaluation(conn.get(), id, with_spec);
 }
 
 absl::Status Store::CheckEvaluationExists(const std::string& id) {
@@ -209,7 +214,8 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     }
   }
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
-  std::string sql = absl::StrCat("SELECT ", kEvaluationColumns,
+  // Lists stay small: Get returns the spec.
+  std::string sql = absl::StrCat("SELECT ", internal::kEvaluationColumnsNoSpec,
                                  " FROM evaluations WHERE seq < ?");
   if (state != Evaluation::STATE_UNSPECIFIED)
     absl::StrAppend(&sql, " AND state=?");
@@ -234,7 +240,6 @@ absl::StatusOr<std::vector<Evaluation>> Store::ListEvaluations(
     if (!row) break;
     int64_t seq = 0;
     out.push_back(ReadEvaluation(*s, &seq));
-    out.back().clear_spec();  // Lists stay small; Get returns the spec.
     seqs.push_back(seq);
   }
   next_page_token->clear();

@@ -149,8 +149,12 @@ class Store {
   absl::StatusOr<std::optional<RequestRecord>> FindByRequestId(
       const ocx::v1::Owner& owner, const std::string& request_id);
 
-  // Inserts a task with its params.
+  // Inserts a task with its params, and counts it in its evaluation's
+  // stage counts.
   absl::Status InsertTask(const ocx::v1::Task& task);
+  // The same for many tasks, their counts added once per (evaluation,
+  // stage, state) instead of once per task.
+  absl::Status InsertTasks(const std::vector<ocx::v1::Task>& tasks);
   // Writes the task's mutable columns: state, attempt_count, start/end,
   // next_attempt_time, reason, max_attempts (an attempt whose model server
   // replica failed under it does not count: it raises max_attempts).
@@ -187,15 +191,24 @@ class Store {
 
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
-  // Unfinished tasks (PENDING..RUNNING) with their latest attempt.
+  // Unfinished tasks (PENDING..RUNNING) with their latest attempt; params
+  // only for LAUNCHING and RUNNING tasks (the others' come from
+  // ReadTaskDetails when they launch: a million queued tasks' params would
+  // not fit in the daemon's memory).
   absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActiveTasks();
+  // Sets the name, dataset_abbrs and params (as stored: configs by
+  // reference) of `task` from the row of task->id(), the fields the
+  // dispatcher does not keep for queued tasks. NOT_FOUND for unknown ids.
+  absl::Status ReadTaskDetails(ocx::v1::Task* task);
   // States of the given tasks (missing ids are absent from the result).
   absl::StatusOr<std::vector<std::pair<std::string, ocx::v1::Task::State>>>
   TaskStates(const std::string& eval_id);
 
   // ---- Readers: any thread. ----
-  // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence.
-  absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id);
+  // NOT_FOUND for unknown ids. Fills stage_counts and last_event_sequence;
+  // without `with_spec` the spec is neither read nor returned.
+  absl::StatusOr<ocx::v1::Evaluation> GetEvaluation(const std::string& id,
+                                                    bool with_spec = true);
   // NOT_FOUND unless the evaluation exists (a primary-key lookup).
   absl::Status CheckEvaluationExists(const std::string& id);
   // Newest first. `page_token` is the opaque token of the previous page
@@ -294,8 +307,14 @@ class Store {
   void ReturnReader(std::unique_ptr<Connection> conn);
   absl::Status FillCounts(Connection* conn, ocx::v1::Evaluation* e);
   absl::StatusOr<ocx::v1::Evaluation> SelectEvaluation(Connection* conn,
-                                                       const std::string& id);
+                                                       const std::string& id,
+                                                       bool with_spec = true);
   absl::StatusOr<Statement*> Cached(int slot, const char* sql);
+  // Inserts the row only (the counts are the caller's).
+  absl::Status InsertTaskRow(const ocx::v1::Task& task);
+  // Adds `n` tasks to the count of (evaluation, stage, state).
+  absl::Status AddTaskCount(const std::string& eval_id, int stage, int state,
+                            int64_t n);
 
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Statement>> cached_;

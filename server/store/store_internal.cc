@@ -37,7 +37,11 @@ Task ReadTask(const Statement& s, bool with_params) {
   ReadTime(s, 14, &t, &Task::mutable_end_time);
   ReadTime(s, 15, &t, &Task::mutable_next_attempt_time);
   t.set_reason(s.ColumnText(16));
-  if (with_params) t.mutable_params()->ParseFromString(s.ColumnBlob(17));
+  // Empty when the query did not select them (LoadActiveTasks).
+  if (const std::string params = with_params ? s.ColumnBlob(17) : "";
+      !params.empty()) {
+    t.mutable_params()->ParseFromString(params);
+  }
   return t;
 }
 
@@ -48,7 +52,10 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   e.set_name(s.ColumnText(2));
   e.set_request_id(s.ColumnText(3));
   e.set_state(static_cast<Evaluation::State>(s.ColumnInt(4)));
-  e.mutable_spec()->ParseFromString(s.ColumnBlob(5));
+  // Empty when not selected (kEvaluationColumnsNoSpec): no spec at all.
+  if (const std::string spec = s.ColumnBlob(5); !spec.empty()) {
+    e.mutable_spec()->ParseFromString(spec);
+  }
   e.set_work_dir(s.ColumnText(6));
   e.set_task_count(static_cast<int32_t>(s.ColumnInt(7)));
   ReadTime(s, 8, &e, &Evaluation::mutable_create_time);

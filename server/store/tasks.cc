@@ -1,4 +1,6 @@
 // Store: task and attempt rows.
+#include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -14,10 +16,12 @@
 
 namespace ocx::store {
 
+using internal::kAddTaskCount;
 using internal::kAttemptColumns;
 using internal::kInsertTask;
 using internal::kPutAttempt;
 using internal::kTaskColumns;
+using internal::kTaskParams;
 using internal::kUpdateTask;
 using internal::ReadAttempt;
 using internal::ReadTask;
@@ -25,6 +29,39 @@ using ocx::v1::Attempt;
 using ocx::v1::Task;
 
 absl::Status Store::InsertTask(const Task& t) {
+  OCX_RETURN_IF_ERROR(InsertTaskRow(t));
+  return AddTaskCount(t.evaluation_id(), t.stage(), t.state(), 1);
+}
+
+absl::Status Store::InsertTasks(const std::vector<Task>& tasks) {
+  std::map<std::tuple<std::string, int, int>, int64_t> counts;
+  for (const Task& t : tasks) {
+    OCX_RETURN_IF_ERROR(InsertTaskRow(t));
+    ++counts[{t.evaluation_id(), t.stage(), t.state()}];
+  }
+  for (const auto& [key, n] : counts) {
+    const auto& [eval_id, stage, state] = key;
+    OCX_RETURN_IF_ERROR(AddTaskCount(eval_id, stage, state, n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::AddTaskCount(const std::string& eval_id, int stage,
+                                 int state, int64_t n) {
+  OCX_ASSIGN_OR_RETURN(
+      Statement * s,
+      Cached(kAddTaskCount,
+             "INSERT INTO task_counts (eval_id, stage, state, n) "
+             "VALUES (?,?,?,?) ON CONFLICT (eval_id, stage, state) "
+             "DO UPDATE SET n = n + excluded.n"));
+  s->Bind(1, eval_id)
+      .Bind(2, static_cast<int64_t>(stage))
+      .Bind(3, static_cast<int64_t>(state))
+      .Bind(4, n);
+  return s->Run();
+}
+
+absl::Status Store::InsertTaskRow(const Task& t) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
       Cached(kInsertTask,
@@ -87,7 +124,9 @@ absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
   OCX_ASSIGN_OR_RETURN(
       auto s,
       writer_->Prepare(absl::StrCat(
-          "SELECT ", kTaskColumns, ", params FROM tasks WHERE state < ",
+          "SELECT ", kTaskColumns,
+          ", CASE WHEN state >= ", static_cast<int>(Task::LAUNCHING),
+          " THEN params ELSE x'' END FROM tasks WHERE state < ",
           static_cast<int>(Task::SUCCEEDED), " ORDER BY eval_id, stage, idx")));
   OCX_ASSIGN_OR_RETURN(
       auto a, writer_->Prepare(absl::StrCat(
@@ -109,6 +148,29 @@ absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+absl::Status Store::ReadTaskDetails(Task* task) {
+  OCX_ASSIGN_OR_RETURN(
+      Statement * s,
+      Cached(kTaskParams,
+             "SELECT name, dataset_abbrs, params FROM tasks WHERE id=?"));
+  s->Bind(1, task->id());
+  absl::StatusOr<bool> row = s->Step();
+  if (row.ok() && *row) {
+    task->set_name(s->ColumnText(0));
+    task->clear_dataset_abbrs();
+    for (std::string& abbr : internal::SplitList(s->ColumnText(1))) {
+      task->add_dataset_abbrs(std::move(abbr));
+    }
+    task->mutable_params()->ParseFromString(s->ColumnBlob(2));
+  }
+  s->Reset();
+  if (!row.ok()) return row.status();
+  if (!*row) {
+    return absl::NotFoundError(absl::StrCat("task ", task->id(), " not found"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, Task::State>>>

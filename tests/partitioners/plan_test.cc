@@ -375,6 +375,54 @@ TEST(ReuseTest, ResubmittingTheSameSettingsReusesEverything) {
   }
 }
 
+TEST(ReuseTest, SerializedRowsAreMarkedLikeParsedTasks) {
+  // What PrepareSubmission does: the plan streamed into TaskRows, then
+  // marked; the same tasks and states as the parsed plan, in order.
+  EvaluationSpec spec = Spec(kSplitSpec);
+  const auto recorded = Outputs(PlanOrDie(spec, {1319, 100}));
+  EvaluationSpec changed = spec;
+  changed.mutable_infer()->mutable_partitioner()->set_max_task_size(20000);
+  std::vector<Task> tasks = PlanOrDie(changed, {1319, 100}, "e2");
+  PlanOptions options;
+  options.num_samples = {1319, 100};
+  TaskRows rows;
+  ASSERT_TRUE(PlanTasksTo(changed, "e2", "/w/e1", options, [&rows](Task t) {
+                rows.Add(t);
+              }).ok());
+  ASSERT_EQ(rows.size(), tasks.size());
+  EXPECT_EQ(MarkReusedTasks(&rows, Recorded(recorded)),
+            MarkReusedTasks(&tasks, Recorded(recorded)));
+  ASSERT_EQ(rows.size(), tasks.size());
+  size_t i = 0;
+  for (const Task& t : rows) {
+    EXPECT_EQ(t.SerializeAsString(), tasks[i].SerializeAsString()) << t.id();
+    ++i;
+  }
+  EXPECT_EQ(i, tasks.size());
+  EXPECT_EQ(rows.Get(tasks.size() - 1).id(), tasks.back().id());
+}
+
+TEST(TaskRowsTest, RowsLargerThanABufferAndManyBuffersRoundTrip) {
+  TaskRows rows;
+  Task big;
+  big.set_id("big");
+  big.set_reason(std::string(3 << 20, 'x'));  // larger than a 1 MiB buffer
+  for (int i = 0; i < 5000; ++i) {
+    Task t;
+    t.set_id(absl::StrCat("t", i));
+    t.set_name(std::string(400, 'n'));
+    rows.Add(t);
+    if (i == 2500) rows.Add(big);
+  }
+  ASSERT_EQ(rows.size(), 5001u);
+  EXPECT_GT(rows.bytes(), size_t{5000000});  // 3 MiB + 5000 x ~410
+  EXPECT_EQ(rows.Get(0).id(), "t0");
+  EXPECT_EQ(rows.Get(2501).reason(), big.reason());
+  EXPECT_EQ(rows.Get(2502).id(), "t2501");
+  EXPECT_EQ(rows.Get(5000).id(), "t4999");
+  EXPECT_EQ(rows.Get(5000).name(), std::string(400, 'n'));
+}
+
 TEST(ReuseTest, AChangedPartitionSettingInvalidatesTheParts) {
   // max_task_size 40000 → 7 parts of 189; 20000 → 14 parts of 95: other
   // names and ranges, so nothing of gsm8k is reused (OpenCompass picked up

@@ -389,6 +389,72 @@ TEST_F(StoreTest, EvaluationAndTasksInOneTransactionWithCounts) {
   EXPECT_GT(other->last_event_sequence(), *ev2);
 }
 
+TEST_F(StoreTest, CountsFollowEveryStateChangeAndTheBasicReadHasNoSpec) {
+  Insert(MakeEvaluation("e1"),
+         {MakeTask("e1", ocx::v1::STAGE_INFER, 0),
+          MakeTask("e1", ocx::v1::STAGE_INFER, 1),
+          MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::PENDING)});
+  Task t = MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::RUNNING);
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->UpdateTask(t).ok());
+  t.set_state(Task::SUCCEEDED);
+  ASSERT_TRUE(store_->UpdateTask(t).ok());
+  // A write of the same state (other columns) counts nothing twice.
+  t.set_reason("again");
+  ASSERT_TRUE(store_->UpdateTask(t).ok());
+  Task eval = MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::READY);
+  ASSERT_TRUE(store_->UpdateTask(eval).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  auto got = store_->GetEvaluation("e1", /*with_spec=*/false);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_spec());
+  EXPECT_EQ(got->work_dir(), "/work/e1");
+  ASSERT_EQ(got->stage_counts_size(), 2);
+  EXPECT_EQ(got->stage_counts(0).total(), 2);
+  EXPECT_EQ(got->stage_counts(0).ready(), 1);
+  EXPECT_EQ(got->stage_counts(0).running(), 0);
+  EXPECT_EQ(got->stage_counts(0).succeeded(), 1);
+  EXPECT_EQ(got->stage_counts(1).total(), 1);
+  EXPECT_EQ(got->stage_counts(1).pending(), 0);
+  EXPECT_EQ(got->stage_counts(1).ready(), 1);
+  // A rolled-back transaction leaves the counts as they were.
+  ASSERT_TRUE(store_->Begin().ok());
+  t = MakeTask("e1", ocx::v1::STAGE_INFER, 1, Task::FAILED);
+  ASSERT_TRUE(store_->UpdateTask(t).ok());
+  store_->Rollback();
+  got = store_->GetEvaluation("e1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->has_spec());
+  EXPECT_EQ(got->stage_counts(0).ready(), 1);
+  EXPECT_EQ(got->stage_counts(0).failed(), 0);
+}
+
+TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
+  store_.reset();
+  std::string path = dir_.path() + "/v7.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 7));
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
+  auto got = store_->GetEvaluation("e1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->stage_counts_size(), 1);
+  EXPECT_EQ(got->stage_counts(0).total(), 1);
+  EXPECT_EQ(got->stage_counts(0).running(), 1);
+  // The old row's end is counted by the new triggers.
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(
+      store_->UpdateTask(MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::FAILED))
+          .ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  got = store_->GetEvaluation("e1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->stage_counts(0).total(), 1);
+  EXPECT_EQ(got->stage_counts(0).running(), 0);
+  EXPECT_EQ(got->stage_counts(0).failed(), 1);
+}
+
 TEST_F(StoreTest, EvaluationWithoutTasksOrEventsHasNoCounts) {
   Insert(MakeEvaluation("e1"));
   auto got = store_->GetEvaluation("e1");
@@ -1020,8 +1086,27 @@ TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {
   EXPECT_THAT(ids, ElementsAre(tasks[0].id(), tasks[1].id(), tasks[2].id(),
                                tasks[3].id()));
   const auto& recs = *active;
+  // Params only for tasks with a live attempt; queued ones read theirs
+  // when they launch.
+  EXPECT_FALSE(recs[0].task.has_params());
+  EXPECT_FALSE(recs[1].task.has_params());
   EXPECT_TRUE(
-      MessageDifferencer::Equals(recs[0].task.params(), tasks[0].params()));
+      MessageDifferencer::Equals(recs[2].task.params(), tasks[2].params()));
+  EXPECT_TRUE(recs[3].task.has_params());
+  Task details;
+  details.set_id(tasks[0].id());
+  Task unknown;
+  unknown.set_id("e1-infer-99");
+  ASSERT_TRUE(store_->Begin().ok());
+  absl::Status read = store_->ReadTaskDetails(&details);
+  absl::Status missing = store_->ReadTaskDetails(&unknown);
+  store_->Rollback();
+  ASSERT_TRUE(read.ok()) << read;
+  EXPECT_TRUE(MessageDifferencer::Equals(details.params(), tasks[0].params()));
+  EXPECT_EQ(details.name(), tasks[0].name());
+  EXPECT_THAT(details.dataset_abbrs(), ElementsAre(tasks[0].dataset_abbrs(0),
+                                                   tasks[0].dataset_abbrs(1)));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(recs[0].last_attempt.has_value());
   ASSERT_TRUE(recs[1].last_attempt.has_value());
   EXPECT_EQ(recs[1].last_attempt->attempt.state(), Attempt::FAILED);

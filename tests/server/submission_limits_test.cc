@@ -113,7 +113,7 @@ TEST(SubmissionLimitsTest, TaskParamsReferToTheSpecAndExpandToIt) {
   ASSERT_TRUE(sub.ok()) << sub.status();
   const ocx::v1::EvaluationSpec& stored = sub->evaluation.spec();
   bool saw_part = false;
-  for (const ocx::v1::Task& t : sub->tasks) {
+  for (const ocx::v1::Task& t : sub->task_rows) {
     const ocx::v1::TaskParams& compact = t.params();
     ASSERT_TRUE(compact.has_refs()) << t.id();
     EXPECT_FALSE(compact.has_task());
