@@ -68,23 +68,6 @@ absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
   return spec;
 }
 
-// CreateEvaluation, retried with the same request_id while the daemon
-// cannot be reached.
-absl::StatusOr<Evaluation> CreateWithRetries(
-    const CommandContext& ctx, const v1::CreateEvaluationRequest& request) {
-  absl::Duration backoff = ctx.retry_backoff;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<Evaluation> created = ctx.client->CreateEvaluation(request);
-    if (created.ok()) return created;
-    absl::StatusCode code = created.status().code();
-    bool retry = code == absl::StatusCode::kUnavailable ||
-                 code == absl::StatusCode::kDeadlineExceeded;
-    if (!retry || attempt >= ctx.create_retries) return created;
-    absl::SleepFor(backoff);
-    backoff *= 2;
-  }
-}
-
 // The whole plan, page after page (a big plan does not fit in one answer).
 // Tables need only the tasks' shape (TASK_VIEW_BASIC); json and yaml print
 // the expanded params, as before paging existed.
@@ -207,7 +190,8 @@ int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
   request.set_name(options.name);
   request.set_request_id(options.request_id.empty() ? NewRequestId()
                                                     : options.request_id);
-  absl::StatusOr<Evaluation> created = CreateWithRetries(ctx, request);
+  absl::StatusOr<Evaluation> created = CreateWithRetries(
+      ctx, [&] { return ctx.client->CreateEvaluation(request); });
   if (!created.ok()) return fail(created.status());
 
   bool structured =

@@ -197,6 +197,13 @@ CREATE UNIQUE INDEX evaluations_by_request
   ON evaluations(owner_uid, owner_request_id)
   WHERE owner_request_id IS NOT NULL;
 )sql",
+    // 7 -> 8: a rescored evaluation (RescoreEvaluation) names its source
+    // and the work dir whose predictions it reads. Empty on other rows.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN rescored_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE evaluations ADD COLUMN predictions_work_dir TEXT NOT NULL
+  DEFAULT '';
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
