@@ -5,7 +5,7 @@
 #   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage
+#   bench_spec_storage ocxd ocxctl ocx-shim (bench_ocxctl_startup.sh)
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
@@ -53,6 +53,19 @@ for b in "${benches[@]}"; do
   fi
   echo
 done
+
+# The one script among them (it needs ocxd, ocxctl and ocx-shim built).
+echo "==== bench_ocxctl_startup ($(date -u +%H:%M:%S) UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$here/bench_ocxctl_startup.sh" "$build" 2>&1 | tee "$logs/bench_ocxctl_startup.log"
+rc=$?
+line=$(grep '^RESULT ' "$logs/bench_ocxctl_startup.log" | tail -n 1)
+if [[ $rc -ne 0 || -z $line ]]; then
+  status[ocxctl_startup]="failed (exit $rc)"
+else
+  status[ocxctl_startup]=ok
+  result[ocxctl_startup]=$line
+fi
+echo
 
 # value BENCH KEY: the KEY=value of BENCH's RESULT line.
 value() {
@@ -111,6 +124,13 @@ row spec_storage plan_hwm_mb "<" 150 \
 row spec_storage ratio_db ">=" 5 \
   "100 models x 50 datasets: database bytes before/now >= 5" \
   "$(value spec_storage db_mb_before) MB -> $(value spec_storage db_mb_now) MB; params x$(value spec_storage ratio_params)"
+
+row ocxctl_startup libraries "<" 58 \
+  "ocxctl maps fewer shared libraries than 58" \
+  "statically linked where Debian ships .a files (OCX_STATIC_CLIENT)"
+row ocxctl_startup ratio "<" 2.0001 \
+  "ocxctl status of a small evaluation within 2x ocxctl --version" \
+  "status $(value ocxctl_startup status_ms) ms, --version $(value ocxctl_startup version_ms) ms"
 
 echo "==== summary"
 {

@@ -83,6 +83,7 @@ void AddSecurityFlags(CLI::App* app, ocx::client::ClientSecurityFiles* files) {
 
 void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
   app->require_subcommand(1);
+  app->set_version_flag("--version", std::string("ocxctl ") + OCX_VERSION);
   app->fallthrough();
   app->failure_message([](const CLI::App*, const CLI::Error& e) {
     return absl::StrCat("ocxctl: ", e.what(),
