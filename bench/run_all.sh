@@ -6,7 +6,8 @@
 #                                               repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage bench_load (and bench_million)
+#   bench_spec_storage bench_load (and bench_million); ocxd ocxctl ocx-shim
+#   (bench_ocxctl_startup.sh)
 # --million also runs bench_million (a real ocxd with a queued
 # 1,000,000-task evaluation: several minutes and ~1 GB of disk).
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
@@ -62,6 +63,19 @@ for b in "${benches[@]}"; do
   fi
   echo
 done
+
+# The one script among them (it needs ocxd, ocxctl and ocx-shim built).
+echo "==== bench_ocxctl_startup ($(date -u +%H:%M:%S) UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$here/bench_ocxctl_startup.sh" "$build" 2>&1 | tee "$logs/bench_ocxctl_startup.log"
+rc=$?
+line=$(grep '^RESULT ' "$logs/bench_ocxctl_startup.log" | tail -n 1)
+if [[ $rc -ne 0 || -z $line ]]; then
+  status[ocxctl_startup]="failed (exit $rc)"
+else
+  status[ocxctl_startup]=ok
+  result[ocxctl_startup]=$line
+fi
+echo
 
 # value BENCH KEY: the KEY=value of BENCH's RESULT line.
 value() {
@@ -150,6 +164,12 @@ if ((million)); then
     "ocxctl status of it < 50 ms" \
     "ocxctl --help $(value million help_ms) ms; after the end $(value million status_ended_ms) ms"
 fi
+row ocxctl_startup libraries "<" 58 \
+  "ocxctl maps fewer shared libraries than 58" \
+  "statically linked where Debian ships .a files (OCX_STATIC_CLIENT)"
+row ocxctl_startup ratio "<" 2.0001 \
+  "ocxctl status of a small evaluation within 2x ocxctl --version" \
+  "status $(value ocxctl_startup status_ms) ms, --version $(value ocxctl_startup version_ms) ms"
 
 echo "==== summary"
 {

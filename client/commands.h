@@ -131,6 +131,20 @@ int RunResults(const CommandContext& ctx,
 int RunServers(const CommandContext& ctx, const std::string& evaluation_id,
                bool all);
 
+struct RescoreCommandOptions {
+  std::string evaluation_id;
+  // Each "TYPE" (every dataset; at most one) or "DATASET=TYPE".
+  std::vector<std::string> evaluators;
+  std::string name;
+  bool watch = false;
+};
+
+// Scores an evaluation's predictions again without inference
+// (RescoreEvaluation): prints the new evaluation as submit does and, with
+// `watch`, follows it to its end. A prediction that is missing or changed
+// is exit 1 with the daemon's message naming its dataset and file.
+int RunRescore(const CommandContext& ctx, const RescoreCommandOptions& options);
+
 // Cancels an evaluation and prints its new state.
 int RunCancel(const CommandContext& ctx, const std::string& evaluation_id);
 

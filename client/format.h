@@ -111,8 +111,9 @@ std::string FormatAttempts(const std::vector<v1::Attempt>& attempts,
 // ("gsm8k_0 [0:189]"); SAMPLES and COST are the task's sums, "-" when the
 // partitioner did not count them. Wide lists every dataset and dependency.
 // Then a totals line (tasks by stage, infer samples and cost, GPUs, work
-// dir) and the number of reused tasks. json/yaml: the response; name: task
-// ids.
+// dir) and the number of reused tasks. json/yaml: the response as it is
+// (from `ocxctl submit --dry-run`: the spec once, tasks by reference);
+// name: task ids.
 std::string FormatPlan(const v1::PlanEvaluationResponse& plan,
                        const RenderOptions& options);
 

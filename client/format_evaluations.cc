@@ -107,6 +107,12 @@ std::string FormatEvaluationStatus(const Evaluation& evaluation,
       {"Work dir", OrNone(evaluation.work_dir())},
       {"Created", DateTimeWithAge(evaluation.create_time(), options)},
   };
+  if (!evaluation.rescored_from().empty()) {
+    fields.insert(fields.begin() + 5,
+                  {"Rescores",
+                   absl::StrCat(evaluation.rescored_from(), " (predictions in ",
+                                evaluation.predictions_work_dir(), ")")});
+  }
   if (IsSet(evaluation.end_time())) {
     fields.push_back(
         {"Ended", DateTimeWithAge(evaluation.end_time(), options)});
@@ -140,9 +146,14 @@ std::string FormatCreated(const Evaluation& evaluation,
           StructuredForm(evaluation, evaluation.id(), options.format)) {
     return *structured;
   }
-  return absl::StrCat("evaluation ", evaluation.id(), " created (",
-                      evaluation.task_count(),
-                      evaluation.task_count() == 1 ? " task" : " tasks", ")\n");
+  return absl::StrCat(
+      "evaluation ", evaluation.id(), " created (", evaluation.task_count(),
+      evaluation.task_count() == 1 ? " task" : " tasks",
+      evaluation.rescored_from().empty()
+          ? ""
+          : absl::StrCat("; rescores ", evaluation.rescored_from(),
+                         ", no inference"),
+      ")\n");
 }
 
 }  // namespace ocx::client

@@ -83,6 +83,7 @@ void AddSecurityFlags(CLI::App* app, ocx::client::ClientSecurityFiles* files) {
 
 void ConfigureApp(CLI::App* app, GlobalFlags* flags) {
   app->require_subcommand(1);
+  app->set_version_flag("--version", std::string("ocxctl ") + OCX_VERSION);
   app->fallthrough();
   app->failure_message([](const CLI::App*, const CLI::Error& e) {
     return absl::StrCat("ocxctl: ", e.what(),
@@ -242,6 +243,27 @@ Command AddResults(CLI::App* app) {
           }};
 }
 
+Command AddRescore(CLI::App* app) {
+  auto options = std::make_shared<ocx::client::RescoreCommandOptions>();
+  CLI::App* rescore = app->add_subcommand(
+      "rescore",
+      "Score an evaluation's predictions again, without inference: a new "
+      "evaluation sharing them, with its own results and summary");
+  rescore->add_option("EVAL_ID", options->evaluation_id, "evaluation id")
+      ->required();
+  rescore->add_option("--evaluator", options->evaluators,
+                      "TYPE for every dataset, or DATASET=TYPE (repeat for "
+                      "several), e.g. EMEvaluator, RougeEvaluator; ocxd "
+                      "lists the types it knows when one is wrong");
+  rescore->add_option("--name", options->name,
+                      "display name (default: the id)");
+  rescore->add_flag("-w,--watch", options->watch,
+                    "follow the new evaluation until it ends");
+  return {rescore, [options](const CommandContext& ctx) {
+            return ocx::client::RunRescore(ctx, *options);
+          }};
+}
+
 Command AddServers(CLI::App* app) {
   struct Options {
     std::string evaluation;
@@ -353,9 +375,9 @@ int main(int argc, char** argv) {
   GlobalFlags flags;
   ConfigureApp(&app, &flags);
   const std::vector<Command> commands = {
-      AddSubmit(&app),  AddStatus(&app), AddList(&app),
-      AddTasks(&app),   AddTask(&app),   AddResults(&app),
-      AddServers(&app), AddCancel(&app), AddLogs(&app)};
+      AddSubmit(&app), AddStatus(&app),  AddList(&app),    AddTasks(&app),
+      AddTask(&app),   AddResults(&app), AddRescore(&app), AddServers(&app),
+      AddCancel(&app), AddLogs(&app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

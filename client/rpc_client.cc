@@ -212,6 +212,12 @@ absl::StatusOr<v1::EvaluationResults> RpcClient::GetEvaluationResults(
                    Retry::kSafe);
 }
 
+absl::StatusOr<v1::Evaluation> RpcClient::RescoreEvaluation(
+    const v1::RescoreEvaluationRequest& request) {
+  return CallUnary(impl_.get(), &Stub::RescoreEvaluation, request, options_,
+                   Retry::kNever);
+}
+
 absl::StatusOr<v1::ListServersResponse> RpcClient::ListServers(
     const v1::ListServersRequest& request) {
   return CallUnary(impl_.get(), &Stub::ListServers, request, options_,

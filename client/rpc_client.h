@@ -68,6 +68,10 @@ class RpcClient {
   absl::StatusOr<v1::Task> GetTask(const v1::GetTaskRequest& request);
   absl::StatusOr<v1::EvaluationResults> GetEvaluationResults(
       const v1::GetEvaluationResultsRequest& request);
+  // Not sent again on a broken connection (rescore retries it itself, with
+  // its request_id).
+  absl::StatusOr<v1::Evaluation> RescoreEvaluation(
+      const v1::RescoreEvaluationRequest& request);
   absl::StatusOr<v1::ListServersResponse> ListServers(
       const v1::ListServersRequest& request);
 

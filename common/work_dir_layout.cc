@@ -24,6 +24,9 @@ std::string ResultFile(absl::string_view model_abbr,
 }
 
 std::string InWorkDir(absl::string_view work_dir, absl::string_view relative) {
+  if (!relative.empty() && relative.front() == '/') {
+    return std::string(relative);
+  }
   return JoinPath(work_dir, relative);
 }
 

@@ -18,8 +18,11 @@
 //
 // Output paths recorded in TaskParams (expected_outputs, required_inputs,
 // the parts manifest) are relative to the work dir: the *File functions
-// without a work dir return those; InWorkDir makes them absolute. Every
-// other function returns an absolute path under `work_dir`.
+// without a work dir return those; InWorkDir makes them absolute. A
+// rescored evaluation (RescoreEvaluation) records its predictions as
+// absolute paths in the work dir of the evaluation that made them; InWorkDir
+// returns those as they are. Every other function returns an absolute path
+// under `work_dir`.
 //
 // Pure functions: thread-safe. Names are not validated here (callers
 // validate abbrs and ids with IsSafeName before they become paths).
@@ -51,7 +54,7 @@ std::string PredictionFile(absl::string_view model_abbr,
 std::string ResultFile(absl::string_view model_abbr,
                        absl::string_view dataset_abbr);
 
-// `relative` (one of the above) under `work_dir`.
+// `relative` (one of the above) under `work_dir`; an absolute path as is.
 std::string InWorkDir(absl::string_view work_dir, absl::string_view relative);
 
 // ---- Absolute ----

@@ -1,12 +1,10 @@
 #include "server/submission.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <optional>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,6 +16,7 @@
 #include "partitioners/dataset_size.h"
 #include "partitioners/plan.h"
 #include "server/confinement.h"
+#include "server/output_check.h"
 #include "serving/serve_config.h"
 #include "spec/limits.h"
 #include "spec/validate.h"
@@ -112,37 +111,22 @@ absl::Status CheckDatasetsReadable(const ocx::v1::EvaluationSpec& spec,
   return absl::OkStatus();
 }
 
-// Keyed reuse: an output matches when it exists, a record of it exists,
-// and both the fingerprint and the file's size and mtime are the recorded
-// ones (a file rewritten since, by anything, does not match).
+// Keyed reuse: an output matches when it is the one the store recorded
+// for it with the same fingerprint (server/output_check.h).
 absl::Status MarkReused(const std::string& work_dir, store::Store* store,
                         TaskRows* tasks) {
   if (!PathExists(work_dir)) return absl::OkStatus();  // a fresh work dir
-  absl::flat_hash_map<std::string, size_t> found;      // relative path -> index
   std::vector<std::string> paths;
-  std::vector<partitioners::FileIdentity> files;
   for (const ocx::v1::Task& t : *tasks) {
     for (const std::string& rel : t.params().expected_outputs()) {
-      if (found.contains(rel)) continue;
-      std::string path = layout::InWorkDir(work_dir, rel);
-      struct stat st;
-      if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      found.emplace(rel, paths.size());
-      paths.push_back(std::move(path));
-      files.push_back({st.st_size, int64_t{st.st_mtim.tv_sec} * 1000000000 +
-                                       st.st_mtim.tv_nsec});
+      paths.push_back(layout::InWorkDir(work_dir, rel));
     }
   }
-  if (paths.empty()) return absl::OkStatus();
-  OCX_ASSIGN_OR_RETURN(auto records, store->GetOutputs(paths));
+  OCX_ASSIGN_OR_RETURN(OutputCheck check, OutputCheck::Load(paths, store));
   partitioners::MarkReusedTasks(
       tasks, [&](const std::string& rel, const std::string& fingerprint) {
-        auto it = found.find(rel);
-        if (it == found.end()) return false;
-        const std::optional<store::OutputRecord>& r = records[it->second];
-        const partitioners::FileIdentity& f = files[it->second];
-        return r.has_value() && r->fingerprint == fingerprint &&
-               r->size == f.size && r->mtime_ns == f.mtime_ns;
+        return check.Check(layout::InWorkDir(work_dir, rel), fingerprint) ==
+               OutputVerdict::kMatches;
       });
   return absl::OkStatus();
 }

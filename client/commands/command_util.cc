@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace ocx::client {
 namespace {
@@ -131,6 +132,22 @@ int FailEvaluation(const CommandContext& ctx, const absl::Status& status,
 int Usage(const CommandContext& ctx, absl::string_view message) {
   *ctx.err << "ocxctl: " << message << std::endl;
   return kExitUsage;
+}
+
+absl::StatusOr<v1::Evaluation> CreateWithRetries(
+    const CommandContext& ctx,
+    const std::function<absl::StatusOr<v1::Evaluation>()>& create) {
+  absl::Duration backoff = ctx.retry_backoff;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<v1::Evaluation> created = create();
+    if (created.ok()) return created;
+    absl::StatusCode code = created.status().code();
+    bool retry = code == absl::StatusCode::kUnavailable ||
+                 code == absl::StatusCode::kDeadlineExceeded;
+    if (!retry || attempt >= ctx.create_retries) return created;
+    absl::SleepFor(backoff);
+    backoff *= 2;
+  }
 }
 
 bool IsTable(const CommandContext& ctx) {

@@ -7,9 +7,11 @@
 #ifndef OCX_CLIENT_COMMANDS_COMMAND_UTIL_H_
 #define OCX_CLIENT_COMMANDS_COMMAND_UTIL_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/commands.h"
@@ -42,6 +44,14 @@ int FailEvaluation(const CommandContext& ctx, const absl::Status& status,
 
 // Prints "ocxctl: <message>" and returns kExitUsage.
 int Usage(const CommandContext& ctx, absl::string_view message);
+
+// Calls `create` (a Create or Rescore carrying a request_id) again on
+// UNAVAILABLE / DEADLINE_EXCEEDED, up to ctx.create_retries times, waiting
+// ctx.retry_backoff doubling: the request_id makes a retry return the
+// evaluation the first call made.
+absl::StatusOr<v1::Evaluation> CreateWithRetries(
+    const CommandContext& ctx,
+    const std::function<absl::StatusOr<v1::Evaluation>()>& create);
 
 // Whether the context prints tables (table or wide) rather than data.
 bool IsTable(const CommandContext& ctx);

@@ -68,33 +68,15 @@ absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
   return spec;
 }
 
-// CreateEvaluation, retried with the same request_id while the daemon
-// cannot be reached.
-absl::StatusOr<Evaluation> CreateWithRetries(
-    const CommandContext& ctx, const v1::CreateEvaluationRequest& request) {
-  absl::Duration backoff = ctx.retry_backoff;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<Evaluation> created = ctx.client->CreateEvaluation(request);
-    if (created.ok()) return created;
-    absl::StatusCode code = created.status().code();
-    bool retry = code == absl::StatusCode::kUnavailable ||
-                 code == absl::StatusCode::kDeadlineExceeded;
-    if (!retry || attempt >= ctx.create_retries) return created;
-    absl::SleepFor(backoff);
-    backoff *= 2;
-  }
-}
-
-// The whole plan, page after page (a big plan does not fit in one answer).
-// Tables need only the tasks' shape (TASK_VIEW_BASIC); json and yaml print
-// the expanded params, as before paging existed.
+// The whole plan, page after page (a big plan does not fit in one answer),
+// in TASK_VIEW_BASIC: tables need only the tasks' shape, and json and yaml
+// print each model and dataset config once, in the first page's `spec`,
+// with tasks referring to it (params.refs) instead of repeating them.
 absl::StatusOr<v1::PlanEvaluationResponse> PlanAllPages(
     const CommandContext& ctx, const v1::EvaluationSpec& spec) {
   v1::PlanEvaluationRequest request;
   *request.mutable_spec() = spec;
-  const bool structured =
-      ctx.format == OutputFormat::kJson || ctx.format == OutputFormat::kYaml;
-  request.set_view(structured ? v1::TASK_VIEW_FULL : v1::TASK_VIEW_BASIC);
+  request.set_view(v1::TASK_VIEW_BASIC);
   v1::PlanEvaluationResponse all;
   for (bool first = true;; first = false) {
     absl::StatusOr<v1::PlanEvaluationResponse> page =
@@ -207,7 +189,8 @@ int RunSubmit(const CommandContext& ctx, const SubmitOptions& options) {
   request.set_name(options.name);
   request.set_request_id(options.request_id.empty() ? NewRequestId()
                                                     : options.request_id);
-  absl::StatusOr<Evaluation> created = CreateWithRetries(ctx, request);
+  absl::StatusOr<Evaluation> created = CreateWithRetries(
+      ctx, [&] { return ctx.client->CreateEvaluation(request); });
   if (!created.ok()) return fail(created.status());
 
   bool structured =

@@ -17,6 +17,7 @@
 #include "server/api/pending_reason.h"
 #include "server/api/plan_page.h"
 #include "server/api/task_progress.h"
+#include "server/rescore.h"
 #include "spec/limits.h"
 #include "summary/results_proto.h"
 #include "summary/summary_table.h"
@@ -158,6 +159,38 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
   if (!sub.ok()) return ToGrpcStatus(sub.status());
   *sub->evaluation.mutable_owner() = OwnerOf(*caller);
   sub->requested_by = DescribeCaller(*caller);
+  absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  return Reply(store_->GetEvaluation(*id), resp);
+}
+
+grpc::Status EvaluationServiceImpl::RescoreEvaluation(
+    grpc::ServerContext* ctx, const ocx::v1::RescoreEvaluationRequest* req,
+    Evaluation* resp) {
+  // Reading the source and submitting are both asked: the new evaluation
+  // is the caller's, made from what the source's owner may have kept
+  // private.
+  absl::StatusOr<Identity> caller = CallerOf(*ctx, req->id(), "rescore it");
+  absl::Status may =
+      caller.ok() ? AuthorizeSubmit(*caller, "submit evaluations", access_)
+                  : caller.status();
+  if (!may.ok()) return ToGrpcStatus(may);
+  absl::StatusOr<Evaluation> source = store_->GetEvaluation(req->id());
+  if (!source.ok()) return ToGrpcStatus(source.status());
+  RescoreOptions options;
+  options.evaluator = req->evaluator();
+  options.dataset_evaluators = {req->dataset_evaluators().begin(),
+                                req->dataset_evaluators().end()};
+  options.name = req->name();
+  options.request_id = req->request_id();
+  SubmissionPolicy policy = policy_;
+  policy.caller = &*caller;
+  absl::StatusOr<Submission> sub = PrepareRescore(
+      *source, options, NewEvaluationId(), policy, OwnerOf(*caller));
+  if (!sub.ok()) return ToGrpcStatus(sub.status());
+  *sub->evaluation.mutable_owner() = OwnerOf(*caller);
+  sub->requested_by =
+      absl::StrCat(DescribeCaller(*caller), ", rescoring ", req->id());
   absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
   if (!id.ok()) return ToGrpcStatus(id.status());
   return Reply(store_->GetEvaluation(*id), resp);

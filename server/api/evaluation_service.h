@@ -63,6 +63,11 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   grpc::Status GetEvaluationResults(
       grpc::ServerContext* ctx, const ocx::v1::GetEvaluationResultsRequest* req,
       ocx::v1::EvaluationResults* resp) override;
+  // A new evaluation scoring an existing one's predictions again
+  // (server/rescore.h).
+  grpc::Status RescoreEvaluation(grpc::ServerContext* ctx,
+                                 const ocx::v1::RescoreEvaluationRequest* req,
+                                 ocx::v1::Evaluation* resp) override;
   // Managed model servers (servers_service.cc).
   grpc::Status ListServers(grpc::ServerContext* ctx,
                            const ocx::v1::ListServersRequest* req,

@@ -82,6 +82,8 @@ absl::Status FillPlanPage(Submission sub,
   resp->set_total_tasks(static_cast<int32_t>(n));
   const bool full = req.view() != ocx::v1::TASK_VIEW_BASIC;
   const ocx::v1::EvaluationSpec& spec = sub.evaluation.spec();
+  // The configs the first page's references point into, once.
+  if (!full && page.start == 0) *resp->mutable_spec() = spec;
   int64_t bytes = static_cast<int64_t>(resp->ByteSizeLong()) + kAnswerOverhead;
   int64_t i = page.start;
   for (; i < n && i - page.start < page.page_size; ++i) {

@@ -28,7 +28,8 @@ absl::StatusOr<PlanPageRequest> ReadPlanPageRequest(
 
 // Fills `resp` from the planned `sub`: work dir, totals over every task,
 // and the tasks of the page (params expanded unless req.view is
-// TASK_VIEW_BASIC) while the answer stays below `max_bytes`; then
+// TASK_VIEW_BASIC, whose first page carries the spec they refer to) while
+// the answer stays below `max_bytes`; then
 // next_page_token when tasks are left. INVALID_ARGUMENT naming page_token
 // when the token points past the plan.
 absl::Status FillPlanPage(Submission sub,

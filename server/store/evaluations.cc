@@ -28,8 +28,9 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
           kInsertEvaluation,
           "INSERT INTO evaluations (id, name, owner_request_id, state, spec, "
           "work_dir, task_count, create_ms, update_ms, end_ms, "
-          "request_hash, owner_user, owner_uid, owner_gid) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+          "request_hash, owner_user, owner_uid, owner_gid, rescored_from, "
+          "predictions_work_dir) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   s->Bind(1, e.id()).Bind(2, e.name());
   if (e.request_id().empty()) {
     s->BindNull(3);
@@ -50,7 +51,9 @@ absl::StatusOr<int64_t> Store::InsertEvaluation(
       .Bind(10, TimestampMillis(e.end_time()))
       .Bind(12, e.owner().user())
       .Bind(13, internal::OwnerUidColumn(e.owner()))
-      .Bind(14, e.owner().user().empty() ? int64_t{-1} : e.owner().gid());
+      .Bind(14, e.owner().user().empty() ? int64_t{-1} : e.owner().gid())
+      .Bind(15, e.rescored_from())
+      .Bind(16, e.predictions_work_dir());
   OCX_RETURN_IF_ERROR(s->Run());
   return writer_->LastInsertRowId();
 }

@@ -229,6 +229,13 @@ CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
     WHERE eval_id = old.eval_id AND stage = old.stage AND state = old.state;
 END;
 )sql",
+    // 8 -> 9: a rescored evaluation (RescoreEvaluation) names its source
+    // and the work dir whose predictions it reads. Empty on other rows.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN rescored_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE evaluations ADD COLUMN predictions_work_dir TEXT NOT NULL
+  DEFAULT '';
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -63,6 +63,8 @@ Evaluation ReadEvaluation(const Statement& s, int64_t* seq) {
   ReadTime(s, 10, &e, &Evaluation::mutable_end_time);
   ocx::v1::Owner owner = ReadOwner(s, 11);
   if (!owner.user().empty()) *e.mutable_owner() = std::move(owner);
+  e.set_rescored_from(s.ColumnText(14));
+  e.set_predictions_work_dir(s.ColumnText(15));
   return e;
 }
 

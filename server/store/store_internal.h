@@ -29,12 +29,14 @@ inline constexpr char kTaskColumns[] =
 
 inline constexpr char kEvaluationColumns[] =
     "seq, id, name, owner_request_id, state, spec, work_dir, task_count, "
-    "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid";
+    "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid, "
+    "rescored_from, predictions_work_dir";
 // The same with an empty spec: the spec of a large sweep is hundreds of
 // kilobytes that lists and basic views would read and parse for nothing.
 inline constexpr char kEvaluationColumnsNoSpec[] =
     "seq, id, name, owner_request_id, state, x'', work_dir, task_count, "
-    "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid";
+    "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid, "
+    "rescored_from, predictions_work_dir";
 
 // The owner_uid column of an evaluation owned by `owner`: -1 for none (rows
 // from before owners existed, which belong to the daemon's account).

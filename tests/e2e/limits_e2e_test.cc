@@ -19,7 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/task_params.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
 
@@ -312,6 +315,99 @@ TEST_F(LimitsE2ETest, BigDryRunIsPagedBelowTheMessageLimit) {
                                {"OCX_SERVER=" + daemon_->server()});
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("2000 tasks (1000 infer, 1000 eval)"));
+}
+
+// `ocxctl -o json submit --dry-run` of a 54-task plan (3 models x 9
+// datasets): each model and dataset config appears once, in `spec`, and the
+// tasks refer to it (params.refs). Read back and expanded, the tasks are
+// exactly those of the daemon's full view, and the JSON is well below the
+// full view's.
+TEST_F(LimitsE2ETest, DryRunJsonHoldsEachConfigOnceAndReadsBackWhole) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(""));
+  const std::string yaml = dir_.path() + "/eval.yaml";
+  {
+    std::ofstream out(yaml);
+    out << "models:\n";
+    for (int m = 0; m < 3; ++m) {
+      out << "  - {abbr: model" << m << ", type: OpenAISDK, path: org/model"
+          << m << ", openai_api_base: \"http://127.0.0.1:1/v1\", "
+          << "max_out_len: 512, batch_size: 8, temperature: 0}\n";
+    }
+    out << "datasets:\n";
+    for (int d = 0; d < 9; ++d) {
+      out << "  - abbr: ds" << d << "\n    path: /data/ds" << d << ".jsonl\n"
+          << "    reader_cfg: {input_columns: [question, A, B, C, D], "
+          << "output_column: answer}\n"
+          << "    infer_cfg:\n"
+          << "      prompt_template: {type: PromptTemplate, template: "
+          << "\"Question: {question}\\nA. {A}\\nB. {B}\\nC. {C}\\nD. "
+          << "{D}\\nAnswer:\"}\n"
+          << "      retriever: {type: ZeroRetriever}\n"
+          << "      inferencer: {type: GenInferencer, max_out_len: 32}\n"
+          << "    eval_cfg: {evaluator: {type: AccEvaluator}, "
+          << "pred_postprocessor: {type: first-capital}}\n";
+    }
+    out << "infer: {runner: {task: {type: command, argv: [/bin/true]}}}\n"
+        << "eval: {runner: {task: {type: command, argv: [/bin/true]}}}\n";
+  }
+  RunResult json =
+      RunProgram({OcxctlPath(), "-o", "json", "submit", "--dry-run", yaml},
+                 {"OCX_SERVER=" + daemon_->server()});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  v1::PlanEvaluationResponse plan;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &plan).ok())
+      << json.out.substr(0, 500);
+  ASSERT_EQ(plan.tasks_size(), 54);
+  ASSERT_EQ(plan.spec().models_size(), 3);
+  ASSERT_EQ(plan.spec().datasets_size(), 9);
+  // Each config once: a prompt template is in the text 9 times, not 54.
+  size_t templates = 0;
+  for (size_t at = json.out.find("Question: "); at != std::string::npos;
+       at = json.out.find("Question: ", at + 1)) {
+    ++templates;
+  }
+  EXPECT_EQ(templates, 9u);
+
+  // The daemon's full view of the same spec: what the JSON held before.
+  v1::PlanEvaluationRequest req;
+  *req.mutable_spec() = plan.spec();
+  req.set_view(v1::TASK_VIEW_FULL);
+  grpc::ClientContext ctx;
+  v1::PlanEvaluationResponse full;
+  ASSERT_TRUE(daemon_->stub()->PlanEvaluation(&ctx, req, &full).ok());
+  ASSERT_EQ(full.tasks_size(), 54);
+  EXPECT_FALSE(full.has_spec());
+  for (int i = 0; i < plan.tasks_size(); ++i) {
+    v1::Task expanded = plan.tasks(i);
+    ASSERT_TRUE(expanded.params().has_refs()) << expanded.id();
+    ASSERT_TRUE(ExpandTaskParams(plan.spec(), expanded.mutable_params()).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        expanded, full.tasks(i)))
+        << expanded.DebugString() << "\nvs\n"
+        << full.tasks(i).DebugString();
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string full_json;
+  full.clear_total_tasks();
+  ASSERT_TRUE(
+      google::protobuf::util::MessageToJsonString(full, &full_json, options)
+          .ok());
+  RecordProperty("json_bytes", static_cast<int>(json.out.size()));
+  RecordProperty("full_view_json_bytes", static_cast<int>(full_json.size()));
+  // These configs are small (what is left is each task's own ids, paths
+  // and fingerprints): 60 KB against 106 KB. Bigger configs drop more.
+  EXPECT_LT(json.out.size() * 3, full_json.size() * 2)
+      << json.out.size() << " vs " << full_json.size();
+
+  // -o yaml carries the same structure.
+  RunResult yaml_out =
+      RunProgram({OcxctlPath(), "-o", "yaml", "submit", "--dry-run", yaml},
+                 {"OCX_SERVER=" + daemon_->server()});
+  ASSERT_EQ(yaml_out.exit_code, 0) << yaml_out.err;
+  EXPECT_THAT(yaml_out.out, HasSubstr("spec:"));
+  EXPECT_THAT(yaml_out.out, HasSubstr("refs:"));
 }
 
 // ocxctl refuses a spec file above the limit before sending it, with the

@@ -158,6 +158,12 @@ class AuthorizationApiTest : public testing::ApiTest {
     v1::Evaluation e;
     return stub_->CancelEvaluation(As(user).get(), request, &e);
   }
+  grpc::Status Rescore(const std::string& user, const std::string& id) {
+    v1::RescoreEvaluationRequest request;
+    request.set_id(id);
+    v1::Evaluation e;
+    return stub_->RescoreEvaluation(As(user).get(), request, &e);
+  }
   grpc::Status Tasks(const std::string& user, const std::string& id) {
     v1::ListTasksRequest request;
     request.set_evaluation_id(id);
@@ -258,6 +264,7 @@ TEST_F(AuthorizationApiTest, AnotherUserCannotReadOrCancelButTheOwnerCan) {
   ExpectDenied(Log(kUserB, task), "read its logs");
   ExpectDenied(Results(kUserB, id), "read its results");
   ExpectDenied(Watch(kUserB, id, &watched), "watch it");
+  ExpectDenied(Rescore(kUserB, id), "rescore it");
   EXPECT_EQ(watched, 0) << "a refused watch sends nothing";
 
   EXPECT_TRUE(Get(kUserA, id).ok());

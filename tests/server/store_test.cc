@@ -191,6 +191,31 @@ TEST_F(StoreTest, OwnerIsStoredAndOldRowsHaveNone) {
   EXPECT_EQ(got->owner().gid(), 2345);
 }
 
+TEST_F(StoreTest, RescoreSourceIsStoredAndRowsFromSchemaSevenHaveNone) {
+  store_.reset();
+  std::string path = dir_.path() + "/v7.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 7));
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
+  Evaluation again = MakeEvaluation("e2", Evaluation::QUEUED);
+  again.set_rescored_from("e1");
+  again.set_predictions_work_dir("/runs/e1");
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->InsertEvaluation(again, "").ok());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  auto old = store_->GetEvaluation("e1");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->rescored_from(), "");
+  EXPECT_EQ(old->predictions_work_dir(), "");
+  auto got = store_->GetEvaluation("e2");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->rescored_from(), "e1");
+  EXPECT_EQ(got->predictions_work_dir(), "/runs/e1");
+}
+
 TEST_F(StoreTest, RequestHashIsKeptWithItsRequestId) {
   ASSERT_TRUE(store_->Begin().ok());
   ASSERT_TRUE(

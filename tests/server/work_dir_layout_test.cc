@@ -19,6 +19,9 @@ TEST(WorkDirLayoutTest, OutputsAreRelativeAndMirrorOpenCompass) {
   EXPECT_EQ(InWorkDir("/w/e1", ResultFile("m", "d")), "/w/e1/results/m/d.json");
   EXPECT_EQ(InWorkDir("/w/e1/", "predictions/m/d.json"),
             "/w/e1/predictions/m/d.json");
+  // A rescore's predictions live in the source evaluation's work dir.
+  EXPECT_EQ(InWorkDir("/w/e2", "/w/e1/predictions/m/d.json"),
+            "/w/e1/predictions/m/d.json");
 }
 
 TEST(WorkDirLayoutTest, SummaryAndConfigsSitAtTheTop) {
