@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "server/store/schema.h"
@@ -27,7 +26,10 @@ Store::~Store() {
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   OCX_ASSIGN_OR_RETURN(auto writer, Connection::Open(path, false));
   OCX_RETURN_IF_ERROR(Annotate(MigrateSchema(writer.get()), path));
-  return std::unique_ptr<Store>(new Store(path, std::move(writer)));
+  std::unique_ptr<Store> store(new Store(path, std::move(writer)));
+  OCX_ASSIGN_OR_RETURN(store->task_counts_,
+                       TaskCounts::Attach(store->writer_.get()));
+  return store;
 }
 
 absl::StatusOr<Statement*> Store::Cached(int slot, const char* sql) {
@@ -52,11 +54,16 @@ absl::Status Store::Commit() {
   return committed;
 }
 void Store::Rollback() { writer_->Exec("ROLLBACK").IgnoreError(); }
-absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
+absl::Status Store::Savepoint() {
+  if (task_counts_ != nullptr) task_counts_->Mark();
+  return writer_->Exec("SAVEPOINT request");
+}
 absl::Status Store::ReleaseSavepoint() {
+  if (task_counts_ != nullptr) task_counts_->ReleaseMark();
   return writer_->Exec("RELEASE request");
 }
 void Store::RollbackToSavepoint() {
+  if (task_counts_ != nullptr) task_counts_->RollbackToMark();
   writer_->Exec("ROLLBACK TO request; RELEASE request").IgnoreError();
 }
 
