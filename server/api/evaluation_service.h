@@ -73,7 +73,8 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   // and ReadTaskLog take both kinds of id (servers_service.cc).
   static bool IsReplica(const std::string& id);
 
-  // Sets a READY task's pending_reason: why the dispatcher left it waiting.
+  // Sets what only the dispatcher knows: a READY task's pending_reason (why
+  // it left it waiting), a RUNNING task's stalled_since.
   void FillPendingReason(ocx::v1::Task* task) const;
   // Leaves the spec out of `e` (spec_omitted) when `basic` or when it would
   // make the answer larger than limits.max_message_bytes.

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/daemon_exit.h"
-#include "common/metrics.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/run_as.h"
@@ -217,6 +217,7 @@ void Dispatcher::Turn() {
       if (!ServerPools::OwnsKey(u.key)) status.Update(ApplyUpdate(u, now));
     }
     status.Update(PromoteDueRetries(now));
+    status.Update(CheckProgress(now));
   }
   if (status.ok() && !stopping_ && !no_launch_) status = ServeStep(now);
   std::vector<Launch> to_launch;
@@ -455,6 +456,7 @@ void Dispatcher::MakeReady(TaskEntry* t) {
     backoff_.emplace(next, t->task.id());
     return;
   }
+  t->ready_ms = NowMillis();
   const EvalEntry& e = evals_.at(t->task.evaluation_id());
   fair_.Add(e.account,
             QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
@@ -529,10 +531,11 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
   return absl::OkStatus();
 }
 
-void Dispatcher::CountRunning(const TaskEntry& t, int delta) {
+void Dispatcher::CountRunning(TaskEntry& t, int delta) {
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   e.running[t.task.stage()] += delta;
   fair_.AddRunning(e.account, HeldGpus(t), delta);
+  WatchRunning(t, delta);
 }
 
 absl::Status Dispatcher::FailDependents(TaskEntry* t, int64_t now) {
