@@ -5,7 +5,7 @@
 #   bench/run_all.sh [build_dir]     (default: build/ at the repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage
+#   bench_spec_storage bench_metrics
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
@@ -32,7 +32,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory plan spec_storage)
+benches=(dispatch submit memory plan spec_storage metrics)
 declare -A result status
 for b in "${benches[@]}"; do
   exe=$build/bin/bench_$b
@@ -111,6 +111,10 @@ row spec_storage plan_hwm_mb "<" 150 \
 row spec_storage ratio_db ">=" 5 \
   "100 models x 50 datasets: database bytes before/now >= 5" \
   "$(value spec_storage db_mb_before) MB -> $(value spec_storage db_mb_now) MB; params x$(value spec_storage ratio_params)"
+
+row metrics metrics_ms "<" 50 \
+  "/metrics with 1,000,000 tasks stored < 50 ms" \
+  "/healthz $(value metrics healthz_ms) ms (x$(value metrics metrics_vs_healthz)), GetEvaluation $(value metrics get_evaluation_ms) ms, the old GROUP BY $(value metrics group_by_ms) ms; ocxd start $(value metrics start_s) s"
 
 echo "==== summary"
 {
