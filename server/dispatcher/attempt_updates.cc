@@ -107,11 +107,21 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
       }
       return absl::OkStatus();
     }
-    case runners::AttemptUpdate::Kind::kLost:
+    case runners::AttemptUpdate::Kind::kLost: {
       SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
-      return FinishAttempt(&t, Attempt::LOST,
-                           u.reason.empty() ? "lost by the backend" : u.reason,
-                           now);
+      const std::string why =
+          u.reason.empty() ? "lost by the backend" : u.reason;
+      if (t.progress.stall_killed) {
+        // A backend may report the job it was told to stop as lost.
+        FailureFacts facts;
+        facts.stalled = true;
+        return FinishAttempt(&t, Attempt::FAILED,
+                             absl::StrCat(t.progress.stall_reason,
+                                          "; stopped by ocxd (", why, ")"),
+                             now, facts);
+      }
+      return FinishAttempt(&t, Attempt::LOST, why, now);
+    }
     case runners::AttemptUpdate::Kind::kExited:
       break;
   }

@@ -79,9 +79,11 @@ void Dispatcher::WatchRunning(TaskEntry& t, int delta) {
   }
   running_ids_.erase(t.task.id());
   // The attempt's last report: what it did since the last look counts.
-  if (std::optional<ProgressReport> r = ReadProgressReport(
-          t.task.params().work_dir(), t.task.id(), t.task.attempt_count())) {
-    CountProgress(t, *r);
+  if (t.task.stage() == ocx::v1::STAGE_INFER) {
+    if (std::optional<ProgressReport> r = ReadProgressReport(
+            t.task.params().work_dir(), t.task.id(), t.task.attempt_count())) {
+      CountProgress(t, *r);
+    }
   }
   if (p.stalled_ms > 0) SetStalled(t.task.id(), 0);
   p.stalled_ms = 0;
