@@ -223,5 +223,24 @@ TEST_F(StallE2ETest, MarkShowsTheStallUntilTheTaskEnds) {
   EXPECT_EQ(stalled, 1);
 }
 
+// A task that reports progress every half second is never stalled, even
+// with KILL and a 2 s threshold: its attempts all succeed at once.
+TEST_F(StallE2ETest, SteadyProgressIsNotAStall) {
+  StartDaemon("KILL");
+  Evaluation e =
+      CreateOrFail(daemon_->stub(),
+                   TestSpec(1, 1, {"--sleep-ms", "4000", "--progress", "8"}));
+  absl::StatusOr<Evaluation> ended = WaitForEnd(daemon_->stub(), e.id(), 120);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), Evaluation::SUCCEEDED) << daemon_->log();
+  for (const Task& t : AllTasks(daemon_->stub(), e.id())) {
+    EXPECT_EQ(t.attempt_count(), 1) << t.id();
+  }
+  for (const ocx::v1::Event& ev : Events(e.id())) {
+    EXPECT_NE(ev.state(), "STALLED") << ev.message();
+  }
+  EXPECT_THAT(Scrape(), HasSubstr("ocx_stalls_total{stage=\"infer\"} 0\n"));
+}
+
 }  // namespace
 }  // namespace ocx::testing
