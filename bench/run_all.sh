@@ -6,7 +6,7 @@
 #                                               repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage bench_load (and bench_million); ocxd ocxctl ocx-shim
+#   bench_spec_storage bench_load bench_metrics (and bench_million); ocxd ocxctl ocx-shim
 #   (bench_ocxctl_startup.sh)
 # --million also runs bench_million (a real ocxd with a queued
 # 1,000,000-task evaluation: several minutes and ~1 GB of disk).
@@ -41,7 +41,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory plan spec_storage load)
+benches=(dispatch submit memory plan spec_storage load metrics)
 ((million)) && benches+=(million)
 declare -A result status
 for b in "${benches[@]}"; do
@@ -170,6 +170,9 @@ row ocxctl_startup libraries "<" 58 \
 row ocxctl_startup ratio "<" 2.0001 \
   "ocxctl status of a small evaluation within 2x ocxctl --version" \
   "status $(value ocxctl_startup status_ms) ms, --version $(value ocxctl_startup version_ms) ms"
+row metrics metrics_ms "<" 50 \
+  "/metrics with 1,000,000 tasks stored < 50 ms" \
+  "/healthz $(value metrics healthz_ms) ms (x$(value metrics metrics_vs_healthz)), GetEvaluation $(value metrics get_evaluation_ms) ms, the old GROUP BY $(value metrics group_by_ms) ms; ocxd start $(value metrics start_s) s"
 
 echo "==== summary"
 {

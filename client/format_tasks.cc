@@ -34,6 +34,15 @@ std::string Attempts(const Task& task) {
   return absl::StrCat(task.attempt_count());
 }
 
+// The state, with a STALLED badge while the daemon finds a running task's
+// progress stalled.
+std::string TaskState(const Task& task) {
+  if (IsSet(task.stalled_since())) {
+    return absl::StrCat(StateName(task.state()), " [STALLED]");
+  }
+  return StateName(task.state());
+}
+
 }  // namespace
 
 std::string FormatProgress(const Task& task, bool with_rate) {
@@ -65,7 +74,7 @@ std::string FormatTaskList(const std::vector<Task>& tasks,
   for (const Task& t : tasks) {
     std::vector<std::string> row = {t.id(),
                                     StageName(t.stage()),
-                                    StateName(t.state()),
+                                    TaskState(t),
                                     FormatProgress(t, wide),
                                     Attempts(t),
                                     OrNone(t.model_abbr()),
@@ -145,7 +154,7 @@ std::string FormatTaskDetail(const Task& task, const RenderOptions& options) {
       {"Evaluation", OrNone(task.evaluation_id())},
       {"Name", OrNone(task.name())},
       {"Stage", StageName(task.stage())},
-      {"State", StateName(task.state())},
+      {"State", TaskState(task)},
       {"Model", OrNone(task.model_abbr())},
       {"Datasets", JoinList(task.dataset_abbrs(), true)},
       {"GPUs", absl::StrCat(task.num_gpus())},
@@ -166,6 +175,12 @@ std::string FormatTaskDetail(const Task& task, const RenderOptions& options) {
              DateTime(task.next_attempt_time(), options), " (in ",
              HumanDuration(ToTime(task.next_attempt_time()) - options.now),
              ")")});
+  }
+  if (IsSet(task.stalled_since())) {
+    fields.push_back(
+        {"Stalled since",
+         absl::StrCat(DateTimeWithAge(task.stalled_since(), options),
+                      " (no progress reported)")});
   }
   if (!task.reason().empty()) fields.push_back({"Reason", task.reason()});
   if (!task.pending_reason().empty()) {

@@ -17,12 +17,24 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/identity.h"
+#include "common/metrics.h"
 #include "common/utf8_cut.h"
 
 extern char** environ;
 
 namespace ocx::runners {
 namespace {
+
+// Labelled by the program's file name (sbatch, squeue, sacct, scancel,
+// dlc): a bounded set, the tools the daemon's config names.
+metrics::Family& CommandLatency() {
+  static metrics::Family& latency = metrics::Histogram(
+      "ocx_runner_command_seconds",
+      "Backend command-line calls (sbatch, squeue, dlc, ...) from start to "
+      "exit, by program.",
+      {"command"}, metrics::kLatencyBuckets);
+  return latency;
+}
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -294,6 +306,8 @@ void Collect(pid_t pid, int fd, int64_t timeout_ms,
 
 }  // namespace
 
+void RegisterCliMetrics() { CommandLatency(); }
+
 CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
                  const std::atomic<bool>* abort, const Identity* run_as) {
   CliResult result;
@@ -306,9 +320,14 @@ CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
     result.spawn_status = program.status();
     return result;
   }
+  const int64_t begin_ms = SteadyMs();
   int fd = -1;
   pid_t pid = Spawn(*program, argv, run_as, &fd, &result);
   if (pid > 0) Collect(pid, fd, timeout_ms, abort, &result);
+  const size_t slash = argv[0].rfind('/');
+  CommandLatency().Observe(
+      {slash == std::string::npos ? argv[0] : argv[0].substr(slash + 1)},
+      (SteadyMs() - begin_ms) / 1000.0);
   return result;
 }
 

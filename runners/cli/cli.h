@@ -54,6 +54,11 @@ CliResult RunCli(const std::vector<std::string>& argv, int64_t timeout_ms,
                  const std::atomic<bool>* abort,
                  const Identity* run_as = nullptr);
 
+// Makes the ocx_runner_command_seconds histogram (RunCli observes each
+// call's time in it, by program) so that /metrics lists it before the
+// first call; ocxd calls it at start.
+void RegisterCliMetrics();
+
 }  // namespace ocx::runners
 
 #endif  // OCX_RUNNERS_CLI_CLI_H_

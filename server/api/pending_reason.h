@@ -12,7 +12,8 @@
 
 namespace ocx::server {
 
-// Sets task->pending_reason when the task is READY; leaves it otherwise.
+// Sets what only the dispatcher knows: a READY task's pending_reason, a
+// RUNNING task's stalled_since (when its progress stalled).
 void FillPendingReason(const Dispatcher& dispatcher, ocx::v1::Task* task);
 
 }  // namespace ocx::server

@@ -1,8 +1,5 @@
-// Progress of running tasks, read from the file their task program writes:
-// <work_dir>/.ocx/tasks/<task id>/progress.json =
-//   {"attempt": N, "done": D, "total": T, "rate_per_s": R,
-//    "update_time_ms": unix ms}
-// (ocx-task infer writes it about once a second; any `command` program may).
+// Progress of running tasks as the API shows it, from the file their task
+// program writes (common/progress_file.h).
 //
 // Thread-safe: no shared state.
 #ifndef OCX_SERVER_API_TASK_PROGRESS_H_

@@ -11,6 +11,7 @@
 #include "common/file_util.h"
 #include "common/owned_files.h"
 #include "common/status_macros.h"
+#include "runners/cli/cli.h"
 #include "runners/local/gpu_slots.h"
 #include "server/confinement.h"
 #include "serving/serve_config.h"
@@ -154,7 +155,9 @@ absl::StatusOr<Runners> BuildRunners(const ocx::v1::DaemonConfig& config,
       config.local(), std::move(gpus), r::DefaultShimPath());
   local.allow_root_tasks = config.confinement().allow_root_tasks();
   OCX_ASSIGN_OR_RETURN(runners.local, r::LocalRunner::Create(std::move(local)));
-  // Their calls run on worker threads, which wake the dispatcher.
+  // Their calls run on worker threads, which wake the dispatcher; their
+  // latency metric is listed before the first call.
+  r::RegisterCliMetrics();
   r::dlc::RunnerOptions dlc = r::dlc::OptionsFromSettings(config.dlc(), base);
   dlc.wakeup = [waker] { waker->Notify(); };
   runners.dlc_path = dlc.dlc_path;
@@ -183,6 +186,10 @@ ocx::server::DispatcherOptions DispatcherOptionsFrom(
                              ? SiblingProgram("ocx-task")
                              : config.task_program();
   options.fair_share = config.fair_share();
+  if (config.stall_after_s() > 0) {
+    options.stall_after_ms = int64_t{config.stall_after_s()} * 1000;
+  }
+  options.stall_kill = config.stall_action() == ocx::v1::DaemonConfig::KILL;
   return options;
 }
 

@@ -36,6 +36,35 @@ std::string Describe(const ocx::v1::TaskError& error) {
   return Abbreviate(text, kMaxTaskErrorReason - 3);
 }
 
+// The bounded class of why an attempt ended, for the metrics' `reason`
+// label: ok, cancelled, lost, stalled, launch_error, a TaskError kind
+// (task/error/task_error.h) or task_error, signal, exit_code, other.
+std::string ReasonClass(const Attempt& a, const FailureFacts& facts) {
+  switch (a.state()) {
+    case Attempt::SUCCEEDED:
+      return "ok";
+    case Attempt::CANCELLED:
+      return "cancelled";
+    case Attempt::LOST:
+      return "lost";
+    default:
+      break;
+  }
+  if (facts.stalled) return "stalled";
+  if (facts.launch_error != absl::StatusCode::kOk) return "launch_error";
+  if (!facts.error_kind.empty()) {
+    for (const char* kind :
+         {"endpoint_unreachable", "http_error", "invalid_input",
+          "unsupported_server", "internal"}) {
+      if (facts.error_kind == kind) return kind;
+    }
+    return "task_error";
+  }
+  if (a.has_signal()) return "signal";
+  if (a.has_exit_code() && a.exit_code() != 0) return "exit_code";
+  return "other";
+}
+
 }  // namespace
 
 absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
@@ -78,11 +107,21 @@ absl::Status Dispatcher::ApplyUpdate(const runners::AttemptUpdate& u,
       }
       return absl::OkStatus();
     }
-    case runners::AttemptUpdate::Kind::kLost:
+    case runners::AttemptUpdate::Kind::kLost: {
       SetTimestamp(u.end_ms > 0 ? u.end_ms : now, a.mutable_end_time());
-      return FinishAttempt(&t, Attempt::LOST,
-                           u.reason.empty() ? "lost by the backend" : u.reason,
-                           now);
+      const std::string why =
+          u.reason.empty() ? "lost by the backend" : u.reason;
+      if (t.progress.stall_killed) {
+        // A backend may report the job it was told to stop as lost.
+        FailureFacts facts;
+        facts.stalled = true;
+        return FinishAttempt(&t, Attempt::FAILED,
+                             absl::StrCat(t.progress.stall_reason,
+                                          "; stopped by ocxd (", why, ")"),
+                             now, facts);
+      }
+      return FinishAttempt(&t, Attempt::LOST, why, now);
+    }
     case runners::AttemptUpdate::Kind::kExited:
       break;
   }
@@ -128,6 +167,15 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
     }
   }
   if (!u.reason.empty()) absl::StrAppend(&reason, "; ", u.reason);
+  if (t.progress.stall_killed && state != Attempt::SUCCEEDED) {
+    // Stopped by the progress watch: the stall is the reason, and the
+    // signal it took says nothing permanent.
+    state = Attempt::FAILED;
+    reason = absl::StrCat(t.progress.stall_reason, "; stopped by ocxd (",
+                          reason, ")");
+    facts = FailureFacts{};
+    facts.stalled = true;
+  }
   if (state != Attempt::SUCCEEDED &&
       evals_.at(t.task.evaluation_id()).cancel_requested) {
     state = Attempt::CANCELLED;
@@ -144,13 +192,15 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
 // Metrics of an ended attempt: by stage, backend and end state; its
 // duration; whether a retry follows.
 void Dispatcher::CountEndedAttempt(const Task& task, const Attempt& a,
-                                   bool retried) {
+                                   bool retried, const FailureFacts& facts) {
   static metrics::Family& ended = metrics::Counter(
-      "ocx_attempts_ended_total", "Task attempts ended, by how they ended.",
-      {"stage", "backend", "state"});
+      "ocx_attempts_ended_total",
+      "Task attempts ended, by how they ended and the class of why.",
+      {"stage", "backend", "state", "reason"});
   static metrics::Family& retries = metrics::Counter(
-      "ocx_retries_total", "Task attempts that failed and will be retried.",
-      {"stage"});
+      "ocx_retries_total",
+      "Task attempts that failed and will be retried, by the class of why.",
+      {"stage", "reason"});
   static metrics::Family& duration = metrics::Histogram(
       "ocx_attempt_duration_seconds",
       "Task attempts from start to end, by stage and end state.",
@@ -159,8 +209,9 @@ void Dispatcher::CountEndedAttempt(const Task& task, const Attempt& a,
       task.stage() == ocx::v1::STAGE_EVAL ? "eval" : "infer";
   const std::string state =
       absl::AsciiStrToLower(Attempt::State_Name(a.state()));
-  ended.Add({stage, a.backend(), state});
-  if (retried) retries.Add({stage});
+  const std::string why = ReasonClass(a, facts);
+  ended.Add({stage, a.backend(), state, why});
+  if (retried) retries.Add({stage, why});
   const int64_t start = TimestampMillis(a.start_time());
   const int64_t end = TimestampMillis(a.end_time());
   if (start > 0 && end >= start) {
@@ -193,7 +244,7 @@ absl::Status Dispatcher::FinishAttempt(TaskEntry* t, Attempt::State state,
   RetryDecision next = retry_policy_.AfterAttempt(
       state, why, a.number(), t->task.attempt_count(), t->task.max_attempts(),
       evals_.at(t->task.evaluation_id()).cancel_requested, facts);
-  CountEndedAttempt(t->task, a, next.state == Task::READY);
+  CountEndedAttempt(t->task, a, next.state == Task::READY, facts);
   if (next.state != Task::READY) {
     return SetTaskState(t, next.state, next.reason, now);
   }

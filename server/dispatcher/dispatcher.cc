@@ -228,6 +228,7 @@ void Dispatcher::Turn() {
       if (!ServerPools::OwnsKey(u.key)) status.Update(ApplyUpdate(u, now));
     }
     status.Update(PromoteDueRetries(now));
+    status.Update(CheckProgress(now));
   }
   if (status.ok() && !stopping_ && !no_launch_) status = ServeStep(now);
   std::vector<Launch> to_launch;
@@ -474,6 +475,7 @@ void Dispatcher::MakeReady(TaskEntry* t) {
     backoff_.emplace(next, t->task.id());
     return;
   }
+  t->ready_ms = NowMillis();
   const EvalEntry& e = evals_.at(t->task.evaluation_id());
   fair_.Add(e.account,
             QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
@@ -548,10 +550,11 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
   return absl::OkStatus();
 }
 
-void Dispatcher::CountRunning(const TaskEntry& t, int delta) {
+void Dispatcher::CountRunning(TaskEntry& t, int delta) {
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   e.running[t.task.stage()] += delta;
   fair_.AddRunning(e.account, HeldGpus(t), delta);
+  WatchRunning(t, delta);
 }
 
 absl::Status Dispatcher::FailDependents(TaskEntry* t, int64_t now) {

@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/task_rows.h"
+#include "common/progress_file.h"
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
@@ -61,6 +62,11 @@ struct DispatcherOptions : RetryOptions {
   // The account of evaluations stored without an owner (from before owners
   // existed); uid -1: the account ocxd runs as.
   Account daemon_account;
+  // Stall detection (progress_watch.cc): a running task whose progress has
+  // not advanced for this long is marked stalled; 0: off. With stall_kill
+  // its attempt is stopped and counts as failed.
+  int64_t stall_after_ms = 0;
+  bool stall_kill = false;
 };
 
 // An evaluation ready to store: the row and all its task rows. Tasks
@@ -156,6 +162,10 @@ class Dispatcher {
   std::string PendingReason(const std::string& eval_id,
                             ocx::v1::Stage stage) const;
 
+  // Epoch ms since when the running task's progress is stalled; 0 when it
+  // is not (or not known). Thread-safe.
+  int64_t StalledSince(const std::string& task_id) const;
+
  private:
   struct TaskEntry {
     // The row; params as stored (configs by reference into the evaluation's
@@ -168,6 +178,22 @@ class Dispatcher {
     store::AttemptRecord attempt;  // current attempt, when launched
     // The managed-server pool of an infer task whose model has `serve`.
     std::string pool_id;
+    // When it last became runnable (dispatch latency).
+    int64_t ready_ms = 0;
+    // What progress_watch.cc saw of it.
+    struct Progress {
+      int64_t last_done = -1;  // the running attempt's; -1: no report yet
+      int64_t change_ms = 0;   // when last_done last changed
+      int64_t stalled_ms = 0;  // when it was marked stalled; 0: not
+      bool stall_killed = false;
+      std::string stall_reason;  // "stalled: no progress for 10m"
+      // Counted into the infer metrics: samples (across attempts: a
+      // resumed attempt's report includes its predecessors'), and the
+      // running attempt's tokens.
+      int64_t samples = 0;
+      int64_t prompt_tokens = 0;
+      int64_t completion_tokens = 0;
+    } progress;
   };
   struct EvalEntry {
     ocx::v1::Evaluation evaluation;  // row with spec, without counts
@@ -247,7 +273,8 @@ class Dispatcher {
   // Records the attempt's end; the retry policy decides the task's state,
   // from `facts` too.
   void CountEndedAttempt(const ocx::v1::Task& task,
-                         const ocx::v1::Attempt& attempt, bool retried);
+                         const ocx::v1::Attempt& attempt, bool retried,
+                         const FailureFacts& facts);
   absl::Status FinishAttempt(TaskEntry* t, ocx::v1::Attempt::State state,
                              const std::string& reason, int64_t now,
                              const FailureFacts& facts = {});
@@ -272,7 +299,16 @@ class Dispatcher {
   }
   // A task started (+1) or stopped (-1) running: its evaluation's and its
   // owner's counts.
-  void CountRunning(const TaskEntry& t, int delta);
+  void CountRunning(TaskEntry& t, int delta);
+  // Progress watch (progress_watch.cc): a task started (+1) or stopped
+  // (-1) running; the timer's look at the running tasks' progress files
+  // (inside the turn's transaction: a stall is an event); a report counted
+  // into the infer metrics.
+  void WatchRunning(TaskEntry& t, int delta);
+  absl::Status CheckProgress(int64_t now);
+  absl::Status MarkStalled(TaskEntry& t, int64_t now);
+  void CountProgress(TaskEntry& t, const ProgressReport& report);
+  void SetStalled(const std::string& task_id, int64_t since_ms);
   // Records a placed attempt (LAUNCHING, committed before the backend
   // hears of it) and queues its launch.
   absl::Status RecordLaunch(TaskEntry* t, runners::Runner* runner,
@@ -354,11 +390,17 @@ class Dispatcher {
   std::set<std::string> ending_;
   // Task attempts stopped because their replica left READY.
   std::set<runners::AttemptKey> replica_lost_;
+  // LAUNCHING and RUNNING tasks, and when the progress watch looks next.
+  std::set<std::string> running_ids_;
+  int64_t next_progress_check_ms_ = 0;
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> no_launch_{false};
   std::atomic<int64_t> last_turn_ms_{0};
+
+  mutable absl::Mutex stalled_mu_;
+  std::map<std::string, int64_t> stalled_ ABSL_GUARDED_BY(stalled_mu_);
 
   mutable absl::Mutex reasons_mu_;
   WaitReasons pending_reasons_ ABSL_GUARDED_BY(reasons_mu_);

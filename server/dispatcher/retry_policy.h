@@ -37,6 +37,8 @@ struct FailureFacts {
   // The code of the Runner::Launch error that kept it from starting (OK
   // when it started).
   absl::StatusCode launch_error = absl::StatusCode::kOk;
+  // ocxd stopped it because its progress stalled (stall_action: KILL).
+  bool stalled = false;
 };
 
 // The task's next state after an attempt ended, with the reason it records.

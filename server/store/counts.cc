@@ -23,12 +23,17 @@ absl::StatusOr<Store::Counts> Store::CountByState() {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_RETURN_IF_ERROR(conn->Exec("BEGIN"));
   Counts counts;
-  absl::Status read = EachRow(
-      conn.get(), "SELECT stage, state, count(*) FROM tasks GROUP BY 1, 2",
-      [&](const Statement& s) {
-        counts.tasks[{static_cast<int>(s.ColumnInt(0)),
-                      static_cast<int>(s.ColumnInt(1))}] = s.ColumnInt(2);
-      });
+  absl::Status read;
+  if (task_counts_ != nullptr) {
+    counts.tasks = task_counts_->Snapshot();
+  } else {
+    read = EachRow(
+        conn.get(), "SELECT stage, state, sum(n) FROM task_counts GROUP BY 1, 2",
+        [&](const Statement& s) {
+          counts.tasks[{static_cast<int>(s.ColumnInt(0)),
+                        static_cast<int>(s.ColumnInt(1))}] = s.ColumnInt(2);
+        });
+  }
   if (read.ok()) {
     read = EachRow(
         conn.get(), "SELECT state, count(*) FROM evaluations GROUP BY 1",

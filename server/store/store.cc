@@ -39,7 +39,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   OCX_RETURN_IF_ERROR(Annotate(MigrateSchema(writer.get()), path));
   auto pool = std::make_unique<ReadPool>(
       [path] { return Connection::Open(path, /*read_only=*/true); }, readers);
-  return std::unique_ptr<Store>(new Store(std::move(writer), std::move(pool)));
+  std::unique_ptr<Store> store(new Store(std::move(writer), std::move(pool)));
+  OCX_ASSIGN_OR_RETURN(store->task_counts_,
+                       TaskCounts::Attach(store->writer_.get()));
+  return store;
 }
 
 absl::StatusOr<Statement*> Store::Cached(int slot, const char* sql) {
@@ -69,11 +72,16 @@ void Store::Rollback() {
   writer_->Exec("ROLLBACK").IgnoreError();
   uncommitted_events_.clear();
 }
-absl::Status Store::Savepoint() { return writer_->Exec("SAVEPOINT request"); }
+absl::Status Store::Savepoint() {
+  if (task_counts_ != nullptr) task_counts_->Mark();
+  return writer_->Exec("SAVEPOINT request");
+}
 absl::Status Store::ReleaseSavepoint() {
+  if (task_counts_ != nullptr) task_counts_->ReleaseMark();
   return writer_->Exec("RELEASE request");
 }
 void Store::RollbackToSavepoint() {
+  if (task_counts_ != nullptr) task_counts_->RollbackToMark();
   writer_->Exec("ROLLBACK TO request; RELEASE request").IgnoreError();
 }
 

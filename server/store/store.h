@@ -24,6 +24,7 @@
 #include "ocx/v1/resources.pb.h"
 #include "server/store/read_pool.h"
 #include "server/store/sqlite.h"
+#include "server/store/task_counts.h"
 
 namespace ocx::store {
 
@@ -285,7 +286,9 @@ class Store {
   absl::StatusOr<std::vector<std::optional<OutputRecord>>> GetOutputs(
       const std::vector<std::string>& paths);
 
-  // Rows by state, in one snapshot, for metrics (counts.cc).
+  // Rows by state, for metrics (counts.cc). Tasks come from the counts kept
+  // in memory (task_counts.h) when SQLite has the pre-update hook, else
+  // from a GROUP BY; evaluations and replicas are counted in one snapshot.
   struct Counts {
     // (stage, task state) -> tasks
     std::map<std::pair<int, int>, int64_t> tasks;
@@ -318,6 +321,8 @@ class Store {
 
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Statement>> cached_;
+  // Tasks by stage and state, following the writer (null: not available).
+  std::unique_ptr<TaskCounts> task_counts_;
   // When the open write transaction began (for its duration metric).
   int64_t begin_ns_ = 0;
   std::unique_ptr<ReadPool> readers_;

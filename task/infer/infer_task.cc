@@ -150,6 +150,8 @@ absl::Status RunPart(const TaskParams& params, Part& part,
                : MakeGenInferencer(&*part.prompts, &model,
                                    d.reader_cfg().output_column());
   absl::Status failure;
+  int64_t prompt_seen = 0;
+  int64_t completion_seen = 0;
   for (int64_t i : missing) {
     inferencer->Start(part.rows[i], [&, i](absl::StatusOr<std::string> record) {
       if (!failure.ok()) return;
@@ -165,6 +167,10 @@ absl::Status RunPart(const TaskParams& params, Part& part,
         pool.Stop();
         return;
       }
+      progress.AddTokens(model.prompt_tokens() - prompt_seen,
+                         model.completion_tokens() - completion_seen);
+      prompt_seen = model.prompt_tokens();
+      completion_seen = model.completion_tokens();
       progress.Add(1);
     });
     if (!failure.ok()) break;

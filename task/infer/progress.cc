@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
+#include "common/progress_file.h"
 #include "common/time_util.h"
 
 namespace ocx::task {
@@ -52,10 +53,15 @@ absl::Status Progress::Flush() {
     std::fflush(stdout);
   }
   if (path_.empty()) return absl::OkStatus();
-  return WriteFileAtomic(
-      path_, absl::StrFormat("{\"attempt\": %d, \"done\": %d, \"total\": %d, "
-                             "\"rate_per_s\": %.3f, \"update_time_ms\": %d}\n",
-                             attempt_, done_, total_, rate_, now));
+  ProgressReport report;
+  report.attempt = attempt_;
+  report.done = done_;
+  report.total = total_;
+  report.rate_per_s = rate_;
+  report.update_time_ms = now;
+  report.prompt_tokens = prompt_tokens_;
+  report.completion_tokens = completion_tokens_;
+  return WriteFileAtomic(path_, ProgressJson(report));
 }
 
 }  // namespace ocx::task

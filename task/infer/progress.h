@@ -2,9 +2,8 @@
 // about once a second and at the end, and a line in the task's log every few
 // seconds. ocxd reads the file for running tasks (`ocxctl status --watch`).
 //
-// File: {"attempt": N, "done": <samples finished in this task, resumed ones
-// included>, "total": <samples of the task>, "rate_per_s": <samples/s over
-// the last interval>, "update_time_ms": <unix ms>}.
+// File: common/progress_file.h ("done" counts resumed samples too; the
+// token counts are this attempt's).
 //
 // Thread-compatible.
 #ifndef OCX_TASK_INFER_PROGRESS_H_
@@ -24,6 +23,11 @@ class Progress {
 
   // Counts samples finished (or found already finished in a journal).
   void Add(int64_t samples);
+  // Counts tokens the model server reported (`usage`) for this attempt.
+  void AddTokens(int64_t prompt, int64_t completion) {
+    prompt_tokens_ += prompt;
+    completion_tokens_ += completion;
+  }
 
   // Writes the file and a log line now.
   absl::Status Flush();
@@ -38,6 +42,8 @@ class Progress {
   int attempt_;
   int64_t total_;
   int64_t done_ = 0;
+  int64_t prompt_tokens_ = 0;
+  int64_t completion_tokens_ = 0;
   int64_t last_write_ms_ = 0;
   int64_t last_log_ms_ = 0;
   int64_t interval_start_ms_;

@@ -53,15 +53,16 @@ const google::protobuf::ListValue* LogprobEntries(const Value& choice) {
   return nullptr;
 }
 
-// usage.<key> when it is a number.
-std::optional<int64_t> Usage(const Value& response, const char* key) {
+}  // namespace
+
+std::optional<int64_t> UsageTokens(const Value& response, const char* key) {
   const Value* usage = Member(response, "usage");
   const Value* n = usage != nullptr ? Member(*usage, key) : nullptr;
-  if (n == nullptr || !n->has_number_value()) return std::nullopt;
+  if (n == nullptr || !n->has_number_value() || n->number_value() < 0) {
+    return std::nullopt;
+  }
   return static_cast<int64_t>(n->number_value());
 }
-
-}  // namespace
 
 std::string CompletionsBody(const GenerationSettings& s,
                             const std::string& prompt) {
@@ -156,10 +157,11 @@ absl::Status CheckPromptCovered(const Value& response,
   if (choice == nullptr) return absl::OkStatus();
   const google::protobuf::ListValue* entries = LogprobEntries(*choice);
   const int64_t n = entries != nullptr ? entries->values_size() : 0;
-  if (std::optional<int64_t> prompt_tokens = Usage(response, "prompt_tokens");
+  if (std::optional<int64_t> prompt_tokens =
+          UsageTokens(response, "prompt_tokens");
       prompt_tokens.has_value() && *prompt_tokens > 0) {
-    const int64_t generated =
-        Usage(response, "completion_tokens").value_or(std::max(max_tokens, 0));
+    const int64_t generated = UsageTokens(response, "completion_tokens")
+                                  .value_or(std::max(max_tokens, 0));
     if (n - generated + 1 < *prompt_tokens) {
       return absl::FailedPreconditionError(
           absl::StrCat("echo ignored: ", n,

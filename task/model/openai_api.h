@@ -9,6 +9,7 @@
 #ifndef OCX_TASK_MODEL_OPENAI_API_H_
 #define OCX_TASK_MODEL_OPENAI_API_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ std::string ChatBody(const GenerationSettings& s,
 // "echo": true, "logprobs": 1, "temperature": 0}.
 std::string ScoreBody(const std::string& model, const std::string& prompt,
                       int max_tokens);
+
+// usage.<key> of a response ("prompt_tokens", "completion_tokens") when it
+// is a number.
+std::optional<int64_t> UsageTokens(const google::protobuf::Value& response,
+                                   const char* key);
 
 // choices[0].text (completions) or choices[0].message.content (chat; null
 // content is ""). INVALID_ARGUMENT naming what is missing.

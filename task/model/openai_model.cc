@@ -185,6 +185,11 @@ absl::StatusOr<google::protobuf::Value> ParseResponse(
 
 }  // namespace
 
+void OpenAIModel::CountUsage(const google::protobuf::Value& response) {
+  prompt_tokens_ += UsageTokens(response, "prompt_tokens").value_or(0);
+  completion_tokens_ += UsageTokens(response, "completion_tokens").value_or(0);
+}
+
 void OpenAIModel::Generate(const Prompt& prompt, TextCallback done) {
   const bool chat = settings_.chat;
   const std::string endpoint = chat ? "/chat/completions" : "/completions";
@@ -194,13 +199,15 @@ void OpenAIModel::Generate(const Prompt& prompt, TextCallback done) {
   const std::string where = absl::StrCat("POST ", settings_.base_url, endpoint);
   Post(
       endpoint, std::move(body), 0, 0,
-      [chat, where, done = std::move(done)](absl::StatusOr<std::string> body) {
+      [this, chat, where,
+       done = std::move(done)](absl::StatusOr<std::string> body) {
         absl::StatusOr<google::protobuf::Value> parsed =
             ParseResponse(where, body);
         if (!parsed.ok()) {
           done(parsed.status());
           return;
         }
+        CountUsage(*parsed);
         absl::StatusOr<std::string> text = CompletionText(*parsed, chat);
         if (!text.ok()) {
           done(absl::DataLossError(absl::StrCat(
@@ -256,6 +263,7 @@ void OpenAIModel::ScoreWith(const std::string& text, int max_tokens,
           done(parsed.status());
           return;
         }
+        CountUsage(*parsed);
         absl::StatusOr<std::vector<double>> logprobs = TokenLogprobs(*parsed);
         absl::Status covered =
             logprobs.ok() ? CheckPromptCovered(*parsed, text, max_tokens)

@@ -75,6 +75,10 @@ class OpenAIModel {
   const ModelSettings& settings() const { return settings_; }
   // Transient failures that were retried, for the log.
   int64_t retries() const { return retries_; }
+  // Tokens the server's `usage` reported for the answers so far (the
+  // progress file carries them to ocxd's tokens/s metrics).
+  int64_t prompt_tokens() const { return prompt_tokens_; }
+  int64_t completion_tokens() const { return completion_tokens_; }
 
  private:
   using BodyCallback = std::function<void(absl::StatusOr<std::string>)>;
@@ -90,6 +94,8 @@ class OpenAIModel {
             int64_t delay_ms, BodyCallback done, FallbackFn fallback = nullptr);
   int64_t BackoffMs(int attempt, int64_t retry_after_ms);
   void ScoreWith(const std::string& text, int max_tokens, ScoreCallback done);
+  // Adds a parsed answer's usage to the token counts.
+  void CountUsage(const google::protobuf::Value& response);
   // The permanent failure of a score whose response (`body`) did not cover
   // the prompt, for `why`.
   absl::Status CannotScore(const absl::Status& why,
@@ -100,6 +106,8 @@ class OpenAIModel {
   std::vector<std::string> headers_;
   std::mt19937_64 rng_;
   int64_t retries_ = 0;
+  int64_t prompt_tokens_ = 0;
+  int64_t completion_tokens_ = 0;
   // Scoring sends max_tokens 0; a server that refuses it gets 1 from then on.
   int score_max_tokens_ = 0;
 };

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/journal.h"
 #include "tests/e2e/ocxd_process.h"
+#include "tests/tools/llm_server.h"
 
 namespace ocx::testing {
 namespace {
@@ -57,7 +58,8 @@ class DlcE2ETest : public ::testing::Test {
                            "  log_interval_ms: 500\n";
     daemon_ = std::make_unique<OcxdProcess>(
         dir_.path(),
-        std::vector<std::string>{"--config", yaml, "--dlc", OCX_FAKE_DLC});
+        std::vector<std::string>{"--config", yaml, "--dlc", OCX_FAKE_DLC,
+                                 "--http-listen", "127.0.0.1:0"});
     ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
   }
   void TearDown() override {
@@ -184,6 +186,16 @@ TEST_F(DlcE2ETest, SmallEvaluationRunsOnDlc) {
   EXPECT_EQ(done->state(), Evaluation::SUCCEEDED);
   ExpectAllSucceededOnDlc(e.id(), 1);
   EXPECT_EQ(CountStatus("Succeeded"), 8);
+  // Each dlc call's time, under the program's name: at least a submit and
+  // a look per job.
+  absl::StatusOr<HttpResult> scrape =
+      HttpCall("GET", MetricsUrl(daemon_->log()), "", {}, 10000);
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  const std::string series =
+      "ocx_runner_command_seconds_count{command=\"fake-dlc\"} ";
+  size_t at = scrape->body.find(series);
+  ASSERT_NE(at, std::string::npos) << scrape->body;
+  EXPECT_GE(std::stod(scrape->body.substr(at + series.size())), 16);
 }
 
 TEST_F(DlcE2ETest, FailedAttemptsAreRetriedAsNewJobs) {

@@ -198,6 +198,14 @@ bool PollUntil(const std::function<bool()>& done, int timeout_s) {
   return done();
 }
 
+std::string MetricsUrl(const std::string& log) {
+  const std::string marker = "metrics at ";
+  size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  size_t end = log.find('\n', at);
+  return log.substr(at + marker.size(), end - at - marker.size());
+}
+
 std::string FileText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

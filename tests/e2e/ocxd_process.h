@@ -101,6 +101,10 @@ RunResult RunProgram(const std::vector<std::string>& argv,
 // returns its last answer.
 bool PollUntil(const std::function<bool()>& done, int timeout_s);
 
+// The /metrics URL a daemon started with --http-listen printed in its log
+// ("ocxd: metrics at http://127.0.0.1:N/metrics"); "" when none.
+std::string MetricsUrl(const std::string& log);
+
 // The whole file at `path`; "" when it cannot be read.
 std::string FileText(const std::string& path);
 
