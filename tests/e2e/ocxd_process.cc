@@ -213,14 +213,6 @@ std::string FileText(const std::string& path) {
   return s.str();
 }
 
-std::string MetricsUrl(const std::string& log) {
-  const std::string marker = "metrics at ";
-  size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  size_t end = log.find('\n', at);
-  return log.substr(at + marker.size(), end - at - marker.size());
-}
-
 int DescriptorsOpenOn(pid_t pid, const std::string& path) {
   char resolved[PATH_MAX];
   const std::string target =

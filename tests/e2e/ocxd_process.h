@@ -108,10 +108,6 @@ std::string MetricsUrl(const std::string& log);
 // The whole file at `path`; "" when it cannot be read.
 std::string FileText(const std::string& path);
 
-// The /metrics URL an ocxd started with --http-listen printed in its log
-// ("ocxd: metrics at http://127.0.0.1:N/metrics"); "" when none.
-std::string MetricsUrl(const std::string& log);
-
 // How many descriptors process `pid` holds open on the file at `path`
 // (links in /proc/<pid>/fd that resolve to it; `path` itself is resolved
 // first); -1 when /proc/<pid>/fd cannot be read.
