@@ -353,8 +353,8 @@ void EvaluationServiceImpl::FillPendingReason(ocx::v1::Task* task) const {
     task->set_pending_reason("waiting: retry backoff");
     return;
   }
-  task->set_pending_reason(
-      dispatcher_->PendingReason(task->evaluation_id(), task->stage()));
+  task->set_pending_reason(dispatcher_->PendingReason(
+      task->evaluation_id(), task->stage(), task->model_abbr()));
 }
 
 grpc::Status EvaluationServiceImpl::GetTask(grpc::ServerContext* ctx,

@@ -183,6 +183,12 @@ ocx::server::DispatcherOptions DispatcherOptionsFrom(
                              ? SiblingProgram("ocx-task")
                              : config.task_program();
   options.fair_share = config.fair_share();
+  if (config.endpoint_probe_max_backoff_ms() > 0) {
+    options.endpoints.max_backoff_ms = config.endpoint_probe_max_backoff_ms();
+  }
+  if (config.endpoint_breaker_failures() > 0) {
+    options.endpoints.breaker_failures = config.endpoint_breaker_failures();
+  }
   return options;
 }
 
@@ -204,6 +210,8 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
     serving.port_last = range.second;
   }
   if (s.probe_timeout_ms() > 0) serving.probe_timeout_ms = s.probe_timeout_ms();
+  // User-given endpoints are checked with the same timeout.
+  options->endpoints.probe_timeout_ms = serving.probe_timeout_ms;
   return absl::OkStatus();
 }
 
