@@ -33,7 +33,7 @@ size_t KeepBody(char* data, size_t size, size_t n, void* user) {
 std::string Explain(CURL* easy, CURLcode code, const char* buffer,
                     int timeout_ms) {
   if (code == CURLE_OPERATION_TIMEDOUT) {
-    return absl::StrCat("no answer within ", timeout_ms, " ms");
+    return absl::StrCat("timed out (no answer within ", timeout_ms, " ms)");
   }
   long os_errno = 0;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);

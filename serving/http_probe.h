@@ -22,8 +22,8 @@ struct ProbeAnswer {
   // The start of the body, at most the `max_body` asked for.
   std::string body;
   // Why no answer came, in words a user can act on: "connection refused",
-  // "no answer within 2000 ms", or libcurl's own message. Empty when
-  // answered.
+  // "timed out (no answer within 2000 ms)", or libcurl's own message. Empty
+  // when answered.
   std::string error;
   int64_t latency_ms = 0;
 };
