@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -262,6 +263,73 @@ TEST_F(EndpointE2ETest, BreakerOpensOnConnectionFailuresAndClosesOnCheck) {
                                     "attempts in a row failed to connect"));
   EXPECT_THAT(breaker[1], HasSubstr("ENDPOINT_BREAKER_CLOSED: endpoint " +
                                     base + " answered a check"));
+}
+
+// ocxctl check on a good spec: every row ok, exit 0.
+TEST_F(EndpointE2ETest, CheckReportsAGoodSpecAndExitsZero) {
+  LlmServer server;
+  ASSERT_TRUE(server.Start().ok());
+  StartDaemon();
+  const std::string data = kData + "story_gen.jsonl";
+  RunResult r = RunProgram(
+      {OcxctlPath(), "check", Config(server.base_url(), "stories260K")}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("KIND       TARGET"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + server.base_url() +
+                         " +stories260K +ok +[0-9]+ ms +model stories260K "
+                         "listed\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("dataset +" + data +
+                                              " +story-gen +ok +- +20 rows\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "runner +LocalRunner +infer, eval +ok +- +ok; "));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("FAILED")));
+  // -o json: the answer as ocxd gave it.
+  RunResult json = RunProgram({OcxctlPath(), "-o", "json", "check",
+                               Config(server.base_url(), "stories260K")},
+                              Env());
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"kind\": \"endpoint\""));
+  EXPECT_THAT(json.out, HasSubstr("\"ok\": true"));
+}
+
+// A spec with a missing dataset file, an endpoint nobody listens on and,
+// on a second model, a model name the server does not serve: each is a
+// FAILED row saying why, and the exit code is 1. A spec that does not
+// load is exit 2.
+TEST_F(EndpointE2ETest, CheckReportsEachProblemAndExitsNonZero) {
+  LlmServer server;
+  ASSERT_TRUE(server.Start().ok());
+  StartDaemon();
+  const std::string dead = absl::StrCat("http://127.0.0.1:", FreePort(), "/v1");
+  const std::string missing = dir_.path() + "/no-such.jsonl";
+  std::string yaml = FileText(Config(dead, "stories260K", missing));
+  yaml = absl::StrReplaceAll(
+      yaml,
+      {{"datasets:\n", absl::StrCat("  - {abbr: other, type: OpenAISDK, path: "
+                                    "qwen2-7b, openai_api_base: \"",
+                                    server.base_url(), "\"}\ndatasets:\n")}});
+  const std::string bad = dir_.path() + "/bad.yaml";
+  std::ofstream(bad) << yaml;
+  RunResult r = RunProgram({OcxctlPath(), "check", bad}, Env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + dead +
+                         " +stories260K +FAILED +- +connection refused\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + server.base_url() +
+                         " +other +FAILED +[0-9]+ ms +model \"qwen2-7b\" is "
+                         "not served at " +
+                         server.base_url() + ", which serves: stories260K\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("dataset +" + missing +
+                                              " +story-gen +FAILED +- +no "
+                                              "such file\n"));
+  EXPECT_THAT(r.out, HasSubstr("3 of 4 checks failed\n"));
+
+  const std::string broken = dir_.path() + "/broken.yaml";
+  std::ofstream(broken) << "models: [{abbr: m, type: OpenAISDK}]\n";
+  RunResult usage = RunProgram({OcxctlPath(), "check", broken}, Env());
+  EXPECT_EQ(usage.exit_code, 2) << usage.out << usage.err;
 }
 
 }  // namespace
