@@ -52,6 +52,9 @@ void AddEndpoints(const ocx::v1::EvaluationSpec& spec, int timeout_ms,
                   std::vector<PreflightCheck>* out) {
   serving::HttpProbe http;
   std::map<std::string, serving::EndpointCheck> checked;
+  // Only ocx-task's OpenICLInferTask is known to talk to the endpoints.
+  const std::string& type = spec.infer().runner().task().type();
+  if (!type.empty() && type != "OpenICLInferTask") return;
   for (const ocx::v1::ModelConfig& m : spec.models()) {
     if (m.has_serve()) {
       PreflightCheck c = Check("endpoint", "managed server", m.abbr());

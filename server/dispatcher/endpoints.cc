@@ -17,6 +17,7 @@ namespace {
 
 // TaskError.kind of an attempt that got no HTTP answer (task/error).
 constexpr char kEndpointUnreachable[] = "endpoint_unreachable";
+constexpr char kInferTask[] = "OpenICLInferTask";
 
 }  // namespace
 
@@ -26,7 +27,13 @@ const Dispatcher::UserEndpoint* Dispatcher::EndpointOf(const TaskEntry& t) {
   }
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   if (!e.endpoints_known) {
+    // ocx-task's OpenICLInferTask talks to the endpoint; a command task
+    // may use the model's settings as it likes.
+    const std::string& type =
+        e.evaluation.spec().infer().runner().task().type();
+    const bool api_task = type.empty() || type == kInferTask;
     for (const ocx::v1::ModelConfig& m : e.evaluation.spec().models()) {
+      if (!api_task) break;
       std::string base = serving::UserEndpointOf(m);
       if (base.empty()) continue;
       e.endpoint_of_model[m.abbr()] =
