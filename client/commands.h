@@ -93,6 +93,19 @@ struct SubmitOptions {
 // request_id; with `watch` follows the evaluation to the end.
 int RunSubmit(const CommandContext& ctx, const SubmitOptions& options);
 
+// The spec of `options.file` as submit sends it ({config_dir} expanded,
+// paths made absolute, validated); otherwise the message to print.
+absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options);
+
+// Preflight (CheckEvaluation; docs/endpoints.md): loads and prepares the
+// spec as submit does (file, cwd and max_spec_bytes of `options`), and
+// prints what ocxd found of each endpoint, dataset file and runner:
+//   table/wide: KIND TARGET USED-BY STATUS LATENCY DETAIL
+//   json/yaml:  the CheckEvaluationResponse
+// Exit 0 when every check is ok, 1 when one is not, 2 for a spec that does
+// not load or validate, 3 when ocxd cannot be reached.
+int RunCheck(const CommandContext& ctx, const SubmitOptions& options);
+
 // Empty `evaluation_id`: the recent evaluations (of `owner` only, as in
 // RunList, when it is not empty). Otherwise the evaluation with its owner,
 // stages and tasks, and the managed-server replicas it may have used (those

@@ -145,6 +145,21 @@ Command AddSubmit(CLI::App* app) {
           }};
 }
 
+Command AddCheck(CLI::App* app) {
+  auto options = std::make_shared<ocx::client::SubmitOptions>();
+  CLI::App* check = app->add_subcommand(
+      "check",
+      "Preflight a spec: ocxd checks each model endpoint, dataset file and "
+      "runner; exit 0 when all are ok, 1 otherwise");
+  check->add_option("FILE", options->file, "eval.yaml or eval.json")
+      ->required();
+  check->add_option("--max-spec-bytes", options->max_spec_bytes,
+                    "refuse a spec larger than this before sending it");
+  return {check, [options](const CommandContext& ctx) {
+            return ocx::client::RunCheck(ctx, *options);
+          }};
+}
+
 Command AddStatus(CLI::App* app) {
   struct Options {
     std::string id;
@@ -375,8 +390,9 @@ int main(int argc, char** argv) {
   GlobalFlags flags;
   ConfigureApp(&app, &flags);
   const std::vector<Command> commands = {
-      AddSubmit(&app), AddStatus(&app),  AddList(&app),    AddTasks(&app),
-      AddTask(&app),   AddResults(&app), AddRescore(&app), AddServers(&app),
+      AddSubmit(&app), AddCheck(&app),   AddStatus(&app),  AddList(&app),
+      AddTasks(&app),  AddTask(&app),    AddResults(&app), AddRescore(&app),
+      AddServers(&app),
       AddCancel(&app), AddLogs(&app)};
   try {
     app.parse(argc, argv);

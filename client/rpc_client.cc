@@ -177,6 +177,12 @@ absl::StatusOr<v1::PlanEvaluationResponse> RpcClient::PlanEvaluation(
                    Retry::kSafe);
 }
 
+absl::StatusOr<v1::CheckEvaluationResponse> RpcClient::CheckEvaluation(
+    const v1::CheckEvaluationRequest& request) {
+  return CallUnary(impl_.get(), &Stub::CheckEvaluation, request, options_,
+                   Retry::kSafe);
+}
+
 absl::StatusOr<v1::Evaluation> RpcClient::GetEvaluation(
     const v1::GetEvaluationRequest& request) {
   return CallUnary(impl_.get(), &Stub::GetEvaluation, request, options_,

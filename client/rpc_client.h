@@ -57,6 +57,8 @@ class RpcClient {
       const v1::CreateEvaluationRequest& request);
   absl::StatusOr<v1::PlanEvaluationResponse> PlanEvaluation(
       const v1::PlanEvaluationRequest& request);
+  absl::StatusOr<v1::CheckEvaluationResponse> CheckEvaluation(
+      const v1::CheckEvaluationRequest& request);
   absl::StatusOr<v1::Evaluation> GetEvaluation(
       const v1::GetEvaluationRequest& request);
   absl::StatusOr<v1::ListEvaluationsResponse> ListEvaluations(

@@ -1,15 +1,13 @@
 #include "serving/health_prober.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/time_util.h"
+#include "serving/http_probe.h"
 
 namespace ocx::serving {
 namespace {
@@ -23,62 +21,12 @@ int64_t SteadyMillis() {
       .count();
 }
 
-// The answer's body tells nothing the status code does not: drop it.
-size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
-
-// One easy handle for the prober's thread, reused probe after probe so a
-// server that keeps the connection open is not reconnected every time.
-class Curl {
- public:
-  Curl() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    easy_ = curl_easy_init();
-  }
-  ~Curl() { curl_easy_cleanup(easy_); }
-  Curl(const Curl&) = delete;
-  Curl& operator=(const Curl&) = delete;
-
-  // GET `url`: true on HTTP 200; otherwise `*detail` says why not.
-  bool Get(const std::string& url, int timeout_ms, std::string* detail) {
-    if (easy_ == nullptr) {
-      *detail = "curl_easy_init failed";
-      return false;
-    }
-    curl_easy_reset(easy_);
-    char error[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-    // A lab's http_proxy must not route health probes of its own nodes.
-    curl_easy_setopt(easy_, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, DiscardBody);
-    curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error);
-    const CURLcode code = curl_easy_perform(easy_);
-    // The buffer lives on this frame only.
-    curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, nullptr);
-    if (code != CURLE_OK) {
-      *detail = error[0] != '\0' ? std::string(error)
-                                 : std::string(curl_easy_strerror(code));
-      return false;
-    }
-    long status = 0;
-    curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200) return true;
-    *detail = absl::StrCat("HTTP ", status);
-    return false;
-  }
-
- private:
-  CURL* easy_ = nullptr;
-};
-
 struct Probe {
   HealthProber::Result result;
   bool counts = true;  // a failure that adds to the failures in a row
 };
 
-Probe ProbeOnce(Curl& curl, const HealthProber::Target& target,
+Probe ProbeOnce(HttpProbe& http, const HealthProber::Target& target,
                 int timeout_ms) {
   Probe probe;
   HealthProber::Result& r = probe.result;
@@ -94,8 +42,14 @@ Probe ProbeOnce(Curl& curl, const HealthProber::Target& target,
     probe.counts = false;
   } else {
     r.endpoint = **endpoint;
-    r.ok = curl.Get(BaseUrl(*r.endpoint, target.ready_path), timeout_ms,
-                    &r.detail);
+    // The answer's body tells nothing the status code does not.
+    const ProbeAnswer answer =
+        http.Get(BaseUrl(*r.endpoint, target.ready_path), timeout_ms);
+    r.ok = answer.answered && answer.status == 200;
+    if (!r.ok) {
+      r.detail =
+          answer.answered ? absl::StrCat("HTTP ", answer.status) : answer.error;
+    }
   }
   r.time_ms = NowMillis();
   return probe;
@@ -180,7 +134,7 @@ bool HealthProber::Record(const Target& target, Result result, bool counts) {
 }
 
 void HealthProber::Loop() {
-  Curl curl;
+  HttpProbe http;
   // True when the thread has work: stopping, or a target is due.
   auto work = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (stopping_) return true;
@@ -209,7 +163,7 @@ void HealthProber::Loop() {
     // Never hold mu_ during a probe: SetTargets and Take must not wait on
     // a server.
     mu_.Unlock();
-    Probe probe = ProbeOnce(curl, target, timeout_ms_);
+    Probe probe = ProbeOnce(http, target, timeout_ms_);
     mu_.Lock();
     if (stopping_) break;
     if (Record(target, std::move(probe.result), probe.counts) && wake_) {

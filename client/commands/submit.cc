@@ -30,6 +30,8 @@ std::string CurrentDir() {
   return buf;
 }
 
+}  // namespace
+
 // The spec of `options.file`, ready to send: {config_dir} expanded, paths
 // made absolute, validated; otherwise the message to print.
 absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
@@ -67,6 +69,8 @@ absl::StatusOr<v1::EvaluationSpec> PrepareSpec(const SubmitOptions& options) {
   }
   return spec;
 }
+
+namespace {
 
 // The whole plan, page after page (a big plan does not fit in one answer),
 // in TASK_VIEW_BASIC: tables need only the tasks' shape, and json and yaml

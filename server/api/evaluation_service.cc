@@ -219,6 +219,23 @@ grpc::Status EvaluationServiceImpl::PlanEvaluation(
                                    policy_.limits.max_message_bytes(), resp));
 }
 
+grpc::Status EvaluationServiceImpl::CheckEvaluation(
+    grpc::ServerContext* ctx, const ocx::v1::CheckEvaluationRequest* req,
+    ocx::v1::CheckEvaluationResponse* resp) {
+  // Reads the files the spec names, as planning does: the same rule, and
+  // the caller's own read rights.
+  absl::StatusOr<Identity> caller = Caller(*ctx);
+  absl::Status may =
+      caller.ok() ? AuthorizeSubmit(*caller, "check evaluations", access_)
+                  : caller.status();
+  if (!may.ok()) return ToGrpcStatus(may);
+  absl::StatusOr<std::vector<ocx::v1::PreflightCheck>> checks =
+      Preflight(req->spec(), *caller, preflight_);
+  if (!checks.ok()) return ToGrpcStatus(checks.status());
+  for (ocx::v1::PreflightCheck& c : *checks) *resp->add_checks() = std::move(c);
+  return grpc::Status::OK;
+}
+
 grpc::Status EvaluationServiceImpl::GetEvaluation(
     grpc::ServerContext* ctx, const ocx::v1::GetEvaluationRequest* req,
     Evaluation* resp) {

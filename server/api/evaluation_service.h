@@ -15,6 +15,7 @@
 #include "server/api/authorization.h"
 #include "server/api/caller.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/preflight.h"
 #include "server/store/store.h"
 #include "server/submission.h"
 
@@ -72,6 +73,15 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   grpc::Status ListServers(grpc::ServerContext* ctx,
                            const ocx::v1::ListServersRequest* req,
                            ocx::v1::ListServersResponse* resp) override;
+  // Preflight (server/preflight.h), with what set_preflight gave.
+  grpc::Status CheckEvaluation(grpc::ServerContext* ctx,
+                               const ocx::v1::CheckEvaluationRequest* req,
+                               ocx::v1::CheckEvaluationResponse* resp) override;
+  // What CheckEvaluation knows of this daemon's runners and probes; call
+  // before serving.
+  void set_preflight(PreflightSettings settings) {
+    preflight_ = std::move(settings);
+  }
 
  private:
   // Whether `id` names a managed-server replica rather than a task: GetTask
@@ -110,6 +120,7 @@ class EvaluationServiceImpl final : public ocx::v1::EvaluationService::Service {
   const CallerResolver caller_;
   const AccessPolicy access_;
   std::atomic<bool> shutting_down_{false};
+  PreflightSettings preflight_;
 };
 
 }  // namespace ocx::server

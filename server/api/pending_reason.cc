@@ -16,7 +16,8 @@ void FillPendingReason(const Dispatcher& dispatcher, ocx::v1::Task* task) {
     return;
   }
   task->set_pending_reason(
-      dispatcher.PendingReason(task->evaluation_id(), task->stage()));
+      dispatcher.PendingReason(task->evaluation_id(), task->stage(),
+                               task->model_abbr()));
 }
 
 }  // namespace ocx::server

@@ -190,6 +190,12 @@ ocx::server::DispatcherOptions DispatcherOptionsFrom(
     options.stall_after_ms = int64_t{config.stall_after_s()} * 1000;
   }
   options.stall_kill = config.stall_action() == ocx::v1::DaemonConfig::KILL;
+  if (config.endpoint_probe_max_backoff_ms() > 0) {
+    options.endpoints.max_backoff_ms = config.endpoint_probe_max_backoff_ms();
+  }
+  if (config.endpoint_breaker_failures() > 0) {
+    options.endpoints.breaker_failures = config.endpoint_breaker_failures();
+  }
   return options;
 }
 
@@ -211,6 +217,8 @@ absl::Status SetServingOptions(const ocx::v1::DaemonConfig& config,
     serving.port_last = range.second;
   }
   if (s.probe_timeout_ms() > 0) serving.probe_timeout_ms = s.probe_timeout_ms();
+  // User-given endpoints are checked with the same timeout.
+  options->endpoints.probe_timeout_ms = serving.probe_timeout_ms;
   return absl::OkStatus();
 }
 

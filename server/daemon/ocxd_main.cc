@@ -120,10 +120,19 @@ absl::StatusOr<std::unique_ptr<ocx::daemon::ApiServer>> StartApi(
   api.access = config.access();
   api.base = paths.base;
   api.max_message_bytes = static_cast<int>(policy.limits.max_message_bytes());
-  api.factory = [store, dispatcher, policy,
-                 access](ocx::server::CallerResolver c) {
-    return std::make_unique<ocx::server::EvaluationServiceImpl>(
+  ocx::server::PreflightSettings preflight;
+  preflight.probe_timeout_ms = config.serving().probe_timeout_ms() > 0
+                                   ? config.serving().probe_timeout_ms()
+                                   : 2000;
+  preflight.gpus = policy.gpus;
+  preflight.sbatch_path = config.slurm().sbatch_path();
+  preflight.dlc_path = config.dlc().dlc_path();
+  api.factory = [store, dispatcher, policy, access,
+                 preflight](ocx::server::CallerResolver c) {
+    auto service = std::make_unique<ocx::server::EvaluationServiceImpl>(
         store, dispatcher, policy, std::move(c), access);
+    service->set_preflight(preflight);
+    return service;
   };
   return ocx::daemon::ApiServer::Start(std::move(api), listening);
 }

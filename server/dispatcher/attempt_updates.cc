@@ -181,6 +181,8 @@ absl::Status Dispatcher::ApplyExit(TaskEntry* tp,
     state = Attempt::CANCELLED;
     reason = absl::StrCat("cancelled by user (", reason, ")");
   }
+  OCX_RETURN_IF_ERROR(
+      EndpointAttemptEnded(t, state == Attempt::SUCCEEDED, facts, reason, now));
   if (state == Attempt::SUCCEEDED) {
     reason = "exit code 0";
     OCX_RETURN_IF_ERROR(

@@ -67,6 +67,8 @@ Dispatcher::Dispatcher(store::Store* store, RunnerSet runners, Waker* waker,
     serving.task_program = options_.task_program;
   pools_ = std::make_unique<ServerPools>(store_, runners_, std::move(serving),
                                          [waker] { waker->Notify(); });
+  endpoints_ = std::make_unique<EndpointHealth>(options_.endpoints,
+                                                [waker] { waker->Notify(); });
 }
 
 runners::Runner* Dispatcher::RunnerOf(const TaskEntry& t) const {
@@ -91,6 +93,17 @@ std::string Dispatcher::PendingReason(const std::string& eval_id,
   absl::MutexLock lock(&reasons_mu_);
   auto it = pending_reasons_.find({eval_id, stage});
   return it == pending_reasons_.end() ? "" : it->second;
+}
+
+std::string Dispatcher::PendingReason(const std::string& eval_id,
+                                      ocx::v1::Stage stage,
+                                      const std::string& model_abbr) const {
+  {
+    absl::MutexLock lock(&reasons_mu_);
+    auto it = endpoint_reasons_.find({eval_id, model_abbr});
+    if (it != endpoint_reasons_.end()) return it->second;
+  }
+  return PendingReason(eval_id, stage);
 }
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -231,6 +244,7 @@ void Dispatcher::Turn() {
     status.Update(CheckProgress(now));
   }
   if (status.ok() && !stopping_ && !no_launch_) status = ServeStep(now);
+  if (status.ok() && !stopping_ && !no_launch_) status = EndpointStep(now);
   std::vector<Launch> to_launch;
   if (status.ok() && !stopping_ && !no_launch_) {
     status.Update(Schedule(now, &to_launch));

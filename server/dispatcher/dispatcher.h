@@ -22,9 +22,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +39,7 @@
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
+#include "server/dispatcher/endpoint_health.h"
 #include "server/dispatcher/fair_share.h"
 #include "server/dispatcher/retry_policy.h"
 #include "server/dispatcher/server_pools.h"
@@ -53,6 +56,9 @@ struct DispatcherOptions : RetryOptions {
   // Managed model servers (docs/serving.md); serving.task_program defaults
   // to task_program.
   ServingOptions serving;
+  // User-given endpoints: checks, backoff, circuit breaker
+  // (docs/endpoints.md).
+  EndpointHealthOptions endpoints;
   // ocxd runs as root: attempts run as their evaluation's owner
   // (LaunchSpec::run_as), work dirs and task files are made as theirs
   // (run_as.h; docs/security.md).
@@ -161,6 +167,10 @@ class Dispatcher {
   // "" when they did not wait or are not known. Thread-safe.
   std::string PendingReason(const std::string& eval_id,
                             ocx::v1::Stage stage) const;
+  // The same for one task's model: "waiting for endpoint: ..." when its
+  // user-given endpoint held it back (docs/endpoints.md), else the above.
+  std::string PendingReason(const std::string& eval_id, ocx::v1::Stage stage,
+                            const std::string& model_abbr) const;
 
   // Epoch ms since when the running task's progress is stalled; 0 when it
   // is not (or not known). Thread-safe.
@@ -195,6 +205,11 @@ class Dispatcher {
       int64_t completion_tokens = 0;
     } progress;
   };
+  // A model's user-given endpoint and the model name tasks ask it for.
+  struct UserEndpoint {
+    std::string base_url;
+    std::string model;
+  };
   struct EvalEntry {
     ocx::v1::Evaluation evaluation;  // row with spec, without counts
     int64_t seq = 0;
@@ -207,6 +222,10 @@ class Dispatcher {
     std::map<std::string, std::string> pool_of_model;
     // Its owner, whose share its tasks use.
     Account account;
+    // Model abbr -> its user-given endpoint (EndpointOf), built at first
+    // need.
+    std::map<std::string, UserEndpoint> endpoint_of_model;
+    bool endpoints_known = false;
   };
   struct Command {
     enum class Kind { kSubmit, kCancel } kind;
@@ -219,6 +238,10 @@ class Dispatcher {
   };
   // (evaluation id, stage) -> why its ready tasks wait.
   using WaitReasons = std::map<std::pair<std::string, int>, std::string>;
+  // (evaluation id, model abbr) -> why its infer tasks wait for their
+  // endpoint.
+  using EndpointReasons =
+      std::map<std::pair<std::string, std::string>, std::string>;
   // A runner that said "full" in this turn, and whose queue found out.
   struct FullRunner {
     int64_t uid;
@@ -232,6 +255,7 @@ class Dispatcher {
     std::map<runners::Runner*, FullRunner> full;
     WaitReasons queue_reasons;
     std::map<int64_t, std::string> user_reasons;
+    EndpointReasons endpoint_reasons;
   };
   // An attempt placed and committed, to be started after the commit.
   struct Launch {
@@ -282,6 +306,19 @@ class Dispatcher {
   // Managed servers (serving.cc): the pools' turn, and the task attempts on
   // replicas that left READY stopped, to run again elsewhere.
   absl::Status ServeStep(int64_t now);
+  // User-given endpoints (endpoints.cc): the checks' turn and breaker
+  // events; an infer task's endpoint (nullptr: none); whether it may
+  // launch; what an attempt's end says about its endpoint.
+  absl::Status EndpointStep(int64_t now);
+  const UserEndpoint* EndpointOf(const TaskEntry& t);
+  // Set when the task may not launch now: it waits (skipped in the walk,
+  // the reason in `st`) or fails (the model is not served); the status of
+  // recording that.
+  std::optional<absl::Status> EndpointHolds(TaskEntry& t, ScheduleTurn* st,
+                                            int64_t now);
+  absl::Status EndpointAttemptEnded(TaskEntry& t, bool succeeded,
+                                    const FailureFacts& facts,
+                                    const std::string& reason, int64_t now);
   // Whether an attempt that failed on a replica should not count against
   // the task's retries (its replica failed under it).
   bool ReplicaFailedUnder(const TaskEntry& t);
@@ -377,6 +414,11 @@ class Dispatcher {
   const RetryPolicy retry_policy_;
   const SummaryWriter summary_writer_;
   std::unique_ptr<ServerPools> pools_;
+  std::unique_ptr<EndpointHealth> endpoints_;
+  // Endpoint -> the (evaluation, task, attempt) whose failure opened its
+  // breaker: the close event goes beside the open one.
+  std::map<std::string, std::tuple<std::string, std::string, int>>
+      breaker_opened_by_;
 
   // Loop-thread state.
   std::unordered_map<std::string, TaskEntry> tasks_;
@@ -404,6 +446,7 @@ class Dispatcher {
 
   mutable absl::Mutex reasons_mu_;
   WaitReasons pending_reasons_ ABSL_GUARDED_BY(reasons_mu_);
+  EndpointReasons endpoint_reasons_ ABSL_GUARDED_BY(reasons_mu_);
 
   absl::Mutex mu_;
   std::deque<Command*> commands_ ABSL_GUARDED_BY(mu_);

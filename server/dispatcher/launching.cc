@@ -106,7 +106,7 @@ runners::LaunchSpec Dispatcher::BuildLaunchSpec(const TaskEntry& t,
 // it for this turn (a big GPU task is not overtaken by small ones); a task
 // waiting for a replica lets the tasks behind it go.
 absl::Status Dispatcher::Schedule(int64_t now, std::vector<Launch>* out) {
-  ScheduleTurn st{fair_.StartTurn(), {}, {}, {}};
+  ScheduleTurn st{fair_.StartTurn(), {}, {}, {}, {}};
   while (std::optional<FairShare::Turn::Candidate> c = st.walk.Next()) {
     OCX_RETURN_IF_ERROR(TryPlace(*c, &st, now, out));
   }
@@ -140,9 +140,9 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     return absl::OkStatus();
   }
   runners::Runner* runner = RunnerOf(t);
-  if (runner == nullptr) {
+  if (runner == nullptr)
     return fail(absl::StrCat(rc.type(), " is not available in this ocxd"));
-  }
+  if (auto held = EndpointHolds(t, st, now)) return *held;
   if (auto f = st->full.find(runner); f != st->full.end()) {
     wait(f->second.uid != uid ? "fair share (other users' turn)"
          : f->second.priority > priority
@@ -215,6 +215,7 @@ void Dispatcher::PublishReasons(const ScheduleTurn& st) {
   });
   absl::MutexLock lock(&reasons_mu_);
   pending_reasons_.swap(reasons);
+  endpoint_reasons_ = st.endpoint_reasons;
 }
 
 absl::Status Dispatcher::RecordLaunch(TaskEntry* tp, runners::Runner* runner,

@@ -507,15 +507,16 @@ TEST_F(EvalE2ETest, WrongApiKeyFailsTheTaskWithTheServersMessage) {
   EXPECT_THAT(logs.out, HasSubstr("401"));
 }
 
-// No server at the model's URL: each attempt's reason is ocx-task's own
-// error (the URL and curl's "Couldn't connect to server"), not just "exit
-// code 1", and it is transient, so the attempts are retried.
+// The server goes away after ocxd checked it (it dies at the first
+// completion request): each attempt's reason is ocx-task's own error (the
+// URL and curl's "Couldn't connect to server"), not just "exit code 1",
+// and it is transient, so the attempts are retried. (A server down before
+// the tasks start holds them instead: endpoint_e2e_test.)
 TEST_F(EvalE2ETest, ServerDownTheReasonSaysWhyAndTheTaskIsRetried) {
-  StartServer();
+  StartServer({"--die-after", "0"});
   const std::string config =
       GenConfig(", max_concurrency: 1, retry: 1", /*runner_retry=*/1);
   const std::string url = server_.base_url();
-  server_.Stop();  // nothing listens at `url` any more
   StartDaemon();
   const std::string id = Submit(config);
   Evaluation e = Wait(id, 60);

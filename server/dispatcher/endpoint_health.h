@@ -1,0 +1,108 @@
+// EndpointHealth: the dispatcher's view of user-given model endpoints (a
+// model's openai_api_base; docs/endpoints.md). Before an infer task
+// against an endpoint launches, the endpoint must have answered a check
+// (serving::CheckEndpoint) that lists the task's model. While it does not
+// answer, its tasks wait READY, spending no attempt, and it is checked
+// again with exponential backoff (initial, doubling, capped). A model the
+// endpoint's list lacks fails its tasks for good.
+//
+// The circuit breaker: when `breaker_failures` task attempts in a row end
+// on connection errors (TaskError kind endpoint_unreachable), the breaker
+// opens: the endpoint's tasks wait again, and it is checked after a
+// backoff that grows with each opening; a check that answers closes it.
+// Any attempt that reached the server resets the count.
+//
+// Checks run on the EndpointProber's thread; everything else here runs on
+// the dispatcher's loop thread (thread-compatible). Metrics:
+// ocx_endpoint_state{endpoint,state} (1 for the endpoint's state) and
+// ocx_endpoint_breaker_opens_total{endpoint}.
+#ifndef OCX_SERVER_DISPATCHER_ENDPOINT_HEALTH_H_
+#define OCX_SERVER_DISPATCHER_ENDPOINT_HEALTH_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "serving/endpoint_check.h"
+#include "serving/endpoint_prober.h"
+
+namespace ocx::server {
+
+struct EndpointHealthOptions {
+  int64_t initial_backoff_ms = 500;
+  // DaemonConfig.endpoint_probe_max_backoff_ms.
+  int64_t max_backoff_ms = 30000;
+  // DaemonConfig.endpoint_breaker_failures.
+  int breaker_failures = 3;
+  int probe_timeout_ms = 2000;
+};
+
+class EndpointHealth {
+ public:
+  enum class State { kChecking, kUp, kDown, kBreakerOpen };
+  struct Verdict {
+    enum class Kind { kLaunch, kWait, kFail } kind = Kind::kLaunch;
+    // kWait: "waiting for endpoint: connection refused at http://h:9/v1";
+    // kFail: the model missing from the endpoint's list.
+    std::string reason;
+  };
+  // A breaker that opened or closed, for the evaluation's events.
+  struct BreakerChange {
+    std::string base_url;
+    bool opened = false;
+    std::string message;
+  };
+
+  // `wake` is called from the prober's thread after each check.
+  EndpointHealth(EndpointHealthOptions options, std::function<void()> wake);
+
+  // Whether an infer task asking `base_url` for `model` may launch now.
+  // An endpoint seen for the first time is checked first.
+  Verdict Gate(const std::string& base_url, const std::string& model);
+
+  // Takes the checks done, sends the ones due; returns the breakers a
+  // check closed.
+  std::vector<BreakerChange> Step(int64_t now);
+
+  // A task attempt against `base_url` ended on a connection error
+  // (`detail`: its reason); the breaker's change when this opened it.
+  std::optional<BreakerChange> ConnectionFailed(const std::string& base_url,
+                                                const std::string& detail,
+                                                int64_t now);
+  // A task attempt against `base_url` reached the server.
+  void Answered(const std::string& base_url);
+
+  // Forgets endpoints not in `in_use` (no unfinished task needs them): a
+  // later evaluation checks them afresh.
+  void Retain(const std::set<std::string>& in_use);
+
+  State StateOf(const std::string& base_url) const;
+
+ private:
+  struct Endpoint {
+    State state = State::kChecking;
+    serving::EndpointCheck last;  // the newest check
+    int64_t next_check_ms = 0;    // 0: at once
+    bool in_flight = false;
+    int checks_failed = 0;       // in a row, for the backoff
+    int connect_failures = 0;    // task attempts in a row
+    int opens = 0;               // times the breaker opened
+    std::string breaker_detail;  // the attempt reason that opened it
+  };
+  int64_t Backoff(int n) const;
+  void SetState(const std::string& base_url, Endpoint& e, State state);
+  std::optional<BreakerChange> Checked(serving::EndpointCheck check,
+                                       int64_t now);
+
+  const EndpointHealthOptions options_;
+  std::map<std::string, Endpoint> endpoints_;
+  serving::EndpointProber prober_;
+};
+
+}  // namespace ocx::server
+
+#endif  // OCX_SERVER_DISPATCHER_ENDPOINT_HEALTH_H_

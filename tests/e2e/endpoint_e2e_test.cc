@@ -1,0 +1,336 @@
+// User-given endpoints end to end (docs/endpoints.md): a real ocxd, the
+// real ocx-task and the real tiny-model server (tests/tools/llm_server.h).
+// Tasks against an endpoint nobody listens on wait without spending
+// attempts and run once the server starts on that port; a model the server
+// does not serve fails at once.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/ocxd_process.h"
+#include "tests/tools/llm_server.h"
+
+namespace ocx::testing {
+namespace {
+
+using ocx::v1::Evaluation;
+using ocx::v1::Task;
+using ::testing::HasSubstr;
+
+const std::string kSource = OCX_SOURCE_DIR;
+const std::string kData = kSource + "/tests/data/";
+
+// A port that was free a moment ago: connecting to it is refused.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class EndpointE2ETest : public ::testing::Test {
+ protected:
+  // ocxd re-checks a silent endpoint at most every second here.
+  void StartDaemon(const std::string& extra_config = "") {
+    const std::string config = dir_.path() + "/ocxd.yaml";
+    std::ofstream(config) << "endpoint_probe_max_backoff_ms: 1000\n"
+                          << extra_config;
+    daemon_ = std::make_unique<OcxdProcess>(
+        dir_.path(), std::vector<std::string>{"--config", config});
+    ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
+  }
+  std::vector<std::string> Env() const {
+    return {"OCX_SERVER=" + daemon_->server()};
+  }
+
+  // Greedy generations from story_gen.jsonl in `parts` infer tasks.
+  std::string Config(const std::string& base, const std::string& model,
+                     const std::string& data = kData + "story_gen.jsonl",
+                     int parts = 2, int retry = 2) {
+    const std::string path = dir_.path() + "/eval.yaml";
+    std::ofstream(path) << absl::StrCat(
+        "models:\n"
+        "  - {abbr: stories260K, type: OpenAISDK, path: ",
+        model, ",\n     openai_api_base: \"", base,
+        "\", api: completions, temperature: 0, max_out_len: 8, retry: 0}\n"
+        "datasets:\n"
+        "  - abbr: story-gen\n"
+        "    path: ",
+        data,
+        "\n"
+        "    reader_cfg: {input_columns: [prompt], output_column: answer}\n"
+        "    infer_cfg:\n"
+        "      prompt_template: {type: PromptTemplate, template: "
+        "\"{prompt}\"}\n"
+        "      retriever: {type: ZeroRetriever}\n"
+        "      inferencer: {type: GenInferencer, max_out_len: 8}\n"
+        "    eval_cfg: {evaluator: {type: EMEvaluator}}\n"
+        "work_dir: ",
+        dir_.path(), "/out\n",
+        "infer:\n"
+        "  partitioner: {type: NumWorkerPartitioner, num_worker: ",
+        parts,
+        "}\n"
+        "  runner: {type: LocalRunner, retry: ",
+        retry,
+        "}\n"
+        "eval:\n"
+        "  runner: {type: LocalRunner, retry: 0}\n");
+    return path;
+  }
+
+  std::string Submit(const std::string& config) {
+    RunResult r =
+        RunProgram({OcxctlPath(), "-o", "name", "submit", config}, Env());
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return std::string(absl::StripAsciiWhitespace(r.out));
+  }
+
+  std::vector<Task> InferTasks(const std::string& id) {
+    std::vector<Task> out;
+    for (const Task& t : AllTasks(daemon_->stub(), id)) {
+      if (t.stage() == ocx::v1::STAGE_INFER) {
+        out.push_back(GetTaskOrFail(daemon_->stub(), t.id()));
+      }
+    }
+    return out;
+  }
+
+  // Every event of an ended evaluation.
+  std::vector<ocx::v1::Event> Events(const std::string& id) {
+    ocx::v1::WatchEvaluationRequest req;
+    req.set_id(id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(60));
+    auto reader = daemon_->stub()->WatchEvaluation(&ctx, req);
+    std::vector<ocx::v1::Event> events;
+    ocx::v1::WatchEvaluationResponse resp;
+    while (reader->Read(&resp)) {
+      for (const auto& ev : resp.events()) events.push_back(ev);
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    return events;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<OcxdProcess> daemon_;
+};
+
+// Nothing listens at the endpoint: the infer tasks stay READY with a
+// reason that names the endpoint and spend no attempt; once the real
+// server starts on that port, the evaluation runs to the end.
+TEST_F(EndpointE2ETest, UnreachableEndpointHoldsTasksUntilTheServerStarts) {
+  const int port = FreePort();
+  const std::string base = absl::StrCat("http://127.0.0.1:", port, "/v1");
+  StartDaemon();
+  const std::string id = Submit(Config(base, "stories260K"));
+  ASSERT_FALSE(id.empty());
+  const std::string want =
+      "waiting for endpoint: connection refused at " + base;
+  std::string seen;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::vector<Task> tasks = InferTasks(id);
+        for (const Task& t : tasks) {
+          seen = t.pending_reason();
+          if (seen != want) return false;
+        }
+        return tasks.size() == 2;
+      },
+      20))
+      << "last reason: " << seen << "\n"
+      << daemon_->log();
+  // A few seconds of re-checks spend no attempt.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (const Task& t : InferTasks(id)) {
+    EXPECT_EQ(t.state(), Task::READY) << t.id();
+    EXPECT_EQ(t.attempt_count(), 0) << t.id();
+    EXPECT_EQ(t.attempts_size(), 0) << t.id();
+    EXPECT_EQ(t.pending_reason(), want) << t.id();
+  }
+  RunResult status = RunProgram({OcxctlPath(), "status", id}, Env());
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("READY tasks " + want));
+  RunResult tasks =
+      RunProgram({OcxctlPath(), "-o", "wide", "tasks", id}, Env());
+  EXPECT_EQ(tasks.exit_code, 0) << tasks.err;
+  EXPECT_THAT(tasks.out, HasSubstr(want));
+  RunResult task = RunProgram({OcxctlPath(), "task", id + "-infer-0"}, Env());
+  EXPECT_THAT(task.out, HasSubstr(want));
+
+  LlmServer server;
+  ASSERT_TRUE(server.Start({"--port", absl::StrCat(port)}).ok());
+  ASSERT_EQ(server.base_url(), base);
+  absl::StatusOr<Evaluation> end = WaitForEnd(daemon_->stub(), id, 120);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->state(), Evaluation::SUCCEEDED) << daemon_->log();
+  for (const Task& t : InferTasks(id)) {
+    EXPECT_EQ(t.state(), Task::SUCCEEDED) << t.id();
+    EXPECT_EQ(t.attempts_size(), 1) << t.id();
+  }
+}
+
+// The server answers but does not serve the model: permanent, so the infer
+// tasks fail at once, without an attempt, naming what it serves.
+TEST_F(EndpointE2ETest, ModelNotServedFailsAtOnceNamingTheServedModels) {
+  LlmServer server;
+  ASSERT_TRUE(server.Start().ok());
+  StartDaemon();
+  const std::string id = Submit(Config(server.base_url(), "qwen2-7b"));
+  absl::StatusOr<Evaluation> end = WaitForEnd(daemon_->stub(), id, 60);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->state(), Evaluation::FAILED);
+  for (const Task& t : InferTasks(id)) {
+    EXPECT_EQ(t.state(), Task::FAILED) << t.id();
+    EXPECT_EQ(t.attempts_size(), 0) << t.id();
+    EXPECT_EQ(t.reason(), "model \"qwen2-7b\" is not served at " +
+                              server.base_url() +
+                              ", which serves: stories260K");
+  }
+}
+
+// Attempts that fail to connect open the endpoint's breaker (here after 2
+// in a row): the tasks left wait instead of spending their attempts, and
+// the breaker closes when the server is back on its port.
+TEST_F(EndpointE2ETest, BreakerOpensOnConnectionFailuresAndClosesOnCheck) {
+  auto server = std::make_unique<LlmServer>();
+  // Dies at the first completion request, after ocxd's check.
+  ASSERT_TRUE(server->Start({"--die-after", "0"}).ok());
+  const int port = server->port();
+  const std::string base = server->base_url();
+  StartDaemon("endpoint_breaker_failures: 2\n");
+  const std::string id =
+      Submit(Config(base, "stories260K", kData + "story_gen.jsonl", 1, 5));
+  const std::string want =
+      "waiting for endpoint: circuit breaker open at " + base;
+  std::string seen;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::vector<Task> tasks = InferTasks(id);
+        seen = tasks.empty() ? "" : tasks[0].pending_reason();
+        return absl::StartsWith(seen, want);
+      },
+      60))
+      << "last reason: " << seen << "\n"
+      << daemon_->log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  Task held = InferTasks(id)[0];
+  EXPECT_EQ(held.state(), Task::READY);
+  EXPECT_EQ(held.attempts_size(), 2);  // of 6: the rest are kept
+  for (const auto& a : held.attempts()) {
+    EXPECT_THAT(a.reason(), HasSubstr("endpoint_unreachable"));
+  }
+  server = std::make_unique<LlmServer>();
+  ASSERT_TRUE(server->Start({"--port", absl::StrCat(port)}).ok());
+  absl::StatusOr<Evaluation> end = WaitForEnd(daemon_->stub(), id, 120);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->state(), Evaluation::SUCCEEDED) << daemon_->log();
+  EXPECT_EQ(InferTasks(id)[0].attempts_size(), 3);
+  // The breaker's events, on the task whose attempt opened it.
+  std::vector<std::string> breaker;
+  for (const ocx::v1::Event& ev : Events(id)) {
+    if (absl::StartsWith(ev.state(), "ENDPOINT_BREAKER_")) {
+      EXPECT_EQ(ev.task_id(), id + "-infer-0");
+      breaker.push_back(ev.state() + ": " + ev.message());
+    }
+  }
+  ASSERT_EQ(breaker.size(), 2u);
+  EXPECT_THAT(breaker[0], HasSubstr("ENDPOINT_BREAKER_OPEN: circuit breaker "
+                                    "open at " +
+                                    base +
+                                    " after 2 task "
+                                    "attempts in a row failed to connect"));
+  EXPECT_THAT(breaker[1], HasSubstr("ENDPOINT_BREAKER_CLOSED: endpoint " +
+                                    base + " answered a check"));
+}
+
+// ocxctl check on a good spec: every row ok, exit 0.
+TEST_F(EndpointE2ETest, CheckReportsAGoodSpecAndExitsZero) {
+  LlmServer server;
+  ASSERT_TRUE(server.Start().ok());
+  StartDaemon();
+  const std::string data = kData + "story_gen.jsonl";
+  RunResult r = RunProgram(
+      {OcxctlPath(), "check", Config(server.base_url(), "stories260K")}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("KIND       TARGET"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + server.base_url() +
+                         " +stories260K +ok +[0-9]+ ms +model stories260K "
+                         "listed\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("dataset +" + data +
+                                              " +story-gen +ok +- +20 rows\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "runner +LocalRunner +infer, eval +ok +- +ok; "));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("FAILED")));
+  // -o json: the answer as ocxd gave it.
+  RunResult json = RunProgram({OcxctlPath(), "-o", "json", "check",
+                               Config(server.base_url(), "stories260K")},
+                              Env());
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"kind\": \"endpoint\""));
+  EXPECT_THAT(json.out, HasSubstr("\"ok\": true"));
+}
+
+// A spec with a missing dataset file, an endpoint nobody listens on and,
+// on a second model, a model name the server does not serve: each is a
+// FAILED row saying why, and the exit code is 1. A spec that does not
+// load is exit 2.
+TEST_F(EndpointE2ETest, CheckReportsEachProblemAndExitsNonZero) {
+  LlmServer server;
+  ASSERT_TRUE(server.Start().ok());
+  StartDaemon();
+  const std::string dead = absl::StrCat("http://127.0.0.1:", FreePort(), "/v1");
+  const std::string missing = dir_.path() + "/no-such.jsonl";
+  std::string yaml = FileText(Config(dead, "stories260K", missing));
+  yaml = absl::StrReplaceAll(
+      yaml,
+      {{"datasets:\n", absl::StrCat("  - {abbr: other, type: OpenAISDK, path: "
+                                    "qwen2-7b, openai_api_base: \"",
+                                    server.base_url(), "\"}\ndatasets:\n")}});
+  const std::string bad = dir_.path() + "/bad.yaml";
+  std::ofstream(bad) << yaml;
+  RunResult r = RunProgram({OcxctlPath(), "check", bad}, Env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + dead +
+                         " +stories260K +FAILED +- +connection refused\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "endpoint +" + server.base_url() +
+                         " +other +FAILED +[0-9]+ ms +model \"qwen2-7b\" is "
+                         "not served at " +
+                         server.base_url() + ", which serves: stories260K\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("dataset +" + missing +
+                                              " +story-gen +FAILED +- +no "
+                                              "such file\n"));
+  EXPECT_THAT(r.out, HasSubstr("3 of 4 checks failed\n"));
+
+  const std::string broken = dir_.path() + "/broken.yaml";
+  std::ofstream(broken) << "models: [{abbr: m, type: OpenAISDK}]\n";
+  RunResult usage = RunProgram({OcxctlPath(), "check", broken}, Env());
+  EXPECT_EQ(usage.exit_code, 2) << usage.out << usage.err;
+}
+
+}  // namespace
+}  // namespace ocx::testing

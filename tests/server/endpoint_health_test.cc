@@ -1,0 +1,204 @@
+// EndpointHealth against real HTTP: a cpp-httplib server in the test
+// process plays the model server (GET /v1/models), and a port nothing
+// listens on plays a server that is down. Checks run on the prober's real
+// thread; the test drives Step as the dispatcher's loop does.
+#include "server/dispatcher/endpoint_health.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+
+namespace ocx::server {
+namespace {
+
+using ::testing::HasSubstr;
+using Kind = EndpointHealth::Verdict::Kind;
+
+// An OpenAI-compatible model list on 127.0.0.1, on a port of its own or
+// one given (to come back where a server was).
+class ModelList {
+ public:
+  explicit ModelList(int port = 0) {
+    // One request per connection: stop() then need not wait out a probe's
+    // kept-alive connection.
+    server_.set_keep_alive_max_count(1);
+    server_.Get(
+        "/v1/models", [](const httplib::Request&, httplib::Response& res) {
+          res.set_content(
+              R"({"object":"list","data":[{"id":"m1","object":"model"},)"
+              R"({"id":"m2","object":"model"}]})",
+              "application/json");
+        });
+    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (port_ > 0 && !server_.is_running()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~ModelList() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::string base() const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/v1");
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = -1;
+  std::thread thread_;
+};
+
+// A port that was free a moment ago: connecting to it is refused.
+int DeadPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class EndpointHealthTest : public ::testing::Test {
+ protected:
+  EndpointHealthTest() {
+    EndpointHealthOptions o;
+    o.initial_backoff_ms = 50;
+    o.max_backoff_ms = 200;
+    o.breaker_failures = 3;
+    o.probe_timeout_ms = 2000;
+    health_ = std::make_unique<EndpointHealth>(o, [this] { ++wakes_; });
+  }
+
+  // Steps until `base` is in `state` or 10 s passed; the breaker changes
+  // seen on the way are kept.
+  bool StepUntil(const std::string& base, EndpointHealth::State state) {
+    for (int i = 0; i < 1000; ++i) {
+      for (auto& c : health_->Step(NowMillis())) changes_.push_back(c);
+      if (health_->StateOf(base) == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<EndpointHealth> health_;
+  std::atomic<int> wakes_{0};
+  std::vector<EndpointHealth::BreakerChange> changes_;
+};
+
+TEST_F(EndpointHealthTest, FirstSeenEndpointIsCheckedThenLaunches) {
+  ModelList server;
+  EndpointHealth::Verdict v = health_->Gate(server.base(), "m1");
+  EXPECT_EQ(v.kind, Kind::kWait);
+  EXPECT_EQ(v.reason, "waiting for endpoint: checking " + server.base());
+  ASSERT_TRUE(StepUntil(server.base(), EndpointHealth::State::kUp));
+  EXPECT_GE(wakes_.load(), 1);
+  EXPECT_EQ(health_->Gate(server.base(), "m1").kind, Kind::kLaunch);
+  EXPECT_EQ(health_->Gate(server.base(), "m2").kind, Kind::kLaunch);
+}
+
+TEST_F(EndpointHealthTest, ModelNotListedFailsNamingWhatIsServed) {
+  ModelList server;
+  health_->Gate(server.base(), "m1");
+  ASSERT_TRUE(StepUntil(server.base(), EndpointHealth::State::kUp));
+  EndpointHealth::Verdict v = health_->Gate(server.base(), "qwen-7b");
+  EXPECT_EQ(v.kind, Kind::kFail);
+  EXPECT_EQ(v.reason, "model \"qwen-7b\" is not served at " + server.base() +
+                          ", which serves: m1, m2");
+}
+
+TEST_F(EndpointHealthTest, UnreachableEndpointWaitsWithTheReason) {
+  const std::string base = absl::StrCat("http://127.0.0.1:", DeadPort(), "/v1");
+  health_->Gate(base, "m1");
+  ASSERT_TRUE(StepUntil(base, EndpointHealth::State::kDown));
+  EndpointHealth::Verdict v = health_->Gate(base, "m1");
+  EXPECT_EQ(v.kind, Kind::kWait);
+  EXPECT_EQ(v.reason, "waiting for endpoint: connection refused at " + base);
+  // Checked again and again (backoff capped at 200 ms) and still down.
+  const int before = wakes_.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  for (auto& c : health_->Step(NowMillis())) changes_.push_back(c);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GT(wakes_.load(), before);
+  EXPECT_EQ(health_->StateOf(base), EndpointHealth::State::kDown);
+  EXPECT_TRUE(changes_.empty());  // down is not a breaker change
+}
+
+// N connection failures in a row open the breaker; an attempt that reached
+// the server in between resets the count; a check that answers closes it.
+TEST_F(EndpointHealthTest, BreakerOpensAfterFailuresInARowAndClosesOnCheck) {
+  auto server = std::make_unique<ModelList>();
+  const int port = server->port();
+  const std::string base = server->base();
+  health_->Gate(base, "m1");
+  ASSERT_TRUE(StepUntil(base, EndpointHealth::State::kUp));
+  const int64_t now = NowMillis();
+  EXPECT_FALSE(health_->ConnectionFailed(base, "refused 1", now));
+  EXPECT_FALSE(health_->ConnectionFailed(base, "refused 2", now));
+  health_->Answered(base);
+  EXPECT_FALSE(health_->ConnectionFailed(base, "refused 3", now));
+  EXPECT_FALSE(health_->ConnectionFailed(base, "refused 4", now));
+  EXPECT_EQ(health_->Gate(base, "m1").kind, Kind::kLaunch);
+  server.reset();  // down while the breaker is open
+  std::optional<EndpointHealth::BreakerChange> opened =
+      health_->ConnectionFailed(base, "exit code 1: endpoint_unreachable: x",
+                                now);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_TRUE(opened->opened);
+  EXPECT_EQ(opened->message,
+            "circuit breaker open at " + base +
+                " after 3 task attempts in a row failed to connect (last: "
+                "exit code 1: endpoint_unreachable: x); its tasks wait until "
+                "it answers a check");
+  EndpointHealth::Verdict v = health_->Gate(base, "m1");
+  EXPECT_EQ(v.kind, Kind::kWait);
+  EXPECT_THAT(v.reason, HasSubstr("waiting for endpoint: circuit breaker "
+                                  "open at " +
+                                  base));
+  // Failures while open add nothing.
+  EXPECT_FALSE(health_->ConnectionFailed(base, "again", now));
+  // Stays open while checks are refused.
+  for (int i = 0; i < 50; ++i) {
+    for (auto& c : health_->Step(NowMillis())) changes_.push_back(c);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(health_->StateOf(base), EndpointHealth::State::kBreakerOpen);
+  EXPECT_TRUE(changes_.empty());
+  ModelList back(port);
+  ASSERT_EQ(back.port(), port);
+  ASSERT_TRUE(StepUntil(base, EndpointHealth::State::kUp));
+  ASSERT_EQ(changes_.size(), 1u);
+  EXPECT_FALSE(changes_[0].opened);
+  EXPECT_THAT(changes_[0].message, HasSubstr("circuit breaker closed"));
+  EXPECT_EQ(health_->Gate(base, "m1").kind, Kind::kLaunch);
+}
+
+TEST_F(EndpointHealthTest, ForgottenEndpointIsCheckedAfresh) {
+  ModelList server;
+  health_->Gate(server.base(), "m1");
+  ASSERT_TRUE(StepUntil(server.base(), EndpointHealth::State::kUp));
+  health_->Retain({});
+  EXPECT_EQ(health_->Gate(server.base(), "m1").kind, Kind::kWait);
+}
+
+}  // namespace
+}  // namespace ocx::server
