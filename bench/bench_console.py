@@ -11,21 +11,24 @@ database and work root) runs the same evaluation several times: M models x
 D datasets of no-op command tasks (ocx-test-task, which writes the task's
 expected outputs and exits: /bin/true would leave them missing and fail
 the task) through LocalRunner, max_num_workers = cores, both stages, so
-2 x M x D tasks. Rounds alternate A, B, A, B, ... so the machine's noise
-falls on both alike:
+2 x M x D tasks. Rounds go A, B, C, A, B, C, ... so the machine's noise
+falls on all alike:
 
   A: nothing watches.
-  B: headless Chromium has the evaluation's console page open and reloads
-     it every second (each load fetches the evaluation and its task list
-     anew, besides the page's own polling), and a second client scrapes
-     /metrics every second.
+  B: headless Chromium has the evaluation's console page open (the page
+     polls the evaluation every second, its task list every 5 s when it has
+     over 500 tasks, its results every 5 s), and a second client scrapes
+     /metrics every second. This is the issue's case.
+  C: as B, but the page is reloaded every second, so each second fetches
+     the evaluation, its whole task list and its results anew.
 
 The browser starts before the submission and is not timed. A round's wall
 time is the evaluation's end_time - create_time, both stamped by ocxd, so
 how often this script polls does not matter. Also printed: ocxd's own CPU
-per task (utime + stime from /proc) in A and B, which shows the console's
-cost inside the daemon apart from the CPU the browser takes from the
-machine, and the /metrics render time.
+per task (utime + stime from /proc) and the browser's CPU per round, which
+split the console's cost inside the daemon from the CPU the browser takes
+from the machine; the page's /api/ requests; the /metrics render time; and
+at the end the time and size of each request a poll makes.
 
 Needs the binaries ocxd, ocxctl, ocx-shim and ocx-test-task in
 <build_dir>/bin, Chromium, chromedriver and python3-selenium (Debian:
@@ -38,7 +41,8 @@ OCX_BENCH_DATASETS (20), OCX_BENCH_KEEP (set: keep the temporary
 directory).
 
 Prints per-round numbers, the medians, and a final
-`RESULT console_dispatch_ratio=<median B / median A> ...` line.
+`RESULT console_dispatch_ratio=<median B / median A>
+reload_dispatch_ratio=<median C / median A> ...` line.
 """
 import json
 import os
@@ -199,18 +203,43 @@ def every_second(stop, action):
     return thread, count
 
 
-class Watchers:
-    """Round B's load: the page reloaded and /metrics scraped each second."""
+def tree_cpu_s(root_pid):
+    """User + system CPU seconds of root_pid and its live descendants."""
+    children, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        cpu[int(name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, ocxd):
+
+class Watchers:
+    """A browser round's load: the evaluation's page open (mode "open": it
+    polls on its own, every second) or reloaded every second (mode
+    "reload"), and /metrics scraped every second."""
+
+    def __init__(self, ocxd, mode):
         self.ocxd = ocxd
+        self.mode = mode
         self.driver = browser()
-        # Loaded once before the clock starts: the first start of the page's
-        # scripts is the browser's cost, not a poll's.
+        # Loaded once before the clock starts: the browser's start is not a
+        # poll's cost.
         self.driver.get(ocxd.console + "/#/")
         wait_for("the console's list page", lambda: self.driver.execute_script(
             "return document.readyState") == "complete", 30)
         self.metrics_ms = []
+        self.api_requests = 0
 
     def _scrape(self):
         t0 = time.monotonic()
@@ -219,44 +248,66 @@ class Watchers:
             r.read()
         self.metrics_ms.append((time.monotonic() - t0) * 1e3)
 
+    def _api_requests(self):
+        """The page's /api/ requests since it was loaded."""
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter(e => e.name.includes('/api/')).length;")
+
+    def _reload(self):
+        self.api_requests += self._api_requests()
+        self.driver.refresh()
+        self._grow_buffer()
+
+    def _grow_buffer(self):
+        self.driver.execute_script(
+            "performance.setResourceTimingBufferSize(100000);")
+
     def start(self, eval_id):
         self.stop_event = threading.Event()
+        self.browser_cpu0 = tree_cpu_s(self.driver.service.process.pid)
+        # A new hash in the same document: navigate by a fresh load so both
+        # modes start from a fresh page.
+        self.driver.get("about:blank")
         self.driver.get("%s/#/e/%s" % (self.ocxd.console, eval_id))
-        self.threads = [
-            every_second(self.stop_event, self.driver.refresh),
-            every_second(self.stop_event, self._scrape)]
+        self._grow_buffer()
+        self.threads = [every_second(self.stop_event, self._scrape)]
+        if self.mode == "reload":
+            self.threads.append(every_second(self.stop_event, self._reload))
 
     def stop(self):
+        """Returns (page loads, /api/ requests, browser CPU seconds)."""
         self.stop_event.set()
         for thread, _ in self.threads:
             thread.join(timeout=30)
-        return self.threads[0][1][0], self.threads[1][1][0]
+        self.api_requests += self._api_requests()
+        loads = 1 + (self.threads[1][1][0] if self.mode == "reload" else 0)
+        cpu = tree_cpu_s(self.driver.service.process.pid) - self.browser_cpu0
+        return loads, self.api_requests, cpu
 
     def quit(self):
         self.driver.quit()
 
 
 def run_round(ocxd, spec, watchers=None):
-    """Submits spec, waits for its end; returns (wall_s, ocxd_cpu_s, tasks,
-    reloads, scrapes)."""
+    """Submits spec and waits for its end; returns the round's numbers."""
     cpu0 = ocxd.cpu_s()
-    created = ocxd.ctl("submit", spec)
-    eval_id = created["id"]
+    eval_id = ocxd.ctl("submit", spec)["id"]
     if watchers:
         watchers.start(eval_id)
     done = lambda: (lambda e: e if e.get("end_time") else None)(
         ocxd.ctl("status", eval_id))
     evaluation = wait_for("evaluation %s to end" % eval_id, done, 600, 0.25)
-    cpu = ocxd.cpu_s() - cpu0
-    reloads = scrapes = 0
+    r = {"id": eval_id, "tasks": evaluation["task_count"],
+         "ocxd_cpu": ocxd.cpu_s() - cpu0}
     if watchers:
-        reloads, scrapes = watchers.stop()
+        r["loads"], r["api"], r["browser_cpu"] = watchers.stop()
     if evaluation["state"] != "SUCCEEDED":
         sys.exit("bench_console: evaluation %s ended %s (see %s)" %
                  (eval_id, evaluation["state"], ocxd.log_path))
-    wall = timestamp(evaluation["end_time"]) - \
+    r["wall"] = timestamp(evaluation["end_time"]) - \
         timestamp(evaluation["create_time"])
-    return wall, cpu, evaluation["task_count"], reloads, scrapes
+    return r
 
 
 def fmt(value):
@@ -298,54 +349,113 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+# Rounds in this order, repeated: none, the page open, the page reloaded.
+KINDS = (("A", None, "nothing watches"),
+         ("B", "open", "the page open (it polls every second) + /metrics "
+                       "every second"),
+         ("C", "reload", "the page reloaded every second + /metrics every "
+                         "second"))
+
+
 def measure(ocxd, spec, rounds):
-    walls = {"A": [], "B": []}
-    cpus = {"A": [], "B": []}
+    runs = {kind: [] for kind, _, _ in KINDS}
     metrics_ms = []
-    tasks = 0
-    for i in range(2 * rounds):
-        kind = "AB"[i % 2]
-        watchers = Watchers(ocxd) if kind == "B" else None
+    for i in range(len(KINDS) * rounds):
+        kind, mode, _ = KINDS[i % len(KINDS)]
+        watchers = Watchers(ocxd, mode) if mode else None
         try:
-            wall, cpu, tasks, reloads, scrapes = run_round(ocxd, spec,
-                                                           watchers)
+            r = run_round(ocxd, spec, watchers)
         finally:
             if watchers:
                 watchers.quit()
-        walls[kind].append(wall)
-        cpus[kind].append(cpu * 1e3 / tasks)
+        runs[kind].append(r)
         extra = ""
         if watchers:
             metrics_ms += watchers.metrics_ms
-            extra = "; %d page reloads, %d /metrics scrapes" % (reloads,
-                                                                scrapes)
+            extra = "; %d page loads, %d /api/ requests, %d /metrics " \
+                    "scrapes; browser CPU %.2f s" % (
+                        r["loads"], r["api"], len(watchers.metrics_ms),
+                        r["browser_cpu"])
         print("round %d %s: %d tasks in %.3f s, %.1f tasks/s, ocxd CPU "
               "%.3f ms/task%s (load average %s)" % (
-                  i + 1, kind, tasks, wall, tasks / wall, cpu * 1e3 / tasks,
-                  extra, open("/proc/loadavg").read().split()[0]),
-              flush=True)
-    med = {k: statistics.median(v) for k, v in walls.items()}
-    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
-    ratio = med["B"] / med["A"]
-    pairs = [b / a for a, b in zip(walls["A"], walls["B"])]
+                  i + 1, kind, r["tasks"], r["wall"], r["tasks"] / r["wall"],
+                  r["ocxd_cpu"] * 1e3 / r["tasks"], extra,
+                  open("/proc/loadavg").read().split()[0]), flush=True)
+    return report(runs, metrics_ms, profile(ocxd, runs["A"][-1]["id"]))
+
+
+def profile(ocxd, eval_id):
+    """Milliseconds and bytes of each request a page poll makes, on a
+    finished evaluation (median of 5)."""
+    out = []
+    for path in ("/api/evaluations/%s" % eval_id,
+                 "/api/evaluations/%s/tasks" % eval_id,
+                 "/api/evaluations/%s/results" % eval_id, "/metrics"):
+        times = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            with urllib.request.urlopen(ocxd.console + path,
+                                        timeout=10) as r:
+                size = len(r.read())
+            times.append((time.monotonic() - t0) * 1e3)
+        out.append((path.replace(eval_id, "ID"), statistics.median(times),
+                    size))
+    return out
+
+
+def socket_table_ms():
+    """Milliseconds to read /proc/net/tcp and tcp6 in 64 KiB reads, as ocxd
+    does to find which account owns a console connection (median of 5)."""
+    times = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(path, "rb", buffering=0) as f:
+                while f.read(65536):
+                    pass
+        times.append((time.monotonic() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def report(runs, metrics_ms, requests):
+    tasks = runs["A"][0]["tasks"]
+    wall = {k: statistics.median(r["wall"] for r in v)
+            for k, v in runs.items()}
+    cpu = {k: statistics.median(r["ocxd_cpu"] * 1e3 / r["tasks"] for r in v)
+           for k, v in runs.items()}
+    for kind, _, what in KINDS:
+        browser = ""
+        if kind != "A":
+            browser = "; browser CPU %.2f s" % statistics.median(
+                r["browser_cpu"] for r in runs[kind])
+        print("median %s (%s): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
+              "ms/task%s" % (kind, what, wall[kind], tasks / wall[kind],
+                             cpu[kind], browser))
+    for kind in ("B", "C"):
+        pairs = [b["wall"] / a["wall"] for a, b in zip(runs["A"], runs[kind])]
+        print("wall ratio %s/A %.3f (per round: %s); ocxd CPU ratio %s/A "
+              "%.3f" % (kind, wall[kind] / wall["A"],
+                        " ".join("%.3f" % p for p in pairs), kind,
+                        cpu[kind] / cpu["A"]))
     metrics_p50 = statistics.median(metrics_ms) if metrics_ms else 0.0
-    print("median A (no browser): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
-          "ms/task" % (med["A"], tasks / med["A"], cpu_med["A"]))
-    print("median B (console reloaded + /metrics scraped every second): "
-          "%.3f s, %.1f tasks/s; ocxd CPU %.3f ms/task" % (
-              med["B"], tasks / med["B"], cpu_med["B"]))
-    print("wall ratio B/A %.3f (pairs: %s); ocxd CPU ratio B/A %.3f; "
-          "/metrics p50 %.2f ms" % (
-              ratio, " ".join("%.3f" % p for p in pairs),
-              cpu_med["B"] / cpu_med["A"], metrics_p50))
-    print("RESULT console_dispatch_ratio=%s a_wall_s=%s b_wall_s=%s "
-          "a_tasks_per_s=%s b_tasks_per_s=%s ocxd_cpu_ratio=%s "
-          "a_ocxd_cpu_ms_per_task=%s b_ocxd_cpu_ms_per_task=%s "
-          "metrics_p50_ms=%s tasks=%d rounds=%d" % (
-              fmt(ratio), fmt(med["A"]), fmt(med["B"]),
-              fmt(tasks / med["A"]), fmt(tasks / med["B"]),
-              fmt(cpu_med["B"] / cpu_med["A"]), fmt(cpu_med["A"]),
-              fmt(cpu_med["B"]), fmt(metrics_p50), tasks, rounds))
+    print("/metrics while running: p50 %.2f ms" % metrics_p50)
+    for path, ms, size in requests:
+        print("GET %s (finished evaluation): %.2f ms, %d bytes" % (
+            path, ms, size))
+    table_ms = socket_table_ms()
+    print("reading /proc/net/tcp and tcp6 (each /api/ request's caller "
+          "lookup): %.2f ms" % table_ms)
+    print("RESULT console_dispatch_ratio=%s reload_dispatch_ratio=%s "
+          "a_wall_s=%s b_wall_s=%s c_wall_s=%s a_tasks_per_s=%s "
+          "b_tasks_per_s=%s ocxd_cpu_ratio=%s reload_ocxd_cpu_ratio=%s "
+          "a_ocxd_cpu_ms_per_task=%s metrics_p50_ms=%s socket_table_ms=%s "
+          "tasks=%d rounds=%d" % (
+              fmt(wall["B"] / wall["A"]), fmt(wall["C"] / wall["A"]),
+              fmt(wall["A"]), fmt(wall["B"]), fmt(wall["C"]),
+              fmt(tasks / wall["A"]), fmt(tasks / wall["B"]),
+              fmt(cpu["B"] / cpu["A"]), fmt(cpu["C"] / cpu["A"]),
+              fmt(cpu["A"]), fmt(metrics_p50), fmt(table_ms), tasks,
+              len(runs["A"])))
     return 0
 
 
