@@ -38,7 +38,9 @@ the reason when one is missing.
 
 Environment: OCX_BENCH_ROUNDS (3 per kind), OCX_BENCH_MODELS (20),
 OCX_BENCH_DATASETS (20), OCX_BENCH_KEEP (set: keep the temporary
-directory).
+directory), OCX_BENCH_SCRIPT (set: a fourth kind of round, P, where this
+script makes the open page's requests and no browser runs, which splits
+ocxd's share of B's cost from the browser's).
 
 Prints per-round numbers, the medians, and a final
 `RESULT console_dispatch_ratio=<median B / median A>
@@ -289,6 +291,53 @@ class Watchers:
         self.driver.quit()
 
 
+class ScriptPoller:
+    """Round P's load, without a browser: the requests the open page makes
+    (the evaluation every second, its tasks and results every 5 s) and
+    /metrics every second, from this script."""
+
+    def __init__(self, ocxd):
+        self.ocxd = ocxd
+        self.metrics_ms = []
+        self.api_requests = 0
+
+    def _get(self, path):
+        with urllib.request.urlopen(self.ocxd.console + path,
+                                    timeout=10) as r:
+            r.read()
+
+    def _poll(self):
+        base = "/api/evaluations/" + self.eval_id
+        paths = [base]
+        if self.polls % 5 == 0:
+            paths += [base + "/tasks", base + "/results"]
+        for path in paths:
+            self._get(path)
+        self.polls += 1
+        self.api_requests += len(paths)
+
+    def _scrape(self):
+        t0 = time.monotonic()
+        self._get("/metrics")
+        self.metrics_ms.append((time.monotonic() - t0) * 1e3)
+
+    def start(self, eval_id):
+        self.eval_id = eval_id
+        self.polls = 0
+        self.stop_event = threading.Event()
+        self.threads = [every_second(self.stop_event, self._scrape),
+                        every_second(self.stop_event, self._poll)]
+
+    def stop(self):
+        self.stop_event.set()
+        for thread, _ in self.threads:
+            thread.join(timeout=30)
+        return 0, self.api_requests, 0.0
+
+    def quit(self):
+        pass
+
+
 def run_round(ocxd, spec, watchers=None):
     """Submits spec and waits for its end; returns the round's numbers."""
     cpu0 = ocxd.cpu_s()
@@ -349,20 +398,33 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-# Rounds in this order, repeated: none, the page open, the page reloaded.
+# Rounds in this order, repeated: none, the page open, the page reloaded,
+# and with OCX_BENCH_SCRIPT=1 the open page's requests made by this script.
 KINDS = (("A", None, "nothing watches"),
          ("B", "open", "the page open (it polls every second) + /metrics "
                        "every second"),
          ("C", "reload", "the page reloaded every second + /metrics every "
-                         "second"))
+                         "second"),
+         ("P", "script", "the open page's requests from a script, no "
+                         "browser + /metrics every second"))
+
+
+def kinds():
+    return KINDS if os.environ.get("OCX_BENCH_SCRIPT") else KINDS[:3]
+
+
+def watchers_for(ocxd, mode):
+    if mode == "script":
+        return ScriptPoller(ocxd)
+    return Watchers(ocxd, mode) if mode else None
 
 
 def measure(ocxd, spec, rounds):
-    runs = {kind: [] for kind, _, _ in KINDS}
+    runs = {kind: [] for kind, _, _ in kinds()}
     metrics_ms = []
-    for i in range(len(KINDS) * rounds):
-        kind, mode, _ = KINDS[i % len(KINDS)]
-        watchers = Watchers(ocxd, mode) if mode else None
+    for i in range(len(kinds()) * rounds):
+        kind, mode, _ = kinds()[i % len(kinds())]
+        watchers = watchers_for(ocxd, mode)
         try:
             r = run_round(ocxd, spec, watchers)
         finally:
@@ -423,15 +485,15 @@ def report(runs, metrics_ms, requests):
             for k, v in runs.items()}
     cpu = {k: statistics.median(r["ocxd_cpu"] * 1e3 / r["tasks"] for r in v)
            for k, v in runs.items()}
-    for kind, _, what in KINDS:
+    for kind, mode, what in kinds():
         browser = ""
-        if kind != "A":
+        if mode in ("open", "reload"):
             browser = "; browser CPU %.2f s" % statistics.median(
                 r["browser_cpu"] for r in runs[kind])
         print("median %s (%s): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
               "ms/task%s" % (kind, what, wall[kind], tasks / wall[kind],
                              cpu[kind], browser))
-    for kind in ("B", "C"):
+    for kind, _, _ in kinds()[1:]:
         pairs = [b["wall"] / a["wall"] for a, b in zip(runs["A"], runs[kind])]
         print("wall ratio %s/A %.3f (per round: %s); ocxd CPU ratio %s/A "
               "%.3f" % (kind, wall[kind] / wall["A"],
@@ -449,13 +511,14 @@ def report(runs, metrics_ms, requests):
           "a_wall_s=%s b_wall_s=%s c_wall_s=%s a_tasks_per_s=%s "
           "b_tasks_per_s=%s ocxd_cpu_ratio=%s reload_ocxd_cpu_ratio=%s "
           "a_ocxd_cpu_ms_per_task=%s metrics_p50_ms=%s socket_table_ms=%s "
-          "tasks=%d rounds=%d" % (
+          "tasks=%d rounds=%d%s" % (
               fmt(wall["B"] / wall["A"]), fmt(wall["C"] / wall["A"]),
               fmt(wall["A"]), fmt(wall["B"]), fmt(wall["C"]),
               fmt(tasks / wall["A"]), fmt(tasks / wall["B"]),
               fmt(cpu["B"] / cpu["A"]), fmt(cpu["C"] / cpu["A"]),
               fmt(cpu["A"]), fmt(metrics_p50), fmt(table_ms), tasks,
-              len(runs["A"])))
+              len(runs["A"]), " script_dispatch_ratio=" +
+              fmt(wall["P"] / wall["A"]) if "P" in wall else ""))
     return 0
 
 
