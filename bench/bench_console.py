@@ -11,8 +11,8 @@ database and work root) runs the same evaluation several times: M models x
 D datasets of no-op command tasks (ocx-test-task, which writes the task's
 expected outputs and exits: /bin/true would leave them missing and fail
 the task) through LocalRunner, max_num_workers = cores, both stages, so
-2 x M x D tasks. Rounds go A, B, C, A, B, C, ... so the machine's noise
-falls on all alike:
+2 x M x D tasks. Rounds go A, B, C, P, A, B, C, P, ... so the machine's
+noise falls on all alike:
 
   A: nothing watches.
   B: headless Chromium has the evaluation's console page open (the page
@@ -21,6 +21,10 @@ falls on all alike:
      /metrics every second. This is the issue's case.
   C: as B, but the page is reloaded every second, so each second fetches
      the evaluation, its whole task list and its results anew.
+  P: no browser; this script makes the requests the open page makes, and
+     scrapes /metrics every second. B - P is the browser's own CPU, taken
+     from the same cores (a browser on another host, through an SSH
+     tunnel, costs the ocxd host only P).
 
 The browser starts before the submission and is not timed. A round's wall
 time is the evaluation's end_time - create_time, both stamped by ocxd, so
@@ -37,10 +41,9 @@ the system python3 (/usr/bin/python3), which has selenium. Exits 77 with
 the reason when one is missing.
 
 Environment: OCX_BENCH_ROUNDS (3 per kind), OCX_BENCH_MODELS (20),
-OCX_BENCH_DATASETS (20), OCX_BENCH_KEEP (set: keep the temporary
-directory), OCX_BENCH_SCRIPT (set: a fourth kind of round, P, where this
-script makes the open page's requests and no browser runs, which splits
-ocxd's share of B's cost from the browser's).
+OCX_BENCH_DATASETS (20), OCX_BENCH_KINDS (ABCP: the kinds of rounds to
+run, A and at least one other), OCX_BENCH_KEEP (set: keep the temporary
+directory).
 
 Prints per-round numbers, the medians, and a final
 `RESULT console_dispatch_ratio=<median B / median A>
@@ -50,7 +53,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,10 +60,15 @@ import time
 import urllib.request
 from datetime import datetime
 
+# The browser test's harness: its private ocxd, Chromium and waits.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "e2e"))
+import console_browser_test as harness  # noqa: E402
+
 SKIP = 77
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 PROGRAMS = ("ocxd", "ocxctl", "ocx-shim", "ocx-test-task")
+browser = harness.browser
+wait_for = harness.wait_for
 
 
 def env_int(name, default):
@@ -75,28 +82,10 @@ def skip_reason(bin_dir):
     for exe in PROGRAMS:
         if not os.access(os.path.join(bin_dir, exe), os.X_OK):
             return "%s/%s is missing; build target %s" % (bin_dir, exe, exe)
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.access(path, os.X_OK):
-            return "%s is missing (Debian: apt-get install chromium " \
-                   "chromium-driver)" % path
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "python3-selenium is missing for %s (Debian: apt-get " \
-               "install python3-selenium; run with /usr/bin/python3)" % \
-               sys.executable
-    return None
-
-
-def wait_for(what, predicate, timeout=60, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    sys.exit("bench_console: timed out after %ds waiting for %s" %
-             (timeout, what))
+    reason = harness.skip_reason()
+    if reason and "selenium" in reason:
+        reason += " for " + sys.executable
+    return reason
 
 
 def timestamp(text):
@@ -106,57 +95,21 @@ def timestamp(text):
     return seconds + (float("0." + frac) if frac else 0.0)
 
 
-class Ocxd:
-    """A private ocxd; ctl() runs ocxctl against it."""
+class Ocxd(harness.Ocxd):
+    """The browser test's private ocxd, with JSON answers and its CPU."""
 
     def __init__(self, bin_dir, tmp):
-        self.bin_dir = bin_dir
-        self.log_path = os.path.join(tmp, "ocxd.log")
-        db = os.path.join(tmp, "ocx.db")
-        self.proc = subprocess.Popen(
-            [os.path.join(bin_dir, "ocxd"), "--listen", "127.0.0.1:0",
-             "--http-listen", "127.0.0.1:0", "--database", db,
-             "--work-root", os.path.join(tmp, "work")]
-            + (["--allow-root-tasks"] if os.geteuid() == 0 else []),
-            stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"))
-        self.console = wait_for("ocxd's console address", self._console, 30)
-        self.address = wait_for("ocxd's address", lambda: self._read(
-            db + ".address").strip(), 30)
+        super().__init__(os.path.join(bin_dir, "ocxd"),
+                         os.path.join(bin_dir, "ocxctl"), tmp)
 
-    def _read(self, path):
-        if self.proc.poll() is not None:
-            sys.exit("bench_console: ocxd exited: " +
-                     open(self.log_path).read())
-        try:
-            with open(path) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def _console(self):
-        for line in self._read(self.log_path).splitlines():
-            if "web console at " in line:
-                return line.split("web console at ")[1].split()[0].rstrip("/")
-        return None
-
-    def ctl(self, *args):
-        out = subprocess.run(
-            [os.path.join(self.bin_dir, "ocxctl"), "--server", self.address,
-             "-o", "json"] + list(args), capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit("bench_console: ocxctl %s: %s%s" %
-                     (" ".join(args), out.stdout, out.stderr))
-        return json.loads(out.stdout)
+    def json(self, *args):
+        return json.loads(self.ctl("-o", "json", *args))
 
     def cpu_s(self):
         """ocxd's user + system CPU seconds so far."""
         with open("/proc/%d/stat" % self.proc.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def write_spec(path, bin_dir, source, models, datasets):
@@ -174,19 +127,6 @@ def write_spec(path, bin_dir, source, models, datasets):
     }
     with open(path, "w") as f:
         json.dump(spec, f)
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    if os.geteuid() == 0:
-        options.add_argument("--no-sandbox")  # Chromium refuses root else
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 def every_second(stop, action):
@@ -341,11 +281,11 @@ class ScriptPoller:
 def run_round(ocxd, spec, watchers=None):
     """Submits spec and waits for its end; returns the round's numbers."""
     cpu0 = ocxd.cpu_s()
-    eval_id = ocxd.ctl("submit", spec)["id"]
+    eval_id = ocxd.json("submit", spec)["id"]
     if watchers:
         watchers.start(eval_id)
     done = lambda: (lambda e: e if e.get("end_time") else None)(
-        ocxd.ctl("status", eval_id))
+        ocxd.json("status", eval_id))
     evaluation = wait_for("evaluation %s to end" % eval_id, done, 600, 0.25)
     r = {"id": eval_id, "tasks": evaluation["task_count"],
          "ocxd_cpu": ocxd.cpu_s() - cpu0}
@@ -398,8 +338,8 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-# Rounds in this order, repeated: none, the page open, the page reloaded,
-# and with OCX_BENCH_SCRIPT=1 the open page's requests made by this script.
+# Rounds in this order, repeated (those OCX_BENCH_KINDS names): none, the
+# page open, the page reloaded, the open page's requests made by this script.
 KINDS = (("A", None, "nothing watches"),
          ("B", "open", "the page open (it polls every second) + /metrics "
                        "every second"),
@@ -410,7 +350,12 @@ KINDS = (("A", None, "nothing watches"),
 
 
 def kinds():
-    return KINDS if os.environ.get("OCX_BENCH_SCRIPT") else KINDS[:3]
+    wanted = os.environ.get("OCX_BENCH_KINDS", "ABCP")
+    chosen = tuple(k for k in KINDS if k[0] in wanted)
+    if not chosen or chosen[0][0] != "A" or len(chosen) < 2:
+        sys.exit("bench_console: OCX_BENCH_KINDS must hold A and another of "
+                 "B, C, P")
+    return chosen
 
 
 def watchers_for(ocxd, mode):
@@ -479,6 +424,28 @@ def socket_table_ms():
     return statistics.median(times)
 
 
+# The RESULT line's names of each kind's wall and ocxd CPU ratios to A.
+RESULT_NAMES = {"B": ("console_dispatch_ratio", "ocxd_cpu_ratio"),
+                "C": ("reload_dispatch_ratio", "reload_ocxd_cpu_ratio"),
+                "P": ("script_dispatch_ratio", "script_ocxd_cpu_ratio")}
+
+
+def result_fields(runs, wall, cpu):
+    fields = []
+    for kind, _, _ in kinds()[1:]:
+        fields += [(RESULT_NAMES[kind][0], fmt(wall[kind] / wall["A"])),
+                   (RESULT_NAMES[kind][1], fmt(cpu[kind] / cpu["A"]))]
+    tasks = runs["A"][0]["tasks"]
+    for kind in runs:
+        fields += [("%s_wall_s" % kind.lower(), fmt(wall[kind])),
+                   ("%s_tasks_per_s" % kind.lower(), fmt(tasks / wall[kind])),
+                   ("%s_ocxd_cpu_ms_per_task" % kind.lower(), fmt(cpu[kind]))]
+        if "browser_cpu" in runs[kind][0] and kind != "P":
+            fields.append(("%s_browser_cpu_s" % kind.lower(), fmt(
+                statistics.median(r["browser_cpu"] for r in runs[kind]))))
+    return fields
+
+
 def report(runs, metrics_ms, requests):
     tasks = runs["A"][0]["tasks"]
     wall = {k: statistics.median(r["wall"] for r in v)
@@ -507,18 +474,10 @@ def report(runs, metrics_ms, requests):
     table_ms = socket_table_ms()
     print("reading /proc/net/tcp and tcp6 (each /api/ request's caller "
           "lookup): %.2f ms" % table_ms)
-    print("RESULT console_dispatch_ratio=%s reload_dispatch_ratio=%s "
-          "a_wall_s=%s b_wall_s=%s c_wall_s=%s a_tasks_per_s=%s "
-          "b_tasks_per_s=%s ocxd_cpu_ratio=%s reload_ocxd_cpu_ratio=%s "
-          "a_ocxd_cpu_ms_per_task=%s metrics_p50_ms=%s socket_table_ms=%s "
-          "tasks=%d rounds=%d%s" % (
-              fmt(wall["B"] / wall["A"]), fmt(wall["C"] / wall["A"]),
-              fmt(wall["A"]), fmt(wall["B"]), fmt(wall["C"]),
-              fmt(tasks / wall["A"]), fmt(tasks / wall["B"]),
-              fmt(cpu["B"] / cpu["A"]), fmt(cpu["C"] / cpu["A"]),
-              fmt(cpu["A"]), fmt(metrics_p50), fmt(table_ms), tasks,
-              len(runs["A"]), " script_dispatch_ratio=" +
-              fmt(wall["P"] / wall["A"]) if "P" in wall else ""))
+    print("RESULT " + " ".join(
+        "%s=%s" % kv for kv in result_fields(runs, wall, cpu)) +
+        " metrics_p50_ms=%s socket_table_ms=%s tasks=%d rounds=%d" % (
+            fmt(metrics_p50), fmt(table_ms), tasks, len(runs["A"])))
     return 0
 
 

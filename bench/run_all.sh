@@ -14,7 +14,8 @@
 # Optional: bench/bench_console.py (ocxd's wall time for no-op evaluations
 # with headless Chromium showing the evaluation's console page and a
 # /metrics scrape every second, against nothing watching, rounds
-# alternating; also with the page reloaded every second; about 4 minutes).
+# alternating; also with the page reloaded every second, and with the
+# page's requests made without a browser; about 5 minutes).
 # It needs ocxd ocxctl ocx-shim ocx-test-task, chromium, chromedriver and
 # python3-selenium, and is skipped, with the reason printed, when one is
 # missing.
@@ -146,7 +147,7 @@ row spec_storage ratio_db ">=" 5 \
 
 row console console_dispatch_ratio "<=" 1.05 \
   "browser on the console + /metrics each second: dispatch wall B/A <= 1.05" \
-  "$(value console tasks) tasks, median $(value console b_wall_s) s vs $(value console a_wall_s) s without; ocxd CPU/task x$(value console ocxd_cpu_ratio); page reloaded each second x$(value console reload_dispatch_ratio); /metrics p50 $(value console metrics_p50_ms) ms"
+  "$(value console tasks) tasks, median $(value console b_wall_s) s vs $(value console a_wall_s) s without; ocxd CPU/task x$(value console ocxd_cpu_ratio), browser $(value console b_browser_cpu_s) s CPU; same requests without a browser x$(value console script_dispatch_ratio); page reloaded each second x$(value console reload_dispatch_ratio)"
 
 echo "==== summary"
 {
