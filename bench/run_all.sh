@@ -10,10 +10,20 @@
 #   (bench_ocxctl_startup.sh)
 # --million also runs bench_million (a real ocxd with a queued
 # 1,000,000-task evaluation: several minutes and ~1 GB of disk).
+#   (and, for bench_console, ocxd ocxctl ocx-shim ocx-test-task)
 # Each benchmark's full output goes to stdout and to <build_dir>/bench-logs/.
 # Speed targets are ratios against baselines measured in the same process
 # (the machines are shared and noisy), or absolute figures printed next to
 # their baselines.
+#
+# Optional: bench/bench_console.py (ocxd's wall time for no-op evaluations
+# with headless Chromium showing the evaluation's console page and a
+# /metrics scrape every second, against nothing watching, rounds
+# alternating; also with the page reloaded every second, and with the
+# page's requests made without a browser; about 5 minutes).
+# It needs ocxd ocxctl ocx-shim ocx-test-task, chromium, chromedriver and
+# python3-selenium, and is skipped, with the reason printed, when one is
+# missing.
 #
 # Not run here (they need node and the tiny model, or a Slurm cluster, and
 # print their own RESULT line): bench/bench_infer.sh (ocx-task vs a plain
@@ -22,7 +32,8 @@
 # bench/bench_slurm.sh.
 #
 # Exit status: 0 when every benchmark ran (a MISS is a finding, reported in
-# the table), 1 when a benchmark failed or printed no RESULT line.
+# the table, and so is a SKIP of the optional bench_console), 1 when a
+# benchmark failed or printed no RESULT line.
 set -u -o pipefail
 
 million=0
@@ -75,6 +86,23 @@ else
   status[ocxctl_startup]=ok
   result[ocxctl_startup]=$line
 fi
+
+# bench_console runs with the system python3, which has Debian's selenium;
+# it exits 77 (skipped) with the reason when something it needs is missing.
+echo "==== bench_console ($(date -u +%H:%M:%S) UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+python=/usr/bin/python3
+[[ -x $python ]] || python=python3
+"$python" "$here/bench_console.py" "$build" 2>&1 | tee "$logs/bench_console.log"
+rc=$?
+line=$(grep '^RESULT ' "$logs/bench_console.log" | tail -n 1)
+if [[ $rc -eq 77 ]]; then
+  status[console]="skipped: $(sed -n 's/^bench_console: skipped: //p' "$logs/bench_console.log" | tail -n 1)"
+elif [[ $rc -ne 0 || -z $line ]]; then
+  status[console]="failed (exit $rc)"
+else
+  status[console]=ok
+  result[console]=$line
+fi
 echo
 
 # value BENCH KEY: the KEY=value of BENCH's RESULT line.
@@ -88,6 +116,10 @@ rows=()
 # row BENCH KEY OP LIMIT TARGET-TEXT DETAIL-TEXT
 row() {
   local b=$1 key=$2 op=$3 limit=$4 target=$5 detail=$6 v verdict
+  if [[ ${status[$b]:-} == skipped:* ]]; then
+    rows+=("bench_$b|$target|-|${status[$b]}|SKIP")
+    return
+  fi
   if [[ ${status[$b]:-} != ok ]]; then
     rows+=("bench_$b|$target|-|${status[$b]:-not run}|ERROR")
     failed=1
@@ -100,7 +132,8 @@ row() {
     return
   fi
   if awk -v v="$v" -v l="$limit" -v op="$op" \
-      'BEGIN { exit !((op == "<" && v < l) || (op == "<=" && v <= l) || (op == ">=" && v >= l)) }'; then
+      'BEGIN { exit !((op == "<" && v < l) || (op == "<=" && v <= l) ||
+                     (op == ">=" && v >= l)) }'; then
     verdict=PASS
   else
     verdict=MISS
@@ -173,6 +206,9 @@ row ocxctl_startup ratio "<" 2.0001 \
 row metrics metrics_ms "<" 50 \
   "/metrics with 1,000,000 tasks stored < 50 ms" \
   "/healthz $(value metrics healthz_ms) ms (x$(value metrics metrics_vs_healthz)), GetEvaluation $(value metrics get_evaluation_ms) ms, the old GROUP BY $(value metrics group_by_ms) ms; ocxd start $(value metrics start_s) s"
+row console console_dispatch_ratio "<=" 1.05 \
+  "browser on the console + /metrics each second: dispatch wall B/A <= 1.05" \
+  "$(value console tasks) tasks, median $(value console b_wall_s) s vs $(value console a_wall_s) s without; ocxd CPU/task x$(value console ocxd_cpu_ratio), browser $(value console b_browser_cpu_s) s CPU; same requests without a browser x$(value console script_dispatch_ratio); page reloaded each second x$(value console reload_dispatch_ratio)"
 
 echo "==== summary"
 {

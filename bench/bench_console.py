@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""bench_console: what the web console and /metrics cost the dispatcher.
+
+  bench/bench_console.py [build_dir]      (default: build/)
+
+Target (issue 14, "Speed"): dispatch within 5% with a browser polling the
+console every second: median wall time with the browser / without <= 1.05.
+
+One private ocxd (TCP on 127.0.0.1:0, --http-listen 127.0.0.1:0, its own
+database and work root) runs the same evaluation several times: M models x
+D datasets of no-op command tasks (ocx-test-task, which writes the task's
+expected outputs and exits: /bin/true would leave them missing and fail
+the task) through LocalRunner, max_num_workers = cores, both stages, so
+2 x M x D tasks. Rounds go A, B, C, P, A, B, C, P, ... so the machine's
+noise falls on all alike:
+
+  A: nothing watches.
+  B: headless Chromium has the evaluation's console page open (the page
+     polls the evaluation every second, its task list every 5 s when it has
+     over 500 tasks, its results every 5 s), and a second client scrapes
+     /metrics every second. This is the issue's case.
+  C: as B, but the page is reloaded every second, so each second fetches
+     the evaluation, its whole task list and its results anew.
+  P: no browser; this script makes the requests the open page makes, and
+     scrapes /metrics every second. B - P is the browser's own CPU, taken
+     from the same cores (a browser on another host, through an SSH
+     tunnel, costs the ocxd host only P).
+
+The browser starts before the submission and is not timed. A round's wall
+time is the evaluation's end_time - create_time, both stamped by ocxd, so
+how often this script polls does not matter. Also printed: ocxd's own CPU
+per task (utime + stime from /proc) and the browser's CPU per round, which
+split the console's cost inside the daemon from the CPU the browser takes
+from the machine; the page's /api/ requests; the /metrics render time; and
+at the end the time and size of each request a poll makes.
+
+Needs the binaries ocxd, ocxctl, ocx-shim and ocx-test-task in
+<build_dir>/bin, Chromium, chromedriver and python3-selenium (Debian:
+apt-get install chromium chromium-driver python3-selenium); run it with
+the system python3 (/usr/bin/python3), which has selenium. Exits 77 with
+the reason when one is missing.
+
+Environment: OCX_BENCH_ROUNDS (3 per kind), OCX_BENCH_MODELS (20),
+OCX_BENCH_DATASETS (20), OCX_BENCH_KINDS (ABCP: the kinds of rounds to
+run, A and at least one other), OCX_BENCH_KEEP (set: keep the temporary
+directory).
+
+Prints per-round numbers, the medians, and a final
+`RESULT console_dispatch_ratio=<median B / median A>
+reload_dispatch_ratio=<median C / median A> ...` line.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime
+
+# The browser test's harness: its private ocxd, Chromium and waits.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "e2e"))
+import console_browser_test as harness  # noqa: E402
+
+SKIP = 77
+PROGRAMS = ("ocxd", "ocxctl", "ocx-shim", "ocx-test-task")
+browser = harness.browser
+wait_for = harness.wait_for
+
+
+def env_int(name, default):
+    value = int(os.environ.get(name, default))
+    if value < 1:
+        sys.exit("bench_console: %s must be at least 1" % name)
+    return value
+
+
+def skip_reason(bin_dir):
+    for exe in PROGRAMS:
+        if not os.access(os.path.join(bin_dir, exe), os.X_OK):
+            return "%s/%s is missing; build target %s" % (bin_dir, exe, exe)
+    reason = harness.skip_reason()
+    if reason and "selenium" in reason:
+        reason += " for " + sys.executable
+    return reason
+
+
+def timestamp(text):
+    """Seconds since the epoch of a protobuf JSON timestamp."""
+    base, _, frac = text.rstrip("Z").partition(".")
+    seconds = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").timestamp()
+    return seconds + (float("0." + frac) if frac else 0.0)
+
+
+class Ocxd(harness.Ocxd):
+    """The browser test's private ocxd, with JSON answers and its CPU."""
+
+    def __init__(self, bin_dir, tmp):
+        super().__init__(os.path.join(bin_dir, "ocxd"),
+                         os.path.join(bin_dir, "ocxctl"), tmp)
+
+    def json(self, *args):
+        return json.loads(self.ctl("-o", "json", *args))
+
+    def cpu_s(self):
+        """ocxd's user + system CPU seconds so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_spec(path, bin_dir, source, models, datasets):
+    stage = {"runner": {
+        "type": "LocalRunner", "max_num_workers": os.cpu_count() or 1,
+        "retry": 0, "task": {"type": "command", "argv": [
+            os.path.join(bin_dir, "ocx-test-task"), "{task_json}"]}}}
+    data = os.path.join(source, "tests/data/story_gen.jsonl")
+    spec = {
+        "models": [{"abbr": "m%d" % i, "type": "OpenAISDK", "path": "noop"}
+                   for i in range(models)],
+        "datasets": [{"abbr": "d%d" % i, "path": data}
+                     for i in range(datasets)],
+        "infer": stage, "eval": stage,
+    }
+    with open(path, "w") as f:
+        json.dump(spec, f)
+
+
+def every_second(stop, action):
+    """Runs action() once a second until stop is set; returns the count."""
+    count = [0]
+
+    def loop():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            action()
+            count[0] += 1
+            stop.wait(max(0.0, 1.0 - (time.monotonic() - t0)))
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread, count
+
+
+def tree_cpu_s(root_pid):
+    """User + system CPU seconds of root_pid and its live descendants."""
+    children, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        cpu[int(name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Watchers:
+    """A browser round's load: the evaluation's page open (mode "open": it
+    polls on its own, every second) or reloaded every second (mode
+    "reload"), and /metrics scraped every second."""
+
+    def __init__(self, ocxd, mode):
+        self.ocxd = ocxd
+        self.mode = mode
+        self.driver = browser()
+        # Loaded once before the clock starts: the browser's start is not a
+        # poll's cost.
+        self.driver.get(ocxd.console + "/#/")
+        wait_for("the console's list page", lambda: self.driver.execute_script(
+            "return document.readyState") == "complete", 30)
+        self.metrics_ms = []
+        self.api_requests = 0
+
+    def _scrape(self):
+        t0 = time.monotonic()
+        with urllib.request.urlopen(self.ocxd.console + "/metrics",
+                                    timeout=10) as r:
+            r.read()
+        self.metrics_ms.append((time.monotonic() - t0) * 1e3)
+
+    def _api_requests(self):
+        """The page's /api/ requests since it was loaded."""
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter(e => e.name.includes('/api/')).length;")
+
+    def _reload(self):
+        self.api_requests += self._api_requests()
+        self.driver.refresh()
+        self._grow_buffer()
+
+    def _grow_buffer(self):
+        self.driver.execute_script(
+            "performance.setResourceTimingBufferSize(100000);")
+
+    def start(self, eval_id):
+        self.stop_event = threading.Event()
+        self.browser_cpu0 = tree_cpu_s(self.driver.service.process.pid)
+        # A new hash in the same document: navigate by a fresh load so both
+        # modes start from a fresh page.
+        self.driver.get("about:blank")
+        self.driver.get("%s/#/e/%s" % (self.ocxd.console, eval_id))
+        self._grow_buffer()
+        self.threads = [every_second(self.stop_event, self._scrape)]
+        if self.mode == "reload":
+            self.threads.append(every_second(self.stop_event, self._reload))
+
+    def stop(self):
+        """Returns (page loads, /api/ requests, browser CPU seconds)."""
+        self.stop_event.set()
+        for thread, _ in self.threads:
+            thread.join(timeout=30)
+        self.api_requests += self._api_requests()
+        loads = 1 + (self.threads[1][1][0] if self.mode == "reload" else 0)
+        cpu = tree_cpu_s(self.driver.service.process.pid) - self.browser_cpu0
+        return loads, self.api_requests, cpu
+
+    def quit(self):
+        self.driver.quit()
+
+
+class ScriptPoller:
+    """Round P's load, without a browser: the requests the open page makes
+    (the evaluation every second, its tasks and results every 5 s) and
+    /metrics every second, from this script."""
+
+    def __init__(self, ocxd):
+        self.ocxd = ocxd
+        self.metrics_ms = []
+        self.api_requests = 0
+
+    def _get(self, path):
+        with urllib.request.urlopen(self.ocxd.console + path,
+                                    timeout=10) as r:
+            r.read()
+
+    def _poll(self):
+        base = "/api/evaluations/" + self.eval_id
+        paths = [base]
+        if self.polls % 5 == 0:
+            paths += [base + "/tasks", base + "/results"]
+        for path in paths:
+            self._get(path)
+        self.polls += 1
+        self.api_requests += len(paths)
+
+    def _scrape(self):
+        t0 = time.monotonic()
+        self._get("/metrics")
+        self.metrics_ms.append((time.monotonic() - t0) * 1e3)
+
+    def start(self, eval_id):
+        self.eval_id = eval_id
+        self.polls = 0
+        self.stop_event = threading.Event()
+        self.threads = [every_second(self.stop_event, self._scrape),
+                        every_second(self.stop_event, self._poll)]
+
+    def stop(self):
+        self.stop_event.set()
+        for thread, _ in self.threads:
+            thread.join(timeout=30)
+        return 0, self.api_requests, 0.0
+
+    def quit(self):
+        pass
+
+
+def run_round(ocxd, spec, watchers=None):
+    """Submits spec and waits for its end; returns the round's numbers."""
+    cpu0 = ocxd.cpu_s()
+    eval_id = ocxd.json("submit", spec)["id"]
+    if watchers:
+        watchers.start(eval_id)
+    done = lambda: (lambda e: e if e.get("end_time") else None)(
+        ocxd.json("status", eval_id))
+    evaluation = wait_for("evaluation %s to end" % eval_id, done, 600, 0.25)
+    r = {"id": eval_id, "tasks": evaluation["task_count"],
+         "ocxd_cpu": ocxd.cpu_s() - cpu0}
+    if watchers:
+        r["loads"], r["api"], r["browser_cpu"] = watchers.stop()
+    if evaluation["state"] != "SUCCEEDED":
+        sys.exit("bench_console: evaluation %s ended %s (see %s)" %
+                 (eval_id, evaluation["state"], ocxd.log_path))
+    r["wall"] = timestamp(evaluation["end_time"]) - \
+        timestamp(evaluation["create_time"])
+    r["work_dir"] = evaluation["work_dir"]
+    return r
+
+
+def fmt(value):
+    return "%.4g" % value
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = os.path.dirname(here)
+    build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                            os.path.join(source, "build"))
+    bin_dir = os.path.join(build, "bin")
+    reason = skip_reason(bin_dir)
+    if reason:
+        print("bench_console: skipped: " + reason)
+        return SKIP
+    rounds = env_int("OCX_BENCH_ROUNDS", 3)
+    models = env_int("OCX_BENCH_MODELS", 20)
+    datasets = env_int("OCX_BENCH_DATASETS", 20)
+    tmp = tempfile.mkdtemp(prefix="ocx-bench-console.")
+    ocxd = None
+    try:
+        ocxd = Ocxd(bin_dir, tmp)
+        spec = os.path.join(tmp, "spec.json")
+        write_spec(spec, bin_dir, source, models, datasets)
+        warm = os.path.join(tmp, "warm.json")
+        write_spec(warm, bin_dir, source, 2, 5)
+        print("ocxd pid %d, console %s; %d cores, load average %s" % (
+            ocxd.proc.pid, ocxd.console, os.cpu_count(),
+            " ".join(open("/proc/loadavg").read().split()[:3])))
+        run_round(ocxd, warm)  # warms the caches and the dataset counts
+        return measure(ocxd, spec, rounds)
+    finally:
+        if ocxd:
+            ocxd.stop()
+        if os.environ.get("OCX_BENCH_KEEP"):
+            print("bench_console: kept " + tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Rounds in this order, repeated (those OCX_BENCH_KINDS names): none, the
+# page open, the page reloaded, the open page's requests made by this script.
+KINDS = (("A", None, "nothing watches"),
+         ("B", "open", "the page open (it polls every second) + /metrics "
+                       "every second"),
+         ("C", "reload", "the page reloaded every second + /metrics every "
+                         "second"),
+         ("P", "script", "the open page's requests from a script, no "
+                         "browser + /metrics every second"))
+
+
+def kinds():
+    wanted = os.environ.get("OCX_BENCH_KINDS", "ABCP")
+    chosen = tuple(k for k in KINDS if k[0] in wanted)
+    if not chosen or chosen[0][0] != "A" or len(chosen) < 2:
+        sys.exit("bench_console: OCX_BENCH_KINDS must hold A and another of "
+                 "B, C, P")
+    return chosen
+
+
+def watchers_for(ocxd, mode):
+    if mode == "script":
+        return ScriptPoller(ocxd)
+    return Watchers(ocxd, mode) if mode else None
+
+
+def measure(ocxd, spec, rounds):
+    runs = {kind: [] for kind, _, _ in kinds()}
+    metrics_ms = []
+    for i in range(len(kinds()) * rounds):
+        kind, mode, _ = kinds()[i % len(kinds())]
+        watchers = watchers_for(ocxd, mode)
+        try:
+            r = run_round(ocxd, spec, watchers)
+        finally:
+            if watchers:
+                watchers.quit()
+        runs[kind].append(r)
+        if i + 1 < len(kinds()) * rounds:
+            # Thousands of attempt dirs: removed between rounds, not all at
+            # the end; the last round's stays for profile().
+            subprocess.run(["rm", "-rf", r["work_dir"]], check=True)
+        extra = ""
+        if watchers:
+            metrics_ms += watchers.metrics_ms
+            extra = "; %d page loads, %d /api/ requests, %d /metrics " \
+                    "scrapes; browser CPU %.2f s" % (
+                        r["loads"], r["api"], len(watchers.metrics_ms),
+                        r["browser_cpu"])
+        print("round %d %s: %d tasks in %.3f s, %.1f tasks/s, ocxd CPU "
+              "%.3f ms/task%s (load average %s)" % (
+                  i + 1, kind, r["tasks"], r["wall"], r["tasks"] / r["wall"],
+                  r["ocxd_cpu"] * 1e3 / r["tasks"], extra,
+                  open("/proc/loadavg").read().split()[0]), flush=True)
+    return report(runs, metrics_ms, profile(ocxd, r["id"]))
+
+
+def profile(ocxd, eval_id):
+    """Milliseconds and bytes of each request a page poll makes, on a
+    finished evaluation (median of 5)."""
+    out = []
+    for path in ("/api/evaluations/%s" % eval_id,
+                 "/api/evaluations/%s/tasks" % eval_id,
+                 "/api/evaluations/%s/results" % eval_id, "/metrics"):
+        times = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            with urllib.request.urlopen(ocxd.console + path,
+                                        timeout=10) as r:
+                size = len(r.read())
+            times.append((time.monotonic() - t0) * 1e3)
+        out.append((path.replace(eval_id, "ID"), statistics.median(times),
+                    size))
+    return out
+
+
+def socket_table_ms():
+    """Milliseconds to read /proc/net/tcp and tcp6 in 64 KiB reads, as ocxd
+    does to find which account owns a console connection (median of 5)."""
+    times = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(path, "rb", buffering=0) as f:
+                while f.read(65536):
+                    pass
+        times.append((time.monotonic() - t0) * 1e3)
+    return statistics.median(times)
+
+
+# The RESULT line's names of each kind's wall and ocxd CPU ratios to A.
+RESULT_NAMES = {"B": ("console_dispatch_ratio", "ocxd_cpu_ratio"),
+                "C": ("reload_dispatch_ratio", "reload_ocxd_cpu_ratio"),
+                "P": ("script_dispatch_ratio", "script_ocxd_cpu_ratio")}
+
+
+def result_fields(runs, wall, cpu):
+    fields = []
+    for kind, _, _ in kinds()[1:]:
+        fields += [(RESULT_NAMES[kind][0], fmt(wall[kind] / wall["A"])),
+                   (RESULT_NAMES[kind][1], fmt(cpu[kind] / cpu["A"]))]
+    tasks = runs["A"][0]["tasks"]
+    for kind in runs:
+        fields += [("%s_wall_s" % kind.lower(), fmt(wall[kind])),
+                   ("%s_tasks_per_s" % kind.lower(), fmt(tasks / wall[kind])),
+                   ("%s_ocxd_cpu_ms_per_task" % kind.lower(), fmt(cpu[kind]))]
+        if "browser_cpu" in runs[kind][0] and kind != "P":
+            fields.append(("%s_browser_cpu_s" % kind.lower(), fmt(
+                statistics.median(r["browser_cpu"] for r in runs[kind]))))
+    return fields
+
+
+def report(runs, metrics_ms, requests):
+    tasks = runs["A"][0]["tasks"]
+    wall = {k: statistics.median(r["wall"] for r in v)
+            for k, v in runs.items()}
+    cpu = {k: statistics.median(r["ocxd_cpu"] * 1e3 / r["tasks"] for r in v)
+           for k, v in runs.items()}
+    for kind, mode, what in kinds():
+        browser = ""
+        if mode in ("open", "reload"):
+            browser = "; browser CPU %.2f s" % statistics.median(
+                r["browser_cpu"] for r in runs[kind])
+        print("median %s (%s): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
+              "ms/task%s" % (kind, what, wall[kind], tasks / wall[kind],
+                             cpu[kind], browser))
+    for kind, _, _ in kinds()[1:]:
+        pairs = [b["wall"] / a["wall"] for a, b in zip(runs["A"], runs[kind])]
+        print("wall ratio %s/A %.3f (per round: %s); ocxd CPU ratio %s/A "
+              "%.3f" % (kind, wall[kind] / wall["A"],
+                        " ".join("%.3f" % p for p in pairs), kind,
+                        cpu[kind] / cpu["A"]))
+    metrics_p50 = statistics.median(metrics_ms) if metrics_ms else 0.0
+    print("/metrics while running: p50 %.2f ms" % metrics_p50)
+    for path, ms, size in requests:
+        print("GET %s (finished evaluation): %.2f ms, %d bytes" % (
+            path, ms, size))
+    table_ms = socket_table_ms()
+    print("reading /proc/net/tcp and tcp6 (each /api/ request's caller "
+          "lookup): %.2f ms" % table_ms)
+    print("RESULT " + " ".join(
+        "%s=%s" % kv for kv in result_fields(runs, wall, cpu)) +
+        " metrics_p50_ms=%s socket_table_ms=%s tasks=%d rounds=%d" % (
+            fmt(metrics_p50), fmt(table_ms), tasks, len(runs["A"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
