@@ -1,7 +1,14 @@
 #include "server/daemon/tcp_peer_uid.h"
 
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdint>
@@ -102,6 +109,58 @@ bool FindIn(absl::string_view table, const Endpoint& peer, int server_port,
   return false;
 }
 
+// Asks the kernel (sock_diag, as ss(8) does) for the one established TCP
+// socket from `peer` to `server_address`:`server_port`; false when it does
+// not answer with one. A lookup of one socket by its four-tuple, where
+// reading /proc/net/tcp makes the kernel walk and print every socket (most
+// of a console request's CPU on a busy host).
+bool FindBySockDiag(const Endpoint& peer,
+                    const std::vector<unsigned char>& server_address,
+                    int server_port, uid_t* uid) {
+  if (server_address.size() != peer.address.size()) return false;
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return false;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message = {};
+  message.header.nlmsg_len = sizeof(message);
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST;
+  inet_diag_req_v2& r = message.request;
+  r.sdiag_family = peer.address.size() == 4 ? AF_INET : AF_INET6;
+  r.sdiag_protocol = IPPROTO_TCP;
+  r.idiag_states = 1u << TCP_ESTABLISHED;
+  r.id.idiag_sport = htons(static_cast<uint16_t>(peer.port));
+  r.id.idiag_dport = htons(static_cast<uint16_t>(server_port));
+  memcpy(r.id.idiag_src, peer.address.data(), peer.address.size());
+  memcpy(r.id.idiag_dst, server_address.data(), server_address.size());
+  r.id.idiag_cookie[0] = r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  bool found = false;
+  if (sendto(fd, &message, sizeof(message), 0,
+             reinterpret_cast<sockaddr*>(&kernel),
+             sizeof(kernel)) == static_cast<ssize_t>(sizeof(message))) {
+    alignas(nlmsghdr) char answer[8192];
+    ssize_t n = recv(fd, answer, sizeof(answer), 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(answer);
+    if (n > 0 && NLMSG_OK(h, static_cast<unsigned>(n)) &&
+        h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+        h->nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+      const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      if (m->idiag_state == TCP_ESTABLISHED &&
+          ntohs(m->id.idiag_sport) == peer.port &&
+          ntohs(m->id.idiag_dport) == server_port) {
+        *uid = static_cast<uid_t>(m->idiag_uid);
+        found = true;
+      }
+    }
+  }
+  close(fd);
+  return found;
+}
+
 }  // namespace
 
 absl::StatusOr<uid_t> LoopbackPeerUidIn(absl::string_view grpc_peer,
@@ -122,8 +181,19 @@ absl::StatusOr<uid_t> LoopbackPeerUidIn(absl::string_view grpc_peer,
                                           grpc_peer, " to port ", server_port));
 }
 
+bool SockDiagPeerUid(absl::string_view grpc_peer, int server_port, uid_t* uid) {
+  Endpoint peer;
+  return ParsePeer(grpc_peer, &peer) &&
+         FindBySockDiag(peer, peer.address, server_port, uid);
+}
+
 absl::StatusOr<uid_t> LoopbackPeerUid(absl::string_view grpc_peer,
                                       int server_port) {
+  // Most loopback clients dial the address they come from (127.0.0.1 to
+  // 127.0.0.1, ::1 to ::1): one exact lookup. Others (another loopback
+  // address, a v4-mapped peer) are found in the full tables.
+  uid_t uid = 0;
+  if (SockDiagPeerUid(grpc_peer, server_port, &uid)) return uid;
   absl::StatusOr<std::string> tcp = ReadFile("/proc/net/tcp");
   absl::StatusOr<std::string> tcp6 = ReadFile("/proc/net/tcp6");
   return LoopbackPeerUidIn(grpc_peer, server_port, tcp.ok() ? *tcp : "",

@@ -29,6 +29,11 @@ namespace ocx::daemon {
 absl::StatusOr<uid_t> LoopbackPeerUid(absl::string_view grpc_peer,
                                       int server_port);
 
+// The same by one sock_diag lookup of the socket from `grpc_peer` to the
+// same address at `server_port` (what LoopbackPeerUid tries first); false
+// when the kernel lists no such socket.
+bool SockDiagPeerUid(absl::string_view grpc_peer, int server_port, uid_t* uid);
+
 // `ip`:`port` (an IPv4 or IPv6 address as text, e.g. what an HTTP library
 // reports for the peer) in the form LoopbackPeerUid takes.
 std::string PeerAddress(const std::string& ip, int port);

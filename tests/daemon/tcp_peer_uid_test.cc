@@ -1,5 +1,10 @@
 #include "server/daemon/tcp_peer_uid.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "gtest/gtest.h"
 
 namespace ocx::daemon {
@@ -59,6 +64,46 @@ TEST(TcpPeerUidTest, PeerAddressFormsBothFamilies) {
   EXPECT_EQ(PeerAddress("::1", 40960), "ipv6:[::1]:40960");
   EXPECT_EQ(*LoopbackPeerUidIn(PeerAddress("::1", 40960), 8080, kTcp, kTcp6),
             1002u);
+}
+
+// A real loopback connection: the kernel's sock_diag answer and the full
+// tables both name this process's uid for the client end, and nothing for
+// a port no socket uses.
+TEST(TcpPeerUidTest, FindsARealLoopbackConnection) {
+  int server = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(server, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(server, 1), 0);
+  ASSERT_EQ(getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int server_port = ntohs(addr.sin_port);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
+  sockaddr_in from = {};
+  len = sizeof(from);
+  int accepted = accept(server, reinterpret_cast<sockaddr*>(&from), &len);
+  ASSERT_GE(accepted, 0);
+  const std::string peer = PeerAddress("127.0.0.1", ntohs(from.sin_port));
+
+  uid_t uid = 12345;
+  EXPECT_TRUE(SockDiagPeerUid(peer, server_port, &uid));
+  EXPECT_EQ(uid, geteuid());
+  absl::StatusOr<uid_t> found = LoopbackPeerUid(peer, server_port);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, geteuid());
+  EXPECT_FALSE(
+      SockDiagPeerUid(peer, server_port == 65535 ? 1 : server_port + 1, &uid));
+  EXPECT_EQ(LoopbackPeerUid(peer, server_port == 65535 ? 1 : server_port + 1)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  close(accepted);
+  close(client);
+  close(server);
 }
 
 }  // namespace
