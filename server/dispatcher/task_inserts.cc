@@ -1,15 +1,137 @@
-// Dispatcher: storing a submission's task rows (InsertSubmission's part
-// that grows with the plan).
+// Dispatcher: applying a submission (ApplySubmit): its work dir, its
+// evaluation row and events, and its task rows (the part that grows with
+// the plan).
 #include <algorithm>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/run_as.h"
 
 namespace ocx::server {
+
+using ocx::v1::Evaluation;
 using ocx::v1::Task;
+
+namespace {
+
+bool IsFinal(Task::State s) {
+  return s == Task::SUCCEEDED || s == Task::FAILED || s == Task::CANCELLED;
+}
+
+// " by <who>" for an event message (the audit trail), "" when not said.
+std::string By(const std::string& requested_by) {
+  return requested_by.empty() ? "" : absl::StrCat(" by ", requested_by);
+}
+
+}  // namespace
+
+absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
+  Submission& sub = cmd->submission;
+  Evaluation& e = sub.evaluation;
+  if (!e.request_id().empty()) {
+    OCX_ASSIGN_OR_RETURN(auto existing,
+                         store_->FindByRequestId(e.owner(), e.request_id()));
+    if (existing.has_value()) {
+      if (!existing->request_hash.empty() && !sub.request_hash.empty() &&
+          existing->request_hash != sub.request_hash) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id: \"", e.request_id(),
+            "\" was used for another "
+            "request (evaluation ",
+            existing->eval_id,
+            "); a retry must "
+            "resend the same request, a new request needs a new request_id"));
+      }
+      cmd->result = existing->eval_id;
+      return absl::OkStatus();
+    }
+  }
+  // Made only now, after the request_id check: a retry makes no directory.
+  const bool made_dir = sub.create_work_dir && !PathExists(e.work_dir());
+  if (sub.create_work_dir) {
+    std::optional<Identity> owner;
+    if (options_.run_as_owners) owner = RunAsAccount(e.owner());
+    if (!sub.owner_root.empty()) {
+      absl::Status made = MakeDirsFor(sub.owner_root, FilesFor(owner));
+      if (!made.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("work_dir: ", made.message()));
+      }
+    }
+    OCX_RETURN_IF_ERROR(MakeWorkDirAs(e.work_dir(), owner));
+  }
+  absl::Status status = InsertSubmission(sub, now);
+  if (status.ok()) {
+    cmd->result = e.id();
+  } else if (made_dir) {
+    // A failed insert leaves no directory it made (rmdir: only if empty).
+    rmdir(e.work_dir().c_str());
+  }
+  return status;
+}
+
+absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
+  Evaluation& e = sub.evaluation;
+  // A savepoint lets one bad submission fail alone inside the group commit.
+  OCX_RETURN_IF_ERROR(store_->Savepoint());
+  auto insert = [&]() -> absl::Status {
+    e.set_state(Evaluation::QUEUED);
+    const size_t task_count = sub.tasks.size() + sub.task_rows.size();
+    e.set_task_count(static_cast<int32_t>(task_count));
+    SetTimestamp(now, e.mutable_create_time());
+    SetTimestamp(now, e.mutable_update_time());
+    OCX_ASSIGN_OR_RETURN(int64_t seq,
+                         store_->InsertEvaluation(e, sub.request_hash));
+    OCX_ASSIGN_OR_RETURN(int reused, InsertTasks(sub, now));
+    for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
+      OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
+    }
+    OCX_RETURN_IF_ERROR(AddEvent(
+        e.id(), "", 0, "QUEUED",
+        absl::StrCat("evaluation created with ", task_count, " tasks",
+                     reused > 0 ? absl::StrCat(" (", reused,
+                                               " reused: outputs with the "
+                                               "same fingerprint exist)")
+                                : "",
+                     By(sub.requested_by)),
+        now));
+    OCX_ASSIGN_OR_RETURN(auto pool_of_model,
+                         pools_->AddEvaluation(e, /*persist=*/true, now));
+    EvalEntry& entry = evals_[e.id()];
+    entry.evaluation = e;
+    entry.seq = seq;
+    entry.account = AccountOf(e);
+    entry.pool_of_model = std::move(pool_of_model);
+    return absl::OkStatus();
+  };
+  absl::Status status = insert();
+  if (!status.ok()) {
+    // Nothing was tracked yet: the entry is added only after every insert
+    // succeeded (an existing evaluation with this id must stay).
+    store_->RollbackToSavepoint();
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("evaluation ", e.id(), " already exists"));
+    }
+    return status;
+  }
+  OCX_RETURN_IF_ERROR(store_->ReleaseSavepoint());
+  // Reused tasks are done; Track() counts only tracked dependencies.
+  for (Task& t : sub.tasks) {
+    if (!IsFinal(t.state())) Track(std::move(t));
+  }
+  for (Task t : sub.task_rows) {
+    if (!IsFinal(t.state())) Track(std::move(t));
+  }
+  sub.task_rows = TaskRows();
+  touched_evals_.insert(e.id());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now) {
   int reused = 0;
