@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/task_rows.h"
 #include "common/work_dir_layout.h"
 #include "server/output_check.h"
 
@@ -150,6 +151,10 @@ absl::StatusOr<Submission> PrepareRescore(const ocx::v1::Evaluation& source,
   const std::string& dir = source.predictions_work_dir().empty()
                                ? source.work_dir()
                                : source.predictions_work_dir();
+  // Planning leaves the tasks serialized (sub->task_rows); a rescore edits
+  // each of them, so it takes them parsed (the dispatcher stores both).
+  for (const ocx::v1::Task& t : sub->task_rows) sub->tasks.push_back(t);
+  sub->task_rows = TaskRows();
   OCX_RETURN_IF_ERROR(
       UsePredictionsIn(dir, source.id(), policy.store, &sub->tasks));
   sub->evaluation.set_rescored_from(source.id());
