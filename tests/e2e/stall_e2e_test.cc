@@ -1,23 +1,22 @@
 // Stall detection (DaemonConfig.stall_after_s, docs/metrics.md): real ocxd,
-// real ocx-task infer tasks against a model endpoint that accepts
-// connections and never answers (a listening socket nobody accepts on), so
-// the task's progress stays at 0 samples. With stall_action KILL each
+// real ocx-task infer tasks against a model endpoint that lists its model
+// and never answers a completion, so the task's progress stays at 0
+// samples. With stall_action KILL each
 // attempt is stopped and retried, its reason says it stalled; with the
 // default (mark only) the task shows STALLED in GetTask, `ocxctl task` and
 // `ocxctl tasks` and in ocx_tasks_stalled until it ends.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
@@ -33,31 +32,43 @@ using ::testing::StartsWith;
 
 const std::string kData = std::string(OCX_SOURCE_DIR) + "/tests/data/";
 
-// A TCP port that takes connections (the kernel's backlog) and never
-// answers: a model server hung on every request.
+// A model server hung on every completion: it lists its model (so ocxd's
+// endpoint check before launch passes, docs/endpoints.md) and holds every
+// other request open without an answer until it is destroyed.
 class SilentEndpoint {
  public:
   SilentEndpoint() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-        listen(fd_, 64) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port_ = ntohs(addr.sin_port);
-    }
+    server_.Get("/v1/models",
+                [](const httplib::Request&, httplib::Response& res) {
+                  res.set_content(R"({"object":"list","data":[{"id":"hung"}]})",
+                                  "application/json");
+                });
+    server_.Post(".*", [this](const httplib::Request&, httplib::Response&) {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(&stopping_));
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
-  ~SilentEndpoint() { close(fd_); }
+  ~SilentEndpoint() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    server_.stop();
+    thread_.join();
+  }
   std::string base_url() const {
     return absl::StrCat("http://127.0.0.1:", port_, "/v1");
   }
   int port() const { return port_; }
 
  private:
-  int fd_ = -1;
+  httplib::Server server_;
+  absl::Mutex mu_;
+  bool stopping_ = false;
   int port_ = 0;
+  std::thread thread_;
 };
 
 class StallE2ETest : public ::testing::Test {
