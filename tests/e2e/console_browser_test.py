@@ -203,6 +203,11 @@ def watch_run(driver, ocxd, eval_id):
             log_lengths.append(len(log))
         state = text_of(driver, "#eval-state")
         if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            # The page may have re-rendered between the two reads above:
+            # the bar as it stands with the final state.
+            value = attr_of(driver, ".meta .progress", "data-value")
+            if value is not None and progress[-1:] != [value]:
+                progress.append(value)
             break
         time.sleep(0.1)
     assert text_of(driver, "#eval-state") == "SUCCEEDED", "%s ended %s:\n%s" % (
