@@ -47,6 +47,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
+#include "bench/daemon_bench.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "ocx/v1/service.grpc.pb.h"
 #include "tests/e2e/ocxd_process.h"
@@ -230,22 +231,10 @@ void SetDeadline(grpc::ClientContext* ctx, int seconds) {
                     std::chrono::seconds(seconds));
 }
 
-ocx::v1::EvaluationSpec CommandSpec(const std::vector<std::string>& argv) {
-  ocx::v1::EvaluationSpec spec = ocx::testing::TestSpec(1, 1, {}, 4, 0);
-  for (ocx::v1::StageConfig* stage :
-       {spec.mutable_infer(), spec.mutable_eval()}) {
-    stage->mutable_partitioner()->set_type("NaivePartitioner");
-    stage->mutable_partitioner()->set_n(1);
-    ocx::v1::TaskConfig* task = stage->mutable_runner()->mutable_task();
-    task->clear_argv();
-    for (const std::string& a : argv) task->add_argv(a);
-  }
-  return spec;
-}
-
 void Submitter(Shared* s, int index, int pause_ms) {
   auto stub = EvaluationService::NewStub(s->Channel(index));
-  const ocx::v1::EvaluationSpec spec = CommandSpec({"/bin/true"});
+  const ocx::v1::EvaluationSpec spec =
+      ocx::bench::CommandSpec(1, 1, {"/bin/true"});
   for (int n = 0; !s->stop.load(); ++n) {
     ocx::v1::CreateEvaluationRequest req;
     *req.mutable_spec() = spec;
@@ -369,8 +358,8 @@ void PrintLine(const char* what, const Summary& s, int failures) {
 // through the run (cancelled at the end).
 bool CreateLong(EvaluationService::Stub* stub, const Options& o,
                 std::vector<std::string>* ids) {
-  const ocx::v1::EvaluationSpec spec = CommandSpec(
-      {"/bin/sleep", absl::StrCat(o.warmup_seconds + o.seconds + 60)});
+  const ocx::v1::EvaluationSpec spec = ocx::bench::CommandSpec(
+      1, 1, {"/bin/sleep", absl::StrCat(o.warmup_seconds + o.seconds + 60)});
   for (int i = 0; i < o.long_evaluations; ++i) {
     ocx::v1::CreateEvaluationRequest req;
     *req.mutable_spec() = spec;

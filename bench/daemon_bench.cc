@@ -7,7 +7,8 @@
 
 namespace ocx::bench {
 
-ocx::v1::EvaluationSpec SleepSpec(int models, int datasets) {
+ocx::v1::EvaluationSpec CommandSpec(int models, int datasets,
+                                    const std::vector<std::string>& argv) {
   ocx::v1::EvaluationSpec spec =
       ocx::testing::TestSpec(models, datasets, {}, /*max_num_workers=*/4,
                              /*retry=*/0);
@@ -17,10 +18,13 @@ ocx::v1::EvaluationSpec SleepSpec(int models, int datasets) {
     stage->mutable_partitioner()->set_n(1);
     ocx::v1::TaskConfig* task = stage->mutable_runner()->mutable_task();
     task->clear_argv();
-    task->add_argv("/bin/sleep");
-    task->add_argv("3600");
+    for (const std::string& a : argv) task->add_argv(a);
   }
   return spec;
+}
+
+ocx::v1::EvaluationSpec SleepSpec(int models, int datasets) {
+  return CommandSpec(models, datasets, {"/bin/sleep", "3600"});
 }
 
 std::unique_ptr<grpc::ClientContext> Context(int seconds) {

@@ -15,7 +15,11 @@
 namespace ocx::bench {
 
 // `models` x `datasets` with NaivePartitioner n=1 in both stages (2 * models
-// * datasets tasks), every task `/bin/sleep 3600`, no retries.
+// * datasets tasks), every task running `argv`, no retries.
+ocx::v1::EvaluationSpec CommandSpec(int models, int datasets,
+                                    const std::vector<std::string>& argv);
+
+// CommandSpec with every task `/bin/sleep 3600`.
 ocx::v1::EvaluationSpec SleepSpec(int models, int datasets);
 
 // A client context with a deadline `seconds` from now.
