@@ -118,19 +118,10 @@ class EndpointE2ETest : public ::testing::Test {
 
   // Every event of an ended evaluation.
   std::vector<ocx::v1::Event> Events(const std::string& id) {
-    ocx::v1::WatchEvaluationRequest req;
-    req.set_id(id);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(60));
-    auto reader = daemon_->stub()->WatchEvaluation(&ctx, req);
-    std::vector<ocx::v1::Event> events;
-    ocx::v1::WatchEvaluationResponse resp;
-    while (reader->Read(&resp)) {
-      for (const auto& ev : resp.events()) events.push_back(ev);
-    }
-    EXPECT_TRUE(reader->Finish().ok());
-    return events;
+    absl::StatusOr<std::vector<ocx::v1::Event>> events =
+        EventsOf(daemon_->stub(), id);
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? *std::move(events) : std::vector<ocx::v1::Event>();
   }
 
   TempDir dir_;

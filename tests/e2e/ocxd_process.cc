@@ -259,6 +259,26 @@ absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
       " after ", timeout_s, " s"));
 }
 
+absl::StatusOr<std::vector<ocx::v1::Event>> EventsOf(
+    ocx::v1::EvaluationService::Stub* stub, const std::string& id) {
+  ocx::v1::WatchEvaluationRequest req;
+  req.set_id(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub->WatchEvaluation(&ctx, req);
+  std::vector<ocx::v1::Event> events;
+  ocx::v1::WatchEvaluationResponse resp;
+  while (reader->Read(&resp)) {
+    for (const auto& ev : resp.events()) events.push_back(ev);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+  return events;
+}
+
 ocx::v1::Evaluation CreateOrFail(ocx::v1::EvaluationService::Stub* stub,
                                  const ocx::v1::EvaluationSpec& spec,
                                  const std::string& request_id) {

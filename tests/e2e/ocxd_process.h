@@ -118,6 +118,12 @@ absl::StatusOr<ocx::v1::Evaluation> WaitForEnd(
     ocx::v1::EvaluationService::Stub* stub, const std::string& id,
     int timeout_s);
 
+// Every event of an ended evaluation, by one WatchEvaluation from the start
+// (the stream ends once the evaluation has ended); the stream's error when
+// it does not end OK within 60 s.
+absl::StatusOr<std::vector<ocx::v1::Event>> EventsOf(
+    ocx::v1::EvaluationService::Stub* stub, const std::string& id);
+
 // CreateEvaluation and GetTask for tests: a failed call is a test failure
 // (with gRPC's message) and returns an empty message.
 ocx::v1::Evaluation CreateOrFail(ocx::v1::EvaluationService::Stub* stub,
