@@ -25,9 +25,12 @@ using httplib::Request;
 using httplib::Response;
 
 constexpr char kJson[] = "application/json; charset=utf-8";
+constexpr char kBearer[] = "Bearer realm=\"ocxd\"";
 
 void Send(const JsonAnswer& answer, Response& res) {
   res.status = answer.status;
+  // HTTP's 401 names a scheme; a browser shows no prompt for this one.
+  if (answer.status == 401) res.set_header("WWW-Authenticate", kBearer);
   res.set_header("Cache-Control", "no-store");
   res.set_content(answer.body, kJson);
 }

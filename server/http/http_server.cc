@@ -64,6 +64,9 @@ void AddMetrics(httplib::Server* server, const ConsoleRoutesOptions* console,
       absl::StatusOr<Identity> id = caller(PeerOf(req, *bound_port));
       if (!id.ok()) {
         res.status = absl::IsUnauthenticated(id.status()) ? 401 : 403;
+        if (res.status == 401) {
+          res.set_header("WWW-Authenticate", "Bearer realm=\"ocxd\"");
+        }
         res.set_content(absl::StrCat(id.status().message(), "\n"),
                         "text/plain");
         return;

@@ -203,6 +203,20 @@ TEST_F(HttpTlsE2ETest, ClientCertificateSeesItsOwnEvaluationsOnly) {
   EXPECT_THAT(nobody.body, HasSubstr("ocxhttps-nobody"));
 }
 
+// The log tail (server-sent events) streams over TLS to its owner only.
+TEST_F(HttpTlsE2ETest, LogTailStreamsOverTlsToItsOwner) {
+  absl::StatusOr<v1::Evaluation> ended = WaitForEnd(daemon_->stub(), of_a_, 60);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  const std::string task = AllTasks(daemon_->stub(), of_a_).front().id();
+  const std::string log = "/api/tasks/" + task + "/log";
+  CurlResult tail = AsA(log);
+  EXPECT_EQ(tail.status, 200) << tail.body;
+  EXPECT_THAT(tail.body, HasSubstr("event: end"));
+  CurlResult other = WithToken(log, kToken);
+  EXPECT_EQ(other.status, 403) << other.body;
+  EXPECT_THAT(other.body, Not(HasSubstr("event: end")));
+}
+
 TEST_F(HttpTlsE2ETest, BearerTokenNamesItsUserAndAWrongOneIsRefused) {
   CurlResult list = WithToken("/api/evaluations?owner=me", kToken);
   ASSERT_EQ(list.exit_code, 0) << list.err;
@@ -218,9 +232,11 @@ TEST_F(HttpTlsE2ETest, BearerTokenNamesItsUserAndAWrongOneIsRefused) {
 
 TEST_F(HttpTlsE2ETest, AnonymousCallersGet401WithWhatToPresent) {
   for (const char* path : {"/api/evaluations", "/metrics"}) {
-    CurlResult none = Curl({"--cacert", creds_->Cert("ca.pem"), base_ + path});
+    CurlResult none =
+        Curl({"--cacert", creds_->Cert("ca.pem"), "-D", "-", base_ + path});
     ASSERT_EQ(none.exit_code, 0) << none.err;
     EXPECT_EQ(none.status, 401) << path << ": " << none.body;
+    EXPECT_THAT(none.body, HasSubstr("WWW-Authenticate: Bearer")) << path;
     EXPECT_THAT(none.body, HasSubstr("client certificate")) << path;
     EXPECT_THAT(none.body, HasSubstr("Authorization: Bearer")) << path;
     EXPECT_THAT(none.body, Not(HasSubstr(of_a_))) << path;
@@ -307,7 +323,7 @@ TEST_F(HttpTlsE2ETest, AllAddressesWithTlsIdentifyByCredentialsOnly) {
 }
 
 // Needs no root: ocxd must not start at all.
-TEST(HttpTransportTest, PlainHttpBeyondLoopbackIsRefusedAtStart) {
+TEST(HttpStartTest, PlainHttpBeyondLoopbackIsRefusedAtStart) {
   TempDir dir;
   RunResult r = RunProgram({OcxdPath(), "--listen",
                             "unix://" + dir.path() + "/s.sock", "--http-listen",
@@ -319,7 +335,7 @@ TEST(HttpTransportTest, PlainHttpBeyondLoopbackIsRefusedAtStart) {
   EXPECT_FALSE(ocx::PathExists(dir.path() + "/ocx.db"));
 }
 
-TEST(HttpTransportTest, AMissingCertificateIsNamedBeforeAnythingServes) {
+TEST(HttpStartTest, AMissingCertificateIsNamedBeforeAnythingServes) {
   TempDir dir;
   const std::string tokens =
       WriteFile(dir.path() + "/tokens",
