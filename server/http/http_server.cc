@@ -82,7 +82,8 @@ absl::Status CheckHttpTransport(const std::string& address, bool tls) {
   absl::StatusOr<HostPort> hp = ParseAddress(address);
   if (!hp.ok()) return hp.status();
   if (tls || IsLoopbackHost(hp->host)) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
+  // A configuration error (exit 78): restarting cannot fix it.
+  return absl::InvalidArgumentError(absl::StrCat(
       "--http-listen: refusing plain HTTP on ", address,
       ": anyone who reaches it could read and cancel evaluations. Enable "
       "TLS with access.tls.cert_file and access.tls.key_file (--tls-cert, "

@@ -30,9 +30,9 @@ class Server;
 
 namespace ocx::server {
 
-// INVALID_ARGUMENT naming --http-listen for a malformed address;
-// FAILED_PRECONDITION, saying how to enable TLS, for plain HTTP (`tls`
-// false) on an address other than loopback.
+// INVALID_ARGUMENT naming --http-listen for a malformed address, and,
+// saying how to enable TLS, for plain HTTP (`tls` false) on an address
+// other than loopback.
 absl::Status CheckHttpTransport(const std::string& address, bool tls);
 
 class HttpServer {

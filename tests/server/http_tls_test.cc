@@ -57,7 +57,7 @@ TEST(HttpTransportTest, PlainHttpOnlyOnLoopback) {
   EXPECT_TRUE(CheckHttpTransport("[::1]:9464", false).ok());
   EXPECT_TRUE(CheckHttpTransport("localhost:9464", false).ok());
   absl::Status wide = CheckHttpTransport("0.0.0.0:8443", false);
-  EXPECT_EQ(wide.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(wide.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(wide.message(), HasSubstr("--http-listen"));
   EXPECT_THAT(wide.message(), HasSubstr("--tls-cert"));
   EXPECT_TRUE(CheckHttpTransport("0.0.0.0:8443", true).ok());
