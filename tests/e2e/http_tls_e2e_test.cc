@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
+#include "tests/e2e/test_credentials.h"
 #include "tests/test_users.h"
 
 namespace ocx::testing {
@@ -58,11 +59,6 @@ CurlResult Curl(std::vector<std::string> args) {
   return c;
 }
 
-void Sh(const std::string& script) {
-  RunResult r = RunProgram({"/bin/sh", "-c", script});
-  ASSERT_EQ(r.exit_code, 0) << script << ": " << r.err;
-}
-
 std::string WriteFile(const std::string& path, const std::string& text,
                       mode_t mode) {
   std::ofstream(path) << text;
@@ -70,51 +66,13 @@ std::string WriteFile(const std::string& path, const std::string& text,
   return path;
 }
 
-// TLS material (tests/e2e/make-test-certs.sh) and a token file in `dir`.
-class Credentials {
- public:
-  explicit Credentials(const std::string& dir) : certs_(dir + "/certs") {
-    mkdir(certs_.c_str(), 0755);
-    Sh(absl::StrCat(OCX_MAKE_TEST_CERTS, " ", certs_, " ", kUserA,
-                    " ocxhttps-nobody"));
-    const std::string sha =
-        RunProgram({"/bin/sh", "-c",
-                    absl::StrCat("printf %s ", kToken, " | sha256sum")})
-            .out.substr(0, 64);
-    tokens_ =
-        WriteFile(dir + "/tokens", absl::StrCat(kUserB, " ", sha, "\n"), 0600);
-  }
-
-  std::string Cert(const std::string& name) const {
-    return certs_ + "/" + name;
-  }
-  // ocxd's flags: the gRPC API's TLS, which the HTTP listener shares.
-  std::vector<std::string> DaemonFlags() const {
-    return {"--tls-cert",      Cert("server.pem"),
-            "--tls-key",       Cert("server.key"),
-            "--tls-client-ca", Cert("ca.pem"),
-            "--token-file",    tokens_};
-  }
-  // curl's options trusting ca.pem, with client certificate `client`.
-  std::vector<std::string> CurlCert(const std::string& client) const {
-    return {"--cacert", Cert("ca.pem"),       "--cert", Cert(client + ".pem"),
-            "--key",    Cert(client + ".key")};
-  }
-  std::shared_ptr<grpc::ChannelCredentials> Grpc(
-      const std::string& client) const {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = FileText(Cert("ca.pem"));
-    if (!client.empty()) {
-      ssl.pem_cert_chain = FileText(Cert(client + ".pem"));
-      ssl.pem_private_key = FileText(Cert(client + ".key"));
-    }
-    return grpc::SslCredentials(ssl);
-  }
-
- private:
-  std::string certs_;
-  std::string tokens_;
-};
+// curl's options trusting ca.pem, with client certificate `client`.
+std::vector<std::string> CurlCert(const TestCredentials& creds,
+                                  const std::string& client) {
+  return {"--cacert", creds.Cert("ca.pem"),
+          "--cert",   creds.Cert(client + ".pem"),
+          "--key",    creds.Cert(client + ".key")};
+}
 
 class HttpTlsE2ETest : public ::testing::Test {
  protected:
@@ -126,7 +84,10 @@ class HttpTlsE2ETest : public ::testing::Test {
     ASSERT_TRUE(TestUser(kUserB).ok());
     // The users' tasks make work dirs under the directory.
     chmod(dir_.path().c_str(), 0711);
-    creds_ = std::make_unique<Credentials>(dir_.path());
+    creds_ = std::make_unique<TestCredentials>(
+        dir_.path(), OCX_MAKE_TEST_CERTS,
+        std::vector<std::string>{kUserA, "ocxhttps-nobody"}, kUserB, kToken);
+    ASSERT_EQ(creds_->error(), "");
     std::vector<std::string> flags = creds_->DaemonFlags();
     flags.insert(flags.end(), {"--http-listen", "127.0.0.1:0"});
     daemon_ = std::make_unique<OcxdProcess>(dir_.path(), flags);
@@ -160,7 +121,7 @@ class HttpTlsE2ETest : public ::testing::Test {
 
   CurlResult AsA(const std::string& path, std::vector<std::string> extra = {}) {
     std::vector<std::string> args =
-        creds_->CurlCert(absl::StrCat("client-", kUserA));
+        CurlCert(*creds_, absl::StrCat("client-", kUserA));
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(base_ + path);
     return Curl(args);
@@ -171,7 +132,7 @@ class HttpTlsE2ETest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Credentials> creds_;
+  std::unique_ptr<TestCredentials> creds_;
   std::unique_ptr<OcxdProcess> daemon_;
   std::string base_;  // https://127.0.0.1:PORT
   std::string of_a_;  // evaluation ids by owner
@@ -195,7 +156,7 @@ TEST_F(HttpTlsE2ETest, ClientCertificateSeesItsOwnEvaluationsOnly) {
 
   // A certificate whose CN names no account.
   CurlResult nobody = Curl([&] {
-    std::vector<std::string> a = creds_->CurlCert("client-ocxhttps-nobody");
+    std::vector<std::string> a = CurlCert(*creds_, "client-ocxhttps-nobody");
     a.push_back(base_ + "/api/evaluations");
     return a;
   }());
@@ -315,7 +276,7 @@ TEST_F(HttpTlsE2ETest, AllAddressesWithTlsIdentifyByCredentialsOnly) {
   CurlResult none = Curl({"--cacert", creds_->Cert("ca.pem"), url});
   EXPECT_EQ(none.status, 401) << none.body;
   std::vector<std::string> a =
-      creds_->CurlCert(absl::StrCat("client-", kUserA));
+      CurlCert(*creds_, absl::StrCat("client-", kUserA));
   a.push_back(url);
   CurlResult cert = Curl(a);
   EXPECT_EQ(cert.status, 200) << cert.body;
