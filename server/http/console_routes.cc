@@ -213,8 +213,9 @@ void AddConsoleRoutes(httplib::Server* server, ConsoleRoutesOptions options) {
   state->options = std::move(options);
   // DNS rebinding: a page of another site that reaches us under its own
   // name carries that name in Host.
-  // /metrics and /healthz stay open to a scraper behind a reverse proxy:
-  // they serve nothing of any one user.
+  // /metrics and /healthz skip this check, since a scraper names the host
+  // as it reaches it: they serve nothing of any one user (over TLS
+  // /metrics still needs an identified caller, http_server.h).
   server->set_pre_routing_handler([state](const Request& req, Response& res) {
     if (req.path == "/metrics" || req.path == "/healthz" ||
         KnownHost(state->options, HostOf(req.get_header_value("Host")))) {
