@@ -3,12 +3,10 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
 #include "common/loopback.h"
 #include "common/status_macros.h"
 #include "server/daemon/tcp_caller.h"
 #include "server/daemon/tls_credentials.h"
-#include "server/daemon/token_file.h"
 #include "server/daemon/uid_servers.h"
 #include "server/daemon/unix_listener.h"
 
@@ -21,14 +19,8 @@ bool IsLoopback(const ListenAddress& address) {
 
 absl::Status CheckTransportSecurity(const ListenAddress& address,
                                     const v1::AccessSettings& access) {
-  if (address.kind == ListenAddress::Kind::kTcp &&
-      TlsConfigured(access.tls()) && access.tls().client_ca_file().empty() &&
-      access.token_file().empty()) {
-    return absl::FailedPreconditionError(
-        "access.tls: with TLS, callers are identified by a client "
-        "certificate or a token; set access.tls.client_ca_file "
-        "(--tls-client-ca) or access.token_file (--token-file), else no "
-        "client could make a call");
+  if (address.kind == ListenAddress::Kind::kTcp) {
+    OCX_RETURN_IF_ERROR(CheckClientsCanIdentify(access));
   }
   if (address.kind != ListenAddress::Kind::kTcp || IsLoopback(address) ||
       TlsConfigured(access.tls())) {
@@ -82,18 +74,9 @@ absl::StatusOr<int> ApiServer::Impl::StartTcp(
     const ApiServer::Options& options) {
   Impl* impl = this;
   const v1::AccessSettings& access = options.access;
-  TcpCallerOptions caller;
-  caller.tls = TlsConfigured(access.tls());
-  caller.client_certificates =
-      caller.tls && !access.tls().client_ca_file().empty();
-  caller.admin_group = access.admin_group();
+  OCX_ASSIGN_OR_RETURN(TcpCallerOptions caller,
+                       TcpCallerOptionsFrom(access, options.base));
   caller.bound_port = std::make_shared<std::atomic<int>>(0);
-  if (!access.token_file().empty()) {
-    OCX_ASSIGN_OR_RETURN(
-        TokenFile tokens,
-        TokenFile::Load(AbsolutePath(access.token_file(), options.base)));
-    caller.tokens = std::make_shared<const TokenFile>(std::move(tokens));
-  }
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
   if (caller.tls) {

@@ -82,6 +82,7 @@ absl::StatusOr<ocx::daemon::ListenAddress> ListenAddressOf(
       ocx::daemon::ResolveListenAddress(config.listen(), group));
   OCX_RETURN_IF_ERROR(
       ocx::daemon::CheckTransportSecurity(address, config.access()));
+  OCX_RETURN_IF_ERROR(ocx::daemon::CheckHttpSecurity(config));
   return address;
 }
 
@@ -177,6 +178,11 @@ absl::Status Run(const Flags& flags) {
   OCX_ASSIGN_OR_RETURN(access.daemon,
                        ocx::DaemonIdentity(config.access().admin_group()));
   access.admin_group = config.access().admin_group();
+  // Before the gRPC API: a TLS file it cannot use stops ocxd before
+  // anything serves.
+  OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::server::HttpServer> http,
+                       ocx::daemon::StartHttp(config, paths.base, store.get(),
+                                              &dispatcher, access));
   std::string listening;
   OCX_ASSIGN_OR_RETURN(std::unique_ptr<ocx::daemon::ApiServer> server,
                        StartApi(config, paths, address, policy, access,
@@ -186,9 +192,6 @@ absl::Status Run(const Flags& flags) {
   const std::string address_file = ocx::daemon::AddressFilePath(paths.database);
   OCX_RETURN_IF_ERROR(
       ocx::WriteFileAtomic(address_file, absl::StrCat(listening, "\n")));
-  OCX_ASSIGN_OR_RETURN(
-      std::unique_ptr<ocx::server::HttpServer> http,
-      ocx::daemon::StartHttp(config, store.get(), &dispatcher, access));
   dispatcher.Start();
   fprintf(stderr,
           "ocxd: listening on %s; database %s; work root %s; GPUs: %s; "
@@ -220,8 +223,8 @@ void AddAccessFlags(CLI::App* app, Flags* flags) {
                   "members of this group (and root) see and steer every "
                   "evaluation");
   app->add_option("--tls-cert", flags->tls_cert,
-                  "PEM server certificate for a TCP listener (required "
-                  "beyond loopback)");
+                  "PEM server certificate for the TCP and HTTP listeners "
+                  "(required beyond loopback)");
   app->add_option("--tls-key", flags->tls_key, "PEM key of --tls-cert");
   app->add_option("--tls-client-ca", flags->tls_client_ca,
                   "PEM CA of client certificates; a client's CN names its "
@@ -246,8 +249,8 @@ int main(int argc, char** argv) {
                  "printed and written to <database>.address");
   app.add_option("--http-listen", flags.http_listen,
                  "host:port of the HTTP listener (web console at /, "
-                 "Prometheus /metrics), on a loopback address; port 0 binds "
-                 "a free port (printed)");
+                 "Prometheus /metrics); HTTPS with --tls-cert (required "
+                 "beyond loopback); port 0 binds a free port (printed)");
   app.add_option("--database", flags.database, "SQLite database file");
   app.add_option("--work-root", flags.work_root,
                  "work dirs of evaluations without their own work_dir");

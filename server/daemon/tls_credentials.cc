@@ -27,10 +27,6 @@ absl::StatusOr<std::string> ReadPem(absl::string_view field,
 
 }  // namespace
 
-bool TlsConfigured(const v1::TlsSettings& tls) {
-  return !tls.cert_file().empty() || !tls.key_file().empty();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
     const v1::TlsSettings& tls, const std::string& base) {
   if (tls.cert_file().empty() || tls.key_file().empty()) {

@@ -17,11 +17,9 @@
 
 #include "absl/status/statusor.h"
 #include "ocx/v1/daemon_config.pb.h"
+#include "server/daemon/caller_credentials.h"  // TlsConfigured
 
 namespace ocx::daemon {
-
-// Whether `tls` asks for TLS at all (a certificate or key is named).
-bool TlsConfigured(const v1::TlsSettings& tls);
 
 // The server credentials; relative paths are taken against `base`.
 // INVALID_ARGUMENT when only one of cert_file/key_file is set; the read

@@ -1,18 +1,22 @@
 #include "server/http/console_routes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/loopback.h"
 #include "httplib.h"
 #include "server/http/console_assets.h"
 #include "server/http/console_log.h"
+#include "server/http/http_tls.h"
 
 namespace ocx::server {
 namespace {
@@ -21,9 +25,12 @@ using httplib::Request;
 using httplib::Response;
 
 constexpr char kJson[] = "application/json; charset=utf-8";
+constexpr char kBearer[] = "Bearer realm=\"ocxd\"";
 
 void Send(const JsonAnswer& answer, Response& res) {
   res.status = answer.status;
+  // HTTP's 401 names a scheme; a browser shows no prompt for this one.
+  if (answer.status == 401) res.set_header("WWW-Authenticate", kBearer);
   res.set_header("Cache-Control", "no-store");
   res.set_content(answer.body, kJson);
 }
@@ -47,7 +54,7 @@ std::string HostOf(absl::string_view host_header) {
 }
 
 // Whether a state-changing request comes from the console's own page.
-absl::Status CheckSameOrigin(const Request& req) {
+absl::Status CheckSameOrigin(const Request& req, bool tls) {
   if (req.get_header_value(kConsoleHeader) != "1") {
     return absl::PermissionDeniedError(absl::StrCat(
         "a request that changes state needs the header ", kConsoleHeader,
@@ -55,7 +62,8 @@ absl::Status CheckSameOrigin(const Request& req) {
   }
   if (req.has_header("Origin") &&
       req.get_header_value("Origin") !=
-          absl::StrCat("http://", req.get_header_value("Host"))) {
+          absl::StrCat(tls ? "https://" : "http://",
+                       req.get_header_value("Host"))) {
     return absl::PermissionDeniedError(
         absl::StrCat("origin ", req.get_header_value("Origin"),
                      " may not change state here; use the console's page"));
@@ -75,11 +83,7 @@ struct State {
   std::atomic<int> log_streams{0};
 
   absl::StatusOr<Identity> Caller(const Request& req) const {
-    absl::StatusOr<Identity> id = options.caller(
-        req.remote_addr, req.remote_port,
-        req.local_port > 0 ? req.local_port : options.bound_port->load());
-    if (id.ok()) id->via = "loopback http";
-    return id;
+    return options.caller(PeerOf(req, options.bound_port->load()));
   }
 };
 
@@ -92,7 +96,7 @@ httplib::Server::Handler Route(std::shared_ptr<State> state, bool writes,
   return [state, writes, reply = std::move(reply)](const Request& req,
                                                    Response& res) {
     if (writes) {
-      absl::Status same = CheckSameOrigin(req);
+      absl::Status same = CheckSameOrigin(req, state->options.tls);
       if (!same.ok()) return Send(ErrorAnswer(same), res);
     }
     absl::StatusOr<Identity> caller = state->Caller(req);
@@ -153,6 +157,30 @@ void ServeLog(std::shared_ptr<State> state, const Request& req, Response& res) {
       [state](bool) { state->log_streams.fetch_sub(1); });
 }
 
+// Whether a Host header may name `host` (DNS rebinding, above).
+bool KnownHost(const ConsoleRoutesOptions& options, std::string host) {
+  if (IsLoopbackHost(host)) return true;
+  if (!options.tls) return false;
+  absl::AsciiStrToLower(&host);
+  return std::find(options.server_names.begin(), options.server_names.end(),
+                   host) != options.server_names.end();
+}
+
+std::string UnknownHostMessage(const ConsoleRoutesOptions& options,
+                               const std::string& host) {
+  if (!options.tls) {
+    return absl::StrCat("Host \"", host,
+                        "\" is not a loopback name; open the console at "
+                        "http://127.0.0.1:PORT/ or http://localhost:PORT/");
+  }
+  return absl::StrCat(
+      "Host \"", host,
+      "\" is neither a loopback name nor a name of this listener's TLS "
+      "certificate (",
+      absl::StrJoin(options.server_names, ", "),
+      "); open the console at https://NAME:PORT/ with one of them");
+}
+
 void AddAssets(httplib::Server* server) {
   for (const ConsoleAsset& asset : ConsoleAssets()) {
     std::string body(reinterpret_cast<const char*>(asset.data), asset.size);
@@ -167,22 +195,34 @@ void AddAssets(httplib::Server* server) {
 
 }  // namespace
 
+HttpPeer PeerOf(const Request& req, int bound_port) {
+  HttpPeer peer;
+  peer.ip = req.remote_addr;
+  peer.port = req.remote_port;
+  peer.local_port = req.local_port > 0 ? req.local_port : bound_port;
+  peer.tls = req.ssl != nullptr;
+  peer.certificate_user = VerifiedClientName(req.ssl);
+  if (req.has_header("Authorization")) {
+    peer.authorization = req.get_header_value("Authorization");
+  }
+  return peer;
+}
+
 void AddConsoleRoutes(httplib::Server* server, ConsoleRoutesOptions options) {
   auto state = std::make_shared<State>();
   state->options = std::move(options);
   // DNS rebinding: a page of another site that reaches us under its own
   // name carries that name in Host.
-  // /metrics and /healthz stay open to a scraper behind a reverse proxy:
-  // they serve nothing of any one user.
-  server->set_pre_routing_handler([](const Request& req, Response& res) {
+  // /metrics and /healthz skip this check, since a scraper names the host
+  // as it reaches it: they serve nothing of any one user (over TLS
+  // /metrics still needs an identified caller, http_server.h).
+  server->set_pre_routing_handler([state](const Request& req, Response& res) {
     if (req.path == "/metrics" || req.path == "/healthz" ||
-        IsLoopbackHost(HostOf(req.get_header_value("Host")))) {
+        KnownHost(state->options, HostOf(req.get_header_value("Host")))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     Send(ErrorAnswer(absl::PermissionDeniedError(
-             absl::StrCat("Host \"", req.get_header_value("Host"),
-                          "\" is not a loopback name; open the console at "
-                          "http://127.0.0.1:PORT/ or http://localhost:PORT/"))),
+             UnknownHostMessage(state->options, req.get_header_value("Host")))),
          res);
     return httplib::Server::HandlerResponse::Handled;
   });

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
+#include "tests/e2e/test_credentials.h"
 
 namespace ocx::testing {
 namespace {
@@ -246,39 +247,20 @@ class TlsE2ETest : public AuthE2ETest {
   void SetUp() override {
     AuthE2ETest::SetUp();
     if (IsSkipped()) return;
-    certs_ = dir_.path() + "/certs";
-    mkdir(certs_.c_str(), 0755);
-    Sh(absl::StrCat(OCX_MAKE_TEST_CERTS, " ", certs_, " ", kUserA,
-                    " ocxauth-nobody"));
-    const std::string sha =
-        RunProgram({"/bin/sh", "-c",
-                    absl::StrCat("printf %s ", kToken, " | sha256sum")})
-            .out.substr(0, 64);
-    tokens_ = WriteFile(dir_.path() + "/tokens",
-                        absl::StrCat("# user sha256\n", kUserB, " ", sha, "\n"),
-                        0600);
-    daemon_ = std::make_unique<OcxdProcess>(
-        dir_.path(),
-        std::vector<std::string>{"--tls-cert", Cert("server.pem"), "--tls-key",
-                                 Cert("server.key"), "--tls-client-ca",
-                                 Cert("ca.pem"), "--token-file", tokens_});
+    creds_ = std::make_unique<TestCredentials>(
+        dir_.path(), OCX_MAKE_TEST_CERTS,
+        std::vector<std::string>{kUserA, "ocxauth-nobody"}, kUserB, kToken);
+    ASSERT_EQ(creds_->error(), "");
+    daemon_ = std::make_unique<OcxdProcess>(dir_.path(), creds_->DaemonFlags());
     daemon_->UseListen("127.0.0.1:0");
     daemon_->UseCredentials(Tls("client-ocxauth-a"));
     ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
   }
 
-  std::string Cert(const std::string& name) const {
-    return certs_ + "/" + name;
-  }
+  std::string Cert(const std::string& name) const { return creds_->Cert(name); }
   // TLS trusting ca.pem, with the client certificate `client` (none: "").
   std::shared_ptr<grpc::ChannelCredentials> Tls(const std::string& client) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = FileText(Cert("ca.pem"));
-    if (!client.empty()) {
-      ssl.pem_cert_chain = FileText(Cert(client + ".pem"));
-      ssl.pem_private_key = FileText(Cert(client + ".key"));
-    }
-    return grpc::SslCredentials(ssl);
+    return creds_->Grpc(client);
   }
   std::unique_ptr<v1::EvaluationService::Stub> Stub(
       std::shared_ptr<grpc::ChannelCredentials> credentials) {
@@ -286,8 +268,7 @@ class TlsE2ETest : public AuthE2ETest {
         grpc::CreateChannel(daemon_->server(), credentials));
   }
 
-  std::string certs_;
-  std::string tokens_;
+  std::unique_ptr<TestCredentials> creds_;
   std::unique_ptr<OcxdProcess> daemon_;
 };
 

@@ -225,7 +225,7 @@ TEST(MetricsE2ETest, PlainHttpOnANonLoopbackAddressIsRefusedAtStart) {
                   "--database", dir.path() + "/ocx.db", "--work-root",
                   dir.path() + "/w", "--http-listen", "0.0.0.0:0"});
   EXPECT_EQ(refused.exit_code, 78) << refused.err;
-  EXPECT_THAT(refused.err, HasSubstr("not a loopback address"));
+  EXPECT_THAT(refused.err, HasSubstr("refusing plain HTTP on 0.0.0.0:0"));
 }
 
 }  // namespace
