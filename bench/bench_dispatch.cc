@@ -30,6 +30,7 @@
 // later turn).
 //
 // Usage: bench_dispatch [--tasks N] [--realistic-tasks M] [--workers W]
+// OCX_BENCH_SHIM=PATH runs that ocx-shim instead of the one built with it.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -99,6 +100,13 @@ Args ParseArgs(int argc, char** argv) {
   return args;
 }
 
+// The ocx-shim to run: $OCX_BENCH_SHIM (to compare another build of it
+// with the same benchmark), else the one built with this benchmark.
+std::string ShimPath() {
+  const char* env = getenv("OCX_BENCH_SHIM");
+  return env != nullptr && *env != '\0' ? env : OCX_SHIM_PATH;
+}
+
 // The task program of one run: its argv, and the same as a shell word list
 // for xargs.
 struct Program {
@@ -123,7 +131,7 @@ double XargsBaseline(const Program& program, int tasks, int workers,
 // store. Returns seconds, negative on failure.
 double ShimOnly(const Program& program, const std::string& dir, int tasks,
                 int workers) {
-  std::string shim = OCX_SHIM_PATH;
+  std::string shim = ShimPath();
   int in_flight = 0, failed = 0;
   double start = Now();
   auto reap = [&]() {
@@ -241,7 +249,7 @@ OcxRun RunOcx(const Program& program, const std::string& dir, int tasks,
     return run;
   }
   ocx::runners::LocalRunner::Options options;
-  options.shim_path = OCX_SHIM_PATH;
+  options.shim_path = ShimPath();
   options.max_parallel = workers;
   auto runner = ocx::runners::LocalRunner::Create(options);
   if (!runner.ok()) {
@@ -447,7 +455,7 @@ int main(int argc, char** argv) {
       "bench_dispatch: %d tasks of /bin/true, %d of python3 -c pass, %d "
       "workers (%d cores)\n",
       args.tasks, args.realistic_tasks, w, ocx::bench::Cores());
-  printf("shim: %s\n", OCX_SHIM_PATH);
+  printf("shim: %s\n", ShimPath().c_str());
 
   struct sigaction sa = {};
   sa.sa_handler = OnSigchld;
