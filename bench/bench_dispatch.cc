@@ -1,22 +1,36 @@
-// bench_dispatch: throughput of the dispatcher + LocalRunner on no-op tasks.
+// bench_dispatch: throughput of the dispatcher + LocalRunner on no-op tasks,
+// against `xargs -P` running the same program.
 //
-// Target (issue): 5,000 no-op tasks through LocalRunner with
-// max_num_workers = cores reach at least half the rate of
-// `xargs -P <cores> -n 1 true` over the same count (ratio >= 0.5).
+// Target (issue 15): local dispatch of no-op tasks >= 0.9x `xargs -P
+// <cores> -n 1 PROGRAM` running the same program. Two programs:
+//  - /bin/true (--tasks, default 5,000): the worst case, a task that costs
+//    almost nothing, so ocx's own cost per task is all there is to see;
+//  - `python3 -c pass` (--realistic-tasks, default 500; 0 skips it): the
+//    least a real evaluation task costs (OpenCompass's tasks are Python
+//    programs; ocx-task needs a task file and a model server to do
+//    anything). xargs passes each task its sequence number as one more
+//    argument, so the xargs runs are `true 17` and `python3 -c pass 17`.
 //
 // Everything runs in this process, as in ocxd but without gRPC: a store in a
 // temporary directory, a LocalRunner spawning the real ocx-shim, a Waker fed
 // by a SIGCHLD handler, and the Dispatcher. One evaluation of N READY infer
-// tasks running /bin/true (no expected outputs) is submitted; the clock runs
-// from Submit() to the end_time the dispatcher stamps on the evaluation when
-// its last task ends (this thread polls the store every 50 ms to see it).
+// tasks running the program (no expected outputs) is submitted; the clock
+// runs from Submit() to the end_time the dispatcher stamps on the evaluation
+// when its last task ends (this thread polls the store every 50 ms to see
+// it).
 //
-// Baselines in the same process: the xargs pipeline before and after (their
-// mean is the reference, the machine is shared and noisy) and, to split the
-// cost, the same N tasks run by ocx-shim directly with W in flight and no
-// dispatcher ("shim only").
+// Baselines in the same process, for each program: the xargs pipeline
+// before and after (their mean is the reference, the machine is shared and
+// noisy) and, to split the cost, the same N tasks run by ocx-shim directly
+// with W in flight and no dispatcher ("shim only").
 //
-// Usage: bench_dispatch [--tasks N] [--workers W]
+// "commits" counts the dispatcher's commit generations (Dispatcher::
+// WaitForCommit): one per dispatcher turn, including turns that wrote
+// nothing (a wake-up by a shim's SIGCHLD whose exit the runner reports in a
+// later turn).
+//
+// Usage: bench_dispatch [--tasks N] [--realistic-tasks M] [--workers W]
+// OCX_BENCH_SHIM=PATH runs that ocx-shim instead of the one built with it.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -60,6 +74,7 @@ extern "C" void OnSigchld(int) {
 
 struct Args {
   int tasks = 5000;
+  int realistic_tasks = 500;
   int workers = 0;  // 0: cores
 };
 
@@ -67,34 +82,56 @@ Args ParseArgs(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--tasks" || a == "--workers") && i + 1 < argc) {
-      int v = atoi(argv[++i]);
-      (a == "--tasks" ? args.tasks : args.workers) = v;
-    } else {
-      fprintf(stderr, "usage: %s [--tasks N] [--workers W]\n", argv[0]);
+    int* field = a == "--tasks"             ? &args.tasks
+                 : a == "--realistic-tasks" ? &args.realistic_tasks
+                 : a == "--workers"         ? &args.workers
+                                            : nullptr;
+    if (field == nullptr || i + 1 >= argc) {
+      fprintf(stderr,
+              "usage: %s [--tasks N] [--realistic-tasks M] [--workers W]\n",
+              argv[0]);
       exit(2);
     }
+    *field = atoi(argv[++i]);
   }
   if (args.workers <= 0) args.workers = ocx::bench::Cores();
   if (args.tasks <= 0) args.tasks = 1;
+  if (args.realistic_tasks < 0) args.realistic_tasks = 0;
   return args;
 }
 
-// `seq N | xargs -P W -n 1 true`; seconds, negative on failure.
+// The ocx-shim to run: $OCX_BENCH_SHIM (to compare another build of it
+// with the same benchmark), else the one built with this benchmark.
+std::string ShimPath() {
+  const char* env = getenv("OCX_BENCH_SHIM");
+  return env != nullptr && *env != '\0' ? env : OCX_SHIM_PATH;
+}
+
+// The task program of one run: its argv, and the same as a shell word list
+// for xargs.
+struct Program {
+  std::string name;
+  std::vector<std::string> argv;
+  std::string shell;
+};
+
+// `seq N | xargs -P W -n 1 PROGRAM`; seconds, negative on failure.
 // `children_cpu` gets the pipeline's CPU seconds.
-double XargsBaseline(int tasks, int workers, double* children_cpu) {
+double XargsBaseline(const Program& program, int tasks, int workers,
+                     double* children_cpu) {
   ocx::bench::CpuTimes cpu0 = ocx::bench::ProcessCpu();
-  double s = ocx::bench::ShellTimed(
-      absl::StrCat("seq ", tasks, " | xargs -P ", workers, " -n 1 true"));
+  double s = ocx::bench::ShellTimed(absl::StrCat(
+      "seq ", tasks, " | xargs -P ", workers, " -n 1 ", program.shell));
   *children_cpu = ocx::bench::ProcessCpu().children - cpu0.children;
   return s;
 }
 
-// N runs of `ocx-shim ... -- /bin/true`, W in flight, spawned as LocalRunner
+// N runs of `ocx-shim ... -- PROGRAM`, W in flight, spawned as LocalRunner
 // does (new session, stderr to the log) but without the dispatcher or the
 // store. Returns seconds, negative on failure.
-double ShimOnly(const std::string& dir, int tasks, int workers) {
-  std::string shim = OCX_SHIM_PATH;
+double ShimOnly(const Program& program, const std::string& dir, int tasks,
+                int workers) {
+  std::string shim = ShimPath();
   int in_flight = 0, failed = 0;
   double start = Now();
   auto reap = [&]() {
@@ -112,7 +149,8 @@ double ShimOnly(const std::string& dir, int tasks, int workers) {
     std::string attempt_dir = absl::StrCat(dir, "/a", i);
     std::string log = absl::StrCat(dir, "/a", i, ".out");
     std::vector<std::string> args = {
-        shim, "--attempt-dir", attempt_dir, "--log", log, "--", "/bin/true"};
+        shim, "--attempt-dir", attempt_dir, "--log", log, "--"};
+    args.insert(args.end(), program.argv.begin(), program.argv.end());
     std::vector<char*> ptrs;
     for (std::string& s : args) ptrs.push_back(s.data());
     ptrs.push_back(nullptr);
@@ -145,7 +183,8 @@ double ShimOnly(const std::string& dir, int tasks, int workers) {
   return elapsed;
 }
 
-ocx::server::Submission MakeSubmission(const std::string& eval_id,
+ocx::server::Submission MakeSubmission(const Program& program,
+                                       const std::string& eval_id,
                                        const std::string& work_dir, int tasks,
                                        int workers) {
   ocx::server::Submission sub;
@@ -163,7 +202,9 @@ ocx::server::Submission MakeSubmission(const std::string& eval_id,
     runner->set_max_num_workers(workers);
     runner->set_retry(0);
     runner->mutable_task()->set_type("command");
-    runner->mutable_task()->add_argv("/bin/true");
+    for (const std::string& arg : program.argv) {
+      runner->mutable_task()->add_argv(arg);
+    }
   }
   sub.tasks.reserve(tasks);
   for (int i = 0; i < tasks; ++i) {
@@ -183,7 +224,8 @@ ocx::server::Submission MakeSubmission(const std::string& eval_id,
     p->set_stage(ocx::v1::STAGE_INFER);
     p->mutable_model()->set_abbr("m");
     p->mutable_task()->set_type("command");
-    p->mutable_task()->add_argv("/bin/true");
+    for (const std::string& arg : program.argv)
+      p->mutable_task()->add_argv(arg);
     sub.tasks.push_back(std::move(t));
   }
   return sub;
@@ -198,7 +240,8 @@ struct OcxRun {
   std::string error;
 };
 
-OcxRun RunOcx(const std::string& dir, int tasks, int workers) {
+OcxRun RunOcx(const Program& program, const std::string& dir, int tasks,
+              int workers) {
   OcxRun run;
   auto store = ocx::store::Store::Open(dir + "/ocx.db");
   if (!store.ok()) {
@@ -206,7 +249,7 @@ OcxRun RunOcx(const std::string& dir, int tasks, int workers) {
     return run;
   }
   ocx::runners::LocalRunner::Options options;
-  options.shim_path = OCX_SHIM_PATH;
+  options.shim_path = ShimPath();
   options.max_parallel = workers;
   auto runner = ocx::runners::LocalRunner::Create(options);
   if (!runner.ok()) {
@@ -226,7 +269,7 @@ OcxRun RunOcx(const std::string& dir, int tasks, int workers) {
 
   const std::string eval_id = "ebench0001";
   ocx::server::Submission sub =
-      MakeSubmission(eval_id, dir + "/work", tasks, workers);
+      MakeSubmission(program, eval_id, dir + "/work", tasks, workers);
   uint64_t gen0 = dispatcher.WaitForCommit(0, absl::ZeroDuration());
   ocx::bench::CpuTimes cpu0 = ocx::bench::ProcessCpu();
   double main0 = ocx::bench::ThreadCpu();
@@ -291,14 +334,128 @@ OcxRun RunOcx(const std::string& dir, int tasks, int workers) {
   return run;
 }
 
+// What one program's runs measured.
+struct Measured {
+  bool ok = false;
+  int tasks = 0;
+  double xargs_before = 0, xargs_after = 0, shim_only = 0;
+  double xargs_cpu = 0;  // per task, mean of the two runs
+  double shim_cpu = 0;   // per task
+  OcxRun ocx;
+
+  double xargs_rate() const {
+    return tasks / ((xargs_before + xargs_after) / 2);
+  }
+  double ocx_rate() const { return tasks / ocx.seconds; }
+  double ratio() const { return ocx_rate() / xargs_rate(); }
+  double ratio_vs_shim() const { return ocx_rate() / (tasks / shim_only); }
+  double ocx_cpu() const { return (ocx.self_cpu + ocx.children_cpu) / tasks; }
+  double spread() const {
+    return std::max(xargs_before, xargs_after) /
+           std::min(xargs_before, xargs_after);
+  }
+};
+
+void Report(const Program& program, const char* what, int n, double s) {
+  printf("[%s] %-28s %8.3f s  %9.1f tasks/s  %7.3f ms/task\n",
+         program.name.c_str(), what, s, n / s, s * 1e3 / n);
+}
+
+// xargs, shim only, ocx, xargs again, for `program`; prints each run.
+Measured MeasureProgram(const Program& program, const std::string& dir, int n,
+                        int w) {
+  Measured m;
+  m.tasks = n;
+  mkdir(dir.c_str(), 0755);
+  double cpu_before = 0, cpu_after = 0;
+  m.xargs_before = XargsBaseline(program, n, w, &cpu_before);
+  if (m.xargs_before <= 0) {
+    fprintf(stderr, "[%s] xargs baseline failed\n", program.name.c_str());
+    return m;
+  }
+  Report(program, "xargs -P (before)", n, m.xargs_before);
+
+  ocx::bench::CpuTimes shim_cpu0 = ocx::bench::ProcessCpu();
+  std::string shim_dir = dir + "/shim-only";
+  mkdir(shim_dir.c_str(), 0755);
+  m.shim_only = ShimOnly(program, shim_dir, n, w);
+  m.shim_cpu = (ocx::bench::ProcessCpu().children - shim_cpu0.children) / n;
+  if (m.shim_only <= 0) return m;
+  Report(program, "ocx-shim only (no daemon)", n, m.shim_only);
+
+  m.ocx = RunOcx(program, dir, n, w);
+  if (m.ocx.seconds <= 0) {
+    fprintf(stderr, "[%s] ocx run failed: %s\n", program.name.c_str(),
+            m.ocx.error.c_str());
+    return m;
+  }
+  Report(program, "ocx dispatcher+LocalRunner", n, m.ocx.seconds);
+
+  m.xargs_after = XargsBaseline(program, n, w, &cpu_after);
+  if (m.xargs_after <= 0) {
+    fprintf(stderr, "[%s] xargs baseline failed\n", program.name.c_str());
+    return m;
+  }
+  Report(program, "xargs -P (after)", n, m.xargs_after);
+  m.xargs_cpu = (cpu_before + cpu_after) / 2 / n;
+  m.ok = true;
+
+  const char* name = program.name.c_str();
+  printf(
+      "[%s] ocx %.1f tasks/s, xargs mean %.1f: ratio %.3f (target >= "
+      "0.9); ratio to shim only %.3f\n",
+      name, m.ocx_rate(), m.xargs_rate(), m.ratio(), m.ratio_vs_shim());
+  printf(
+      "[%s] CPU ms/task: dispatcher process %.3f, shims+tasks %.3f, "
+      "shim-only run %.3f, xargs %.3f; CPU ratio xargs/ocx %.3f; "
+      "%.2f commits/task\n",
+      name, m.ocx.self_cpu * 1e3 / n, m.ocx.children_cpu * 1e3 / n,
+      m.shim_cpu * 1e3, m.xargs_cpu * 1e3, m.xargs_cpu / m.ocx_cpu(),
+      static_cast<double>(m.ocx.commits) / n);
+  if (m.spread() > 1.3) {
+    printf(
+        "[%s] NOTE: the two xargs runs differ by %.1fx: the machine is "
+        "busy and the ratio is noisy\n",
+        name, m.spread());
+  }
+  return m;
+}
+
+// The RESULT fields of one program, keys prefixed with `p`.
+void AddFields(const std::string& p, const Measured& m,
+               std::vector<std::pair<std::string, std::string>>* kv) {
+  const int n = m.tasks;
+  std::vector<std::pair<std::string, std::string>> f = {
+      {"tasks", absl::StrCat(n)},
+      {"ocx_s", Fmt(m.ocx.seconds)},
+      {"ocx_tasks_per_s", Fmt(m.ocx_rate(), 1)},
+      {"xargs_before_s", Fmt(m.xargs_before)},
+      {"xargs_after_s", Fmt(m.xargs_after)},
+      {"xargs_tasks_per_s", Fmt(m.xargs_rate(), 1)},
+      {"shim_only_tasks_per_s", Fmt(n / m.shim_only, 1)},
+      {"ratio", Fmt(m.ratio())},
+      {"ratio_vs_shim_only", Fmt(m.ratio_vs_shim())},
+      {"dispatcher_cpu_ms_per_task", Fmt(m.ocx.self_cpu * 1e3 / n)},
+      {"children_cpu_ms_per_task", Fmt(m.ocx.children_cpu * 1e3 / n)},
+      {"shim_only_cpu_ms_per_task", Fmt(m.shim_cpu * 1e3)},
+      {"commits_per_task", Fmt(static_cast<double>(m.ocx.commits) / n)},
+      {"xargs_cpu_ms_per_task", Fmt(m.xargs_cpu * 1e3)},
+      {"cpu_ratio", Fmt(m.xargs_cpu / m.ocx_cpu())},
+      {"xargs_spread", Fmt(m.spread(), 2)},
+  };
+  for (auto& [k, v] : f) kv->emplace_back(p + k, v);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args = ParseArgs(argc, argv);
-  const int n = args.tasks, w = args.workers;
-  printf("bench_dispatch: %d no-op tasks, %d workers (%d cores)\n", n, w,
-         ocx::bench::Cores());
-  printf("shim: %s\n", OCX_SHIM_PATH);
+  const int w = args.workers;
+  printf(
+      "bench_dispatch: %d tasks of /bin/true, %d of python3 -c pass, %d "
+      "workers (%d cores)\n",
+      args.tasks, args.realistic_tasks, w, ocx::bench::Cores());
+  printf("shim: %s\n", ShimPath().c_str());
 
   struct sigaction sa = {};
   sa.sa_handler = OnSigchld;
@@ -307,91 +464,26 @@ int main(int argc, char** argv) {
   sigaction(SIGCHLD, &sa, nullptr);
 
   ocx::bench::BenchDir dir;
-  auto report = [n](const char* what, double s) {
-    printf("%-28s %8.3f s  %9.1f tasks/s  %7.3f ms/task\n", what, s, n / s,
-           s * 1e3 / n);
-  };
+  const Program kTrue = {"true", {"/bin/true"}, "/bin/true"};
+  Measured worst = MeasureProgram(kTrue, dir.path() + "/true", args.tasks, w);
+  if (!worst.ok) return 1;
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"bench", "dispatch"}, {"workers", absl::StrCat(w)}};
+  AddFields("", worst, &kv);
 
-  double xargs_cpu_before = 0, xargs_cpu_after = 0;
-  double xargs_before = XargsBaseline(n, w, &xargs_cpu_before);
-  if (xargs_before <= 0) {
-    fprintf(stderr, "xargs baseline failed\n");
-    return 1;
+  if (args.realistic_tasks > 0) {
+    const Program kPython = {
+        "python", {"python3", "-c", "pass"}, "python3 -c pass"};
+    if (ocx::bench::ShellTimed("python3 -c pass") < 0) {
+      printf("[python] skipped: python3 -c pass does not run here\n");
+    } else {
+      printf("\n");
+      Measured real = MeasureProgram(kPython, dir.path() + "/python",
+                                     args.realistic_tasks, w);
+      if (!real.ok) return 1;
+      AddFields("python_", real, &kv);
+    }
   }
-  report("xargs -P (before)", xargs_before);
-
-  ocx::bench::CpuTimes shim_cpu0 = ocx::bench::ProcessCpu();
-  std::string shim_dir = dir.path() + "/shim-only";
-  mkdir(shim_dir.c_str(), 0755);
-  double shim_only = ShimOnly(shim_dir, n, w);
-  ocx::bench::CpuTimes shim_cpu1 = ocx::bench::ProcessCpu();
-  if (shim_only <= 0) return 1;
-  report("ocx-shim only (no daemon)", shim_only);
-
-  OcxRun ocx_run = RunOcx(dir.path(), n, w);
-  if (ocx_run.seconds <= 0) {
-    fprintf(stderr, "ocx run failed: %s\n", ocx_run.error.c_str());
-    return 1;
-  }
-  report("ocx dispatcher+LocalRunner", ocx_run.seconds);
-
-  double xargs_after = XargsBaseline(n, w, &xargs_cpu_after);
-  if (xargs_after <= 0) {
-    fprintf(stderr, "xargs baseline failed\n");
-    return 1;
-  }
-  report("xargs -P (after)", xargs_after);
-
-  double xargs_mean = (xargs_before + xargs_after) / 2;
-  double xargs_rate = n / xargs_mean;
-  double ocx_rate = n / ocx_run.seconds;
-  double ratio = ocx_rate / xargs_rate;
-  double shim_rate = n / shim_only;
-  printf("\n");
-  printf("xargs mean: %.1f tasks/s\n", xargs_rate);
-  printf(
-      "ocx: %.1f tasks/s; ratio to xargs %.3f (target >= 0.5); ratio to "
-      "shim only %.3f\n",
-      ocx_rate, ratio, ocx_rate / shim_rate);
-  printf(
-      "ocx CPU: dispatcher process %.3f ms/task, shims+tasks %.3f "
-      "ms/task; %.2f commits/task\n",
-      ocx_run.self_cpu * 1e3 / n, ocx_run.children_cpu * 1e3 / n,
-      static_cast<double>(ocx_run.commits) / n);
-  printf("shim-only CPU: shims+tasks %.3f ms/task\n",
-         (shim_cpu1.children - shim_cpu0.children) * 1e3 / n);
-  // CPU per task is less sensitive to other load than wall time.
-  double xargs_cpu = (xargs_cpu_before + xargs_cpu_after) / 2 / n;
-  double ocx_cpu = (ocx_run.self_cpu + ocx_run.children_cpu) / n;
-  printf("xargs CPU: %.3f ms/task; CPU ratio xargs/ocx %.3f\n", xargs_cpu * 1e3,
-         xargs_cpu / ocx_cpu);
-  double spread =
-      std::max(xargs_before, xargs_after) / std::min(xargs_before, xargs_after);
-  if (spread > 1.3) {
-    printf(
-        "NOTE: the two xargs runs differ by %.1fx: the machine is busy "
-        "and the ratio is noisy\n",
-        spread);
-  }
-
-  ocx::bench::PrintResult({
-      {"bench", "dispatch"},
-      {"tasks", absl::StrCat(n)},
-      {"workers", absl::StrCat(w)},
-      {"ocx_s", Fmt(ocx_run.seconds)},
-      {"ocx_tasks_per_s", Fmt(ocx_rate, 1)},
-      {"xargs_before_s", Fmt(xargs_before)},
-      {"xargs_after_s", Fmt(xargs_after)},
-      {"xargs_tasks_per_s", Fmt(xargs_rate, 1)},
-      {"shim_only_tasks_per_s", Fmt(shim_rate, 1)},
-      {"ratio", Fmt(ratio)},
-      {"ratio_vs_shim_only", Fmt(ocx_rate / shim_rate)},
-      {"dispatcher_cpu_ms_per_task", Fmt(ocx_run.self_cpu * 1e3 / n)},
-      {"children_cpu_ms_per_task", Fmt(ocx_run.children_cpu * 1e3 / n)},
-      {"commits_per_task", Fmt(static_cast<double>(ocx_run.commits) / n)},
-      {"xargs_cpu_ms_per_task", Fmt(xargs_cpu * 1e3)},
-      {"cpu_ratio", Fmt(xargs_cpu / ocx_cpu)},
-      {"xargs_spread", Fmt(spread, 2)},
-  });
+  ocx::bench::PrintResult(kv);
   return 0;
 }

@@ -53,6 +53,10 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text) {
       ok = absl::SimpleAtoi(value, &rec.end_ms);
     } else if (key == "reason") {
       rec.reason = std::string(value);
+    } else if (key == "claim") {
+      absl::StatusOr<Claim> claim = ParseClaim(value);
+      ok = claim.ok();
+      if (ok) rec.claim = *claim;
     }
     if (!ok) {
       return absl::InvalidArgumentError(
@@ -96,7 +100,25 @@ absl::StatusOr<Claim> ReadClaim(const std::string& attempt_dir) {
 }
 
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& attempt_dir) {
-  return ParseShimFile(JoinPath(attempt_dir, kExitFile), &ParseExitRecord);
+  OCX_ASSIGN_OR_RETURN(
+      ExitRecord rec,
+      ParseShimFile(JoinPath(attempt_dir, kExitFile), &ParseExitRecord));
+  if (!rec.claim) return rec;
+  absl::StatusOr<Claim> claim = ReadClaim(attempt_dir);
+  if (!claim.ok() && !absl::IsNotFound(claim.status()) &&
+      !absl::IsInvalidArgument(claim.status())) {
+    return claim.status();  // e.g. out of descriptors: ask again later
+  }
+  if (!claim.ok() || claim->pid != rec.claim->pid ||
+      claim->start_time != rec.claim->start_time) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        JoinPath(attempt_dir, kExitFile), ": names claim ", rec.claim->pid, " ",
+        rec.claim->start_time, ", not this attempt's (",
+        claim.ok() ? absl::StrCat(claim->pid, " ", claim->start_time)
+                   : claim.status().message(),
+        "): stale bytes of another record, as a power loss can leave"));
+  }
+  return rec;
 }
 
 absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -38,6 +39,9 @@ struct ExitRecord {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   std::string reason;
+  // The claim the shim held when it wrote the record (its `claim=` line;
+  // absent in records of shims from before it was added).
+  std::optional<Claim> claim;
 };
 
 // Parses "<pid> <starttime>\n". INVALID_ARGUMENT when malformed.
@@ -50,7 +54,10 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text);
 // Reads and parses DIR/claim or DIR/exit. NOT_FOUND when the file does not
 // exist (yet); INVALID_ARGUMENT when it is a link or not owned by the
 // daemon's uid (the shim runs as the daemon; a task's owner may write in
-// the attempt dir, never as the daemon).
+// the attempt dir, never as the daemon), and for an exit record whose
+// `claim=` line is not DIR/claim's content: the exit file is not fsynced,
+// so after a power loss its blocks may hold stale bytes, such as another
+// attempt's record (runners/shim/README.md, "Crash safety").
 absl::StatusOr<Claim> ReadClaim(const std::string& attempt_dir);
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& attempt_dir);
 

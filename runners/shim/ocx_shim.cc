@@ -39,13 +39,14 @@
 //     starts: nothing is run, the reason is "cancelled before start".
 //  f. When the task has ended, SIGKILL goes to its process group (stragglers
 //     it left behind) and to every other descendant (the shim is a child
-//     subreaper: reaper.h), then DIR/exit is written atomically (tmp + fsync +
-//     rename) as lines
+//     subreaper: reaper.h), then DIR/exit is written atomically (tmp +
+//     rename; no fsync: README.md "Crash safety") as lines
 //         exit_code=<n>   (-1 when killed by a signal or never run)
 //         signal=<n>      (0 when it exited)
 //         start_ms=<epoch ms>
 //         end_ms=<epoch ms>
 //         reason=<text, may be empty>
+//         claim=<the claim's content>
 //     and the shim exits 0. If the log cannot be opened or the task cannot be
 //     started, the exit file records exit_code=-1 and the reason.
 //
@@ -78,11 +79,14 @@
 #include <unistd.h>
 
 #include "runners/shim/reaper.h"
+#include "runners/shim/records.h"
 #include "runners/shim/run_as.h"
 
 namespace {
 
+using ocx::shim::Buf;
 using ocx::shim::RunAs;
+using ocx::shim::WriteAll;
 
 constexpr int kExitUsage = 64;
 constexpr int kExitSetup = 71;
@@ -101,35 +105,6 @@ struct Options {
   bool allow_root = false;
   char** argv = nullptr;  // PROGRAM ARGS..., null-terminated
 };
-
-// Appends to a fixed buffer, truncating silently.
-struct Buf {
-  char data[1024];
-  size_t len = 0;
-
-  Buf& S(const char* s) {
-    while (*s && len + 1 < sizeof(data)) data[len++] = *s++;
-    data[len] = '\0';
-    return *this;
-  }
-  Buf& N(long long v) {
-    char tmp[24];
-    snprintf(tmp, sizeof(tmp), "%lld", v);
-    return S(tmp);
-  }
-};
-
-void WriteAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-}
 
 void Complain(const Buf& b) {
   WriteAll(STDERR_FILENO, b.data, b.len);
@@ -220,28 +195,6 @@ void CloseInheritedFds() {
   closedir(d);
 }
 
-// Field 22 of /proc/self/stat (start time in clock ticks since boot), or 0.
-unsigned long long SelfStartTime() {
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // The command name (field 2) may contain spaces and ')': skip to the last
-  // ')'. Field 3 follows it; skip fields 3..21.
-  char* p = strrchr(buf, ')');
-  if (p == nullptr) return 0;
-  ++p;
-  for (int field = 3; field < 22; ++field) {
-    while (*p == ' ') ++p;
-    while (*p != ' ' && *p != '\0') ++p;
-  }
-  while (*p == ' ') ++p;
-  return strtoull(p, nullptr, 10);
-}
-
 long long NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -254,49 +207,6 @@ long long MonoMs() {
   return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Writes `b` to dirfd/name through dirfd/name.tmp + rename.
-bool WriteAtomic(int dirfd, const char* name, const Buf& b, bool sync) {
-  char tmp[64];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-  int fd = openat(dirfd, tmp,
-                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd < 0) return false;
-  WriteAll(fd, b.data, b.len);
-  bool ok = !sync || fsync(fd) == 0;
-  close(fd);
-  if (!ok || renameat(dirfd, tmp, dirfd, name) != 0) {
-    unlinkat(dirfd, tmp, 0);
-    return false;
-  }
-  return true;
-}
-
-// Creates dirfd/claim exclusively with `content`, atomically. Returns 0,
-// EEXIST when already claimed, or another errno.
-int Claim(int dirfd, const Buf& content) {
-  char tmp[64];
-  snprintf(tmp, sizeof(tmp), "claim.tmp.%d", static_cast<int>(getpid()));
-  int fd = openat(dirfd, tmp,
-                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd >= 0) {
-    WriteAll(fd, content.data, content.len);
-    close(fd);
-    int rc = linkat(dirfd, tmp, dirfd, "claim", 0);
-    int err = errno;
-    unlinkat(dirfd, tmp, 0);
-    if (rc == 0) return 0;
-    if (err == EEXIST) return EEXIST;
-    if (err != EPERM && err != EOPNOTSUPP && err != ENOSYS) return err;
-    // No hard links on this file system: fall back to O_EXCL (a reader may
-    // then briefly see an empty claim).
-  }
-  fd = openat(dirfd, "claim", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) return errno;
-  WriteAll(fd, content.data, content.len);
-  close(fd);
-  return 0;
-}
-
 struct Outcome {
   int exit_code = -1;
   int signal = 0;
@@ -306,12 +216,14 @@ struct Outcome {
   char reason_buf[256];
 };
 
-bool RecordExit(int dirfd, const Outcome& out) {
+// The claim line names the attempt's claim: a reader tells a record of
+// this attempt from stale bytes of another one (README.md, "Crash safety").
+bool RecordExit(int dirfd, const Buf& claim, const Outcome& out) {
   Buf b;
   b.S("exit_code=").N(out.exit_code).S("\nsignal=").N(out.signal);
   b.S("\nstart_ms=").N(out.start_ms).S("\nend_ms=").N(out.end_ms);
-  b.S("\nreason=").S(out.reason).S("\n");
-  if (!WriteAtomic(dirfd, "exit", b, /*sync=*/true)) {
+  b.S("\nreason=").S(out.reason).S("\nclaim=").S(claim.data);
+  if (!ocx::shim::WriteAtomic(dirfd, "exit", b)) {
     Buf e;
     e.S("ocx-shim: cannot write exit file: ").S(strerror(errno));
     Complain(e);
@@ -413,9 +325,10 @@ void SetUpSignals(sigset_t* mask) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-// Creates and opens the attempt dir and claims it for this shim. Returns
-// the directory's fd, or -(exit code) after complaining.
-int OpenAndClaim(const Options& o, pid_t self) {
+// Creates and opens the attempt dir and claims it for this shim, with the
+// claim's content in *claim_out. Returns the directory's fd, or -(exit
+// code) after complaining.
+int OpenAndClaim(const Options& o, pid_t self, Buf* claim_out) {
   int dirfd =
       ocx::shim::OpenDirs(o.attempt_dir, o.run_as.set ? &o.run_as : nullptr);
   if (dirfd < 0) {
@@ -424,9 +337,10 @@ int OpenAndClaim(const Options& o, pid_t self) {
     Complain(b.S(strerror(errno)));
     return -kExitSetup;
   }
-  Buf claim;
-  claim.N(self).S(" ").N(static_cast<long long>(SelfStartTime())).S("\n");
-  int err = Claim(dirfd, claim);
+  Buf& claim = *claim_out;
+  claim.N(self).S(" ").N(static_cast<long long>(ocx::shim::SelfStartTime()));
+  claim.S("\n");
+  int err = ocx::shim::Claim(dirfd, claim);
   if (err == EEXIST) {
     Buf b;
     b.S("ocx-shim: attempt ").S(o.attempt_dir);
@@ -572,7 +486,8 @@ int main(int argc, char** argv) {
   ocx::shim::BecomeSubreaper();
 
   const pid_t self = getpid();
-  const int dirfd = OpenAndClaim(o, self);
+  Buf claim;
+  const int dirfd = OpenAndClaim(o, self, &claim);
   if (dirfd < 0) return -dirfd;
 
   Outcome out;
@@ -590,10 +505,10 @@ int main(int argc, char** argv) {
   if (child > 0) {
     Buf pid_line;
     pid_line.N(child).S("\n");
-    WriteAtomic(dirfd, "task.pid", pid_line, /*sync=*/false);
+    ocx::shim::WriteAtomic(dirfd, "task.pid", pid_line);
     Supervise(o, child, sfd, &out);
   } else {
     out.end_ms = NowMs();
   }
-  return RecordExit(dirfd, out) ? 0 : kExitNotRecorded;
+  return RecordExit(dirfd, claim, out) ? 0 : kExitNotRecorded;
 }

@@ -454,6 +454,42 @@ TEST_F(LocalRunnerTest, StaleClaimIsLost) {
   }
 }
 
+// The shim does not fsync DIR/exit: after a power loss the file may hold
+// stale bytes of another attempt's record. Its claim= line tells: such a
+// record makes the attempt lost, never finished with another's exit code.
+// A record without the line (a shim from before it) is taken as it is.
+TEST_F(LocalRunnerTest, ExitRecordOfAnotherClaimIsLost) {
+  const std::string ours = "4242 777\n";
+  struct Case {
+    std::string exit;
+    bool lost;
+  };
+  std::vector<Case> cases = {
+      {"exit_code=0\nsignal=0\nreason=\nclaim=4243 777\n", true},
+      {"exit_code=0\nsignal=0\nreason=\nclaim=4242 778\n", true},
+      {"exit_code=0\nsignal=0\nreason=\nclaim=4242 777\n", false},
+      {"exit_code=0\nsignal=0\nreason=\n", false}};
+  int n = 0;
+  for (const Case& c : cases) {
+    LaunchSpec spec = Sh("x", ++n, "true");
+    ASSERT_TRUE(MakeDirs(spec.attempt_dir).ok());
+    ASSERT_TRUE(WriteFileAtomic(spec.attempt_dir + "/claim", ours).ok());
+    ASSERT_TRUE(WriteFileAtomic(spec.attempt_dir + "/exit", c.exit).ok());
+    LocalRunner runner(Opts());
+    ASSERT_TRUE(runner.Adopt(spec, "").ok());
+    std::vector<AttemptUpdate> ups = UntilFinal(runner, spec.key);
+    if (c.lost) {
+      ASSERT_THAT(ups, ElementsAre(IsKind(Kind::kLost))) << c.exit;
+      EXPECT_THAT(ups[0].reason, HasSubstr("stale")) << c.exit;
+    } else {
+      ASSERT_THAT(ups,
+                  ElementsAre(IsKind(Kind::kRunning), IsKind(Kind::kExited)))
+          << c.exit;
+      EXPECT_EQ(ups[1].exit_code, 0);
+    }
+  }
+}
+
 TEST_F(LocalRunnerTest, LaunchErrors) {
   LocalRunner::Options bad = Opts();
   bad.shim_path = root_ + "/no-such-shim";

@@ -164,6 +164,10 @@ TEST_F(ShimTest, RecordsExitCodeAndAppendsOutputToLog) {
   absl::StatusOr<Claim> claim = ReadClaim(dir_);
   ASSERT_TRUE(claim.ok()) << claim.status();
   EXPECT_GT(claim->start_time, 0u);
+  // The record names the claim it was written under.
+  ASSERT_TRUE(rec.claim.has_value());
+  EXPECT_EQ(rec.claim->pid, claim->pid);
+  EXPECT_EQ(rec.claim->start_time, claim->start_time);
   pid_t task = ReadPidFile(dir_ + "/task.pid");
   EXPECT_GT(task, 0);
   EXPECT_NE(task, claim->pid);
