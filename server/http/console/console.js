@@ -5,7 +5,12 @@
 'use strict';
 
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+// Task states whose row changes without an event (pending reason, progress).
+const LIVE = new Set(['READY', 'LAUNCHING', 'RUNNING']);
+const TASK_STATES = ['PENDING', 'READY', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+const PAGE_SIZE = 50;    // tasks shown per stage and page
 let timer = null;        // the current page's refresh
+let tick = null;         // what it runs
 let logSource = null;    // the open log tail (EventSource)
 let ownersById = {};     // evaluation id -> owner, from the list
 
@@ -47,16 +52,33 @@ function toast(text, isError) {
 }
 
 // ---- API ----
-async function api(path, options) {
-  const res = await fetch(path, Object.assign(
-      {headers: {'Accept': 'application/json'}, cache: 'no-store'},
-      options || {}));
+async function answerOf(res) {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const e = body.error || {};
     throw new Error((e.code || res.status) + ': ' + (e.message || res.statusText));
   }
   return body;
+}
+
+async function api(path, options) {
+  return answerOf(await fetch(path, Object.assign(
+      {headers: {'Accept': 'application/json'}, cache: 'no-store'},
+      options || {})));
+}
+
+// A conditional GET: sends the ETag of the answer to `path` kept in `cache`
+// (a Map), and on 304 ("not modified": the evaluation had no event since)
+// answers that one again. Returns {body, changed}.
+async function tagged(cache, path) {
+  const kept = cache.get(path);
+  const headers = {'Accept': 'application/json'};
+  if (kept && kept.etag) headers['If-None-Match'] = kept.etag;
+  const res = await fetch(path, {headers: headers, cache: 'no-store'});
+  if (res.status === 304 && kept) return {body: kept.body, changed: false};
+  const body = await answerOf(res);
+  cache.set(path, {etag: res.headers.get('ETag'), body: body});
+  return {body: body, changed: true};
 }
 
 // ---- Formatting ----
@@ -107,9 +129,14 @@ function ownerName(o) { return o && o.user ? o.user : ''; }
 function stageName(s) { return String(s).replace('STAGE_', '').toLowerCase(); }
 
 // ---- Router ----
-function route() {
+function stopRefresh() {
   clearInterval(timer);
   timer = null;
+  tick = null;
+}
+
+function route() {
+  stopRefresh();
   if (logSource) { logSource.close(); logSource = null; }
   const hash = location.hash || '#/';
   let m;
@@ -118,9 +145,23 @@ function route() {
   return listPage();
 }
 
+// Runs fn now and every `ms` while the tab is shown: a hidden tab asks
+// nothing, and catches up as soon as it is shown again.
 function every(ms, fn) {
+  tick = () => { if (!document.hidden) fn(); };
   fn();
-  timer = setInterval(fn, ms);
+  timer = setInterval(tick, ms);
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && tick) tick();
+});
+
+// When a request that took `ms` and ended now may be made again: `base` ms
+// after it started, or later so that the page keeps the daemon busy with it
+// at most 1/20 of the time (a slow daemon is asked less often).
+function nextAt(base, ms) {
+  return Date.now() - ms + Math.max(base, 20 * ms);
 }
 
 // ---- Evaluations list and servers ----
@@ -188,7 +229,7 @@ function serversTable(pools) {
 
 // ---- One evaluation ----
 function evaluationPage(id) {
-  const view = {id: id, selected: null, final: false, resultsShown: false};
+  const view = {id: id, selected: null, cache: new Map(), stageViews: new Map()};
   view.meta = el('dl', {class: 'meta'});
   view.cancel = el('button', {class: 'danger', id: 'cancel', disabled: true,
                               onclick: () => cancel(view)}, 'Cancel evaluation');
@@ -209,30 +250,50 @@ function evaluationPage(id) {
   every(1000, () => refreshEvaluation(view));
 }
 
+function evalPath(view, rest) {
+  return '/api/evaluations/' + encodeURIComponent(view.id) + (rest || '');
+}
+
+// One refresh reads the evaluation (304 when it had no event), then only
+// what may have changed: a stage's page of tasks when the stage's counts
+// moved or the page shows READY or running tasks, the results when more
+// eval tasks succeeded. Once the evaluation has ended and all is shown,
+// the page stops asking.
 async function refreshEvaluation(view) {
   // One refresh at a time: a slow answer must not pile up requests.
-  if ((view.final && view.resultsShown) || view.busy) return;
+  if (view.busy) return;
   view.busy = true;
   try {
-    const e = await api('/api/evaluations/' + encodeURIComponent(view.id));
+    const withSpec = !view.planShown;
+    const e = (await tagged(view.cache, evalPath(view, withSpec ? '' : '?spec=0'))).body;
+    if (withSpec) {
+      view.plan.replaceChildren(planView(e));
+      view.planShown = true;
+      view.cache.clear();  // the spec is not needed again
+    }
     showMeta(view, e);
-    if (!view.planShown) { view.plan.replaceChildren(planView(e)); view.planShown = true; }
-    const nowFinal = FINAL.has(e.state);
-    // A large evaluation's task list is refreshed less often.
-    if (nowFinal || !view.tasksAt || view.taskCount <= 500 ||
-        Date.now() - view.tasksAt > 5000) {
-      const t = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/tasks');
-      view.taskCount = t.tasks.length;
-      view.tasksAt = Date.now();
-      showTasks(view, t);
+    const final = FINAL.has(e.state);
+    let settled = true;
+    for (const counts of e.stage_counts || []) {
+      const sv = stageView(view, counts);
+      const key = JSON.stringify(counts) + e.state;
+      if (sv.key !== key || (sv.live && Date.now() >= sv.next)) {
+        await refreshStage(view, sv);
+        sv.key = key;
+      }
+      settled = settled && !sv.live;
     }
-    if (nowFinal || !view.resultsAt || Date.now() - view.resultsAt > 5000) {
-      const r = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/results');
-      view.results.replaceChildren(resultsView(r));
-      view.resultsAt = Date.now();
-      if (nowFinal) view.resultsShown = true;
+    const evalDone = (e.stage_counts || []).filter((c) => c.stage === 'STAGE_EVAL')
+        .map((c) => c.succeeded + '/' + c.failed).join() + e.state;
+    if (view.resultsKey !== evalDone && (final || !view.resultsKey ||
+                                         Date.now() >= view.resultsNext)) {
+      const t0 = performance.now();
+      const r = await tagged(view.cache, evalPath(view, '/results'));
+      view.resultsNext = nextAt(5000, performance.now() - t0);
+      view.resultsKey = evalDone;
+      if (r.changed) view.results.replaceChildren(resultsView(r.body));
     }
-    view.final = nowFinal;
+    if (final && settled && view.resultsKey === evalDone) stopRefresh();
     view.error.textContent = '';
   } catch (err) {
     view.error.textContent = err.message;
@@ -289,27 +350,84 @@ function taskRow(view, t) {
       el('td', {class: 'reason'}, t.pending_reason || t.reason || ''));
 }
 
-function showTasks(view, answer) {
-  const byStage = new Map();
-  for (const t of answer.tasks) {
-    if (!byStage.has(t.stage)) byStage.set(t.stage, []);
-    byStage.get(t.stage).push(t);
+// A stage's section: its counts, a state filter and one page of its tasks.
+function stageView(view, counts) {
+  let sv = view.stageViews.get(counts.stage);
+  if (!sv) {
+    sv = {stage: counts.stage, state: '', tokens: [''], gen: 0, live: false, next: 0};
+    sv.counts = el('span', {class: 'muted'});
+    sv.filter = el('select', {'data-stage': stageName(counts.stage), title: 'Show tasks in this state'},
+        el('option', {value: ''}, 'all states'),
+        TASK_STATES.map((s) => el('option', {value: s}, s.toLowerCase())));
+    sv.filter.addEventListener('change', () => {
+      sv.state = sv.filter.value;
+      sv.tokens = [''];
+      refreshStage(view, sv).catch((err) => { view.error.textContent = err.message; });
+    });
+    sv.rows = el('tbody');
+    sv.range = el('span', {class: 'muted'});
+    sv.prev = el('button', {onclick: () => turn(view, sv, -1)}, '‹ previous');
+    sv.nextButton = el('button', {onclick: () => turn(view, sv, 1)}, 'next ›');
+    view.stages.append(
+        el('h3', {}, stageName(counts.stage), ' ', sv.counts, ' ', sv.filter),
+        el('table', {class: 'tasks', 'data-stage': stageName(counts.stage)},
+           el('thead', {}, el('tr', {}, ['Task', 'Model', 'Datasets', 'State',
+               'Attempts', 'Progress', 'Rate', 'ETA', 'Waiting / reason']
+               .map((h) => el('th', {}, h)))),
+           sv.rows),
+        el('div', {class: 'pager'}, sv.prev, ' ', sv.range, ' ', sv.nextButton));
+    view.stageViews.set(counts.stage, sv);
   }
-  const parts = [];
-  for (const [stage, tasks] of byStage) {
-    const counts = {};
-    for (const t of tasks) counts[t.state] = (counts[t.state] || 0) + 1;
-    parts.push(el('h3', {}, stageName(stage), ' ',
-                  el('span', {class: 'muted'}, Object.entries(counts)
-                     .map(([s, n]) => n + ' ' + s.toLowerCase()).join(', '))));
-    parts.push(el('table', {class: 'tasks', 'data-stage': stageName(stage)},
-        el('thead', {}, el('tr', {}, ['Task', 'Model', 'Datasets', 'State',
-            'Attempts', 'Progress', 'Rate', 'ETA', 'Waiting / reason']
-            .map((h) => el('th', {}, h)))),
-        el('tbody', {}, tasks.map((t) => taskRow(view, t)))));
+  sv.countsOf = counts;
+  sv.counts.textContent = TASK_STATES.map((s) => [s, counts[s.toLowerCase()] || 0])
+      .filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s.toLowerCase()).join(', ');
+  showRange(sv);
+  return sv;
+}
+
+// Reads the stage's current page of tasks; a newer read of the same stage
+// (the pager was used meanwhile) wins.
+async function refreshStage(view, sv) {
+  const q = new URLSearchParams({stage: sv.stage, page_size: PAGE_SIZE});
+  if (sv.state) q.set('state', sv.state);
+  const token = sv.tokens[sv.tokens.length - 1];
+  if (token) q.set('page_token', token);
+  const path = evalPath(view, '/tasks?' + q);
+  if (sv.path && sv.path !== path) view.cache.delete(sv.path);
+  sv.path = path;
+  const gen = ++sv.gen;
+  const t0 = performance.now();
+  const answer = await tagged(view.cache, path);
+  if (gen !== sv.gen) return;
+  sv.next = nextAt(900, performance.now() - t0);
+  sv.answer = answer.body;
+  sv.live = answer.body.tasks.some((t) => LIVE.has(t.state));
+  if (answer.changed) {
+    sv.rows.replaceChildren(...answer.body.tasks.map((t) => taskRow(view, t)));
+    if (!answer.body.tasks.length) {
+      sv.rows.append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'No tasks here.')));
+    }
   }
-  if (answer.truncated) parts.push(el('p', {class: 'muted'}, 'Only the first tasks are shown.'));
-  view.stages.replaceChildren(...parts);
+  showRange(sv);
+}
+
+function turn(view, sv, step) {
+  if (step > 0 && sv.answer && sv.answer.next_page_token) sv.tokens.push(sv.answer.next_page_token);
+  else if (step < 0 && sv.tokens.length > 1) sv.tokens.pop();
+  else return;
+  refreshStage(view, sv).catch((err) => { view.error.textContent = err.message; });
+}
+
+// "tasks 51–100 of 800" and the pager's buttons.
+function showRange(sv) {
+  const c = sv.countsOf || {};
+  const total = (sv.state ? c[sv.state.toLowerCase()] : c.total) || 0;
+  const shown = sv.answer ? sv.answer.tasks.length : 0;
+  const from = (sv.tokens.length - 1) * PAGE_SIZE;
+  sv.range.textContent = shown ? 'tasks ' + (from + 1) + '–' + (from + shown) + ' of ' + total
+                               : 'no tasks of ' + total;
+  sv.prev.disabled = sv.tokens.length <= 1;
+  sv.nextButton.disabled = !(sv.answer && sv.answer.next_page_token);
 }
 
 // The live log of a task: server-sent events from /api/tasks/ID/log.
