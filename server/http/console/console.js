@@ -302,16 +302,23 @@ async function refreshEvaluation(view) {
   }
 }
 
+// Rebuilt only when the evaluation changed; the running duration ticks on.
 function showMeta(view, e) {
   view.state = e.state;
-  view.meta.replaceChildren(
-      el('dt', {}, 'Name'), el('dd', {id: 'eval-name'}, e.name),
-      el('dt', {}, 'State'), el('dd', {id: 'eval-state'}, badge(e.state)),
-      el('dt', {}, 'Owner'), el('dd', {}, ownerName(e.owner)),
-      el('dt', {}, 'Progress'), el('dd', {}, evalProgress(e)),
-      el('dt', {}, 'Started'), el('dd', {}, when(e.create_time)),
-      el('dt', {}, 'Duration'), el('dd', {}, duration(e.create_time, e.end_time)),
-      el('dt', {}, 'Work dir'), el('dd', {}, e.work_dir));
+  const key = JSON.stringify(e);
+  if (view.metaKey !== key) {
+    view.metaKey = key;
+    view.duration = el('dd', {});
+    view.meta.replaceChildren(
+        el('dt', {}, 'Name'), el('dd', {id: 'eval-name'}, e.name),
+        el('dt', {}, 'State'), el('dd', {id: 'eval-state'}, badge(e.state)),
+        el('dt', {}, 'Owner'), el('dd', {}, ownerName(e.owner)),
+        el('dt', {}, 'Progress'), el('dd', {}, evalProgress(e)),
+        el('dt', {}, 'Started'), el('dd', {}, when(e.create_time)),
+        el('dt', {}, 'Duration'), view.duration,
+        el('dt', {}, 'Work dir'), el('dd', {}, e.work_dir));
+  }
+  view.duration.textContent = duration(e.create_time, e.end_time);
   view.cancel.disabled = FINAL.has(e.state) || e.state === 'CANCELLING';
 }
 
@@ -402,13 +409,27 @@ async function refreshStage(view, sv) {
   sv.next = nextAt(900, performance.now() - t0);
   sv.answer = answer.body;
   sv.live = answer.body.tasks.some((t) => LIVE.has(t.state));
-  if (answer.changed) {
-    sv.rows.replaceChildren(...answer.body.tasks.map((t) => taskRow(view, t)));
-    if (!answer.body.tasks.length) {
+  if (answer.changed) showRows(view, sv, answer.body.tasks);
+  showRange(sv);
+}
+
+// Replaces only the rows whose task changed (all of them when the page
+// holds other tasks): a page where a few tasks moved costs the browser a
+// few rows.
+function showRows(view, sv, tasks) {
+  const keys = tasks.map((t) => JSON.stringify(t)), old = sv.keys || [];
+  if (sv.rows.children.length !== tasks.length ||
+      tasks.some((t, i) => sv.rows.children[i].dataset.id !== t.id)) {
+    sv.rows.replaceChildren(...tasks.map((t) => taskRow(view, t)));
+    if (!tasks.length) {
       sv.rows.append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'No tasks here.')));
     }
+  } else {
+    tasks.forEach((t, i) => {
+      if (keys[i] !== old[i]) sv.rows.children[i].replaceWith(taskRow(view, t));
+    });
   }
-  showRange(sv);
+  sv.keys = keys;
 }
 
 function turn(view, sv, step) {
