@@ -15,16 +15,22 @@ the task) through LocalRunner, max_num_workers = cores, both stages, so
 noise falls on all alike:
 
   A: nothing watches.
-  B: headless Chromium has the evaluation's console page open (the page
-     polls the evaluation every second, its task list every 5 s when it has
-     over 500 tasks, its results every 5 s), and a second client scrapes
-     /metrics every second. This is the issue's case.
+  B: headless Chromium has the evaluation's console page open (each
+     second the page asks for the evaluation with its ETag, and then only
+     what may have changed: a stage's page of 50 tasks when the stage's
+     counts moved or the page shows READY or running tasks, the results
+     when more eval tasks ended, at most every 5 s), and a second client
+     scrapes /metrics every second. This is the issue's case.
   C: as B, but the page is reloaded every second, so each second fetches
-     the evaluation, its whole task list and its results anew.
+     the evaluation with its spec, a page of tasks per stage and the
+     results anew.
   P: no browser; this script makes the requests the open page makes, and
      scrapes /metrics every second. B - P is the browser's own CPU, taken
      from the same cores (a browser on another host, through an SSH
      tunnel, costs the ocxd host only P).
+  Z: (only when OCX_BENCH_KINDS names it) as B, but the browser shows a
+     blank page: what headless Chromium costs before the console asks
+     anything, so B - Z is the open page's own cost.
 
 The browser starts before the submission and is not timed. A round's wall
 time is the evaluation's end_time - create_time, both stamped by ocxd, so
@@ -32,7 +38,8 @@ how often this script polls does not matter. Also printed: ocxd's own CPU
 per task (utime + stime from /proc) and the browser's CPU per round, which
 split the console's cost inside the daemon from the CPU the browser takes
 from the machine; the page's /api/ requests; the /metrics render time; and
-at the end the time and size of each request a poll makes.
+at the end the time and size of each request a poll makes (and, for
+comparison, of the whole task list, which the page no longer asks for).
 
 Needs the binaries ocxd, ocxctl, ocx-shim and ocx-test-task in
 <build_dir>/bin, Chromium, chromedriver and python3-selenium (Debian:
@@ -42,8 +49,8 @@ the reason when one is missing.
 
 Environment: OCX_BENCH_ROUNDS (3 per kind), OCX_BENCH_MODELS (20),
 OCX_BENCH_DATASETS (20), OCX_BENCH_KINDS (ABCP: the kinds of rounds to
-run, A and at least one other), OCX_BENCH_KEEP (set: keep the temporary
-directory).
+run, A and at least one other of B, C, P, Z), OCX_BENCH_KEEP (set: keep
+the temporary directory).
 
 Prints per-round numbers, the medians, and a final
 `RESULT console_dispatch_ratio=<median B / median A>
@@ -58,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 
@@ -169,8 +177,9 @@ def tree_cpu_s(root_pid):
 
 class Watchers:
     """A browser round's load: the evaluation's page open (mode "open": it
-    polls on its own, every second) or reloaded every second (mode
-    "reload"), and /metrics scraped every second."""
+    polls on its own, every second), reloaded every second (mode "reload")
+    or a blank page instead (mode "blank"), and /metrics scraped every
+    second."""
 
     def __init__(self, ocxd, mode):
         self.ocxd = ocxd
@@ -212,7 +221,8 @@ class Watchers:
         # A new hash in the same document: navigate by a fresh load so both
         # modes start from a fresh page.
         self.driver.get("about:blank")
-        self.driver.get("%s/#/e/%s" % (self.ocxd.console, eval_id))
+        if self.mode != "blank":
+            self.driver.get("%s/#/e/%s" % (self.ocxd.console, eval_id))
         self._grow_buffer()
         self.threads = [every_second(self.stop_event, self._scrape)]
         if self.mode == "reload":
@@ -234,8 +244,13 @@ class Watchers:
 
 class ScriptPoller:
     """Round P's load, without a browser: the requests the open page makes
-    (the evaluation every second, its tasks and results every 5 s) and
-    /metrics every second, from this script."""
+    (server/http/console/console.js), and /metrics every second, from this
+    script. Each second: the evaluation without its spec, conditional on
+    its ETag; each stage's first page of tasks when the stage's counts
+    moved or the page shows READY or running tasks; the results when more
+    eval tasks ended, at most every 5 s."""
+
+    LIVE = ("READY", "LAUNCHING", "RUNNING")
 
     def __init__(self, ocxd):
         self.ocxd = ocxd
@@ -243,28 +258,59 @@ class ScriptPoller:
         self.api_requests = 0
 
     def _get(self, path):
-        with urllib.request.urlopen(self.ocxd.console + path,
-                                    timeout=10) as r:
-            r.read()
+        """The body of a GET (conditional on the ETag kept for path), or
+        the kept one when the answer is 304."""
+        headers = {}
+        kept = self.tags.get(path)
+        if kept:
+            headers["If-None-Match"] = kept[0]
+        req = urllib.request.Request(self.ocxd.console + path,
+                                     headers=headers)
+        self.api_requests += 1
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                body = json.loads(r.read())
+                if r.headers.get("ETag"):
+                    self.tags[path] = (r.headers["ETag"], body)
+                return body
+        except urllib.error.HTTPError as e:
+            if e.code != 304:
+                raise
+            return kept[1]
 
     def _poll(self):
         base = "/api/evaluations/" + self.eval_id
-        paths = [base]
-        if self.polls % 5 == 0:
-            paths += [base + "/tasks", base + "/results"]
-        for path in paths:
-            self._get(path)
-        self.polls += 1
-        self.api_requests += len(paths)
+        e = self._get(base + "?spec=0")
+        now = time.monotonic()
+        for counts in e.get("stage_counts", []):
+            stage = counts["stage"]
+            key = json.dumps(counts, sort_keys=True) + e["state"]
+            if self.stage_keys.get(stage) != key or self.live.get(stage):
+                page = self._get(base + "/tasks?stage=%s&page_size=50" %
+                                 stage)
+                self.stage_keys[stage] = key
+                self.live[stage] = any(t["state"] in self.LIVE
+                                       for t in page["tasks"])
+        ended = "%s%s" % ([(c["succeeded"], c["failed"])
+                           for c in e.get("stage_counts", [])
+                           if c["stage"] == "STAGE_EVAL"], e["state"])
+        if ended != self.results_key and now >= self.results_next:
+            t0 = time.monotonic()
+            self._get(base + "/results")
+            self.results_key = ended
+            self.results_next = t0 + max(5.0, 20 * (time.monotonic() - t0))
 
     def _scrape(self):
         t0 = time.monotonic()
-        self._get("/metrics")
+        with urllib.request.urlopen(self.ocxd.console + "/metrics",
+                                    timeout=10) as r:
+            r.read()
         self.metrics_ms.append((time.monotonic() - t0) * 1e3)
 
     def start(self, eval_id):
         self.eval_id = eval_id
-        self.polls = 0
+        self.tags, self.stage_keys, self.live = {}, {}, {}
+        self.results_key, self.results_next = None, 0.0
         self.stop_event = threading.Event()
         self.threads = [every_second(self.stop_event, self._scrape),
                         every_second(self.stop_event, self._poll)]
@@ -348,7 +394,9 @@ KINDS = (("A", None, "nothing watches"),
          ("C", "reload", "the page reloaded every second + /metrics every "
                          "second"),
          ("P", "script", "the open page's requests from a script, no "
-                         "browser + /metrics every second"))
+                         "browser + /metrics every second"),
+         ("Z", "blank", "the browser on a blank page + /metrics every "
+                        "second"))
 
 
 def kinds():
@@ -356,7 +404,7 @@ def kinds():
     chosen = tuple(k for k in KINDS if k[0] in wanted)
     if not chosen or chosen[0][0] != "A" or len(chosen) < 2:
         sys.exit("bench_console: OCX_BENCH_KINDS must hold A and another of "
-                 "B, C, P")
+                 "B, C, P, Z")
     return chosen
 
 
@@ -397,22 +445,41 @@ def measure(ocxd, spec, rounds):
     return report(runs, metrics_ms, profile(ocxd, r["id"]))
 
 
-def profile(ocxd, eval_id):
-    """Milliseconds and bytes of each request a page poll makes, on a
-    finished evaluation (median of 5)."""
+def profile(ocxd, eval_id, repeat=40):
+    """Per request a page poll makes, on a finished evaluation: the median
+    milliseconds, ocxd's CPU milliseconds (its CPU over `repeat` requests,
+    which the machine's load hardly changes, unlike wall times) and the
+    bytes; plain, and with the ETag of the answer (304) where it has one."""
     out = []
-    for path in ("/api/evaluations/%s" % eval_id,
-                 "/api/evaluations/%s/tasks" % eval_id,
-                 "/api/evaluations/%s/results" % eval_id, "/metrics"):
-        times = []
-        for _ in range(5):
-            t0 = time.monotonic()
-            with urllib.request.urlopen(ocxd.console + path,
-                                        timeout=10) as r:
-                size = len(r.read())
-            times.append((time.monotonic() - t0) * 1e3)
-        out.append((path.replace(eval_id, "ID"), statistics.median(times),
-                    size))
+    for path in ("/api/evaluations/%s?spec=0" % eval_id,
+                 "/api/evaluations/%s/tasks?stage=STAGE_INFER&page_size=50"
+                 % eval_id,
+                 "/api/evaluations/%s/results" % eval_id,
+                 "/api/evaluations/%s/tasks" % eval_id, "/metrics"):
+        tag = None
+        for conditional in (False, True):
+            if conditional and not tag:
+                break
+            times = []
+            cpu0 = ocxd.cpu_s()
+            for _ in range(repeat):
+                req = urllib.request.Request(
+                    ocxd.console + path,
+                    headers={"If-None-Match": tag} if conditional else {})
+                t0 = time.monotonic()
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        size = len(r.read())
+                        tag = r.headers.get("ETag")
+                except urllib.error.HTTPError as e:
+                    if e.code != 304:
+                        raise
+                    size = 0
+                times.append((time.monotonic() - t0) * 1e3)
+            cpu_ms = (ocxd.cpu_s() - cpu0) * 1e3 / repeat
+            name = path.replace(eval_id, "ID")
+            out.append((name + (" (304)" if conditional else ""),
+                        statistics.median(times), cpu_ms, size))
     return out
 
 
@@ -433,7 +500,8 @@ def socket_table_ms():
 # The RESULT line's names of each kind's wall and ocxd CPU ratios to A.
 RESULT_NAMES = {"B": ("console_dispatch_ratio", "ocxd_cpu_ratio"),
                 "C": ("reload_dispatch_ratio", "reload_ocxd_cpu_ratio"),
-                "P": ("script_dispatch_ratio", "script_ocxd_cpu_ratio")}
+                "P": ("script_dispatch_ratio", "script_ocxd_cpu_ratio"),
+                "Z": ("blank_dispatch_ratio", "blank_ocxd_cpu_ratio")}
 
 
 def result_fields(runs, wall, cpu):
@@ -460,7 +528,7 @@ def report(runs, metrics_ms, requests):
            for k, v in runs.items()}
     for kind, mode, what in kinds():
         browser = ""
-        if mode in ("open", "reload"):
+        if mode in ("open", "reload", "blank"):
             browser = "; browser CPU %.2f s" % statistics.median(
                 r["browser_cpu"] for r in runs[kind])
         print("median %s (%s): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
@@ -474,9 +542,9 @@ def report(runs, metrics_ms, requests):
                         cpu[kind] / cpu["A"]))
     metrics_p50 = statistics.median(metrics_ms) if metrics_ms else 0.0
     print("/metrics while running: p50 %.2f ms" % metrics_p50)
-    for path, ms, size in requests:
-        print("GET %s (finished evaluation): %.2f ms, %d bytes" % (
-            path, ms, size))
+    for path, ms, cpu_ms, size in requests:
+        print("GET %s (finished evaluation): %.2f ms, ocxd CPU %.2f ms, "
+              "%d bytes" % (path, ms, cpu_ms, size))
     table_ms = socket_table_ms()
     print("reading /proc/net/tcp and tcp6 (each /api/ request's caller "
           "lookup): %.2f ms" % table_ms)

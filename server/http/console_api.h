@@ -3,8 +3,9 @@
 // takes the caller (identified by the listener, console_routes.h) and
 // answers an HTTP status and a JSON body:
 //   GET  /api/evaluations[?owner=me|USER]  ListEvaluations
-//   GET  /api/evaluations/ID               GetEvaluation (its spec: the plan)
-//   GET  /api/evaluations/ID/tasks         ListTasks (progress, pending_reason)
+//   GET  /api/evaluations/ID[?spec=0]      GetEvaluation (its spec: the plan)
+//   GET  /api/evaluations/ID/tasks[?stage=S&state=T&page_size=N&page_token=P]
+//                                          ListTasks (progress, pending_reason)
 //   GET  /api/evaluations/ID/results       GetResults (the summary table)
 //   GET  /api/leaderboard[?ids=A,B]        Leaderboard (summary/compare.h)
 //   GET  /api/servers                      ListServers (managed servers)
@@ -20,10 +21,18 @@
 // Reads go through the store's read pool and never wait on the dispatcher;
 // only Cancel queues a command for it (the same one gRPC queues).
 //
+// Polling is cheap when nothing changed (console_api_etag.h): the
+// evaluation, its results, and a page of tasks none of which is READY or
+// RUNNING (whose pending reason and progress change without events) carry
+// an ETag; asked again with it in If-None-Match while the evaluation has
+// had no event since, they answer 304 and an empty body after one indexed
+// read (the owner, for authorization).
+//
 // Thread-safe: the listener calls methods concurrently.
 #ifndef OCX_SERVER_HTTP_CONSOLE_API_H_
 #define OCX_SERVER_HTTP_CONSOLE_API_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +42,7 @@
 #include "common/identity.h"
 #include "server/api/authorization.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/http/console_api_etag.h"
 #include "server/store/store.h"
 
 namespace ocx::server {
@@ -50,10 +60,23 @@ struct ConsoleOptions {
   int max_leaderboard_evaluations = 20;
 };
 
-// An HTTP status and a JSON body.
+// An HTTP status and a JSON body (empty for 304), and its ETag (empty:
+// none; see above).
 struct JsonAnswer {
   int status = 200;
   std::string body;
+  std::string etag;
+};
+
+// Which tasks ListTasks answers, as the request's parameters spell them:
+// `stage` and `state` are enum names (STAGE_INFER, RUNNING; empty: all),
+// `page_size` a count (empty or 0: max_tasks; more is cut to max_tasks),
+// `page_token` the next_page_token of the previous page of the same query.
+struct TaskQuery {
+  std::string stage;
+  std::string state;
+  std::string page_size;
+  std::string page_token;
 };
 
 class ConsoleApi {
@@ -62,9 +85,16 @@ class ConsoleApi {
 
   JsonAnswer ListEvaluations(const Identity& caller, const std::string& owner,
                              const std::string& page_token) const;
-  JsonAnswer GetEvaluation(const Identity& caller, const std::string& id) const;
-  JsonAnswer ListTasks(const Identity& caller, const std::string& id) const;
-  JsonAnswer GetResults(const Identity& caller, const std::string& id) const;
+  // `if_none_match`: the request's If-None-Match header (empty: none).
+  JsonAnswer GetEvaluation(const Identity& caller, const std::string& id,
+                           bool with_spec = true,
+                           const std::string& if_none_match = "") const;
+  // By stage, then index: {"tasks", "next_page_token", "truncated"}.
+  JsonAnswer ListTasks(const Identity& caller, const std::string& id,
+                       const TaskQuery& query = {},
+                       const std::string& if_none_match = "") const;
+  JsonAnswer GetResults(const Identity& caller, const std::string& id,
+                        const std::string& if_none_match = "") const;
   // `ids` empty: the newest SUCCEEDED evaluations the caller may read (at
   // most max_leaderboard_evaluations, looked for among the newest 2000).
   JsonAnswer Leaderboard(const Identity& caller,
@@ -83,9 +113,19 @@ class ConsoleApi {
   // The evaluation, with its owner filled in, if `caller` may `action` it.
   absl::StatusOr<ocx::v1::Evaluation> Readable(const Identity& caller,
                                                const std::string& id,
-                                               absl::string_view action) const;
+                                               absl::string_view action,
+                                               bool with_spec = true) const;
+  // 304 when `caller` may `action` evaluation `id` and `if_none_match`
+  // holds a current tag of `variant`; nullopt when the answer must be read
+  // (an error answer when the caller may not).
+  std::optional<JsonAnswer> NotModified(const Identity& caller,
+                                        const std::string& id,
+                                        absl::string_view action,
+                                        absl::string_view variant,
+                                        const std::string& if_none_match) const;
 
   const ConsoleOptions options_;
+  const EventTags tags_;
 };
 
 // The HTTP status of an absl status code (NOT_FOUND 404, PERMISSION_DENIED

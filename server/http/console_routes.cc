@@ -31,8 +31,14 @@ void Send(const JsonAnswer& answer, Response& res) {
   res.status = answer.status;
   // HTTP's 401 names a scheme; a browser shows no prompt for this one.
   if (answer.status == 401) res.set_header("WWW-Authenticate", kBearer);
+  // The page asks again with If-None-Match itself; no cache keeps answers.
   res.set_header("Cache-Control", "no-store");
-  res.set_content(answer.body, kJson);
+  if (!answer.etag.empty()) res.set_header("ETag", answer.etag);
+  if (answer.status != 304) res.set_content(answer.body, kJson);
+}
+
+std::string IfNoneMatch(const Request& req) {
+  return req.get_header_value("If-None-Match");
 }
 
 const char* ContentType(absl::string_view path) {
@@ -241,15 +247,22 @@ void AddConsoleRoutes(httplib::Server* server, ConsoleRoutesOptions options) {
               }));
   server->Get(R"(/api/evaluations/([^/]+))",
               Route(state, false, [](auto& api, auto& caller, auto& req) {
-                return api.GetEvaluation(caller, req.matches[1]);
+                return api.GetEvaluation(caller, req.matches[1],
+                                         req.get_param_value("spec") != "0",
+                                         IfNoneMatch(req));
               }));
   server->Get(R"(/api/evaluations/([^/]+)/tasks)",
               Route(state, false, [](auto& api, auto& caller, auto& req) {
-                return api.ListTasks(caller, req.matches[1]);
+                TaskQuery query{req.get_param_value("stage"),
+                                req.get_param_value("state"),
+                                req.get_param_value("page_size"),
+                                req.get_param_value("page_token")};
+                return api.ListTasks(caller, req.matches[1], query,
+                                     IfNoneMatch(req));
               }));
   server->Get(R"(/api/evaluations/([^/]+)/results)",
               Route(state, false, [](auto& api, auto& caller, auto& req) {
-                return api.GetResults(caller, req.matches[1]);
+                return api.GetResults(caller, req.matches[1], IfNoneMatch(req));
               }));
   server->Post(R"(/api/evaluations/([^/]+)/cancel)",
                Route(state, true, [](auto& api, auto& caller, auto& req) {

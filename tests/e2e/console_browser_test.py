@@ -9,6 +9,9 @@ server and real tasks.
    the evaluation page, opened right after submitting, shows its progress
    bar move and, for the last infer task (selected before it started), a
    log tail that fills without a reload and ends equal to the log file.
+   Once it ended the page stops polling; a stage's tasks can be shown by
+   state; the JSON API pages the task list and answers 304 to a request
+   with the ETag of an unchanged answer.
 2. Once it succeeded, the results table shows the numbers of the summary
    file ocxd wrote (summary/summary.csv), and the leaderboard has its
    column.
@@ -231,6 +234,69 @@ def watch_run(driver, ocxd, eval_id):
                                                  len(log_lengths) - 1))
 
 
+def api_requests(driver):
+    return driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/api/evaluations/')).length;")
+
+
+def get(console, path, headers=None):
+    """(status, ETag, parsed body or None) of a GET."""
+    req = urllib.request.Request(console + path, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers.get("ETag"), json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("ETag"), None
+
+
+def check_quiet_and_paged(driver, ocxd, eval_id):
+    """Part 1b: an ended evaluation's page stops asking; a stage's tasks
+    by state; the task list in pages and 304 for an unchanged answer."""
+    wait_for("the results", lambda: text_of(driver, "#results-table"), 20)
+    time.sleep(1.5)  # the last refresh's requests end
+    before = api_requests(driver)
+    time.sleep(3)
+    assert api_requests(driver) == before, \
+        "the page of an ended evaluation still polls"
+    infer = 'table[data-stage="infer"]'
+
+    def pick(state):
+        driver.execute_script(
+            "const s = document.querySelector('select[data-stage=\"infer\"]');"
+            "s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            state)
+    pick("FAILED")
+    wait_for("no failed infer task", lambda: text_of(
+        driver, infer + " tbody") == "No tasks here.", 10)
+    pick("SUCCEEDED")
+    wait_for("the succeeded infer tasks", lambda: len(driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])]"
+        ".map(b => b.textContent).filter(s => s === 'SUCCEEDED');",
+        infer + " tbody .badge")) == 8, 10)
+
+    base = "/api/evaluations/%s" % eval_id
+    ids, token, pages = [], "", 0
+    while True:
+        status, tag, body = get(ocxd.console, base + (
+            "/tasks?stage=STAGE_INFER&page_size=3&page_token=" + token))
+        assert status == 200 and tag, (status, tag)
+        ids += [t["id"] for t in body["tasks"]]
+        pages += 1
+        token = body["next_page_token"]
+        if not token:
+            break
+    assert ids == ["%s-infer-%d" % (eval_id, i) for i in range(8)], ids
+    assert pages == 3, pages
+    for path in (base + "?spec=0", base + "/tasks?stage=STAGE_EVAL",
+                 base + "/results"):
+        status, tag, _ = get(ocxd.console, path)
+        assert status == 200 and tag, (path, status, tag)
+        status, again, body = get(ocxd.console, path, {"If-None-Match": tag})
+        assert (status, again, body) == (304, tag, None), (path, status)
+    print("ended page quiet; tasks by state and in pages; 304 when unchanged")
+
+
 def check_results(driver, ocxd, eval_id):
     """Part 2: the results table against the summary file."""
     from selenium.webdriver.common.by import By
@@ -371,6 +437,7 @@ def main():
         run_id = ocxd.ctl("-o", "name", "submit", tiny, "--name",
                           "tiny model").strip()
         watch_run(driver, ocxd, run_id)
+        check_quiet_and_paged(driver, ocxd, run_id)
         check_results(driver, ocxd, run_id)
         slow_id = ocxd.ctl("-o", "name", "submit", slow, "--name",
                            XSS_NAME).strip()

@@ -94,6 +94,23 @@ class ConsoleApiTest : public store::testing::StoreTest {
     return e;
   }
 
+  // Evaluation `id` of alice with five SUCCEEDED infer tasks and three
+  // PENDING eval tasks: nothing of it changes without an event.
+  void StoreQuiet(const std::string& id) {
+    Evaluation e = MakeEvaluation(id, Evaluation::RUNNING);
+    e.set_task_count(8);
+    *e.mutable_owner() = OwnerOf(alice_);
+    e.set_work_dir(absl::StrCat(dir_.path(), "/", id));
+    std::vector<v1::Task> tasks;
+    for (int i = 0; i < 5; ++i) {
+      tasks.push_back(MakeTask(id, v1::STAGE_INFER, i, v1::Task::SUCCEEDED));
+    }
+    for (int i = 0; i < 3; ++i) {
+      tasks.push_back(MakeTask(id, v1::STAGE_EVAL, i, v1::Task::PENDING));
+    }
+    Insert(e, tasks);
+  }
+
   // The dispatcher, after recovering what is stored.
   void StartDispatcher() {
     dispatcher_ = std::make_unique<Dispatcher>(
@@ -212,6 +229,100 @@ TEST_F(ConsoleApiTest, TasksCarryStateAndProgress) {
   EXPECT_EQ(Field(tasks[0], "stage").string_value(), "STAGE_INFER");
   EXPECT_EQ(Field(tasks[0], "state").string_value(), "READY");
   EXPECT_FALSE(Field(v, "truncated").bool_value());
+}
+
+TEST_F(ConsoleApiTest, TasksComeInPagesOfOneStageAndState) {
+  StoreQuiet("ea");
+  ConsoleApi api = Api();
+  std::vector<std::string> ids;
+  std::string token;
+  int pages = 0;
+  do {
+    JsonAnswer page =
+        api.ListTasks(alice_, "ea", {"STAGE_INFER", "", "2", token});
+    ASSERT_EQ(page.status, 200) << page.body;
+    google::protobuf::Value v = Parse(page.body);
+    for (const auto& t : Field(v, "tasks").list_value().values()) {
+      EXPECT_EQ(Field(t, "stage").string_value(), "STAGE_INFER");
+      ids.push_back(Field(t, "id").string_value());
+    }
+    token = Field(v, "next_page_token").string_value();
+    EXPECT_EQ(Field(v, "truncated").bool_value(), !token.empty());
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_THAT(ids,
+              ::testing::ElementsAre("ea-infer-0", "ea-infer-1", "ea-infer-2",
+                                     "ea-infer-3", "ea-infer-4"));
+
+  JsonAnswer pending = api.ListTasks(alice_, "ea", {"", "PENDING", "", ""});
+  ASSERT_EQ(pending.status, 200) << pending.body;
+  google::protobuf::Value parsed = Parse(pending.body);
+  const auto& tasks = Field(parsed, "tasks").list_value().values();
+  ASSERT_EQ(tasks.size(), 3);
+  EXPECT_EQ(Field(tasks[0], "id").string_value(), "ea-eval-0");
+
+  for (const auto& [query, field] :
+       {std::pair<TaskQuery, std::string>{{"bogus", "", "", ""}, "stage:"},
+        {{"", "NOPE", "", ""}, "state:"},
+        {{"", "", "-1", ""}, "page_size:"},
+        {{"", "", "x", ""}, "page_size:"}}) {
+    JsonAnswer bad = api.ListTasks(alice_, "ea", query);
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_THAT(bad.body, HasSubstr(field));
+  }
+}
+
+TEST_F(ConsoleApiTest, AnUnchangedAnswerIsNotModifiedUntilAnEvent) {
+  StoreQuiet("ea");
+  ConsoleApi api = Api();
+  const TaskQuery infer{"STAGE_INFER", "", "2", ""};
+  JsonAnswer e = api.GetEvaluation(alice_, "ea", /*with_spec=*/false);
+  JsonAnswer t = api.ListTasks(alice_, "ea", infer);
+  JsonAnswer r = api.GetResults(alice_, "ea");
+  for (const JsonAnswer* a : {&e, &t, &r}) {
+    ASSERT_EQ(a->status, 200) << a->body;
+    ASSERT_FALSE(a->etag.empty()) << a->body;
+  }
+  JsonAnswer same = api.GetEvaluation(alice_, "ea", false, e.etag);
+  EXPECT_EQ(same.status, 304);
+  EXPECT_EQ(same.body, "");
+  EXPECT_EQ(same.etag, e.etag);
+  EXPECT_EQ(api.ListTasks(alice_, "ea", infer, t.etag).status, 304);
+  EXPECT_EQ(api.GetResults(alice_, "ea", r.etag).status, 304);
+  // A list of tags, weak or not, as browsers send them.
+  EXPECT_EQ(api.GetEvaluation(alice_, "ea", false, "\"x\", W/" + e.etag).status,
+            304);
+  // Another answer's tag, another page's, or one of another ocxd: read.
+  EXPECT_EQ(api.GetEvaluation(alice_, "ea", true, e.etag).status, 200);
+  EXPECT_EQ(
+      api.ListTasks(alice_, "ea", {"STAGE_EVAL", "", "2", ""}, t.etag).status,
+      200);
+  EXPECT_EQ(Api().GetEvaluation(alice_, "ea", false, e.etag).status, 200);
+  // The tag does not skip authorization.
+  EXPECT_EQ(api.GetEvaluation(bob_, "ea", false, e.etag).status, 403);
+  EXPECT_EQ(api.ListTasks(bob_, "ea", infer, t.etag).status, 403);
+
+  ASSERT_TRUE(store_->Begin().ok());
+  v1::Event event;
+  event.set_evaluation_id("ea");
+  event.set_state("RUNNING");
+  ASSERT_TRUE(store_->AppendEvent(event).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  JsonAnswer moved = api.GetEvaluation(alice_, "ea", false, e.etag);
+  EXPECT_EQ(moved.status, 200);
+  EXPECT_NE(moved.etag, e.etag);
+  EXPECT_EQ(api.ListTasks(alice_, "ea", infer, t.etag).status, 200);
+  EXPECT_EQ(api.GetResults(alice_, "ea", r.etag).status, 200);
+  EXPECT_EQ(api.GetEvaluation(alice_, "ea", false, moved.etag).status, 304);
+}
+
+TEST_F(ConsoleApiTest, APageWithReadyOrRunningTasksHasNoTag) {
+  Store("ea", alice_);  // one READY task: its pending reason may change
+  JsonAnswer answer = Api().ListTasks(alice_, "ea");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.etag, "");
+  EXPECT_FALSE(Api().GetEvaluation(alice_, "ea").etag.empty());
 }
 
 TEST_F(ConsoleApiTest, ResultsAndLeaderboardComeFromTheResultsFiles) {

@@ -6,6 +6,7 @@
 
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 let timer = null;        // the current page's refresh
+let tick = null;         // what it runs
 let logSource = null;    // the open log tail (EventSource)
 let ownersById = {};     // evaluation id -> owner, from the list
 
@@ -47,16 +48,33 @@ function toast(text, isError) {
 }
 
 // ---- API ----
-async function api(path, options) {
-  const res = await fetch(path, Object.assign(
-      {headers: {'Accept': 'application/json'}, cache: 'no-store'},
-      options || {}));
+async function answerOf(res) {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const e = body.error || {};
     throw new Error((e.code || res.status) + ': ' + (e.message || res.statusText));
   }
   return body;
+}
+
+async function api(path, options) {
+  return answerOf(await fetch(path, Object.assign(
+      {headers: {'Accept': 'application/json'}, cache: 'no-store'},
+      options || {})));
+}
+
+// A conditional GET: sends the ETag of the answer to `path` kept in `cache`
+// (a Map), and on 304 ("not modified": the evaluation had no event since)
+// answers that one again. Returns {body, changed}.
+async function tagged(cache, path) {
+  const kept = cache.get(path);
+  const headers = {'Accept': 'application/json'};
+  if (kept && kept.etag) headers['If-None-Match'] = kept.etag;
+  const res = await fetch(path, {headers: headers, cache: 'no-store'});
+  if (res.status === 304 && kept) return {body: kept.body, changed: false};
+  const body = await answerOf(res);
+  cache.set(path, {etag: res.headers.get('ETag'), body: body});
+  return {body: body, changed: true};
 }
 
 // ---- Formatting ----
@@ -107,9 +125,14 @@ function ownerName(o) { return o && o.user ? o.user : ''; }
 function stageName(s) { return String(s).replace('STAGE_', '').toLowerCase(); }
 
 // ---- Router ----
-function route() {
+function stopRefresh() {
   clearInterval(timer);
   timer = null;
+  tick = null;
+}
+
+function route() {
+  stopRefresh();
   if (logSource) { logSource.close(); logSource = null; }
   const hash = location.hash || '#/';
   let m;
@@ -118,10 +141,17 @@ function route() {
   return listPage();
 }
 
+// Runs fn now and every `ms` while the tab is shown: a hidden tab asks
+// nothing, and catches up as soon as it is shown again.
 function every(ms, fn) {
+  tick = () => { if (!document.hidden) fn(); };
   fn();
-  timer = setInterval(fn, ms);
+  timer = setInterval(tick, ms);
 }
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && tick) tick();
+});
 
 // ---- Evaluations list and servers ----
 function listPage() {
@@ -184,175 +214,6 @@ function serversTable(pools) {
             el('thead', {}, el('tr', {}, ['Pool', 'Model', 'Replicas',
                 'Outstanding tasks', 'Used by'].map((h) => el('th', {}, h)))),
             el('tbody', {}, rows));
-}
-
-// ---- One evaluation ----
-function evaluationPage(id) {
-  const view = {id: id, selected: null, final: false, resultsShown: false};
-  view.meta = el('dl', {class: 'meta'});
-  view.cancel = el('button', {class: 'danger', id: 'cancel', disabled: true,
-                              onclick: () => cancel(view)}, 'Cancel evaluation');
-  view.error = el('p', {class: 'error'});
-  view.stages = el('div', {id: 'stages'});
-  view.plan = el('div', {id: 'plan'});
-  view.results = el('div', {id: 'results'});
-  view.logTitle = el('span', {id: 'log-title', class: 'muted'}, 'Select a task to follow its log.');
-  view.logState = el('span', {id: 'log-state', class: 'muted'});
-  view.log = el('pre', {class: 'log', id: 'log'});
-  show(el('h1', {}, 'Evaluation ', el('span', {id: 'eval-id'}, id)), view.meta,
-       view.cancel, view.error,
-       el('h2', {}, 'Tasks'), view.stages,
-       el('h2', {}, 'Log'), el('div', {class: 'logbar'}, view.logTitle, view.logState),
-       view.log,
-       el('h2', {}, 'Results'), view.results,
-       el('h2', {}, 'Plan'), view.plan);
-  every(1000, () => refreshEvaluation(view));
-}
-
-async function refreshEvaluation(view) {
-  // One refresh at a time: a slow answer must not pile up requests.
-  if ((view.final && view.resultsShown) || view.busy) return;
-  view.busy = true;
-  try {
-    const e = await api('/api/evaluations/' + encodeURIComponent(view.id));
-    showMeta(view, e);
-    if (!view.planShown) { view.plan.replaceChildren(planView(e)); view.planShown = true; }
-    const nowFinal = FINAL.has(e.state);
-    // A large evaluation's task list is refreshed less often.
-    if (nowFinal || !view.tasksAt || view.taskCount <= 500 ||
-        Date.now() - view.tasksAt > 5000) {
-      const t = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/tasks');
-      view.taskCount = t.tasks.length;
-      view.tasksAt = Date.now();
-      showTasks(view, t);
-    }
-    if (nowFinal || !view.resultsAt || Date.now() - view.resultsAt > 5000) {
-      const r = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/results');
-      view.results.replaceChildren(resultsView(r));
-      view.resultsAt = Date.now();
-      if (nowFinal) view.resultsShown = true;
-    }
-    view.final = nowFinal;
-    view.error.textContent = '';
-  } catch (err) {
-    view.error.textContent = err.message;
-  } finally {
-    view.busy = false;
-  }
-}
-
-function showMeta(view, e) {
-  view.state = e.state;
-  view.meta.replaceChildren(
-      el('dt', {}, 'Name'), el('dd', {id: 'eval-name'}, e.name),
-      el('dt', {}, 'State'), el('dd', {id: 'eval-state'}, badge(e.state)),
-      el('dt', {}, 'Owner'), el('dd', {}, ownerName(e.owner)),
-      el('dt', {}, 'Progress'), el('dd', {}, evalProgress(e)),
-      el('dt', {}, 'Started'), el('dd', {}, when(e.create_time)),
-      el('dt', {}, 'Duration'), el('dd', {}, duration(e.create_time, e.end_time)),
-      el('dt', {}, 'Work dir'), el('dd', {}, e.work_dir));
-  view.cancel.disabled = FINAL.has(e.state) || e.state === 'CANCELLING';
-}
-
-async function cancel(view) {
-  if (!confirm('Cancel evaluation ' + view.id + '? Running tasks are stopped.')) return;
-  view.cancel.disabled = true;
-  try {
-    const e = await api('/api/evaluations/' + encodeURIComponent(view.id) + '/cancel',
-                        {method: 'POST', headers: {'X-Ocx-Console': '1',
-                                                   'Accept': 'application/json'}});
-    toast('Evaluation ' + view.id + ' is ' + e.state);
-    showMeta(view, e);
-  } catch (err) {
-    toast(err.message, true);
-    view.cancel.disabled = false;
-  }
-}
-
-function taskRow(view, t) {
-  const p = t.progress;
-  const done = p ? Number(p.done) : 0, total = p ? Number(p.total) : 0;
-  const rate = p && p.rate_per_s > 0 ? p.rate_per_s : 0;
-  const eta = rate > 0 && total > done ? seconds((total - done) / rate) : '';
-  const ended = FINAL.has(t.state);
-  return el('tr', {class: 'selectable' + (view.selected === t.id ? ' selected' : ''),
-                   'data-id': t.id, onclick: () => follow(view, t.id)},
-      el('td', {}, t.id),
-      el('td', {}, t.model_abbr),
-      el('td', {}, (t.dataset_abbrs || []).join(', ')),
-      el('td', {}, badge(t.state)),
-      el('td', {class: 'num'}, t.attempt_count + ' / ' + t.max_attempts),
-      el('td', {}, p ? bar(done, total, done + ' / ' + total)
-                     : bar(ended && t.state === 'SUCCEEDED' ? 1 : 0, 1, ended ? t.state.toLowerCase() : '')),
-      el('td', {class: 'num'}, rate ? rate.toFixed(1) + '/s' : ''),
-      el('td', {class: 'num'}, eta),
-      el('td', {class: 'reason'}, t.pending_reason || t.reason || ''));
-}
-
-function showTasks(view, answer) {
-  const byStage = new Map();
-  for (const t of answer.tasks) {
-    if (!byStage.has(t.stage)) byStage.set(t.stage, []);
-    byStage.get(t.stage).push(t);
-  }
-  const parts = [];
-  for (const [stage, tasks] of byStage) {
-    const counts = {};
-    for (const t of tasks) counts[t.state] = (counts[t.state] || 0) + 1;
-    parts.push(el('h3', {}, stageName(stage), ' ',
-                  el('span', {class: 'muted'}, Object.entries(counts)
-                     .map(([s, n]) => n + ' ' + s.toLowerCase()).join(', '))));
-    parts.push(el('table', {class: 'tasks', 'data-stage': stageName(stage)},
-        el('thead', {}, el('tr', {}, ['Task', 'Model', 'Datasets', 'State',
-            'Attempts', 'Progress', 'Rate', 'ETA', 'Waiting / reason']
-            .map((h) => el('th', {}, h)))),
-        el('tbody', {}, tasks.map((t) => taskRow(view, t)))));
-  }
-  if (answer.truncated) parts.push(el('p', {class: 'muted'}, 'Only the first tasks are shown.'));
-  view.stages.replaceChildren(...parts);
-}
-
-// The live log of a task: server-sent events from /api/tasks/ID/log.
-function follow(view, taskId) {
-  if (logSource) logSource.close();
-  view.selected = taskId;
-  for (const tr of view.stages.querySelectorAll('tr.selectable')) {
-    tr.classList.toggle('selected', tr.dataset.id === taskId);
-  }
-  view.log.textContent = '';
-  view.logTitle.textContent = 'Log of ' + taskId;
-  view.logState.textContent = 'waiting for the task to start…';
-  const source = new EventSource('/api/tasks/' + encodeURIComponent(taskId) + '/log');
-  logSource = source;
-  const append = (text) => {
-    const atEnd = view.log.scrollTop + view.log.clientHeight >= view.log.scrollHeight - 4;
-    view.log.append(document.createTextNode(text));
-    if (view.log.textContent.length > 400000) {
-      view.log.textContent = view.log.textContent.slice(-300000);
-    }
-    if (atEnd) view.log.scrollTop = view.log.scrollHeight;
-  };
-  // The browser reconnects a stream cut short; the new one starts over.
-  source.addEventListener('open', () => { view.log.textContent = ''; });
-  source.addEventListener('log', (ev) => {
-    const d = JSON.parse(ev.data);
-    view.logState.textContent = 'attempt ' + d.attempt + ', ' + d.offset + ' bytes';
-    append(d.text);
-  });
-  source.addEventListener('attempt', (ev) => {
-    append('\n--- attempt ' + JSON.parse(ev.data).attempt + ' ---\n');
-  });
-  source.addEventListener('end', (ev) => {
-    const d = JSON.parse(ev.data);
-    view.logState.textContent = 'ended: ' + (d.state || d.attempt_state || '');
-    source.close();
-  });
-  source.addEventListener('error', (ev) => {
-    if (ev.data) {
-      view.logState.textContent = JSON.parse(ev.data).error.message;
-      source.close();
-    }
-  });
 }
 
 // ---- Results and charts ----
