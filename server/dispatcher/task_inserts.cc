@@ -1,7 +1,6 @@
 // Dispatcher: applying a submission (ApplySubmit): its work dir, its
 // evaluation row and events, and its task rows (the part that grows with
 // the plan).
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -145,19 +144,11 @@ absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now) {
   };
   for (Task& t : sub.tasks) stamp(t);
   OCX_RETURN_IF_ERROR(store_->InsertTasks(sub.tasks));
-  // Serialized tasks are parsed and stored a batch at a time.
-  constexpr size_t kBatch = 1024;
-  std::vector<Task> batch;
-  batch.reserve(std::min(kBatch, sub.task_rows.size()));
-  for (Task t : sub.task_rows) {
-    stamp(t);
-    batch.push_back(std::move(t));
-    if (batch.size() == kBatch) {
-      OCX_RETURN_IF_ERROR(store_->InsertTasks(batch));
-      batch.clear();
-    }
+  // Planned rows are stored as they are, with no parse per task.
+  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
+    if (sub.task_rows.View(i).state == Task::SUCCEEDED) ++reused;
   }
-  OCX_RETURN_IF_ERROR(store_->InsertTasks(batch));
+  OCX_RETURN_IF_ERROR(store_->InsertTaskRows(sub.task_rows, now));
   return reused;
 }
 

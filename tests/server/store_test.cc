@@ -480,6 +480,46 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+TEST_F(StoreTest, PlannedRowsAreStoredLikeTasksStampedAtCreation) {
+  std::vector<Task> tasks = {
+      MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::READY),
+      MakeTask("e1", ocx::v1::STAGE_INFER, 1, Task::SUCCEEDED),
+      MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::PENDING),
+      MakeTask("e1", ocx::v1::STAGE_EVAL, 1, Task::PENDING),
+  };
+  tasks[1].set_reason("reused");
+  TaskRows rows;
+  for (Task& t : tasks) {
+    t.clear_create_time();  // rows keep no times: the store stamps them
+    rows.Add(t);
+  }
+  const int64_t now = kT0 + 5000;
+  Insert(MakeEvaluation("e1"));
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->InsertTaskRows(rows, now).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  for (Task want : tasks) {
+    auto got = store_->GetTask(want.id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    SetTimestamp(now, want.mutable_create_time());
+    if (want.state() == Task::SUCCEEDED) {
+      SetTimestamp(now, want.mutable_end_time());
+    }
+    EXPECT_TRUE(MessageDifferencer::Equals(*got, want))
+        << got->DebugString() << "\nwant " << want.DebugString();
+  }
+  auto e = store_->GetEvaluation("e1");
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->stage_counts_size(), 2);
+  EXPECT_EQ(e->stage_counts(0).ready(), 1);
+  EXPECT_EQ(e->stage_counts(0).succeeded(), 1);
+  EXPECT_EQ(e->stage_counts(1).pending(), 2);
+  // A row already stored fails the insert (and the caller rolls back).
+  ASSERT_TRUE(store_->Begin().ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->InsertTaskRows(rows, now)));
+  store_->Rollback();
+}
+
 TEST_F(StoreTest, EvaluationWithoutTasksOrEventsHasNoCounts) {
   Insert(MakeEvaluation("e1"));
   auto got = store_->GetEvaluation("e1");
