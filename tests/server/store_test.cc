@@ -480,6 +480,38 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
+  store_.reset();
+  std::string path = dir_.path() + "/v9.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 9));
+  auto index_count = [&path]() -> int64_t {
+    auto conn = Connection::Open(path, /*read_only=*/true);
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return -1;
+    auto s = (*conn)->Prepare(
+        "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
+        "name='tasks_counts'");
+    EXPECT_TRUE(s.ok() && *(*s)->Step());
+    return s.ok() ? (*s)->ColumnInt(0) : -1;
+  };
+  EXPECT_EQ(index_count(), 1);
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
+  EXPECT_EQ(index_count(), 0);
+  auto task = store_->GetTask("e1-infer-0");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->state(), Task::RUNNING);
+  ASSERT_EQ(task->attempts_size(), 1);
+  std::string token;
+  auto listed = store_->ListTasks("e1", Task::RUNNING, ocx::v1::STAGE_INFER, 10,
+                                  "", &token);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id(), "e1-infer-0");
+}
+
 TEST_F(StoreTest, PlannedRowsAreStoredLikeTasksStampedAtCreation) {
   std::vector<Task> tasks = {
       MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::READY),
