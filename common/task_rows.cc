@@ -96,7 +96,7 @@ TaskRowView TaskRows::View(size_t i) const {
   return v;
 }
 
-ocx::v1::Task TaskRows::Get(size_t i) const {
+ocx::v1::Task TaskRows::Get(size_t i, bool with_params) const {
   const TaskRowView v = View(i);
   ocx::v1::Task task;
   task.set_id(std::string(v.id));
@@ -117,7 +117,7 @@ ocx::v1::Task TaskRows::Get(size_t i) const {
   task.set_num_gpus(v.num_gpus);
   task.set_max_attempts(v.max_attempts);
   task.set_reason(std::string(v.reason));
-  if (!v.params.empty()) {
+  if (with_params && !v.params.empty()) {
     task.mutable_params()->ParseFromArray(v.params.data(),
                                           static_cast<int>(v.params.size()));
   }

@@ -53,8 +53,9 @@ class TaskRows {
   bool empty() const { return rows_.empty(); }
   // Row `i` (< size()) as its columns.
   TaskRowView View(size_t i) const;
-  // Task `i` (< size()), parsed.
-  ocx::v1::Task Get(size_t i) const;
+  // Task `i` (< size()), parsed; without its params when not asked for
+  // (most of the parse: a caller that drops them need not pay for them).
+  ocx::v1::Task Get(size_t i, bool with_params = true) const;
   // Bytes of the rows.
   size_t bytes() const { return bytes_; }
 

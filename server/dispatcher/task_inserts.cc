@@ -124,8 +124,12 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   for (Task& t : sub.tasks) {
     if (!IsFinal(t.state())) Track(std::move(t));
   }
-  for (Task t : sub.task_rows) {
-    if (!IsFinal(t.state())) Track(std::move(t));
+  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
+    const auto state = static_cast<Task::State>(sub.task_rows.View(i).state);
+    if (IsFinal(state)) continue;
+    // Track keeps no params of a queued task: they are not parsed.
+    const bool queued = state == Task::PENDING || state == Task::READY;
+    Track(sub.task_rows.Get(i, /*with_params=*/!queued));
   }
   sub.task_rows = TaskRows();
   touched_evals_.insert(e.id());
