@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   ocx::testing::TempDir dir;
   const std::string out_path = dir.path() + "/ocxctl.out";
   ocx::v1::Evaluation small, big;
-  double create_s = 0, cancel_s = 0;
+  double create_s = 0, cancel_s = 0, create_load = 0;
   int64_t hwm_empty = 0, hwm_queued = 0, rss_queued = 0, rss_ended = 0;
   Reads queued;
   {
@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
     double start = Now();
     st = stub->CreateEvaluation(Context(600).get(), req, &big);
     create_s = Now() - start;
+    create_load = ocx::bench::LoadAverage();
     if (!st.ok()) {
       fprintf(stderr, "create big: %s\n", st.error_message().c_str());
       return 1;
@@ -176,9 +177,9 @@ int main(int argc, char** argv) {
     hwm_queued = ocx::bench::ProcStatusKb(ocxd.pid(), "VmHWM");
     rss_queued = ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS");
     printf(
-        "create %d tasks: %.2f s (target < 10 s); ocxd VmHWM %.1f MB, VmRSS "
-        "%.1f MB (empty daemon VmHWM %.1f MB)\n",
-        big.task_count(), create_s, Mb(hwm_queued), Mb(rss_queued),
+        "create %d tasks: %.2f s (target < 10 s; load average %.2f); ocxd "
+        "VmHWM %.1f MB, VmRSS %.1f MB (empty daemon VmHWM %.1f MB)\n",
+        big.task_count(), create_s, create_load, Mb(hwm_queued), Mb(rss_queued),
         Mb(hwm_empty));
     if (args.create_only) {
       ids.pop_back();  // the big one stays queued; its files go with `dir`
@@ -213,6 +214,7 @@ int main(int argc, char** argv) {
       {"bench", "million"},
       {"tasks", absl::StrCat(big.task_count())},
       {"create_s", Fmt(create_s, 2)},
+      {"create_load", Fmt(create_load, 2)},
       {"hwm_queued_mb", Fmt(Mb(hwm_queued), 1)},
       {"rss_queued_mb", Fmt(Mb(rss_queued), 1)},
       {"hwm_empty_mb", Fmt(Mb(hwm_empty), 1)},
