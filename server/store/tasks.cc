@@ -1,4 +1,5 @@
 // Store: task and attempt rows.
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -100,7 +101,18 @@ absl::Status Store::InsertTaskRows(const TaskRows& rows, int64_t now_ms) {
   std::map<std::tuple<std::string, int, int>, int64_t> counts;
   std::tuple<std::string, int, int> key;
   int64_t n = 0;
+  // In primary-key order: the table's b-tree then grows at its right edge
+  // (ids sort as text, "-infer-10" before "-infer-2", so plan order is not
+  // key order).
+  std::vector<absl::string_view> ids(rows.size());
+  std::vector<uint32_t> order(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
+    ids[i] = rows.View(i).id;
+    order[i] = static_cast<uint32_t>(i);
+  }
+  std::sort(order.begin(), order.end(),
+            [&ids](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  for (uint32_t i : order) {
     const TaskRowView r = rows.View(i);
     s->BindTextStatic(1, r.id)
         .BindTextStatic(2, r.evaluation_id)
