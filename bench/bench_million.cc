@@ -17,7 +17,7 @@
 // again: VmHWM of the restarted daemon, and VmRSS of the first one after the
 // cancel.
 //
-// Usage: bench_million [--models M] [--datasets D] [--gets N]
+// Usage: bench_million [--models M] [--datasets D] [--gets N] [--create-only]
 #include <grpcpp/grpcpp.h>
 
 #include <csignal>
@@ -47,6 +47,9 @@ struct Args {
   int models = 500;
   int datasets = 1000;
   int gets = 300;
+  // Only the create: then the small evaluation is cancelled and ocxd
+  // stopped with the big one still queued (for iterating on creates).
+  bool create_only = false;
 };
 
 double Mb(int64_t kb) { return kb * 1024.0 / 1e6; }
@@ -103,6 +106,10 @@ void PrintReads(const char* when, const Reads& r) {
 bool ParseArgs(int argc, char** argv, Args* args) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--create-only") {
+      args->create_only = true;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     if (a == "--models") {
       args->models = atoi(argv[++i]);
@@ -122,7 +129,9 @@ bool ParseArgs(int argc, char** argv, Args* args) {
 int main(int argc, char** argv) {
   Args args;
   if (!ParseArgs(argc, argv, &args)) {
-    fprintf(stderr, "usage: %s [--models M] [--datasets D] [--gets N]\n",
+    fprintf(stderr,
+            "usage: %s [--models M] [--datasets D] [--gets N] "
+            "[--create-only]\n",
             argv[0]);
     return 2;
   }
@@ -132,7 +141,7 @@ int main(int argc, char** argv) {
   ocx::testing::TempDir dir;
   const std::string out_path = dir.path() + "/ocxctl.out";
   ocx::v1::Evaluation small, big;
-  double create_s = 0, cancel_s = 0;
+  double create_s = 0, cancel_s = 0, create_load = 0;
   int64_t hwm_empty = 0, hwm_queued = 0, rss_queued = 0, rss_ended = 0;
   Reads queued;
   {
@@ -159,6 +168,7 @@ int main(int argc, char** argv) {
     double start = Now();
     st = stub->CreateEvaluation(Context(600).get(), req, &big);
     create_s = Now() - start;
+    create_load = ocx::bench::LoadAverage();
     if (!st.ok()) {
       fprintf(stderr, "create big: %s\n", st.error_message().c_str());
       return 1;
@@ -167,10 +177,16 @@ int main(int argc, char** argv) {
     hwm_queued = ocx::bench::ProcStatusKb(ocxd.pid(), "VmHWM");
     rss_queued = ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS");
     printf(
-        "create %d tasks: %.2f s (target < 10 s); ocxd VmHWM %.1f MB, VmRSS "
-        "%.1f MB (empty daemon VmHWM %.1f MB)\n",
-        big.task_count(), create_s, Mb(hwm_queued), Mb(rss_queued),
+        "create %d tasks: %.2f s (target < 10 s; load average %.2f); ocxd "
+        "VmHWM %.1f MB, VmRSS %.1f MB (empty daemon VmHWM %.1f MB)\n",
+        big.task_count(), create_s, create_load, Mb(hwm_queued), Mb(rss_queued),
         Mb(hwm_empty));
+    if (args.create_only) {
+      ids.pop_back();  // the big one stays queued; its files go with `dir`
+      std::move(cancel_all).Invoke();
+      ocxd.Stop(SIGTERM);
+      return 0;
+    }
     if (!MeasureReads(ocxd, big.id(), out_path, args.gets, &queued)) return 1;
     PrintReads("queued", queued);
     start = Now();
@@ -198,6 +214,7 @@ int main(int argc, char** argv) {
       {"bench", "million"},
       {"tasks", absl::StrCat(big.task_count())},
       {"create_s", Fmt(create_s, 2)},
+      {"create_load", Fmt(create_load, 2)},
       {"hwm_queued_mb", Fmt(Mb(hwm_queued), 1)},
       {"rss_queued_mb", Fmt(Mb(rss_queued), 1)},
       {"hwm_empty_mb", Fmt(Mb(hwm_empty), 1)},

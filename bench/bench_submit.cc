@@ -14,10 +14,13 @@
 // Measured: CreateEvaluation (median of 3, a fresh evaluation each),
 // GetEvaluation (median and p95 of 50), the real `ocxctl status <id>`
 // (median of 10, process start included) and `ocxctl tasks <id>` (all 10k
-// tasks, median of 3). Baselines in the same run: 10,000 rows of the same
-// width inserted into a fresh SQLite file in one transaction (WAL,
-// synchronous=NORMAL; before and after, mean), the same reads of a small
-// (1 model x 1 dataset: 2 tasks) evaluation, and `ocxctl list -o name`
+// tasks, median of 3). Baselines in the same run: after each create, the
+// task rows ocxd stored for the first big evaluation (every column's value
+// as stored) inserted into a fresh SQLite file with ocxd's schema for the
+// evaluations, tasks and task_counts tables (indexes and triggers
+// included) and ocxd's pragmas (WAL, synchronous=NORMAL, foreign keys on),
+// in one transaction of prepared inserts (median of 3); the same reads of a
+// small (1 model x 1 dataset: 2 tasks) evaluation, and `ocxctl list -o name`
 // (client start-up plus one small RPC).
 //
 // Usage: bench_submit [--models M] [--datasets D]
@@ -28,7 +31,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -63,63 +65,125 @@ bool Check(int rc, sqlite3* db, const char* what) {
   return false;
 }
 
-// Inserts `rows` task-like rows with a `blob_bytes` params blob into a fresh
-// database file in one transaction; seconds from BEGIN to COMMIT, negative on
-// error.
-double RawSqliteInsert(const std::string& path, int rows, int blob_bytes) {
+// The rows ocxd stored for one evaluation, column values as SQLite holds
+// them, and the schema of the tables a create writes: what the raw
+// baseline inserts.
+struct StoredRows {
+  std::vector<std::string> schema;  // CREATE statements, tables first
+  std::vector<sqlite3_value*> evaluation;
+  std::vector<std::vector<sqlite3_value*>> tasks;
+  ~StoredRows() {
+    for (sqlite3_value* v : evaluation) sqlite3_value_free(v);
+    for (auto& row : tasks) {
+      for (sqlite3_value* v : row) sqlite3_value_free(v);
+    }
+  }
+};
+
+// Runs `sql` (its `?`, if it has one: `arg`) and appends each row's values to
+// `out`.
+bool ReadRows(sqlite3* db, const char* sql, const std::string& arg,
+              std::vector<std::vector<sqlite3_value*>>* out) {
+  sqlite3_stmt* s = nullptr;
+  if (!Check(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), db, sql)) {
+    return false;
+  }
+  sqlite3_bind_text(s, 1, arg.c_str(), -1, SQLITE_TRANSIENT);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    auto& row = out->emplace_back();
+    for (int c = 0; c < sqlite3_column_count(s); ++c) {
+      row.push_back(sqlite3_value_dup(sqlite3_column_value(s, c)));
+    }
+  }
+  sqlite3_finalize(s);
+  return Check(rc, db, sql);
+}
+
+// Reads evaluation `id`'s rows and the schema from ocxd's database.
+bool ReadStored(const std::string& db_path, const std::string& id,
+                StoredRows* out) {
+  sqlite3* db = nullptr;
+  bool ok = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY,
+                            nullptr) == SQLITE_OK;
+  std::vector<std::vector<sqlite3_value*>> schema, evaluation;
+  ok = ok && ReadRows(db,
+                      "SELECT sql FROM sqlite_master WHERE tbl_name IN "
+                      "('evaluations', 'tasks', 'task_counts') AND sql IS NOT "
+                      "NULL ORDER BY type != 'table', type = 'trigger', rowid",
+                      "", &schema);
+  ok = ok &&
+       ReadRows(db, "SELECT * FROM evaluations WHERE id=?", id, &evaluation);
+  ok = ok &&
+       ReadRows(db, "SELECT * FROM tasks WHERE eval_id=?", id, &out->tasks);
+  sqlite3_close(db);
+  for (auto& row : schema) {
+    out->schema.push_back(
+        reinterpret_cast<const char*>(sqlite3_value_text(row[0])));
+    sqlite3_value_free(row[0]);
+  }
+  if (evaluation.size() == 1) out->evaluation = evaluation[0];
+  return ok && evaluation.size() == 1 && !out->tasks.empty();
+}
+
+// Inserts one row's values with `stmt` (an INSERT ... VALUES (?,...)).
+bool InsertRow(sqlite3* db, sqlite3_stmt* stmt,
+               const std::vector<sqlite3_value*>& row) {
+  for (size_t c = 0; c < row.size(); ++c) {
+    sqlite3_bind_value(stmt, static_cast<int>(c + 1), row[c]);
+  }
+  bool ok = Check(sqlite3_step(stmt), db, "insert");
+  sqlite3_reset(stmt);
+  return ok;
+}
+
+std::string InsertSql(const char* table, size_t columns) {
+  std::string sql = absl::StrCat("INSERT INTO ", table, " VALUES (?");
+  for (size_t c = 1; c < columns; ++c) sql += ",?";
+  return sql + ")";
+}
+
+// The raw baseline: the same task rows inserted into a fresh database with
+// ocxd's schema and pragmas (WAL, synchronous=NORMAL, foreign keys on), the
+// evaluation row first, then one transaction of prepared inserts; seconds
+// from BEGIN to COMMIT, negative on error.
+double RawSqliteInsert(const std::string& path, const StoredRows& rows) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return -1;
   bool ok = Check(sqlite3_exec(db,
                                "PRAGMA journal_mode=WAL;"
                                "PRAGMA synchronous=NORMAL;"
-                               "CREATE TABLE tasks (id TEXT PRIMARY KEY, "
-                               "eval_id TEXT NOT NULL, stage INTEGER, "
-                               "idx INTEGER, name TEXT, state INTEGER, "
-                               "model_abbr TEXT, dataset_abbrs TEXT, "
-                               "depends_on TEXT, create_ms INTEGER, "
-                               "params BLOB NOT NULL) WITHOUT ROWID;"
-                               "CREATE UNIQUE INDEX tasks_by_eval ON "
-                               "tasks(eval_id, stage, idx);",
+                               "PRAGMA foreign_keys=ON;",
                                nullptr, nullptr, nullptr),
-                  db, "schema");
-  std::mt19937 rng(42);
-  std::string blob(blob_bytes, '\0');
-  for (char& c : blob) c = static_cast<char>(rng());
-  sqlite3_stmt* stmt = nullptr;
-  ok = ok && Check(sqlite3_prepare_v2(
-                       db, "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       -1, &stmt, nullptr),
-                   db, "prepare");
+                  db, "pragmas");
+  for (const std::string& sql : rows.schema) {
+    ok = ok && Check(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+                     db, sql.c_str());
+  }
+  sqlite3_stmt* eval = nullptr;
+  sqlite3_stmt* task = nullptr;
+  ok = ok &&
+       Check(sqlite3_prepare_v2(
+                 db, InsertSql("evaluations", rows.evaluation.size()).c_str(),
+                 -1, &eval, nullptr),
+             db, "prepare") &&
+       Check(sqlite3_prepare_v2(
+                 db, InsertSql("tasks", rows.tasks[0].size()).c_str(), -1,
+                 &task, nullptr),
+             db, "prepare") &&
+       InsertRow(db, eval, rows.evaluation);
   double start = Now();
   ok = ok &&
        Check(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), db,
              "begin");
-  for (int i = 0; ok && i < rows; ++i) {
-    int stage = i < rows / 2 ? 1 : 2;
-    std::string id =
-        absl::StrCat("eabcdefgh-", stage == 1 ? "infer" : "eval", "-", i);
-    std::string name =
-        absl::StrCat("OpenICLInfer[model", i % 100, "/ds", i % 50, "]");
-    blob[i % blob.size()] ^= 1;
-    sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 2, "eabcdefgh", -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 3, stage);
-    sqlite3_bind_int(stmt, 4, i);
-    sqlite3_bind_text(stmt, 5, name.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(stmt, 6, 2);
-    sqlite3_bind_text(stmt, 7, "model", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 8, "ds", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 9, "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 10, 1700000000000LL + i);
-    sqlite3_bind_blob(stmt, 11, blob.data(), static_cast<int>(blob.size()),
-                      SQLITE_TRANSIENT);
-    ok = Check(sqlite3_step(stmt), db, "insert");
-    sqlite3_reset(stmt);
+  for (size_t i = 0; ok && i < rows.tasks.size(); ++i) {
+    ok = InsertRow(db, task, rows.tasks[i]);
   }
   ok = ok && Check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db,
                    "commit");
   double elapsed = Now() - start;
-  sqlite3_finalize(stmt);
+  sqlite3_finalize(eval);
+  sqlite3_finalize(task);
   sqlite3_close(db);
   return ok ? elapsed : -1;
 }
@@ -209,12 +273,6 @@ int main(int argc, char** argv) {
          models, datasets, tasks);
 
   ocx::testing::TempDir dir;
-  // Raw SQLite baseline, before.
-  const int kRawBlob = 600;
-  double raw_before = RawSqliteInsert(dir.path() + "/raw1.db", tasks, kRawBlob);
-  if (raw_before < 0) return 1;
-  printf("raw sqlite: %d rows (%d-byte blob) in one transaction: %.1f ms\n",
-         tasks, kRawBlob, raw_before * 1e3);
 
   ocx::testing::OcxdProcess ocxd(dir.path(), {"--max-parallel", "1"});
   if (absl::Status s = ocxd.Start(); !s.ok()) {
@@ -242,19 +300,33 @@ int main(int argc, char** argv) {
   // Whatever happens from here on, no `sleep 3600` task is left behind.
   std::vector<std::string> ids = {small.id()};
   auto cancel_all = absl::MakeCleanup([&ids, stub] { CancelAll(stub, ids); });
-  Sample create_s;
+  // Each create is followed by the raw baseline: the rows of the first
+  // big evaluation inserted into a fresh file (interleaved, so that load
+  // from elsewhere on the machine weighs on both alike).
+  Sample create_s, raw_s;
   ocx::v1::EvaluationSpec big_spec = SleepSpec(models, datasets);
   std::string big_id;
+  StoredRows stored;
   for (int i = 0; i < kCreates; ++i) {
     ocx::v1::Evaluation e;
     double s = TimedCreate(stub, big_spec, absl::StrCat("big", i), &e);
     if (s < 0) return 1;
     create_s.Add(s);
     ids.push_back(e.id());
-    if (big_id.empty()) big_id = e.id();
-    printf("create big #%d (%d tasks): %.1f ms; ocxd VmRSS now %.1f MB\n",
-           i + 1, e.task_count(), s * 1e3,
-           ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS") * 1.024e-3);
+    if (big_id.empty()) {
+      big_id = e.id();
+      if (!ReadStored(ocxd.database(), big_id, &stored)) return 1;
+    }
+    double raw =
+        RawSqliteInsert(absl::StrCat(dir.path(), "/raw", i, ".db"), stored);
+    if (raw < 0) return 1;
+    raw_s.Add(raw);
+    printf(
+        "create big #%d (%d tasks): %.1f ms; raw sqlite insert of the same "
+        "%zu rows: %.1f ms; ocxd VmRSS now %.1f MB; load average %.2f\n",
+        i + 1, e.task_count(), s * 1e3, stored.tasks.size(), raw * 1e3,
+        ocx::bench::ProcStatusKb(ocxd.pid(), "VmRSS") * 1.024e-3,
+        ocx::bench::LoadAverage());
     if (e.task_count() != tasks) {
       fprintf(stderr, "expected %d tasks, got %d\n", tasks, e.task_count());
       return 1;
@@ -306,16 +378,13 @@ int main(int argc, char** argv) {
   std::move(cancel_all).Invoke();
   ocxd.Stop(SIGTERM);
 
-  double raw_after = RawSqliteInsert(dir.path() + "/raw2.db", tasks, kRawBlob);
-  if (raw_after < 0) return 1;
-  printf("raw sqlite (after): %.1f ms\n", raw_after * 1e3);
-  double raw = (raw_before + raw_after) / 2;
+  const double raw = Median(raw_s.seconds);
 
   const double create_med = Median(create_s.seconds);
   printf("\n");
   printf(
       "CreateEvaluation %d tasks: median %.1f ms (target < 300 ms); raw "
-      "sqlite mean %.1f ms; ratio %.2f\n",
+      "sqlite median %.1f ms; ratio %.2f\n",
       tasks, create_med * 1e3, raw * 1e3, create_med / raw);
   printf(
       "GetEvaluation %d tasks: median %.2f ms, p95 %.2f ms; small: median "
@@ -345,6 +414,7 @@ int main(int argc, char** argv) {
       {"create_s", Fmt(create_med, 4)},
       {"raw_sqlite_s", Fmt(raw, 4)},
       {"ratio_create_vs_sqlite", Fmt(create_med / raw, 2)},
+      {"load", Fmt(ocx::bench::LoadAverage(), 2)},
       {"params_bytes", Fmt(avg_params, 0)},
       {"get_ms", Fmt(get_big.MedianMs(), 2)},
       {"get_p95_ms", Fmt(get_big.P95Ms(), 2)},

@@ -172,6 +172,11 @@ int64_t FileSize(const std::string& path) {
   return static_cast<int64_t>(st.st_size);
 }
 
+double LoadAverage() {
+  const std::string text = ReadSmallFile("/proc/loadavg");
+  return text.empty() ? -1 : std::atof(text.c_str());
+}
+
 std::string ReadSmallFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

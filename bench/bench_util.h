@@ -77,6 +77,10 @@ int64_t FileSize(const std::string& path);
 // Contents of a (small) file; empty when unreadable.
 std::string ReadSmallFile(const std::string& path);
 
+// The 1-minute load average (/proc/loadavg), to print with each number
+// measured on a shared machine; -1 when unreadable.
+double LoadAverage();
+
 // Fixed-precision formatting for the RESULT line and the reports.
 std::string Fmt(double value, int decimals = 3);
 

@@ -1,7 +1,6 @@
 // Dispatcher: applying a submission (ApplySubmit): its work dir, its
 // evaluation row and events, and its task rows (the part that grows with
 // the plan).
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -125,8 +124,12 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   for (Task& t : sub.tasks) {
     if (!IsFinal(t.state())) Track(std::move(t));
   }
-  for (Task t : sub.task_rows) {
-    if (!IsFinal(t.state())) Track(std::move(t));
+  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
+    const auto state = static_cast<Task::State>(sub.task_rows.View(i).state);
+    if (IsFinal(state)) continue;
+    // Track keeps no params of a queued task: they are not parsed.
+    const bool queued = state == Task::PENDING || state == Task::READY;
+    Track(sub.task_rows.Get(i, /*with_params=*/!queued));
   }
   sub.task_rows = TaskRows();
   touched_evals_.insert(e.id());
@@ -145,19 +148,11 @@ absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now) {
   };
   for (Task& t : sub.tasks) stamp(t);
   OCX_RETURN_IF_ERROR(store_->InsertTasks(sub.tasks));
-  // Serialized tasks are parsed and stored a batch at a time.
-  constexpr size_t kBatch = 1024;
-  std::vector<Task> batch;
-  batch.reserve(std::min(kBatch, sub.task_rows.size()));
-  for (Task t : sub.task_rows) {
-    stamp(t);
-    batch.push_back(std::move(t));
-    if (batch.size() == kBatch) {
-      OCX_RETURN_IF_ERROR(store_->InsertTasks(batch));
-      batch.clear();
-    }
+  // Planned rows are stored as they are, with no parse per task.
+  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
+    if (sub.task_rows.View(i).state == Task::SUCCEEDED) ++reused;
   }
-  OCX_RETURN_IF_ERROR(store_->InsertTasks(batch));
+  OCX_RETURN_IF_ERROR(store_->InsertTaskRows(sub.task_rows, now));
   return reused;
 }
 

@@ -48,6 +48,18 @@ Statement& Statement::BindBlob(int index, absl::string_view blob) {
   return *this;
 }
 
+Statement& Statement::BindTextStatic(int index, absl::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindBlobStatic(int index, absl::string_view blob) {
+  sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+
 Statement& Statement::BindNull(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;

@@ -34,6 +34,10 @@ class Statement {
   Statement& Bind(int index, absl::string_view text);
   Statement& BindBlob(int index, absl::string_view blob);
   Statement& BindNull(int index);
+  // Not copied: the bytes must stay unchanged until the next Reset or
+  // bind of `index` (for rows bound straight from a caller's buffers).
+  Statement& BindTextStatic(int index, absl::string_view text);
+  Statement& BindBlobStatic(int index, absl::string_view blob);
 
   // Advances: true with a row, false when done.
   absl::StatusOr<bool> Step();

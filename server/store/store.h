@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/task_rows.h"
 #include "ocx/v1/resources.pb.h"
 #include "server/store/read_pool.h"
 #include "server/store/sqlite.h"
@@ -156,6 +157,9 @@ class Store {
   // The same for many tasks, their counts added once per (evaluation,
   // stage, state) instead of once per task.
   absl::Status InsertTasks(const std::vector<ocx::v1::Task>& tasks);
+  // The same for planned rows, bound as they are (no parse): created at
+  // `now_ms`, and ended then too when SUCCEEDED (a reused output).
+  absl::Status InsertTaskRows(const TaskRows& rows, int64_t now_ms);
   // Writes the task's mutable columns: state, attempt_count, start/end,
   // next_attempt_time, reason, max_attempts (an attempt whose model server
   // replica failed under it does not count: it raises max_attempts).

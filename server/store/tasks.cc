@@ -1,4 +1,5 @@
 // Store: task and attempt rows.
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -61,14 +62,18 @@ absl::Status Store::AddTaskCount(const std::string& eval_id, int stage,
   return s->Run();
 }
 
+namespace {
+
+constexpr char kInsertTaskSql[] =
+    "INSERT INTO tasks (id, eval_id, stage, idx, name, state, model_abbr, "
+    "dataset_abbrs, depends_on, num_gpus, attempt_count, max_attempts, "
+    "create_ms, start_ms, end_ms, next_attempt_ms, reason, params) VALUES "
+    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+}  // namespace
+
 absl::Status Store::InsertTaskRow(const Task& t) {
-  OCX_ASSIGN_OR_RETURN(
-      Statement * s,
-      Cached(kInsertTask,
-             "INSERT INTO tasks (id, eval_id, stage, idx, name, state, "
-             "model_abbr, dataset_abbrs, depends_on, num_gpus, attempt_count, "
-             "max_attempts, create_ms, start_ms, end_ms, next_attempt_ms, "
-             "reason, params) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  OCX_ASSIGN_OR_RETURN(Statement * s, Cached(kInsertTask, kInsertTaskSql));
   s->Bind(1, t.id())
       .Bind(2, t.evaluation_id())
       .Bind(3, static_cast<int64_t>(t.stage()))
@@ -88,6 +93,60 @@ absl::Status Store::InsertTaskRow(const Task& t) {
       .Bind(17, t.reason())
       .BindBlob(18, t.params().SerializeAsString());
   return s->Run();
+}
+
+absl::Status Store::InsertTaskRows(const TaskRows& rows, int64_t now_ms) {
+  OCX_ASSIGN_OR_RETURN(Statement * s, Cached(kInsertTask, kInsertTaskSql));
+  // Counts by (stage, state) of each evaluation, added once at the end.
+  std::map<std::tuple<std::string, int, int>, int64_t> counts;
+  std::tuple<std::string, int, int> key;
+  int64_t n = 0;
+  // In primary-key order: the table's b-tree then grows at its right edge
+  // (ids sort as text, "-infer-10" before "-infer-2", so plan order is not
+  // key order).
+  std::vector<absl::string_view> ids(rows.size());
+  std::vector<uint32_t> order(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ids[i] = rows.View(i).id;
+    order[i] = static_cast<uint32_t>(i);
+  }
+  std::sort(order.begin(), order.end(),
+            [&ids](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  for (uint32_t i : order) {
+    const TaskRowView r = rows.View(i);
+    s->BindTextStatic(1, r.id)
+        .BindTextStatic(2, r.evaluation_id)
+        .Bind(3, r.stage)
+        .Bind(4, r.index)
+        .BindTextStatic(5, r.name)
+        .Bind(6, r.state)
+        .BindTextStatic(7, r.model_abbr)
+        .BindTextStatic(8, r.dataset_abbrs)
+        .BindTextStatic(9, r.depends_on)
+        .Bind(10, r.num_gpus)
+        .Bind(11, int64_t{0})
+        .Bind(12, r.max_attempts)
+        .Bind(13, now_ms)
+        .Bind(14, int64_t{0})
+        .Bind(15, r.state == Task::SUCCEEDED ? now_ms : 0)
+        .Bind(16, int64_t{0})
+        .BindTextStatic(17, r.reason)
+        .BindBlobStatic(18, r.params);
+    OCX_RETURN_IF_ERROR(s->Run());
+    if (std::get<0>(key) != r.evaluation_id || std::get<1>(key) != r.stage ||
+        std::get<2>(key) != r.state) {
+      if (n > 0) counts[key] += n;
+      key = {std::string(r.evaluation_id), r.stage, r.state};
+      n = 0;
+    }
+    ++n;
+  }
+  if (n > 0) counts[key] += n;
+  for (const auto& [k, count] : counts) {
+    OCX_RETURN_IF_ERROR(
+        AddTaskCount(std::get<0>(k), std::get<1>(k), std::get<2>(k), count));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Store::UpdateTask(const Task& t) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "partitioners/fingerprint.h"
 #include "spec/evaluation_spec.h"
@@ -18,6 +19,7 @@
 namespace ocx::partitioners {
 namespace {
 
+using ::google::protobuf::util::MessageDifferencer;
 using ::ocx::v1::EvaluationSpec;
 using ::ocx::v1::Task;
 using ::testing::ElementsAre;
@@ -421,6 +423,48 @@ TEST(TaskRowsTest, RowsLargerThanABufferAndManyBuffersRoundTrip) {
   EXPECT_EQ(rows.Get(2502).id(), "t2501");
   EXPECT_EQ(rows.Get(5000).id(), "t4999");
   EXPECT_EQ(rows.Get(5000).name(), std::string(400, 'n'));
+}
+
+TEST(TaskRowsTest, EveryStoredFieldRoundTripsAndTheViewHoldsTheColumns) {
+  Task t;
+  t.set_id("e1-eval-7");
+  t.set_evaluation_id("e1");
+  t.set_stage(ocx::v1::STAGE_EVAL);
+  t.set_index(7);
+  t.set_name("OpenICLEval[m/a,m/b]");
+  t.set_state(Task::SUCCEEDED);
+  t.set_model_abbr("m");
+  t.add_dataset_abbrs("a");
+  t.add_dataset_abbrs("b");
+  t.add_depends_on("e1-infer-3");
+  t.add_depends_on("e1-infer-300");
+  t.set_num_gpus(2);
+  t.set_max_attempts(300);  // more than one varint byte
+  t.set_reason(kReusedReason);
+  t.mutable_params()->set_task_id(t.id());
+  t.mutable_params()->add_expected_outputs("results/m/a.json");
+  Task bare;
+  bare.set_id("e1-infer-0");
+  TaskRows rows;
+  rows.Add(t);
+  rows.Add(bare);
+  EXPECT_TRUE(MessageDifferencer::Equals(rows.Get(0), t))
+      << rows.Get(0).DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(rows.Get(1), bare))
+      << rows.Get(1).DebugString();
+  const ocx::TaskRowView v = rows.View(0);
+  EXPECT_EQ(v.id, "e1-eval-7");
+  EXPECT_EQ(v.evaluation_id, "e1");
+  EXPECT_EQ(v.dataset_abbrs, "a,b");
+  EXPECT_EQ(v.depends_on, "e1-infer-3,e1-infer-300");
+  EXPECT_EQ(v.stage, ocx::v1::STAGE_EVAL);
+  EXPECT_EQ(v.index, 7);
+  EXPECT_EQ(v.state, Task::SUCCEEDED);
+  EXPECT_EQ(v.num_gpus, 2);
+  EXPECT_EQ(v.max_attempts, 300);
+  EXPECT_EQ(v.params, t.params().SerializeAsString());
+  EXPECT_TRUE(rows.View(1).params.empty());
+  EXPECT_TRUE(rows.View(1).dataset_abbrs.empty());
 }
 
 TEST(ReuseTest, AChangedPartitionSettingInvalidatesTheParts) {

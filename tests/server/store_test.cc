@@ -480,6 +480,78 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
+  store_.reset();
+  std::string path = dir_.path() + "/v9.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 9));
+  auto index_count = [&path]() -> int64_t {
+    auto conn = Connection::Open(path, /*read_only=*/true);
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return -1;
+    auto s = (*conn)->Prepare(
+        "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
+        "name='tasks_counts'");
+    EXPECT_TRUE(s.ok() && *(*s)->Step());
+    return s.ok() ? (*s)->ColumnInt(0) : -1;
+  };
+  EXPECT_EQ(index_count(), 1);
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), LatestSchemaVersion());
+  EXPECT_EQ(index_count(), 0);
+  auto task = store_->GetTask("e1-infer-0");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->state(), Task::RUNNING);
+  ASSERT_EQ(task->attempts_size(), 1);
+  std::string token;
+  auto listed = store_->ListTasks("e1", Task::RUNNING, ocx::v1::STAGE_INFER, 10,
+                                  "", &token);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id(), "e1-infer-0");
+}
+
+TEST_F(StoreTest, PlannedRowsAreStoredLikeTasksStampedAtCreation) {
+  std::vector<Task> tasks = {
+      MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::READY),
+      MakeTask("e1", ocx::v1::STAGE_INFER, 1, Task::SUCCEEDED),
+      MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::PENDING),
+      MakeTask("e1", ocx::v1::STAGE_EVAL, 1, Task::PENDING),
+  };
+  tasks[1].set_reason("reused");
+  TaskRows rows;
+  for (Task& t : tasks) {
+    t.clear_create_time();  // rows keep no times: the store stamps them
+    rows.Add(t);
+  }
+  const int64_t now = kT0 + 5000;
+  Insert(MakeEvaluation("e1"));
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->InsertTaskRows(rows, now).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+  for (Task want : tasks) {
+    auto got = store_->GetTask(want.id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    SetTimestamp(now, want.mutable_create_time());
+    if (want.state() == Task::SUCCEEDED) {
+      SetTimestamp(now, want.mutable_end_time());
+    }
+    EXPECT_TRUE(MessageDifferencer::Equals(*got, want))
+        << got->DebugString() << "\nwant " << want.DebugString();
+  }
+  auto e = store_->GetEvaluation("e1");
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->stage_counts_size(), 2);
+  EXPECT_EQ(e->stage_counts(0).ready(), 1);
+  EXPECT_EQ(e->stage_counts(0).succeeded(), 1);
+  EXPECT_EQ(e->stage_counts(1).pending(), 2);
+  // A row already stored fails the insert (and the caller rolls back).
+  ASSERT_TRUE(store_->Begin().ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->InsertTaskRows(rows, now)));
+  store_->Rollback();
+}
+
 TEST_F(StoreTest, EvaluationWithoutTasksOrEventsHasNoCounts) {
   Insert(MakeEvaluation("e1"));
   auto got = store_->GetEvaluation("e1");
