@@ -120,7 +120,18 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
   FairShare::Turn& walk = st->walk;
   const int64_t uid = c.account->uid;
   const int32_t priority = c.key->priority;
-  TaskEntry& t = tasks_.at(*c.task_id);
+  // A QueuedTask is queued without its id (MakeReadyQueued); it becomes a
+  // TaskEntry now.
+  TaskEntry* tp =
+      Materialize(c.task_id->empty() ? IdOf(evals_.at(c.queue->evaluation_id),
+                                            RefOf(c.key->stage, c.index))
+                                     : *c.task_id);
+  if (tp == nullptr) {
+    return absl::InternalError(absl::StrCat("ready task ", c.index, " of ",
+                                            c.queue->evaluation_id,
+                                            " is not tracked"));
+  }
+  TaskEntry& t = *tp;
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   auto wait = [&](absl::string_view why) {
     st->queue_reasons[{e.evaluation.id(), t.task.stage()}] =

@@ -128,7 +128,9 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   for (Task t : sub.task_rows) {
     if (!IsFinal(t.state())) Track(std::move(t));
   }
+  const int64_t rows = static_cast<int64_t>(sub.task_rows.size());
   sub.task_rows = TaskRows();
+  ReleaseMemory(rows);
   touched_evals_.insert(e.id());
   return absl::OkStatus();
 }
