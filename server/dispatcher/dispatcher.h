@@ -443,6 +443,9 @@ class Dispatcher {
   // Tracks `task` as a QueuedTask when it may be one (else false).
   bool TrackQueued(const ocx::v1::Task& task, EvalEntry& e);
   void MakeReadyQueued(EvalEntry& e, Ref ref, QueuedTask& q);
+  // The TaskEntry of the walk's candidate (made from its QueuedTask).
+  absl::StatusOr<TaskEntry*> CandidateEntry(
+      const FairShare::Turn::Candidate& c);
   // The queued task's row as UpdateTask writes it.
   ocx::v1::Task QueuedRow(const EvalEntry& e, Ref ref,
                           const QueuedTask& q) const;

@@ -178,6 +178,21 @@ bool Dispatcher::TrackQueued(const Task& task, EvalEntry& e) {
   return true;
 }
 
+absl::StatusOr<Dispatcher::TaskEntry*> Dispatcher::CandidateEntry(
+    const FairShare::Turn::Candidate& c) {
+  // A QueuedTask is queued without its id (MakeReadyQueued).
+  TaskEntry* t =
+      Materialize(c.task_id->empty() ? IdOf(evals_.at(c.queue->evaluation_id),
+                                            RefOf(c.key->stage, c.index))
+                                     : *c.task_id);
+  if (t == nullptr) {
+    return absl::InternalError(absl::StrCat("ready task ", c.index, " of ",
+                                            c.queue->evaluation_id,
+                                            " is not tracked"));
+  }
+  return t;
+}
+
 void Dispatcher::MakeReadyQueued(EvalEntry& e, Ref ref, QueuedTask& q) {
   q.ready_ms = NowMillis();
   // Its id in the ready queue is "": the queue's evaluation, its stage and
