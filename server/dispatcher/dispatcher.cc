@@ -333,13 +333,12 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
   if (first) {
     OCX_RETURN_IF_ERROR(
         AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
-                 absl::StrCat("cancel requested", By(cmd->requested_by),
-                              note.empty() ? "" : "; ", note),
-                 now));
+                 absl::StrCat("cancel requested", By(cmd->requested_by)), now));
     // Replicas nobody else uses stop now, not after idle_stop_s.
     OCX_RETURN_IF_ERROR(
         pools_->RemoveEvaluation(e.evaluation.id(), /*cancelled=*/true, now));
-  } else if (!note.empty()) {
+  }
+  if (!note.empty()) {
     OCX_RETURN_IF_ERROR(
         AddEvent(e.evaluation.id(), "", 0, "CANCELLING", note, now));
   }
