@@ -306,8 +306,31 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
                      Evaluation::State_Name(e.state()), ")"));
   }
   EvalEntry& e = it->second;
-  if (!e.cancel_requested) {
-    e.cancel_requested = true;
+  const bool first = !e.cancel_requested;
+  e.cancel_requested = true;
+  for (const std::string& id : e.entry_ids) {
+    TaskEntry& t = tasks_.at(id);
+    if (t.task.state() != Task::LAUNCHING && t.task.state() != Task::RUNNING) {
+      continue;
+    }
+    runners::Runner* runner = RunnerOfAttempt(t);
+    absl::Status s = runner == nullptr
+                         ? absl::NotFoundError("no runner")
+                         : runner->Cancel({id, t.attempt.attempt.number()});
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      fprintf(stderr, "ocxd: cancel %s: %s\n", id.c_str(),
+              s.ToString().c_str());
+    }
+  }
+  // The unstarted tasks end with one statement and one event (a million of
+  // them took 42 s one row and one event each); running ones end with
+  // their attempts, each with its own events.
+  OCX_ASSIGN_OR_RETURN(const int64_t cancelled, CancelQueued(e, now));
+  const std::string note =
+      cancelled > 0 ? absl::StrCat(cancelled, " unstarted task",
+                                   cancelled == 1 ? "" : "s", " cancelled")
+                    : "";
+  if (first) {
     OCX_RETURN_IF_ERROR(
         AddEvent(e.evaluation.id(), "", 0, "CANCELLING",
                  absl::StrCat("cancel requested", By(cmd->requested_by)), now));
@@ -315,32 +338,9 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
     OCX_RETURN_IF_ERROR(
         pools_->RemoveEvaluation(e.evaluation.id(), /*cancelled=*/true, now));
   }
-  std::vector<std::string> ids(e.task_ids.begin(), e.task_ids.end());
-  for (const std::string& id : ids) {
-    TaskEntry& t = tasks_.at(id);
-    switch (t.task.state()) {
-      case Task::PENDING:
-      case Task::READY:
-        Unready(&t);
-        OCX_RETURN_IF_ERROR(
-            SetTaskState(&t, Task::CANCELLED, "cancelled by user", now));
-        break;
-      case Task::LAUNCHING:
-      case Task::RUNNING: {
-        runners::Runner* runner = RunnerOfAttempt(t);
-        absl::Status s =
-            runner == nullptr
-                ? absl::NotFoundError("no runner")
-                : runner->Cancel({t.task.id(), t.attempt.attempt.number()});
-        if (!s.ok() && !absl::IsNotFound(s)) {
-          fprintf(stderr, "ocxd: cancel %s: %s\n", t.task.id().c_str(),
-                  s.ToString().c_str());
-        }
-        break;
-      }
-      default:
-        break;
-    }
+  if (!note.empty()) {
+    OCX_RETURN_IF_ERROR(
+        AddEvent(e.evaluation.id(), "", 0, "CANCELLING", note, now));
   }
   touched_evals_.insert(e.evaluation.id());
   cmd->result = e.evaluation.id();
@@ -350,6 +350,8 @@ absl::Status Dispatcher::ApplyCancel(Command* cmd, int64_t now) {
 // ---- Task bookkeeping ----
 
 void Dispatcher::Track(Task task) {
+  EvalEntry& e = evals_.at(task.evaluation_id());
+  if (TrackQueued(task, e)) return;
   std::string id = task.id();
   // A queued task's params, name and datasets stay in the store until it
   // launches (LaunchSpecOf): a million of them would not fit in memory.
@@ -361,8 +363,7 @@ void Dispatcher::Track(Task task) {
   }
   TaskEntry& t = tasks_[id];
   t.task = std::move(task);
-  EvalEntry& e = evals_.at(t.task.evaluation_id());
-  e.task_ids.insert(id);
+  e.entry_ids.insert(id);
   if (t.task.stage() == ocx::v1::STAGE_INFER) {
     auto pool = e.pool_of_model.find(t.task.model_abbr());
     if (pool != e.pool_of_model.end()) {
@@ -371,10 +372,10 @@ void Dispatcher::Track(Task task) {
     }
   }
   for (const std::string& dep : t.task.depends_on()) {
-    auto d = tasks_.find(dep);
     // Not tracked: finished before a restart; Recover() looks at how.
-    if (d == tasks_.end()) continue;
-    d->second.dependents.push_back(id);
+    TaskEntry* d = Materialize(dep);
+    if (d == nullptr) continue;
+    d->dependents.push_back(id);
     ++t.pending_deps;
   }
   if (t.task.state() == Task::READY) MakeReady(&t);
@@ -395,9 +396,10 @@ void Dispatcher::MakeReady(TaskEntry* t) {
 
 void Dispatcher::Unready(TaskEntry* t) {
   const EvalEntry& e = evals_.at(t->task.evaluation_id());
-  fair_.Remove(e.account.uid,
-               QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
-               t->task.index(), t->task.id());
+  const QueueKey key{e.evaluation.spec().priority(), e.seq, t->task.stage()};
+  fair_.Remove(e.account.uid, key, t->task.index(), t->task.id());
+  // Queued while it was a QueuedTask: without its id (MakeReadyQueued).
+  fair_.Remove(e.account.uid, key, t->task.index(), "");
   for (auto it = backoff_.begin(); it != backoff_.end(); ++it) {
     if (it->second == t->task.id()) {
       backoff_.erase(it);
@@ -441,9 +443,17 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
     if (state == Task::SUCCEEDED) {
       for (const std::string& dep : dependents) {
         auto d = tasks_.find(dep);
-        if (d == tasks_.end() || d->second.task.state() != Task::PENDING) {
+        EvalEntry* qe = nullptr;
+        Ref ref = 0;
+        if (d == tasks_.end()) {
+          QueuedTask* q = FindQueued(dep, &qe, &ref);
+          if (q != nullptr && q->state == Task::PENDING &&
+              --q->pending_deps == 0) {
+            OCX_RETURN_IF_ERROR(QueuedReady(*qe, ref, *q, true, now));
+          }
           continue;
         }
+        if (d->second.task.state() != Task::PENDING) continue;
         if (--d->second.pending_deps == 0) {
           d->second.task.set_state(Task::READY);
           OCX_RETURN_IF_ERROR(store_->UpdateTask(d->second.task));
@@ -455,7 +465,7 @@ absl::Status Dispatcher::SetTaskState(TaskEntry* t, Task::State state,
     } else {
       OCX_RETURN_IF_ERROR(FailDependents(t, now));
     }
-    e.task_ids.erase(id);
+    e.entry_ids.erase(id);
     tasks_.erase(id);  // `t` is gone from here on.
   }
   return absl::OkStatus();
@@ -476,9 +486,9 @@ absl::Status Dispatcher::FailDependents(TaskEntry* t, int64_t now) {
       t->task.state() == Task::CANCELLED ? Task::CANCELLED : Task::FAILED;
   std::vector<std::string> dependents = t->dependents;
   for (const std::string& dep : dependents) {
-    auto d = tasks_.find(dep);
-    if (d == tasks_.end() || d->second.task.state() != Task::PENDING) continue;
-    OCX_RETURN_IF_ERROR(SetTaskState(&d->second, state, reason, now));
+    TaskEntry* d = Materialize(dep);
+    if (d == nullptr || d->task.state() != Task::PENDING) continue;
+    OCX_RETURN_IF_ERROR(SetTaskState(d, state, reason, now));
   }
   return absl::OkStatus();
 }

@@ -34,8 +34,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/task_rows.h"
 #include "common/progress_file.h"
+#include "common/task_rows.h"
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
@@ -177,6 +177,8 @@ class Dispatcher {
   int64_t StalledSince(const std::string& task_id) const;
 
  private:
+  // A task held whole: launched, retried, or not named as its plan names
+  // it. A queued task that never ran is a QueuedTask instead.
   struct TaskEntry {
     // The row; params as stored (configs by reference into the evaluation's
     // spec, common/task_params.h), name, dataset_abbrs and create_time only
@@ -205,6 +207,31 @@ class Dispatcher {
       int64_t completion_tokens = 0;
     } progress;
   };
+  // A queued task that never ran (PENDING, or READY before its first
+  // attempt) whose id is its plan's ("<evaluation>-<stage>-<index>"): what
+  // scheduling needs of it, in 24 bytes where a TaskEntry costs ~1 KB, so
+  // a million queued tasks fit in tens of MB (issue 15). It sits in its
+  // evaluation's `queued` at its stage and index (unique per evaluation,
+  // as in the store), and becomes a TaskEntry (Materialize) when it
+  // launches, fails or is otherwise changed beyond becoming READY.
+  struct QueuedTask {
+    uint8_t state = 0;   // Task::PENDING or READY; 0: no queued task here
+    uint16_t model = 0;  // its model_abbr, as an index in EvalEntry::models
+    uint16_t max_attempts = 0;
+    uint16_t num_gpus = 0;
+    int32_t pending_deps = 0;
+    // The first task waiting for it (a Ref); others in
+    // EvalEntry::more_dependents.
+    uint32_t dependent = kNoRef;
+    int64_t ready_ms = 0;  // as TaskEntry::ready_ms
+  };
+  static_assert(sizeof(QueuedTask) == 24, "a million of them: keep it small");
+  // A task of an evaluation by stage and index: stage << 30 | index.
+  using Ref = uint32_t;
+  static constexpr Ref kNoRef = ~Ref{0};
+  static Ref RefOf(int stage, int index) {
+    return static_cast<Ref>(stage) << 30 | static_cast<Ref>(index);
+  }
   // A model's user-given endpoint and the model name tasks ask it for.
   struct UserEndpoint {
     std::string base_url;
@@ -216,8 +243,17 @@ class Dispatcher {
     bool cancel_requested = false;
     bool started = false;
     int failed = 0;
-    std::set<std::string> task_ids;  // unfinished tasks
-    int running[3] = {0, 0, 0};      // LAUNCHING + RUNNING, by stage
+    // Its unfinished tasks: those held as TaskEntry by id, the others as
+    // QueuedTask by stage (STAGE_INFER, STAGE_EVAL) and index.
+    std::set<std::string> entry_ids;
+    std::deque<QueuedTask> queued[3];
+    int64_t queued_count = 0;
+    // Ref -> the tasks waiting for it after QueuedTask::dependent.
+    std::unordered_multimap<Ref, Ref> more_dependents;
+    // The model abbrs of its QueuedTasks, and their indexes.
+    std::vector<std::string> models;
+    std::map<std::string, uint16_t> model_index;
+    int running[3] = {0, 0, 0};  // LAUNCHING + RUNNING, by stage
     // Model abbr -> managed-server pool id, for models with `serve`.
     std::map<std::string, std::string> pool_of_model;
     // Its owner, whose share its tasks use.
@@ -389,6 +425,41 @@ class Dispatcher {
   void MakeReady(TaskEntry* t);
   void Unready(TaskEntry* t);
   void Track(ocx::v1::Task task);
+  // Queued tasks (queued_tasks.cc). Whether the evaluation has unfinished
+  // tasks.
+  static bool HasUnfinished(const EvalEntry& e) {
+    return !e.entry_ids.empty() || e.queued_count > 0;
+  }
+  // The id of the evaluation's task at `ref` ("<evaluation>-<stage>-<i>").
+  static std::string IdOf(const EvalEntry& e, Ref ref);
+  // The QueuedTask `id` names, with its evaluation and ref; nullptr when
+  // it is not one.
+  QueuedTask* FindQueued(const std::string& id, EvalEntry** eval, Ref* ref);
+  // Whether `id` is an unfinished task, held either way.
+  bool IsTracked(const std::string& id);
+  // The TaskEntry of `id`, made from its QueuedTask when it is one;
+  // nullptr when `id` is not tracked.
+  TaskEntry* Materialize(const std::string& id);
+  // Tracks `task` as a QueuedTask when it may be one (else false).
+  bool TrackQueued(const ocx::v1::Task& task, EvalEntry& e);
+  void MakeReadyQueued(EvalEntry& e, Ref ref, QueuedTask& q);
+  // The TaskEntry of the walk's candidate (made from its QueuedTask).
+  absl::StatusOr<TaskEntry*> CandidateEntry(
+      const FairShare::Turn::Candidate& c);
+  // The queued task's row as UpdateTask writes it.
+  ocx::v1::Task QueuedRow(const EvalEntry& e, Ref ref,
+                          const QueuedTask& q) const;
+  // The last dependency of a PENDING queued task succeeded (or none is
+  // left after a restart): READY, stored, queued. With `event`, the READY
+  // event too.
+  absl::Status QueuedReady(EvalEntry& e, Ref ref, QueuedTask& q, bool event,
+                           int64_t now);
+  // Cancel: drops the evaluation's unstarted tasks (both kinds) from
+  // memory and stores them CANCELLED with one statement; returns how many.
+  absl::StatusOr<int64_t> CancelQueued(EvalEntry& e, int64_t now);
+  // Returns freed memory to the system after `tasks` tasks were dropped
+  // (glibc keeps it otherwise); only for large drops.
+  static void ReleaseMemory(int64_t tasks);
   runners::LaunchSpec BuildLaunchSpec(const TaskEntry& t, int attempt) const;
   // The same for a task that may hold no params yet (queued): reads them.
   absl::StatusOr<runners::LaunchSpec> LaunchSpecOf(TaskEntry* t, int attempt);

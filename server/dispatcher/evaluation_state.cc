@@ -19,7 +19,7 @@ using ocx::v1::Evaluation;
 }  // namespace
 
 Evaluation::State Dispatcher::DerivedState(const EvalEntry& e) {
-  if (e.task_ids.empty()) {
+  if (!HasUnfinished(e)) {
     return e.cancel_requested ? Evaluation::CANCELLED
            : e.failed > 0     ? Evaluation::FAILED
                               : Evaluation::SUCCEEDED;
@@ -57,7 +57,7 @@ absl::Status Dispatcher::RecordEvaluationState(EvalEntry* e,
                                                Evaluation::State state,
                                                const std::string& summary_note,
                                                int64_t now) {
-  const bool final = e->task_ids.empty();
+  const bool final = !HasUnfinished(*e);
   e->evaluation.set_state(state);
   OCX_RETURN_IF_ERROR(store_->UpdateEvaluationState(e->evaluation.id(), state,
                                                     now, final ? now : 0));
@@ -74,7 +74,9 @@ absl::Status Dispatcher::RecordEvaluationState(EvalEntry* e,
         e->evaluation.id(), state == Evaluation::CANCELLED, now));
     fair_.RemoveEvaluation(e->account.uid, e->evaluation.spec().priority(),
                            e->seq);
+    const int64_t tasks = e->evaluation.task_count();
     evals_.erase(e->evaluation.id());
+    ReleaseMemory(tasks);
   }
   return absl::OkStatus();
 }

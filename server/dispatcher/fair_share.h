@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "ocx/v1/daemon_config.pb.h"
 
 namespace ocx::server {
@@ -59,10 +60,12 @@ struct QueueKey {
   }
 };
 
-// One (evaluation, stage)'s ready tasks by (index, id).
+// One (evaluation, stage)'s ready tasks by (index, id). A B-tree: a
+// million queued tasks cost ~40 bytes each here, not a tree node's 80.
+using ReadyTasks = absl::btree_set<std::pair<int, std::string>>;
 struct ReadyQueue {
   std::string evaluation_id;
-  std::set<std::pair<int, std::string>> tasks;
+  ReadyTasks tasks;
 };
 using UserQueues = std::map<QueueKey, ReadyQueue>;
 
@@ -130,7 +133,7 @@ class FairShare {
     friend class FairShare;
     struct Cursor {
       UserQueues::iterator queue;
-      std::set<std::pair<int, std::string>>::iterator task;
+      ReadyTasks::iterator task;
     };
     using Entry =
         std::tuple<int64_t, uint64_t, int64_t>;  // weight, served, uid

@@ -119,8 +119,8 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
                                   std::vector<Launch>* out) {
   FairShare::Turn& walk = st->walk;
   const int64_t uid = c.account->uid;
-  const int32_t priority = c.key->priority;
-  TaskEntry& t = tasks_.at(*c.task_id);
+  OCX_ASSIGN_OR_RETURN(TaskEntry * tp, CandidateEntry(c));
+  TaskEntry& t = *tp;
   EvalEntry& e = evals_.at(t.task.evaluation_id());
   auto wait = [&](absl::string_view why) {
     st->queue_reasons[{e.evaluation.id(), t.task.stage()}] =
@@ -145,7 +145,7 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
   if (auto held = EndpointHolds(t, st, now)) return *held;
   if (auto f = st->full.find(runner); f != st->full.end()) {
     wait(f->second.uid != uid ? "fair share (other users' turn)"
-         : f->second.priority > priority
+         : f->second.priority > c.key->priority
              ? absl::StrCat("priority (", c.account->user,
                             "'s higher-priority evaluations first)")
              : f->second.message);
@@ -185,8 +185,8 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
                                placed.status().message()));
     }
     wait(placed.status().message());
-    st->full[runner] =
-        FullRunner{uid, priority, std::string(placed.status().message())};
+    st->full[runner] = FullRunner{uid, c.key->priority,
+                                  std::string(placed.status().message())};
     walk.SkipQueue();
     return absl::OkStatus();
   }

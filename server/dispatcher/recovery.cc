@@ -136,26 +136,32 @@ absl::Status Dispatcher::ReattachRunning(store::ActiveTaskRecord* r,
 absl::Status Dispatcher::RequeuePending(Task task,
                                         const FinishedStates& finished,
                                         int64_t now) {
-  std::string id = task.id();
-  std::string eval_id = task.evaluation_id();
-  Task::State s = task.state();
-  Track(std::move(task));
-  TaskEntry& t = tasks_.at(id);
-  if (s != Task::PENDING) return absl::OkStatus();
+  const std::string id = task.id();
+  const bool pending = task.state() == Task::PENDING;
   bool dep_failed = false;
-  auto states = finished.find(eval_id);
-  for (const std::string& dep : t.task.depends_on()) {
-    if (tasks_.count(dep) > 0) continue;  // counted by Track()
-    if (states == finished.end()) continue;
+  auto states = finished.find(task.evaluation_id());
+  for (const std::string& dep : task.depends_on()) {
+    if (!pending || states == finished.end()) break;
+    if (IsTracked(dep)) continue;  // counted by Track()
     auto st = states->second.find(dep);
     if (st != states->second.end() &&
         (st->second == Task::FAILED || st->second == Task::CANCELLED)) {
       dep_failed = true;
     }
   }
+  Track(std::move(task));
+  if (!pending) return absl::OkStatus();
   if (dep_failed) {
-    return SetTaskState(&t, Task::FAILED, "a dependency failed", now);
+    return SetTaskState(Materialize(id), Task::FAILED, "a dependency failed",
+                        now);
   }
+  EvalEntry* e = nullptr;
+  Ref ref = 0;
+  if (QueuedTask* q = FindQueued(id, &e, &ref)) {
+    if (q->pending_deps > 0) return absl::OkStatus();
+    return QueuedReady(*e, ref, *q, /*event=*/false, now);
+  }
+  TaskEntry& t = tasks_.at(id);
   if (t.pending_deps == 0) {
     t.task.set_state(Task::READY);
     OCX_RETURN_IF_ERROR(store_->UpdateTask(t.task));

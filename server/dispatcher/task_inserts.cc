@@ -131,7 +131,9 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
     const bool queued = state == Task::PENDING || state == Task::READY;
     Track(sub.task_rows.Get(i, /*with_params=*/!queued));
   }
+  const int64_t rows = static_cast<int64_t>(sub.task_rows.size());
   sub.task_rows = TaskRows();
+  ReleaseMemory(rows);
   touched_evals_.insert(e.id());
   return absl::OkStatus();
 }

@@ -164,6 +164,12 @@ class Store {
   // next_attempt_time, reason, max_attempts (an attempt whose model server
   // replica failed under it does not count: it raises max_attempts).
   absl::Status UpdateTask(const ocx::v1::Task& task);
+  // Sets every PENDING and READY task of the evaluation CANCELLED, ended at
+  // `end_ms` with `reason`, in one statement (a cancel of a million queued
+  // tasks); returns how many.
+  absl::StatusOr<int64_t> CancelQueuedTasks(const std::string& eval_id,
+                                            const std::string& reason,
+                                            int64_t end_ms);
   // Inserts or replaces an attempt row.
   absl::Status PutAttempt(const AttemptRecord& record);
   // Appends to the event log; returns the event's sequence number.

@@ -1,6 +1,7 @@
 // Store: task and attempt rows.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -147,6 +148,22 @@ absl::Status Store::InsertTaskRows(const TaskRows& rows, int64_t now_ms) {
         AddTaskCount(std::get<0>(k), std::get<1>(k), std::get<2>(k), count));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Store::CancelQueuedTasks(const std::string& eval_id,
+                                                 const std::string& reason,
+                                                 int64_t end_ms) {
+  // Rare (a cancel): prepared each time, not cached. tasks_by_eval finds
+  // the evaluation's rows; the task_counts triggers follow each row.
+  OCX_ASSIGN_OR_RETURN(
+      std::unique_ptr<Statement> s,
+      writer_->Prepare(
+          absl::StrCat("UPDATE tasks SET state=", Task::CANCELLED,
+                       ", end_ms=?, reason=? WHERE eval_id=? AND state IN (",
+                       Task::PENDING, ",", Task::READY, ")")));
+  s->Bind(1, end_ms).Bind(2, reason).Bind(3, eval_id);
+  OCX_RETURN_IF_ERROR(s->Run());
+  return static_cast<int64_t>(writer_->Changes());
 }
 
 absl::Status Store::UpdateTask(const Task& t) {

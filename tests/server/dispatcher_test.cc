@@ -890,6 +890,19 @@ TEST_F(DispatcherTest, CancelEndsUnstartedTasksAtOnceAndRunningOnesOnExit) {
     EXPECT_TRUE(t.has_end_time()) << id;
   }
   EXPECT_EQ(GetTask("ev-infer-1").reason(), "cancelled by user");
+  // The unstarted tasks end with one event, not one each.
+  int task_events = 0;
+  std::string cancel_note;
+  for (const ocx::v1::Event& e : Events(ev)) {
+    if (!e.task_id().empty() && e.state() == "CANCELLED") ++task_events;
+    // (The state change itself follows as a CANCELLING event of its own.)
+    if (e.task_id().empty() && e.state() == "CANCELLING" &&
+        !e.message().empty()) {
+      cancel_note = e.message();
+    }
+  }
+  EXPECT_EQ(task_events, 0);
+  EXPECT_THAT(cancel_note, HasSubstr("3 unstarted tasks cancelled"));
   EXPECT_EQ(TaskState("ev-infer-0"), Task::RUNNING);
   EXPECT_TRUE(runner_->WasCancelled(Key("ev-infer-0", 1)));
   // Cancelling again while it is under way is fine.
