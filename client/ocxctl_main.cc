@@ -1,8 +1,10 @@
 // ocxctl: the command-line client of ocxd. Flag parsing only; the commands
 // live in client/commands.h, which also states the exit codes.
+#include <malloc.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -382,18 +384,33 @@ std::optional<CommandContext> MakeContext(
   return ctx;
 }
 
+// Ends the process once a command has printed everything: without
+// gRPC's shutdown, which joins its threads (timers, executor, event
+// engine) and took as long as the call itself on a loaded machine, and
+// without the static destructors. Nothing is left to do by then: every
+// call has returned and the daemon keeps no state per connection.
+[[noreturn]] void ExitNow(int code) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for all of gRPC's threads: a fresh arena per thread
+  // is pages touched for a few allocations each (perf: page faults were a
+  // third of a status call's CPU).
+  mallopt(M_ARENA_MAX, 1);
   CLI::App app{"ocxctl: submit, watch and inspect evaluations run by ocxd.",
                "ocxctl"};
   GlobalFlags flags;
   ConfigureApp(&app, &flags);
   const std::vector<Command> commands = {
-      AddSubmit(&app), AddCheck(&app),   AddStatus(&app),  AddList(&app),
-      AddTasks(&app),  AddTask(&app),    AddResults(&app), AddRescore(&app),
-      AddServers(&app),
-      AddCancel(&app), AddLogs(&app)};
+      AddSubmit(&app),  AddCheck(&app),  AddStatus(&app),  AddList(&app),
+      AddTasks(&app),   AddTask(&app),   AddResults(&app), AddRescore(&app),
+      AddServers(&app), AddCancel(&app), AddLogs(&app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -404,7 +421,7 @@ int main(int argc, char** argv) {
   std::optional<CommandContext> ctx = MakeContext(flags, &client);
   if (!ctx.has_value()) return kExitUsage;
   for (const Command& command : commands) {
-    if (*command.app) return command.run(*ctx);
+    if (*command.app) ExitNow(command.run(*ctx));
   }
   return kExitUsage;
 }

@@ -19,6 +19,7 @@
 #include "spec/partitioner_defaults.h"
 #include "spec/placeholders.h"
 #include "spec/serve_check.h"
+#include "spec/stall_check.h"
 #include "spec/test_range.h"
 #include "task/eval/type_names.h"
 
@@ -396,7 +397,8 @@ absl::Status ValidateStage(const StageConfig& s, absl::string_view stage) {
   const std::string path(stage);
   OCX_RETURN_IF_ERROR(
       ValidatePartitioner(s.partitioner(), Sub(path, "partitioner")));
-  return ValidateRunner(s.runner(), Sub(path, "runner"), stage);
+  OCX_RETURN_IF_ERROR(ValidateRunner(s.runner(), Sub(path, "runner"), stage));
+  return ValidateStallAfter(s, stage);
 }
 
 // The infer-side settings ocx-task relies on (task/infer/), checked when

@@ -342,10 +342,11 @@ class Dispatcher {
   // Managed servers (serving.cc): the pools' turn, and the task attempts on
   // replicas that left READY stopped, to run again elsewhere.
   absl::Status ServeStep(int64_t now);
-  // User-given endpoints (endpoints.cc): the checks' turn and breaker
-  // events; an infer task's endpoint (nullptr: none); whether it may
+  // User-given endpoints (endpoints.cc): the checks' turn, their and the
+  // breaker's events; an infer task's endpoint (nullptr: none); whether it may
   // launch; what an attempt's end says about its endpoint.
   absl::Status EndpointStep(int64_t now);
+  absl::Status EndpointEvent(const EndpointHealth::Change& c, int64_t now);
   const UserEndpoint* EndpointOf(const TaskEntry& t);
   // Set when the task may not launch now: it waits (skipped in the walk,
   // the reason in `st`) or fails (the model is not served); the status of

@@ -43,8 +43,8 @@ EndpointHealth::EndpointHealth(EndpointHealthOptions options,
                                std::function<void()> wake)
     : options_(options), prober_(options.probe_timeout_ms, std::move(wake)) {}
 
-int64_t EndpointHealth::Backoff(int n) const {
-  int64_t delay = std::max<int64_t>(options_.initial_backoff_ms, 1);
+int64_t EndpointHealth::Backoff(int n, int64_t first) const {
+  int64_t delay = std::max<int64_t>(first, 1);
   const int64_t cap = std::max(options_.max_backoff_ms, delay);
   for (int i = 1; i < n && delay < cap; ++i) delay *= 2;
   return std::min(delay, cap);
@@ -98,24 +98,25 @@ EndpointHealth::Verdict EndpointHealth::Gate(const std::string& base_url,
   return v;
 }
 
-std::vector<EndpointHealth::BreakerChange> EndpointHealth::Step(int64_t now) {
-  std::vector<BreakerChange> changes;
+std::vector<EndpointHealth::Change> EndpointHealth::Step(
+    int64_t now, const std::set<std::string>& queued) {
+  std::vector<Change> changes;
   for (serving::EndpointCheck& check : prober_.Take()) {
     if (auto change = Checked(std::move(check), now)) {
       changes.push_back(std::move(*change));
     }
   }
   for (auto& [base, e] : endpoints_) {
-    if (e.state == State::kUp || e.in_flight || e.next_check_ms > now) {
-      continue;
-    }
+    if (e.in_flight || e.next_check_ms > now) continue;
+    // Up and nothing queued: the tasks' own attempts (the breaker) tell.
+    if (e.state == State::kUp && queued.count(base) == 0) continue;
     e.in_flight = true;
     prober_.Probe(base);
   }
   return changes;
 }
 
-std::optional<EndpointHealth::BreakerChange> EndpointHealth::Checked(
+std::optional<EndpointHealth::Change> EndpointHealth::Checked(
     serving::EndpointCheck check, int64_t now) {
   auto it = endpoints_.find(check.base_url);
   if (it == endpoints_.end()) return std::nullopt;  // forgotten meanwhile
@@ -127,22 +128,50 @@ std::optional<EndpointHealth::BreakerChange> EndpointHealth::Checked(
   e.last = std::move(check);
   if (!reachable) {
     ++e.checks_failed;
+    e.checks_ok = 0;
     if (before != State::kBreakerOpen) SetState(base, e, State::kDown);
     e.next_check_ms = now + Backoff(e.checks_failed);
-    return std::nullopt;
+    if (before != State::kChecking && before != State::kUp) return std::nullopt;
+    return Change{
+        base, Change::Kind::kUnreachable,
+        absl::StrCat("endpoint ", base,
+                     before == State::kUp ? " stopped answering checks ("
+                                          : " did not answer its check (",
+                     e.last.detail,
+                     "): its infer tasks wait without spending attempts; "
+                     "checked again with backoff up to ",
+                     options_.max_backoff_ms, " ms")};
   }
+  const int failed_before = e.checks_failed;
   e.checks_failed = 0;
+  // The re-checks of an endpoint that stays up back off, from the start
+  // again after a change.
+  if (before != State::kUp) e.checks_ok = 0;
+  e.next_check_ms = now + Backoff(++e.checks_ok, options_.recheck_initial_ms);
+  if (before == State::kUp) return std::nullopt;
+  // A check that answers says nothing about the tasks' connections while
+  // up (nodes may not reach what ocxd reaches); after a change it does.
   e.connect_failures = 0;
   SetState(base, e, State::kUp);
-  if (before != State::kBreakerOpen) return std::nullopt;
-  return BreakerChange{
-      base, false,
-      absl::StrCat("endpoint ", base, " answered a check (",
-                   e.last.listed ? "HTTP 200" : e.last.detail, " in ",
-                   e.last.latency_ms, " ms): circuit breaker closed")};
+  const std::string how =
+      absl::StrCat(e.last.listed ? "HTTP 200" : e.last.detail, " in ",
+                   e.last.latency_ms, " ms");
+  if (before == State::kBreakerOpen) {
+    return Change{base, Change::Kind::kBreakerClosed,
+                  absl::StrCat("endpoint ", base, " answered a check (", how,
+                               "): circuit breaker closed")};
+  }
+  return Change{
+      base, Change::Kind::kReachable,
+      before == State::kChecking
+          ? absl::StrCat("endpoint ", base, " answered its check (", how,
+                         "): its infer tasks launch")
+          : absl::StrCat("endpoint ", base, " answered a check again (", how,
+                         ") after ", failed_before,
+                         " that did not: its infer tasks launch")};
 }
 
-std::optional<EndpointHealth::BreakerChange> EndpointHealth::ConnectionFailed(
+std::optional<EndpointHealth::Change> EndpointHealth::ConnectionFailed(
     const std::string& base_url, const std::string& detail, int64_t now) {
   static metrics::Family& opens = metrics::Counter(
       "ocx_endpoint_breaker_opens_total",
@@ -163,8 +192,8 @@ std::optional<EndpointHealth::BreakerChange> EndpointHealth::ConnectionFailed(
   e.next_check_ms = now + Backoff(e.opens);
   SetState(base_url, e, State::kBreakerOpen);
   opens.Add({base_url});
-  return BreakerChange{
-      base_url, true,
+  return Change{
+      base_url, Change::Kind::kBreakerOpened,
       absl::StrCat("circuit breaker open at ", base_url, " after ",
                    e.connect_failures,
                    " task attempts in a row failed to connect (last: ", detail,

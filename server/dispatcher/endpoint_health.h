@@ -4,7 +4,14 @@
 // (serving::CheckEndpoint) that lists the task's model. While it does not
 // answer, its tasks wait READY, spending no attempt, and it is checked
 // again with exponential backoff (initial, doubling, capped). A model the
-// endpoint's list lacks fails its tasks for good.
+// endpoint's list lacks fails its tasks for good. An endpoint that is up is
+// checked again while it has infer tasks queued, first recheck_initial_ms
+// after the check that answered, doubling up to max_backoff_ms: one that
+// stops answering holds its queued tasks back before they spend attempts
+// on it.
+//
+// Changes worth an event: the first check's outcome (reachable or not), a
+// later check that finds it gone or back, a breaker opened or closed.
 //
 // The circuit breaker: when `breaker_failures` task attempts in a row end
 // on connection errors (TaskError kind endpoint_unreachable), the breaker
@@ -36,6 +43,8 @@ struct EndpointHealthOptions {
   int64_t initial_backoff_ms = 500;
   // DaemonConfig.endpoint_probe_max_backoff_ms.
   int64_t max_backoff_ms = 30000;
+  // The first re-check of an endpoint that answered (capped by the above).
+  int64_t recheck_initial_ms = 5000;
   // DaemonConfig.endpoint_breaker_failures.
   int breaker_failures = 3;
   int probe_timeout_ms = 2000;
@@ -50,10 +59,16 @@ class EndpointHealth {
     // kFail: the model missing from the endpoint's list.
     std::string reason;
   };
-  // A breaker that opened or closed, for the evaluation's events.
-  struct BreakerChange {
+  // A change for the evaluations' events.
+  struct Change {
+    enum class Kind {
+      kReachable,    // first check answered, or answered again after down
+      kUnreachable,  // first check unanswered, or a re-check of an up one
+      kBreakerOpened,
+      kBreakerClosed,
+    };
     std::string base_url;
-    bool opened = false;
+    Kind kind = Kind::kReachable;
     std::string message;
   };
 
@@ -64,15 +79,16 @@ class EndpointHealth {
   // An endpoint seen for the first time is checked first.
   Verdict Gate(const std::string& base_url, const std::string& model);
 
-  // Takes the checks done, sends the ones due; returns the breakers a
-  // check closed.
-  std::vector<BreakerChange> Step(int64_t now);
+  // Takes the checks done, sends the ones due; returns the changes the
+  // checks made. `queued`: the endpoints with infer tasks waiting to
+  // launch; of the endpoints that are up, only these are checked again.
+  std::vector<Change> Step(int64_t now, const std::set<std::string>& queued);
 
   // A task attempt against `base_url` ended on a connection error
   // (`detail`: its reason); the breaker's change when this opened it.
-  std::optional<BreakerChange> ConnectionFailed(const std::string& base_url,
-                                                const std::string& detail,
-                                                int64_t now);
+  std::optional<Change> ConnectionFailed(const std::string& base_url,
+                                         const std::string& detail,
+                                         int64_t now);
   // A task attempt against `base_url` reached the server.
   void Answered(const std::string& base_url);
 
@@ -89,14 +105,19 @@ class EndpointHealth {
     int64_t next_check_ms = 0;    // 0: at once
     bool in_flight = false;
     int checks_failed = 0;       // in a row, for the backoff
+    int checks_ok = 0;           // in a row while up, for the re-checks
     int connect_failures = 0;    // task attempts in a row
     int opens = 0;               // times the breaker opened
     std::string breaker_detail;  // the attempt reason that opened it
   };
-  int64_t Backoff(int n) const;
+  // The n-th delay (1-based) from `first`, doubling, capped at
+  // max_backoff_ms.
+  int64_t Backoff(int n, int64_t first) const;
+  int64_t Backoff(int n) const {
+    return Backoff(n, options_.initial_backoff_ms);
+  }
   void SetState(const std::string& base_url, Endpoint& e, State state);
-  std::optional<BreakerChange> Checked(serving::EndpointCheck check,
-                                       int64_t now);
+  std::optional<Change> Checked(serving::EndpointCheck check, int64_t now);
 
   const EndpointHealthOptions options_;
   std::map<std::string, Endpoint> endpoints_;

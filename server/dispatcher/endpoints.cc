@@ -1,7 +1,7 @@
 // Dispatcher: its side of user-given model endpoints (docs/endpoints.md).
 // EndpointHealth keeps each endpoint's state and checks; here, which tasks
 // use which endpoint, the gate before a launch, what an attempt's end says
-// about its endpoint, and the breaker's events.
+// about its endpoint, and the events of its checks and breaker.
 #include <optional>
 #include <set>
 #include <string>
@@ -76,7 +76,27 @@ absl::Status Dispatcher::EndpointStep(int64_t now) {
     }
   }
   endpoints_->Retain(in_use);
-  for (const EndpointHealth::BreakerChange& c : endpoints_->Step(now)) {
+  // Endpoints of evaluations with infer tasks in the ready queues (one
+  // queue per evaluation and stage): an up one is checked again for them.
+  std::set<std::string> queued;
+  fair_.ForEachUser([&](const Account&, const UserQueues& queues) {
+    for (const auto& [key, q] : queues) {
+      auto e = evals_.find(q.evaluation_id);
+      if (key.stage != ocx::v1::STAGE_INFER || q.tasks.empty() ||
+          e == evals_.end()) {
+        continue;
+      }
+      for (const auto& [abbr, ep] : e->second.endpoint_of_model) {
+        queued.insert(ep.base_url);
+      }
+    }
+  });
+  for (const EndpointHealth::Change& c : endpoints_->Step(now, queued)) {
+    using Kind = EndpointHealth::Change::Kind;
+    if (c.kind == Kind::kReachable || c.kind == Kind::kUnreachable) {
+      OCX_RETURN_IF_ERROR(EndpointEvent(c, now));
+      continue;
+    }
     auto by = breaker_opened_by_.find(c.base_url);
     if (by == breaker_opened_by_.end()) continue;
     const auto [eval_id, task_id, attempt] = by->second;
@@ -84,6 +104,23 @@ absl::Status Dispatcher::EndpointStep(int64_t now) {
     if (evals_.count(eval_id) == 0) continue;
     OCX_RETURN_IF_ERROR(AddEvent(eval_id, task_id, attempt,
                                  "ENDPOINT_BREAKER_CLOSED", c.message, now));
+  }
+  return absl::OkStatus();
+}
+
+// On every unfinished evaluation that uses the endpoint, as the
+// evaluation's own event (no task): all their infer tasks wait or go.
+absl::Status Dispatcher::EndpointEvent(const EndpointHealth::Change& c,
+                                       int64_t now) {
+  const char* state = c.kind == EndpointHealth::Change::Kind::kReachable
+                          ? "ENDPOINT_REACHABLE"
+                          : "ENDPOINT_UNREACHABLE";
+  for (const auto& [id, e] : evals_) {
+    for (const auto& [abbr, ep] : e.endpoint_of_model) {
+      if (ep.base_url != c.base_url) continue;
+      OCX_RETURN_IF_ERROR(AddEvent(id, "", 0, state, c.message, now));
+      break;
+    }
   }
   return absl::OkStatus();
 }
@@ -100,7 +137,7 @@ absl::Status Dispatcher::EndpointAttemptEnded(TaskEntry& t, bool succeeded,
     return absl::OkStatus();
   }
   if (facts.error_kind != kEndpointUnreachable) return absl::OkStatus();
-  std::optional<EndpointHealth::BreakerChange> opened =
+  std::optional<EndpointHealth::Change> opened =
       endpoints_->ConnectionFailed(ep->base_url, reason, now);
   if (!opened.has_value()) return absl::OkStatus();
   const int attempt = t.attempt.attempt.number();

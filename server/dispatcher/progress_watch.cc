@@ -1,8 +1,9 @@
 // Dispatcher: a look at the running tasks' progress files on a timer (not
-// per turn): stall detection (DaemonConfig.stall_after_s, stall_action)
-// and the infer samples and tokens counters (docs/metrics.md). Each look
-// reads one small file per RUNNING task; a task's last report is read once
-// more when its attempt ends, so the counters miss nothing.
+// per turn): stall detection (DaemonConfig.stall_after_s, stall_action; a
+// stage's StageConfig.stall_after_s overrides the threshold) and the infer
+// samples and tokens counters (docs/metrics.md). Each look reads one small file
+// per RUNNING task; a task's last report is read once more when its attempt
+// ends, so the counters miss nothing.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -27,6 +28,23 @@ constexpr int64_t kMinProgressEveryMs = 500;
 
 const char* StageLabel(const Task& t) {
   return t.stage() == ocx::v1::STAGE_EVAL ? "eval" : "infer";
+}
+
+// The stall threshold of `t`: its stage's stall_after_s when the spec sets
+// it (0 turns stall detection off for the stage), else ocxd's.
+int64_t StallAfterMs(const ocx::v1::EvaluationSpec& spec, const Task& t,
+                     int64_t daemon_ms) {
+  const ocx::v1::StageConfig& stage =
+      t.stage() == ocx::v1::STAGE_EVAL ? spec.eval() : spec.infer();
+  return stage.has_stall_after_s() ? int64_t{stage.stall_after_s()} * 1000
+                                   : daemon_ms;
+}
+
+// How often the progress files are read while a task with this threshold
+// runs: often enough that a stall is seen within a quarter of it.
+int64_t LookEvery(int64_t stall_after_ms) {
+  if (stall_after_ms <= 0) return kProgressEveryMs;
+  return std::clamp(stall_after_ms / 4, kMinProgressEveryMs, kProgressEveryMs);
 }
 
 std::string ForHowLong(int64_t ms) {
@@ -75,6 +93,12 @@ void Dispatcher::WatchRunning(TaskEntry& t, int delta) {
     p.stall_reason.clear();
     p.prompt_tokens = 0;
     p.completion_tokens = 0;
+    // A stage threshold shorter than the running tasks' is looked for from
+    // now on, not from the next look planned for the longer one.
+    next_progress_check_ms_ = std::min(
+        next_progress_check_ms_,
+        p.change_ms + LookEvery(StallAfterMs(SpecOf(t), t.task,
+                                             options_.stall_after_ms)));
     return;
   }
   running_ids_.erase(t.task.id());
@@ -121,11 +145,8 @@ void Dispatcher::CountProgress(TaskEntry& t, const ProgressReport& r) {
 
 absl::Status Dispatcher::CheckProgress(int64_t now) {
   if (now < next_progress_check_ms_) return absl::OkStatus();
-  int64_t every = kProgressEveryMs;
-  if (options_.stall_after_ms > 0) {
-    every = std::clamp(options_.stall_after_ms / 4, kMinProgressEveryMs,
-                       kProgressEveryMs);
-  }
+  // The next look: soon enough for the shortest threshold now running.
+  int64_t every = LookEvery(options_.stall_after_ms);
   next_progress_check_ms_ = now + every;
   StalledGauge().Add({}, 0);  // present (as 0) from the first look
   for (const char* stage : {"infer", "eval"}) Stalls().Add({stage}, 0);
@@ -133,6 +154,12 @@ absl::Status Dispatcher::CheckProgress(int64_t now) {
     TaskEntry& t = tasks_.at(id);
     if (t.task.state() != Task::RUNNING) continue;
     TaskEntry::Progress& p = t.progress;
+    const int64_t stall_after =
+        StallAfterMs(SpecOf(t), t.task, options_.stall_after_ms);
+    if (LookEvery(stall_after) < every) {
+      every = LookEvery(stall_after);
+      next_progress_check_ms_ = now + every;
+    }
     std::optional<ProgressReport> r = ReadProgressReport(
         t.task.params().work_dir(), id, t.task.attempt_count());
     if (r.has_value()) {
@@ -153,8 +180,8 @@ absl::Status Dispatcher::CheckProgress(int64_t now) {
       }
     }
     // Only a task that reports can be seen not to advance.
-    if (options_.stall_after_ms > 0 && p.last_done >= 0 && p.stalled_ms == 0 &&
-        now - p.change_ms >= options_.stall_after_ms) {
+    if (stall_after > 0 && p.last_done >= 0 && p.stalled_ms == 0 &&
+        now - p.change_ms >= stall_after) {
       OCX_RETURN_IF_ERROR(MarkStalled(t, now));
     }
   }
@@ -169,7 +196,8 @@ absl::Status Dispatcher::MarkStalled(TaskEntry& t, int64_t now) {
   const int attempt = t.task.attempt_count();
   // The threshold it passed, not the time measured (which depends on when
   // the timer looked): "no progress for 10m" reads the same in every event.
-  const std::string quiet = ForHowLong(options_.stall_after_ms);
+  const std::string quiet =
+      ForHowLong(StallAfterMs(SpecOf(t), t.task, options_.stall_after_ms));
   std::string message = absl::StrCat("no progress for ", quiet, " (",
                                      p.last_done, " samples done)");
   if (options_.stall_kill) {

@@ -1,8 +1,10 @@
 // User-given endpoints end to end (docs/endpoints.md): a real ocxd, the
 // real ocx-task and the real tiny-model server (tests/tools/llm_server.h).
 // Tasks against an endpoint nobody listens on wait without spending
-// attempts and run once the server starts on that port; a model the server
-// does not serve fails at once.
+// attempts and run once the server starts on that port; an endpoint that
+// stops answering while its tasks are queued is found by a re-check and
+// holds them too; each check that changes what ocxd knows is an event; a
+// model the server does not serve fails at once.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,12 +19,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
+#include "tests/e2e/silent_endpoint.h"
 #include "tests/tools/llm_server.h"
 
 namespace ocx::testing {
@@ -50,13 +54,17 @@ int FreePort() {
 
 class EndpointE2ETest : public ::testing::Test {
  protected:
-  // ocxd re-checks a silent endpoint at most every second here.
-  void StartDaemon(const std::string& extra_config = "") {
+  // ocxd re-checks an endpoint at most every `max_backoff_ms` (a second
+  // unless given); /metrics on a free port.
+  void StartDaemon(const std::string& extra_config = "",
+                   int max_backoff_ms = 1000) {
     const std::string config = dir_.path() + "/ocxd.yaml";
-    std::ofstream(config) << "endpoint_probe_max_backoff_ms: 1000\n"
+    std::ofstream(config) << "endpoint_probe_max_backoff_ms: " << max_backoff_ms
+                          << "\n"
                           << extra_config;
     daemon_ = std::make_unique<OcxdProcess>(
-        dir_.path(), std::vector<std::string>{"--config", config});
+        dir_.path(), std::vector<std::string>{"--config", config,
+                                              "--http-listen", "127.0.0.1:0"});
     ASSERT_TRUE(daemon_->Start().ok()) << daemon_->log();
   }
   std::vector<std::string> Env() const {
@@ -123,6 +131,29 @@ class EndpointE2ETest : public ::testing::Test {
     EXPECT_TRUE(events.ok()) << events.status();
     return events.ok() ? *std::move(events) : std::vector<ocx::v1::Event>();
   }
+  // "STATE: message" of the ended evaluation's ENDPOINT_REACHABLE and
+  // ENDPOINT_UNREACHABLE events, which are the evaluation's (no task).
+  std::vector<std::string> EndpointEvents(const std::string& id) {
+    std::vector<std::string> out;
+    for (const ocx::v1::Event& ev : Events(id)) {
+      if (ev.state() != "ENDPOINT_REACHABLE" &&
+          ev.state() != "ENDPOINT_UNREACHABLE") {
+        continue;
+      }
+      EXPECT_EQ(ev.task_id(), "") << ev.message();
+      out.push_back(ev.state() + ": " + ev.message());
+    }
+    return out;
+  }
+  // ocx_endpoint_state of `base` in `state` is 1.
+  bool EndpointStateIs(const std::string& base, const std::string& state) {
+    absl::StatusOr<HttpResult> r =
+        HttpCall("GET", MetricsUrl(daemon_->log()), "", {}, 10000);
+    return r.ok() &&
+           absl::StrContains(
+               r->body, absl::StrCat("ocx_endpoint_state{endpoint=\"", base,
+                                     "\",state=\"", state, "\"} 1\n"));
+  }
 
   TempDir dir_;
   std::unique_ptr<OcxdProcess> daemon_;
@@ -180,6 +211,108 @@ TEST_F(EndpointE2ETest, UnreachableEndpointHoldsTasksUntilTheServerStarts) {
     EXPECT_EQ(t.state(), Task::SUCCEEDED) << t.id();
     EXPECT_EQ(t.attempts_size(), 1) << t.id();
   }
+  // The first check's outcome, then the check that found it up: failed
+  // re-checks in between add no event.
+  std::vector<std::string> events = EndpointEvents(id);
+  ASSERT_EQ(events.size(), 2u) << absl::StrJoin(events, "\n");
+  EXPECT_EQ(events[0], "ENDPOINT_UNREACHABLE: endpoint " + base +
+                           " did not answer its check (connection refused): "
+                           "its infer tasks wait without spending attempts; "
+                           "checked again with backoff up to 1000 ms");
+  EXPECT_THAT(events[1], ::testing::MatchesRegex(
+                             "ENDPOINT_REACHABLE: endpoint " + base +
+                             " answered a check again \\(HTTP 200 in [0-9]+ "
+                             "ms\\) after [0-9]+ that did not: its infer "
+                             "tasks launch"));
+}
+
+// An endpoint that answered its first check stops answering while its
+// infer task is queued (behind a task of another model holding the
+// stage's one slot): a re-check finds it, so when the slot frees the task
+// waits instead of spending an attempt, and runs once the server is back.
+TEST_F(EndpointE2ETest, EndpointGoneWhileTasksQueuedHoldsThemBack) {
+  auto server = std::make_unique<LlmServer>();
+  ASSERT_TRUE(server->Start().ok());
+  const int port = server->port();
+  const std::string base = server->base_url();
+  SilentEndpoint hung;
+  StartDaemon();
+  // Model "hung" first: its task gets the one slot and holds it.
+  std::string yaml =
+      FileText(Config(base, "stories260K", kData + "story_gen.jsonl", 1, 2));
+  yaml = absl::StrReplaceAll(
+      yaml,
+      {{"models:\n",
+        absl::StrCat("models:\n  - {abbr: hung, type: OpenAISDK, "
+                     "path: hung, openai_api_base: \"",
+                     hung.base_url(), "\", api: completions, retry: 0}\n")},
+       {"runner: {type: LocalRunner, retry: 2}",
+        "runner: {type: LocalRunner, retry: 0, max_num_workers: 1}"}});
+  const std::string path = dir_.path() + "/two-models.yaml";
+  std::ofstream(path) << yaml;
+  const std::string id = Submit(path);
+  ASSERT_FALSE(id.empty());
+  auto infer_of = [&](const std::string& model) {
+    for (const Task& t : InferTasks(id)) {
+      if (t.model_abbr() == model) return t;
+    }
+    return Task();
+  };
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return infer_of("hung").state() == Task::RUNNING &&
+               EndpointStateIs(base, "up");
+      },
+      30))
+      << daemon_->log();
+  ASSERT_EQ(infer_of("stories260K").state(), Task::READY);
+
+  server.reset();  // gone while its task is queued
+  ASSERT_TRUE(PollUntil([&] { return EndpointStateIs(base, "down"); }, 20))
+      << daemon_->log();
+  hung.Release();  // the slot frees
+  const std::string want =
+      "waiting for endpoint: connection refused at " + base;
+  Task queued;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        queued = infer_of("stories260K");
+        return infer_of("hung").state() != Task::RUNNING &&
+               queued.pending_reason() == want;
+      },
+      30))
+      << queued.DebugString() << daemon_->log();
+  EXPECT_EQ(queued.state(), Task::READY);
+  EXPECT_EQ(queued.attempts_size(), 0);
+
+  server = std::make_unique<LlmServer>();
+  ASSERT_TRUE(server->Start({"--port", absl::StrCat(port)}).ok());
+  absl::StatusOr<Evaluation> end = WaitForEnd(daemon_->stub(), id, 120);
+  ASSERT_TRUE(end.ok()) << end.status();
+  const Task ran = infer_of("stories260K");
+  EXPECT_EQ(ran.state(), Task::SUCCEEDED) << daemon_->log();
+  EXPECT_EQ(ran.attempts_size(), 1);
+  // The stories server's first check, its going and its coming back, on
+  // the evaluation. (The hung server is re-checked too, the evaluation
+  // having infer tasks queued; its held requests may keep it from
+  // answering, so only its first check is certain.)
+  std::vector<std::string> events;
+  bool hung_checked = false;
+  for (const std::string& ev : EndpointEvents(id)) {
+    if (absl::StrContains(ev, " endpoint " + base + " ")) events.push_back(ev);
+    hung_checked |=
+        absl::StartsWith(ev, "ENDPOINT_REACHABLE: endpoint " + hung.base_url() +
+                                 " answered its check (HTTP 200 in ");
+  }
+  EXPECT_TRUE(hung_checked);
+  ASSERT_EQ(events.size(), 3u) << absl::StrJoin(events, "\n");
+  EXPECT_THAT(events[0], HasSubstr("ENDPOINT_REACHABLE: endpoint " + base +
+                                   " answered its check (HTTP 200 in "));
+  EXPECT_THAT(events[1], HasSubstr("ENDPOINT_UNREACHABLE: endpoint " + base +
+                                   " stopped answering checks (connection "
+                                   "refused): its infer tasks wait"));
+  EXPECT_THAT(events[2], HasSubstr("ENDPOINT_REACHABLE: endpoint " + base +
+                                   " answered a check again (HTTP 200 in "));
 }
 
 // The server answers but does not serve the model: permanent, so the infer
@@ -203,14 +336,16 @@ TEST_F(EndpointE2ETest, ModelNotServedFailsAtOnceNamingTheServedModels) {
 
 // Attempts that fail to connect open the endpoint's breaker (here after 2
 // in a row): the tasks left wait instead of spending their attempts, and
-// the breaker closes when the server is back on its port.
+// the breaker closes when the server is back on its port. The re-checks of
+// the endpoint while it was up come 5 s apart here (the cap is 10 s), so
+// the attempts find the server gone first.
 TEST_F(EndpointE2ETest, BreakerOpensOnConnectionFailuresAndClosesOnCheck) {
   auto server = std::make_unique<LlmServer>();
   // Dies at the first completion request, after ocxd's check.
   ASSERT_TRUE(server->Start({"--die-after", "0"}).ok());
   const int port = server->port();
   const std::string base = server->base_url();
-  StartDaemon("endpoint_breaker_failures: 2\n");
+  StartDaemon("endpoint_breaker_failures: 2\n", /*max_backoff_ms=*/10000);
   const std::string id =
       Submit(Config(base, "stories260K", kData + "story_gen.jsonl", 1, 5));
   const std::string want =

@@ -4,9 +4,8 @@
 // samples. With stall_action KILL each
 // attempt is stopped and retried, its reason says it stalled; with the
 // default (mark only) the task shows STALLED in GetTask, `ocxctl task` and
-// `ocxctl tasks` and in ocx_tasks_stalled until it ends.
-#include <httplib.h>
-
+// `ocxctl tasks` and in ocx_tasks_stalled until it ends. A stage's own
+// stall_after_s (StageConfig) turns it on where ocxd's is off.
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -16,10 +15,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
+#include "tests/e2e/silent_endpoint.h"
 #include "tests/tools/llm_server.h"
 
 namespace ocx::testing {
@@ -32,55 +31,18 @@ using ::testing::StartsWith;
 
 const std::string kData = std::string(OCX_SOURCE_DIR) + "/tests/data/";
 
-// A model server hung on every completion: it lists its model (so ocxd's
-// endpoint check before launch passes, docs/endpoints.md) and holds every
-// other request open without an answer until it is destroyed.
-class SilentEndpoint {
- public:
-  SilentEndpoint() {
-    server_.Get("/v1/models",
-                [](const httplib::Request&, httplib::Response& res) {
-                  res.set_content(R"({"object":"list","data":[{"id":"hung"}]})",
-                                  "application/json");
-                });
-    server_.Post(".*", [this](const httplib::Request&, httplib::Response&) {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(&stopping_));
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~SilentEndpoint() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    server_.stop();
-    thread_.join();
-  }
-  std::string base_url() const {
-    return absl::StrCat("http://127.0.0.1:", port_, "/v1");
-  }
-  int port() const { return port_; }
-
- private:
-  httplib::Server server_;
-  absl::Mutex mu_;
-  bool stopping_ = false;
-  int port_ = 0;
-  std::thread thread_;
-};
-
 class StallE2ETest : public ::testing::Test {
  protected:
-  // ocxd with stall_after_s: 2 (and `action`), /metrics on a free port.
-  void StartDaemon(const std::string& action) {
+  // ocxd with stall_after_s (default 2; 0 leaves it unset) and `action`,
+  // /metrics on a free port.
+  void StartDaemon(const std::string& action, int stall_after_s = 2) {
     ASSERT_GT(endpoint_.port(), 0);
     const std::string config = dir_.path() + "/ocxd.yaml";
-    std::ofstream(config) << "stall_after_s: 2\n"
-                          << (action.empty()
-                                  ? ""
-                                  : "stall_action: " + action + "\n");
+    std::ofstream(config)
+        << (stall_after_s == 0
+                ? ""
+                : absl::StrCat("stall_after_s: ", stall_after_s, "\n"))
+        << (action.empty() ? "" : "stall_action: " + action + "\n");
     daemon_ = std::make_unique<OcxdProcess>(
         dir_.path(), std::vector<std::string>{"--config", config,
                                               "--http-listen", "127.0.0.1:0"});
@@ -90,8 +52,8 @@ class StallE2ETest : public ::testing::Test {
     return {"OCX_SERVER=" + daemon_->server()};
   }
   // One generation dataset against the silent endpoint; the infer task
-  // has `attempts` attempts.
-  std::string Submit(int attempts) {
+  // has `attempts` attempts; `infer_extra` goes into the infer stage.
+  std::string Submit(int attempts, const std::string& infer_extra = "") {
     const std::string path = dir_.path() + "/eval.yaml";
     std::ofstream(path) << absl::StrCat(
         "models:\n"
@@ -112,7 +74,8 @@ class StallE2ETest : public ::testing::Test {
         "    eval_cfg: {evaluator: {type: EMEvaluator}}\n"
         "work_dir: ",
         dir_.path(), "/out\n",
-        "infer:\n  runner: {type: LocalRunner, retry: ", attempts - 1, "}\n");
+        "infer:\n  runner: {type: LocalRunner, retry: ", attempts - 1, "}\n",
+        infer_extra);
     RunResult r =
         RunProgram({OcxctlPath(), "-o", "name", "submit", path}, Env());
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -223,6 +186,60 @@ TEST_F(StallE2ETest, MarkShowsTheStallUntilTheTaskEnds) {
     }
   }
   EXPECT_EQ(stalled, 1);
+}
+
+// ocxd's own threshold is off; the spec's infer stage sets 2 s: its task
+// is stopped as stalled, and the message names the stage's threshold.
+TEST_F(StallE2ETest, StageStallAfterTurnsItOnWhereTheDaemonHasItOff) {
+  StartDaemon("KILL", /*stall_after_s=*/0);
+  const std::string id = Submit(/*attempts=*/1, "  stall_after_s: 2\n");
+  ASSERT_FALSE(id.empty());
+  absl::StatusOr<Evaluation> ended = WaitForEnd(daemon_->stub(), id, 60);
+  ASSERT_TRUE(ended.ok()) << ended.status() << daemon_->log();
+  EXPECT_EQ(ended->state(), Evaluation::FAILED);
+  const Task infer = GetTaskOrFail(daemon_->stub(), id + "-infer-0");
+  ASSERT_EQ(infer.attempts_size(), 1) << infer.DebugString();
+  EXPECT_THAT(infer.attempts(0).reason(),
+              StartsWith("stalled: no progress for 2s; stopped by ocxd ("));
+  int stalled = 0;
+  for (const ocx::v1::Event& ev : Events(id)) {
+    if (ev.state() != "STALLED") continue;
+    ++stalled;
+    EXPECT_THAT(ev.message(), HasSubstr("no progress for 2s (0 samples done)"));
+  }
+  EXPECT_EQ(stalled, 1);
+  EXPECT_THAT(Scrape(), HasSubstr("ocx_stalls_total{stage=\"infer\"} 1\n"));
+}
+
+// ocxd watches at 2 s; a stage with stall_after_s: 0 is not watched. Its
+// task (hung on the silent endpoint) still runs well past ocxd's threshold
+// and is never marked.
+TEST_F(StallE2ETest, StageStallAfterZeroTurnsItOffForTheStage) {
+  StartDaemon("KILL");
+  const std::string id = Submit(/*attempts=*/1, "  stall_after_s: 0\n");
+  ASSERT_FALSE(id.empty());
+  const std::string task_id = id + "-infer-0";
+  Task task;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        task = GetTaskOrFail(daemon_->stub(), task_id);
+        return task.state() == Task::RUNNING && task.has_progress();
+      },
+      30))
+      << task.DebugString() << daemon_->log();
+  // Three times ocxd's threshold, and more than one look (every 500 ms).
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  task = GetTaskOrFail(daemon_->stub(), task_id);
+  EXPECT_EQ(task.state(), Task::RUNNING);
+  EXPECT_EQ(task.attempt_count(), 1);
+  EXPECT_FALSE(task.has_stalled_since());
+  EXPECT_THAT(Scrape(), HasSubstr("ocx_stalls_total{stage=\"infer\"} 0\n"));
+  RunResult cancel = RunProgram({OcxctlPath(), "cancel", id}, Env());
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  ASSERT_TRUE(WaitForEnd(daemon_->stub(), id, 60).ok());
+  for (const ocx::v1::Event& ev : Events(id)) {
+    EXPECT_NE(ev.state(), "STALLED") << ev.message();
+  }
 }
 
 // A task that reports progress every half second is never stalled, even

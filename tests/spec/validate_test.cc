@@ -119,6 +119,10 @@ summarizer:
 
 constexpr char kBase[] = "models: [{abbr: m}]\ndatasets: [{abbr: d}]\n";
 
+std::string WithBase(absl::string_view rest) {
+  return std::string(kBase) + std::string(rest);
+}
+
 EvaluationSpec Load(const std::string& yaml) {
   absl::StatusOr<EvaluationSpec> spec = LoadEvaluationSpec(yaml);
   EXPECT_TRUE(spec.ok()) << spec.status() << "\nfor:\n" << yaml;
@@ -210,6 +214,11 @@ TEST(ValidateTest, GoodEdgeValuesPass) {
       "infer_cfg: {retriever: {type: ZeroRetriever}, inferencer: {type: "
       "GenInferencer}}}]\n"
       "infer: {runner: {task: {type: command, argv: [x]}}}\n",
+      // Per-stage stall thresholds: the edges, off for the eval stage, and
+      // on for an eval `command` (which may report progress).
+      WithBase("infer: {stall_after_s: 604800}\neval: {stall_after_s: 0}\n"),
+      WithBase("infer: {stall_after_s: 0}\neval: {stall_after_s: 30, runner: "
+               "{task: {type: command, argv: [x]}}}\n"),
   };
   for (const std::string& yaml : good) {
     absl::Status s = ValidateEvaluationSpec(Load(yaml));
@@ -221,10 +230,6 @@ struct BadCase {
   std::string yaml;
   std::string error;  // the exact message
 };
-
-std::string WithBase(absl::string_view rest) {
-  return std::string(kBase) + std::string(rest);
-}
 
 std::vector<BadCase> BadCases() {
   const std::string placeholders =
@@ -633,6 +638,15 @@ std::vector<BadCase> BadCases() {
       {WithBase("summarizer: {dataset_abbrs: [x]}\n"
                 "eval: {runner: {task: {timeout_s: -1}}}"),
        "eval.runner.task.timeout_s: must be >= 0, got -1"},
+      // Per-stage stall thresholds.
+      {WithBase("infer: {stall_after_s: -1}"),
+       "infer.stall_after_s: must be in 0..604800, got -1"},
+      {WithBase("eval: {stall_after_s: 604801}"),
+       "eval.stall_after_s: must be in 0..604800, got 604801"},
+      {WithBase("eval: {stall_after_s: 600}"),
+       "eval.stall_after_s: OpenICLEvalTask reports no progress, so a stall "
+       "cannot be seen; set it on infer, or on an eval `command` task that "
+       "writes progress.json (docs/metrics.md)"},
   };
 }
 
