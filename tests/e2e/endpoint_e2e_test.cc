@@ -227,45 +227,42 @@ TEST_F(EndpointE2ETest, UnreachableEndpointHoldsTasksUntilTheServerStarts) {
 }
 
 // An endpoint that answered its first check stops answering while its
-// infer task is queued (behind a task of another model holding the
-// stage's one slot): a re-check finds it, so when the slot frees the task
-// waits instead of spending an attempt, and runs once the server is back.
+// infer task is queued (behind another evaluation's task, of a model whose
+// server never answers, holding the machine's one slot): a re-check finds
+// it, so when the slot frees the task waits instead of spending an
+// attempt, and runs once the server is back. (Two evaluations, so that the
+// hung task surely has the slot first: within one, whichever endpoint's
+// check ends first launches first.)
 TEST_F(EndpointE2ETest, EndpointGoneWhileTasksQueuedHoldsThemBack) {
   auto server = std::make_unique<LlmServer>();
   ASSERT_TRUE(server->Start().ok());
   const int port = server->port();
   const std::string base = server->base_url();
   SilentEndpoint hung;
-  StartDaemon();
-  // Model "hung" first: its task gets the one slot and holds it.
-  std::string yaml =
-      FileText(Config(base, "stories260K", kData + "story_gen.jsonl", 1, 2));
-  yaml = absl::StrReplaceAll(
-      yaml,
-      {{"models:\n",
-        absl::StrCat("models:\n  - {abbr: hung, type: OpenAISDK, "
-                     "path: hung, openai_api_base: \"",
-                     hung.base_url(), "\", api: completions, retry: 0}\n")},
-       {"runner: {type: LocalRunner, retry: 2}",
-        "runner: {type: LocalRunner, retry: 0, max_num_workers: 1}"}});
-  const std::string path = dir_.path() + "/two-models.yaml";
-  std::ofstream(path) << yaml;
-  const std::string id = Submit(path);
-  ASSERT_FALSE(id.empty());
-  auto infer_of = [&](const std::string& model) {
-    for (const Task& t : InferTasks(id)) {
-      if (t.model_abbr() == model) return t;
-    }
-    return Task();
+  StartDaemon("local: {max_parallel: 1}\n");
+  auto submit = [&](const std::string& model_base, const std::string& model,
+                    const std::string& name) {
+    std::string yaml =
+        FileText(Config(model_base, model, kData + "story_gen.jsonl", 1, 0));
+    const std::string path = dir_.path() + "/" + name + ".yaml";
+    std::ofstream(path) << yaml;
+    return Submit(path);
   };
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        return infer_of("hung").state() == Task::RUNNING &&
-               EndpointStateIs(base, "up");
-      },
-      30))
+  auto infer_of = [&](const std::string& id) {
+    std::vector<Task> tasks = InferTasks(id);
+    return tasks.empty() ? Task() : tasks[0];
+  };
+  // The hung model's task gets the one slot and holds it.
+  const std::string hung_id = submit(hung.base_url(), "hung", "hung");
+  ASSERT_FALSE(hung_id.empty());
+  ASSERT_TRUE(
+      PollUntil([&] { return infer_of(hung_id).state() == Task::RUNNING; }, 30))
       << daemon_->log();
-  ASSERT_EQ(infer_of("stories260K").state(), Task::READY);
+  const std::string id = submit(base, "stories260K", "stories");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(PollUntil([&] { return EndpointStateIs(base, "up"); }, 30))
+      << daemon_->log();
+  ASSERT_EQ(infer_of(id).state(), Task::READY);
 
   server.reset();  // gone while its task is queued
   ASSERT_TRUE(PollUntil([&] { return EndpointStateIs(base, "down"); }, 20))
@@ -276,8 +273,8 @@ TEST_F(EndpointE2ETest, EndpointGoneWhileTasksQueuedHoldsThemBack) {
   Task queued;
   ASSERT_TRUE(PollUntil(
       [&] {
-        queued = infer_of("stories260K");
-        return infer_of("hung").state() != Task::RUNNING &&
+        queued = infer_of(id);
+        return infer_of(hung_id).state() != Task::RUNNING &&
                queued.pending_reason() == want;
       },
       30))
@@ -289,22 +286,22 @@ TEST_F(EndpointE2ETest, EndpointGoneWhileTasksQueuedHoldsThemBack) {
   ASSERT_TRUE(server->Start({"--port", absl::StrCat(port)}).ok());
   absl::StatusOr<Evaluation> end = WaitForEnd(daemon_->stub(), id, 120);
   ASSERT_TRUE(end.ok()) << end.status();
-  const Task ran = infer_of("stories260K");
+  const Task ran = infer_of(id);
   EXPECT_EQ(ran.state(), Task::SUCCEEDED) << daemon_->log();
   EXPECT_EQ(ran.attempts_size(), 1);
-  // The stories server's first check, its going and its coming back, on
-  // the evaluation. (The hung server is re-checked too, the evaluation
-  // having infer tasks queued; its held requests may keep it from
-  // answering, so only its first check is certain.)
-  std::vector<std::string> events;
+  // The hung server's first check is on its evaluation; the stories
+  // server's first check, its going and its coming back on the other.
   bool hung_checked = false;
-  for (const std::string& ev : EndpointEvents(id)) {
-    if (absl::StrContains(ev, " endpoint " + base + " ")) events.push_back(ev);
+  for (const std::string& ev : EndpointEvents(hung_id)) {
     hung_checked |=
         absl::StartsWith(ev, "ENDPOINT_REACHABLE: endpoint " + hung.base_url() +
                                  " answered its check (HTTP 200 in ");
   }
   EXPECT_TRUE(hung_checked);
+  std::vector<std::string> events;
+  for (const std::string& ev : EndpointEvents(id)) {
+    if (absl::StrContains(ev, " endpoint " + base + " ")) events.push_back(ev);
+  }
   ASSERT_EQ(events.size(), 3u) << absl::StrJoin(events, "\n");
   EXPECT_THAT(events[0], HasSubstr("ENDPOINT_REACHABLE: endpoint " + base +
                                    " answered its check (HTTP 200 in "));
