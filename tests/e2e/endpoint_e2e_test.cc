@@ -5,9 +5,6 @@
 // stops answering while its tasks are queued is found by a re-check and
 // holds them too; each check that changes what ocxd knows is an event; a
 // model the server does not serve fails at once.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/ocxd_process.h"
 #include "tests/e2e/silent_endpoint.h"
+#include "tests/serving/child_process.h"
 #include "tests/tools/llm_server.h"
 
 namespace ocx::testing {
@@ -38,19 +36,6 @@ using ::testing::HasSubstr;
 
 const std::string kSource = OCX_SOURCE_DIR;
 const std::string kData = kSource + "/tests/data/";
-
-// A port that was free a moment ago: connecting to it is refused.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class EndpointE2ETest : public ::testing::Test {
  protected:
@@ -163,7 +148,7 @@ class EndpointE2ETest : public ::testing::Test {
 // reason that names the endpoint and spend no attempt; once the real
 // server starts on that port, the evaluation runs to the end.
 TEST_F(EndpointE2ETest, UnreachableEndpointHoldsTasksUntilTheServerStarts) {
-  const int port = FreePort();
+  const int port = ocx::testing::DeadPort();
   const std::string base = absl::StrCat("http://127.0.0.1:", port, "/v1");
   StartDaemon();
   const std::string id = Submit(Config(base, "stories260K"));
@@ -424,7 +409,8 @@ TEST_F(EndpointE2ETest, CheckReportsEachProblemAndExitsNonZero) {
   LlmServer server;
   ASSERT_TRUE(server.Start().ok());
   StartDaemon();
-  const std::string dead = absl::StrCat("http://127.0.0.1:", FreePort(), "/v1");
+  const std::string dead =
+      absl::StrCat("http://127.0.0.1:", ocx::testing::DeadPort(), "/v1");
   const std::string missing = dir_.path() + "/no-such.jsonl";
   std::string yaml = FileText(Config(dead, "stories260K", missing));
   yaml = absl::StrReplaceAll(

@@ -5,9 +5,6 @@
 // endpoints have infer tasks queued.
 #include "server/dispatcher/endpoint_health.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "tests/serving/child_process.h"
 
 namespace ocx::server {
 namespace {
@@ -70,19 +68,6 @@ class ModelList {
   std::atomic<int> requests_{0};
   std::thread thread_;
 };
-
-// A port that was free a moment ago: connecting to it is refused.
-int DeadPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class EndpointHealthTest : public ::testing::Test {
  protected:
@@ -153,7 +138,8 @@ TEST_F(EndpointHealthTest, ModelNotListedFailsNamingWhatIsServed) {
 }
 
 TEST_F(EndpointHealthTest, UnreachableEndpointWaitsWithTheReason) {
-  const std::string base = absl::StrCat("http://127.0.0.1:", DeadPort(), "/v1");
+  const std::string base =
+      absl::StrCat("http://127.0.0.1:", ocx::testing::DeadPort(), "/v1");
   health_->Gate(base, "m1");
   ASSERT_TRUE(StepUntil(base, EndpointHealth::State::kDown));
   EndpointHealth::Verdict v = health_->Gate(base, "m1");

@@ -149,6 +149,17 @@ int FreePortBlock(int count) {
   return 0;
 }
 
+int DeadPort() {
+  const int fd = BindLoopback(0, /*listen_too=*/false);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  const int ok =
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  return ok ? ntohs(addr.sin_port) : 0;
+}
+
 HeldPort::HeldPort(int port) : fd_(BindLoopback(port, /*listen_too=*/true)) {}
 
 HeldPort::~HeldPort() {

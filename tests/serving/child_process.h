@@ -54,6 +54,10 @@ bool WaitForFile(const std::string& path, int timeout_ms);
 // meet); 0 when none was found.
 int FreePortBlock(int count);
 
+// A port nobody listens on: bound on 127.0.0.1 (port 0) to find it free,
+// then closed, so connecting to it is refused. 0 when no port was bound.
+int DeadPort();
+
 // A TCP port bound and listening on 127.0.0.1 while this object lives.
 class HeldPort {
  public:
