@@ -388,15 +388,33 @@ void Dispatcher::MakeReady(TaskEntry* t) {
     return;
   }
   t->ready_ms = NowMillis();
-  const EvalEntry& e = evals_.at(t->task.evaluation_id());
-  fair_.Add(e.account,
-            QueueKey{e.evaluation.spec().priority(), e.seq, t->task.stage()},
+  EvalEntry& e = evals_.at(t->task.evaluation_id());
+  fair_.Add(e.account, ReadyQueueOf(e, t->task.stage(), t->task.model_abbr()),
             e.evaluation.id(), t->task.index(), t->task.id());
 }
 
+QueueKey Dispatcher::ReadyQueueOf(EvalEntry& e, int stage,
+                                  const std::string& model_abbr) {
+  return QueueKey{e.evaluation.spec().priority(), e.seq, stage,
+                  ModelIndexOf(e, model_abbr)};
+}
+
+int Dispatcher::ModelIndexOf(EvalEntry& e, const std::string& abbr) {
+  auto [m, added] =
+      e.model_index.try_emplace(abbr, static_cast<uint16_t>(e.models.size()));
+  if (added) {
+    if (e.models.size() >= kSharedModelQueue) {
+      e.model_index.erase(m);
+      return kSharedModelQueue;
+    }
+    e.models.push_back(abbr);
+  }
+  return m->second;
+}
+
 void Dispatcher::Unready(TaskEntry* t) {
-  const EvalEntry& e = evals_.at(t->task.evaluation_id());
-  const QueueKey key{e.evaluation.spec().priority(), e.seq, t->task.stage()};
+  EvalEntry& e = evals_.at(t->task.evaluation_id());
+  const QueueKey key = ReadyQueueOf(e, t->task.stage(), t->task.model_abbr());
   fair_.Remove(e.account.uid, key, t->task.index(), t->task.id());
   // Queued while it was a QueuedTask: without its id (MakeReadyQueued).
   fair_.Remove(e.account.uid, key, t->task.index(), "");

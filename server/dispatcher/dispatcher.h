@@ -250,7 +250,9 @@ class Dispatcher {
     int64_t queued_count = 0;
     // Ref -> the tasks waiting for it after QueuedTask::dependent.
     std::unordered_multimap<Ref, Ref> more_dependents;
-    // The model abbrs of its QueuedTasks, and their indexes.
+    // The model abbrs of its tasks (queued and in the ready queues: a
+    // ready queue holds one model's tasks), and their indexes; never
+    // shrinks, so a task's queue key stays the same.
     std::vector<std::string> models;
     std::map<std::string, uint16_t> model_index;
     int running[3] = {0, 0, 0};  // LAUNCHING + RUNNING, by stage
@@ -292,6 +294,17 @@ class Dispatcher {
     WaitReasons queue_reasons;
     std::map<int64_t, std::string> user_reasons;
     EndpointReasons endpoint_reasons;
+    // The candidate's model cannot start this turn (its endpoint or its
+    // replicas): the rest of its queue, that model's, waits with it, in
+    // one step however many tasks it holds (a task at a time only in the
+    // queue models past the 65,535th share).
+    void SkipModel(const FairShare::Turn::Candidate& c) {
+      if (c.key->model == kSharedModelQueue) {
+        walk.SkipTask();
+      } else {
+        walk.SkipQueue();
+      }
+    }
   };
   // An attempt placed and committed, to be started after the commit.
   struct Launch {
@@ -348,11 +361,12 @@ class Dispatcher {
   absl::Status EndpointStep(int64_t now);
   absl::Status EndpointEvent(const EndpointHealth::Change& c, int64_t now);
   const UserEndpoint* EndpointOf(const TaskEntry& t);
-  // Set when the task may not launch now: it waits (skipped in the walk,
-  // the reason in `st`) or fails (the model is not served); the status of
-  // recording that.
-  std::optional<absl::Status> EndpointHolds(TaskEntry& t, ScheduleTurn* st,
-                                            int64_t now);
+  // Set when the task may not launch now: it waits (its model's queue is
+  // skipped in the walk, the reason in `st`) or fails (the model is not
+  // served); the status of recording that. `c` is the walk's candidate.
+  std::optional<absl::Status> EndpointHolds(TaskEntry& t,
+                                            const FairShare::Turn::Candidate& c,
+                                            ScheduleTurn* st, int64_t now);
   absl::Status EndpointAttemptEnded(TaskEntry& t, bool succeeded,
                                     const FailureFacts& facts,
                                     const std::string& reason, int64_t now);
@@ -425,6 +439,15 @@ class Dispatcher {
                         const std::string& message, int64_t now);
   void MakeReady(TaskEntry* t);
   void Unready(TaskEntry* t);
+  // The ready queue a task of `e` at `stage` with model `model_abbr` sits
+  // in. The model's index is added to the evaluation at first use and kept,
+  // so a task's key never changes while it is queued; past 65,535 models
+  // every further model shares the kSharedModelQueue queue.
+  QueueKey ReadyQueueOf(EvalEntry& e, int stage, const std::string& model_abbr);
+  static constexpr int kSharedModelQueue = 0xFFFF;
+  // Registers `abbr` in e.models; its index, or kSharedModelQueue when the
+  // evaluation has too many models for a uint16_t.
+  static int ModelIndexOf(EvalEntry& e, const std::string& abbr);
   void Track(ocx::v1::Task task);
   // Queued tasks (queued_tasks.cc). Whether the evaluation has unfinished
   // tasks.

@@ -45,9 +45,9 @@ const Dispatcher::UserEndpoint* Dispatcher::EndpointOf(const TaskEntry& t) {
   return it == e.endpoint_of_model.end() ? nullptr : &it->second;
 }
 
-std::optional<absl::Status> Dispatcher::EndpointHolds(TaskEntry& t,
-                                                      ScheduleTurn* st,
-                                                      int64_t now) {
+std::optional<absl::Status> Dispatcher::EndpointHolds(
+    TaskEntry& t, const FairShare::Turn::Candidate& c, ScheduleTurn* st,
+    int64_t now) {
   const UserEndpoint* ep = EndpointOf(t);
   if (ep == nullptr) return std::nullopt;
   EndpointHealth::Verdict v = endpoints_->Gate(ep->base_url, ep->model);
@@ -64,7 +64,7 @@ std::optional<absl::Status> Dispatcher::EndpointHolds(TaskEntry& t,
   const std::string& eval_id = t.task.evaluation_id();
   st->queue_reasons[{eval_id, t.task.stage()}] = v.reason;
   st->endpoint_reasons[{eval_id, t.task.model_abbr()}] = std::move(v.reason);
-  st->walk.SkipTask();
+  st->SkipModel(c);
   return absl::OkStatus();
 }
 
@@ -76,8 +76,8 @@ absl::Status Dispatcher::EndpointStep(int64_t now) {
     }
   }
   endpoints_->Retain(in_use);
-  // Endpoints of evaluations with infer tasks in the ready queues (one
-  // queue per evaluation and stage): an up one is checked again for them.
+  // Endpoints of models with infer tasks in the ready queues (one queue
+  // per evaluation, stage and model): an up one is checked again for them.
   std::set<std::string> queued;
   fair_.ForEachUser([&](const Account&, const UserQueues& queues) {
     for (const auto& [key, q] : queues) {
@@ -86,8 +86,16 @@ absl::Status Dispatcher::EndpointStep(int64_t now) {
           e == evals_.end()) {
         continue;
       }
-      for (const auto& [abbr, ep] : e->second.endpoint_of_model) {
-        queued.insert(ep.base_url);
+      const EvalEntry& entry = e->second;
+      if (key.model == kSharedModelQueue) {
+        for (const auto& [abbr, ep] : entry.endpoint_of_model) {
+          queued.insert(ep.base_url);
+        }
+        continue;
+      }
+      auto ep = entry.endpoint_of_model.find(entry.models[key.model]);
+      if (ep != entry.endpoint_of_model.end()) {
+        queued.insert(ep->second.base_url);
       }
     }
   });

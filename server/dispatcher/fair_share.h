@@ -5,9 +5,12 @@
 // Contract:
 // - Accounts are keyed by uid; the user name is for messages and the
 //   per-user overrides of FairShareSettings.users.
-// - A user's ready tasks sit in queues, one per (evaluation, stage), ordered
-//   by the evaluation's priority (higher first), then its age (seq), then
-//   the stage; inside a queue by task index. Priority never crosses users.
+// - A user's ready tasks sit in queues, one per (evaluation, stage, model),
+//   ordered by the evaluation's priority (higher first), then its age
+//   (seq), then the stage, then the model; inside a queue by task index.
+//   Priority never crosses users. A queue holds one model's tasks so that a
+//   model that cannot start now (its endpoint down, no replica ready) is
+//   skipped as one queue, not task by task.
 // - Usage is what a user holds right now: running tasks and GPUs, counted
 //   by AddRunning as tasks start and end. A user's weight is the sum over
 //   its running tasks of max(1, GPUs held).
@@ -48,19 +51,21 @@ struct Account {
 };
 
 // Orders one user's ready queues: higher priority, then older evaluation,
-// then stage.
+// then stage, then model (the dispatcher's index of the model in its
+// evaluation).
 struct QueueKey {
   int32_t priority = 0;
   int64_t seq = 0;
   int stage = 0;
+  int model = 0;
 
   bool operator<(const QueueKey& o) const {
-    return std::make_tuple(-int64_t{priority}, seq, stage) <
-           std::make_tuple(-int64_t{o.priority}, o.seq, o.stage);
+    return std::make_tuple(-int64_t{priority}, seq, stage, model) <
+           std::make_tuple(-int64_t{o.priority}, o.seq, o.stage, o.model);
   }
 };
 
-// One (evaluation, stage)'s ready tasks by (index, id). A B-tree: a
+// One (evaluation, stage, model)'s ready tasks by (index, id). A B-tree: a
 // million queued tasks cost ~40 bytes each here, not a tree node's 80.
 using ReadyTasks = absl::btree_set<std::pair<int, std::string>>;
 struct ReadyQueue {

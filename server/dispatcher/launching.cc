@@ -142,7 +142,7 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
   runners::Runner* runner = RunnerOf(t);
   if (runner == nullptr)
     return fail(absl::StrCat(rc.type(), " is not available in this ocxd"));
-  if (auto held = EndpointHolds(t, st, now)) return *held;
+  if (auto held = EndpointHolds(t, c, st, now)) return *held;
   if (auto f = st->full.find(runner); f != st->full.end()) {
     wait(f->second.uid != uid ? "fair share (other users' turn)"
          : f->second.priority > c.key->priority
@@ -171,7 +171,7 @@ absl::Status Dispatcher::TryPlace(const FairShare::Turn::Candidate& c,
     if (!route.has_value()) {
       wait(absl::StrCat("model server (no ready replica of ",
                         t.task.model_abbr(), ")"));
-      walk.SkipTask();
+      st->SkipModel(c);
       return absl::OkStatus();
     }
   }

@@ -134,18 +134,11 @@ bool Dispatcher::TrackQueued(const Task& task, EvalEntry& e) {
       task.id() != IdOf(e, ref)) {
     return false;
   }
-  auto [m, added] = e.model_index.try_emplace(
-      task.model_abbr(), static_cast<uint16_t>(e.models.size()));
-  if (added) {
-    if (e.models.size() > UINT16_MAX) {
-      e.model_index.erase(m);
-      return false;
-    }
-    e.models.push_back(task.model_abbr());
-  }
+  const int model = ModelIndexOf(e, task.model_abbr());
+  if (model == kSharedModelQueue) return false;
   QueuedTask q;
   q.state = static_cast<uint8_t>(s);
-  q.model = m->second;
+  q.model = static_cast<uint16_t>(model);
   q.max_attempts = static_cast<uint16_t>(task.max_attempts());
   q.num_gpus = static_cast<uint16_t>(task.num_gpus());
   for (const std::string& dep : task.depends_on()) {
@@ -198,9 +191,10 @@ void Dispatcher::MakeReadyQueued(EvalEntry& e, Ref ref, QueuedTask& q) {
   // Its id in the ready queue is "": the queue's evaluation, its stage and
   // the index name it (IdOf), and a million ids would cost 64 bytes each.
   static const std::string kNoId;
-  fair_.Add(e.account,
-            QueueKey{e.evaluation.spec().priority(), e.seq, StageOf(ref)},
-            e.evaluation.id(), IndexOf(ref), kNoId);
+  fair_.Add(
+      e.account,
+      QueueKey{e.evaluation.spec().priority(), e.seq, StageOf(ref), q.model},
+      e.evaluation.id(), IndexOf(ref), kNoId);
 }
 
 Task Dispatcher::QueuedRow(const EvalEntry& e, Ref ref,

@@ -341,3 +341,49 @@ TEST_F(FairShareDispatchTest, PriorityOrdersOneUsersEvaluations) {
 
 }  // namespace
 }  // namespace ocx::server
+
+namespace ocx::server {
+namespace {
+
+// A model that cannot start (its endpoint down, no replica ready) is
+// skipped as one queue: the walk goes from its first task straight to the
+// next model's, however the two models' tasks interleave by index, and
+// never visits the rest of the skipped model's tasks.
+TEST(FairShareQueuesTest, OneQueuePerModelAndSkipQueueSkipsOnlyThatModel) {
+  FairShare fair;
+  const Account alice{990201, "ocxfair-queues"};
+  // Model 0 holds even indexes, model 1 odd ones (a dataset-major plan).
+  for (int i = 0; i < 1000; ++i) {
+    fair.Add(alice, QueueKey{0, 7, ocx::v1::STAGE_INFER, i % 2}, "ev", i,
+             absl::StrCat("ev-infer-", i));
+  }
+  EXPECT_EQ(fair.ready_tasks(), 1000u);
+  int queues = 0;
+  fair.ForEachUser([&](const Account&, const UserQueues& q) {
+    queues += static_cast<int>(q.size());
+  });
+  EXPECT_EQ(queues, 2);
+
+  FairShare::Turn walk = fair.StartTurn();
+  std::vector<std::pair<int, int>> visited;  // (model, index)
+  while (auto c = walk.Next()) {
+    visited.emplace_back(c->key->model, c->index);
+    if (c->key->model == 0) {
+      walk.SkipQueue();  // model 0 waits
+    } else if (visited.size() < 4) {
+      walk.Started();
+    } else {
+      walk.SkipUser();
+    }
+  }
+  // Model 0's first task, then model 1's in order until the user stops.
+  EXPECT_EQ(visited,
+            (std::vector<std::pair<int, int>>{{0, 0}, {1, 1}, {1, 3}, {1, 5}}));
+  EXPECT_EQ(fair.ready_tasks(), 998u);
+
+  fair.RemoveEvaluation(alice.uid, 0, 7);
+  EXPECT_EQ(fair.ready_tasks(), 0u);
+}
+
+}  // namespace
+}  // namespace ocx::server
