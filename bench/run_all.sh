@@ -6,7 +6,7 @@
 #                                               repository root)
 #
 # Build them first: ninja -C <build_dir> bench_dispatch bench_submit bench_memory bench_plan
-#   bench_spec_storage bench_load bench_metrics (and bench_million); ocxd ocxctl ocx-shim
+#   bench_spec_storage bench_load bench_metrics bench_waiting (and bench_million); ocxd ocxctl ocx-shim
 #   (bench_ocxctl_startup.sh)
 # --million also runs bench_million (a real ocxd with a queued
 # 1,000,000-task evaluation: several minutes and ~1 GB of disk).
@@ -52,7 +52,7 @@ build=$(cd "$build" && pwd)
 logs=$build/bench-logs
 mkdir -p "$logs"
 
-benches=(dispatch submit memory plan spec_storage load metrics)
+benches=(dispatch submit memory plan spec_storage load metrics waiting)
 ((million)) && benches+=(million)
 declare -A result status
 for b in "${benches[@]}"; do
@@ -183,6 +183,9 @@ row load ratio_create_vs_get_p50 "<=" 5 \
 row load db_fds_during "<=" 7 \
   "under load: database descriptors <= read_connections (4) + 3" \
   "before $(value load db_fds_before), after $(value load db_fds_after)"
+row waiting mem_ratio "<=" 1.25 \
+  "tasks waiting for their endpoint cost <= 1.25x tasks waiting for a slot" \
+  "$(value waiting tasks) tasks; $(value waiting rss_per_task_endpoint) vs $(value waiting rss_per_task_slot) bytes a task; CPU while waiting $(value waiting cpu_endpoint_s) s vs $(value waiting cpu_slot_s) s"
 if ((million)); then
   row million create_s "<" 10 \
     "create a 1,000,000-task evaluation < 10 s" \
