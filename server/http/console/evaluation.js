@@ -45,8 +45,9 @@ function evalPath(view, rest) {
 
 // One refresh reads the evaluation (304 when it had no event), then, side
 // by side, only what may have changed: a stage's page of tasks when the
-// stage's counts moved or the page shows READY or running tasks, the
-// results when more eval tasks ended. What came is shown together, in one
+// stage's counts moved or the page shows READY or running tasks (but not
+// a page of all states whose tasks all ended: its tasks and their order
+// are fixed), the results when more eval tasks ended. What came is shown together, in one
 // repaint. Once the evaluation has ended and all is shown, the page stops
 // asking.
 async function refreshEvaluation(view) {
@@ -61,7 +62,7 @@ async function refreshEvaluation(view) {
     const stages = (e.stage_counts || []).map((counts) => {
       const sv = stageOf(view, counts.stage);
       const key = JSON.stringify(counts) + e.state;
-      if (sv.key !== key || (sv.live && Date.now() >= sv.next)) {
+      if ((sv.key !== key && !sv.ended) || (sv.live && Date.now() >= sv.next)) {
         reads.push(readStage(view, sv).then((showIt) => { sv.key = key; return showIt; }));
       }
       return [sv, counts];
@@ -230,6 +231,8 @@ async function readStage(view, sv) {
   sv.next = nextAt(900, performance.now() - t0);
   sv.answer = answer.body;
   sv.live = answer.body.tasks.some((t) => LIVE.has(t.state));
+  sv.ended = !sv.state && answer.body.tasks.length > 0 &&
+             answer.body.tasks.every((t) => FINAL.has(t.state));
   return () => {
     if (gen !== sv.gen) return;
     if (answer.changed) showRows(view, sv, answer.body.tasks);
