@@ -11,7 +11,7 @@ database and work root) runs the same evaluation several times: M models x
 D datasets of no-op command tasks (ocx-test-task, which writes the task's
 expected outputs and exits: /bin/true would leave them missing and fail
 the task) through LocalRunner, max_num_workers = cores, both stages, so
-2 x M x D tasks. Rounds go A, B, C, P, A, B, C, P, ... so the machine's
+2 x M x D tasks. Rounds go A, B, Z, b, z, P, A, B, ... so the machine's
 noise falls on all alike:
 
   A: nothing watches.
@@ -21,18 +21,29 @@ noise falls on all alike:
      counts moved or the page shows READY or running tasks, the results
      when more eval tasks ended, at most every 5 s), and a second client
      scrapes /metrics every second. This is the issue's case.
-  C: as B, but the page is reloaded every second, so each second fetches
-     the evaluation with its spec, a page of tasks per stage and the
-     results anew.
+  Z: as B, but the browser shows a blank page: what headless Chromium
+     costs before the console asks anything, so B/Z is the console's own
+     cost with the browser's CPU on the same cores.
+  b, z: as B and Z with Chromium at nice 19 (NICE). An engineer's browser
+     does not run on the daemon's cores; at nice 19 the browser still
+     runs there, but only on CPU the dispatcher and its tasks leave, so b
+     shows the console's cost to the dispatcher rather than the
+     browser's. B and Z, unniced, are still measured and printed.
   P: no browser; this script makes the requests the open page makes, and
      scrapes /metrics every second. B - P is the browser's own CPU, taken
      from the same cores (a browser on another host, through an SSH
      tunnel, costs the ocxd host only P).
-  Z: (only when OCX_BENCH_KINDS names it) as B, but the browser shows a
-     blank page: what headless Chromium costs before the console asks
-     anything, so B - Z is the open page's own cost.
+  C: (only when OCX_BENCH_KINDS names it) as B, but the page is reloaded
+     every second, so each second fetches the evaluation with its spec, a
+     page of tasks per stage and the results anew.
 
-The browser starts before the submission and is not timed. A round's wall
+The browser starts before the submission and is not timed: it opens the
+console's list (or the blank page), is left until its CPU settles (a
+browser just started is still setting up; an engineer's has been open a
+while), and at the submission the evaluation's page opens in the same
+document, as a click on its link does. Chromium runs with LEAN_ARGS, which
+turn off its background work (component updates, field trials, extensions,
+crash reports; one renderer); OCX_BENCH_CHROMIUM_ARGS replaces them. A round's wall
 time is the evaluation's end_time - create_time, both stamped by ocxd, so
 how often this script polls does not matter. Also printed: ocxd's own CPU
 per task (utime + stime from /proc) and the browser's CPU per round, which
@@ -48,13 +59,14 @@ the system python3 (/usr/bin/python3), which has selenium. Exits 77 with
 the reason when one is missing.
 
 Environment: OCX_BENCH_ROUNDS (3 per kind), OCX_BENCH_MODELS (20),
-OCX_BENCH_DATASETS (20), OCX_BENCH_KINDS (ABCP: the kinds of rounds to
-run, A and at least one other of B, C, P, Z), OCX_BENCH_KEEP (set: keep
-the temporary directory).
+OCX_BENCH_DATASETS (20), OCX_BENCH_KINDS (ABZbzP: the kinds of rounds to
+run, A and at least one other of B, Z, b, z, P, C), OCX_BENCH_CHROMIUM_ARGS,
+OCX_BENCH_KEEP (set: keep the temporary directory).
 
-Prints per-round numbers, the medians, and a final
-`RESULT console_dispatch_ratio=<median B / median A>
-reload_dispatch_ratio=<median C / median A> ...` line.
+Prints per-round numbers, the medians, the ratios to A and of B/Z and b/z,
+and a final `RESULT console_dispatch_ratio=<median B / median A>
+niced_console_dispatch_ratio=<median b / median A>
+console_over_blank_ratio=<median B / median Z> ...` line.
 """
 import json
 import os
@@ -175,21 +187,56 @@ def tree_cpu_s(root_pid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+# Headless Chromium's own background work that an engineer's browser does
+# not do on the daemon's host: fetching components, field trials, safe
+# browsing lists and crash reports, extensions, and a renderer per page.
+# OCX_BENCH_CHROMIUM_ARGS (space-separated) replaces them, e.g. with "" to
+# measure Chromium as the browser test starts it.
+LEAN_ARGS = ("--disable-background-networking", "--disable-component-update",
+             "--disable-extensions", "--disable-default-apps",
+             "--disable-sync", "--no-first-run", "--disable-breakpad",
+             "--metrics-recording-only", "--renderer-process-limit=1")
+
+
+def chromium_args():
+    value = os.environ.get("OCX_BENCH_CHROMIUM_ARGS")
+    return LEAN_ARGS if value is None else tuple(value.split())
+
+
+def settle(pid, quiet_s=0.05, limit_s=20.0):
+    """Waits until the process tree of pid used less than quiet_s of CPU in
+    a second (at most limit_s): a browser that was just started is still
+    setting up, which an engineer's browser, open for a while, is not."""
+    deadline = time.monotonic() + limit_s
+    before = tree_cpu_s(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = tree_cpu_s(pid)
+        if now - before < quiet_s:
+            return
+        before = now
+
+
 class Watchers:
     """A browser round's load: the evaluation's page open (mode "open": it
     polls on its own, every second), reloaded every second (mode "reload")
     or a blank page instead (mode "blank"), and /metrics scraped every
-    second."""
+    second. With nice, Chromium runs at that CPU priority."""
 
-    def __init__(self, ocxd, mode):
+    def __init__(self, ocxd, mode, nice=0):
         self.ocxd = ocxd
         self.mode = mode
-        self.driver = browser()
-        # Loaded once before the clock starts: the browser's start is not a
-        # poll's cost.
-        self.driver.get(ocxd.console + "/#/")
-        wait_for("the console's list page", lambda: self.driver.execute_script(
+        self.driver = browser(chromium_args(), nice)
+        # Loaded, and left to settle, before the clock starts: the browser's
+        # start is not a poll's cost. The console's list first, from which
+        # start() opens the evaluation as a click on its link would.
+        if mode == "blank":
+            self.driver.get("about:blank")
+        else:
+            self.driver.get(ocxd.console + "/#/")
+        wait_for("the first page", lambda: self.driver.execute_script(
             "return document.readyState") == "complete", 30)
+        settle(self.driver.service.process.pid)
         self.metrics_ms = []
         self.api_requests = 0
 
@@ -218,12 +265,13 @@ class Watchers:
     def start(self, eval_id):
         self.stop_event = threading.Event()
         self.browser_cpu0 = tree_cpu_s(self.driver.service.process.pid)
-        # A new hash in the same document: navigate by a fresh load so both
-        # modes start from a fresh page.
-        self.driver.get("about:blank")
-        if self.mode != "blank":
-            self.driver.get("%s/#/e/%s" % (self.ocxd.console, eval_id))
+        # The evaluation's page in the same document, as a click on its link
+        # in the list opens it: no new renderer, no scripts loaded again.
         self._grow_buffer()
+        if self.mode != "blank":
+            self.driver.execute_script(
+                "performance.clearResourceTimings();"
+                "location.hash = arguments[0];", "#/e/" + eval_id)
         self.threads = [every_second(self.stop_event, self._scrape)]
         if self.mode == "reload":
             self.threads.append(every_second(self.stop_event, self._reload))
@@ -244,13 +292,14 @@ class Watchers:
 
 class ScriptPoller:
     """Round P's load, without a browser: the requests the open page makes
-    (server/http/console/console.js), and /metrics every second, from this
+    (server/http/console/evaluation.js), and /metrics every second, from this
     script. Each second: the evaluation without its spec, conditional on
     its ETag; each stage's first page of tasks when the stage's counts
-    moved or the page shows READY or running tasks; the results when more
-    eval tasks ended, at most every 5 s."""
+    moved or the page shows READY or running tasks, unless all its tasks
+    ended; the results when more eval tasks ended, at most every 5 s."""
 
     LIVE = ("READY", "LAUNCHING", "RUNNING")
+    FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
     def __init__(self, ocxd):
         self.ocxd = ocxd
@@ -285,12 +334,15 @@ class ScriptPoller:
         for counts in e.get("stage_counts", []):
             stage = counts["stage"]
             key = json.dumps(counts, sort_keys=True) + e["state"]
-            if self.stage_keys.get(stage) != key or self.live.get(stage):
+            if (self.stage_keys.get(stage) != key and
+                    not self.ended.get(stage)) or self.live.get(stage):
                 page = self._get(base + "/tasks?stage=%s&page_size=50" %
                                  stage)
                 self.stage_keys[stage] = key
                 self.live[stage] = any(t["state"] in self.LIVE
                                        for t in page["tasks"])
+                self.ended[stage] = page["tasks"] and all(
+                    t["state"] in self.FINAL for t in page["tasks"])
         ended = "%s%s" % ([(c["succeeded"], c["failed"])
                            for c in e.get("stage_counts", [])
                            if c["stage"] == "STAGE_EVAL"], e["state"])
@@ -309,7 +361,7 @@ class ScriptPoller:
 
     def start(self, eval_id):
         self.eval_id = eval_id
-        self.tags, self.stage_keys, self.live = {}, {}, {}
+        self.tags, self.stage_keys, self.live, self.ended = {}, {}, {}, {}
         self.results_key, self.results_next = None, 0.0
         self.stop_event = threading.Event()
         self.threads = [every_second(self.stop_event, self._scrape),
@@ -375,6 +427,8 @@ def main():
         print("ocxd pid %d, console %s; %d cores, load average %s" % (
             ocxd.proc.pid, ocxd.console, os.cpu_count(),
             " ".join(open("/proc/loadavg").read().split()[:3])))
+        print("Chromium args: %s; rounds b and z run it at nice %d" % (
+            " ".join(chromium_args()) or "(none added)", NICE))
         run_round(ocxd, warm)  # warms the caches and the dataset counts
         return measure(ocxd, spec, rounds)
     finally:
@@ -387,31 +441,38 @@ def main():
 
 
 # Rounds in this order, repeated (those OCX_BENCH_KINDS names): none, the
-# page open, the page reloaded, the open page's requests made by this script.
+# page open, a blank page, both with the browser niced, the open page's
+# requests made by this script, the page reloaded. A lowercase kind is its
+# uppercase one with Chromium at nice NICE: the CPU a browser on another
+# host would not take from the daemon's cores goes to the dispatcher first.
+NICE = 19
 KINDS = (("A", None, "nothing watches"),
          ("B", "open", "the page open (it polls every second) + /metrics "
                        "every second"),
-         ("C", "reload", "the page reloaded every second + /metrics every "
-                         "second"),
+         ("Z", "blank", "the browser on a blank page + /metrics every "
+                        "second"),
+         ("b", "open", "as B, the browser at nice %d" % NICE),
+         ("z", "blank", "as Z, the browser at nice %d" % NICE),
          ("P", "script", "the open page's requests from a script, no "
                          "browser + /metrics every second"),
-         ("Z", "blank", "the browser on a blank page + /metrics every "
-                        "second"))
+         ("C", "reload", "the page reloaded every second + /metrics every "
+                         "second"))
 
 
 def kinds():
-    wanted = os.environ.get("OCX_BENCH_KINDS", "ABCP")
+    wanted = os.environ.get("OCX_BENCH_KINDS", "ABZbzP")
     chosen = tuple(k for k in KINDS if k[0] in wanted)
     if not chosen or chosen[0][0] != "A" or len(chosen) < 2:
         sys.exit("bench_console: OCX_BENCH_KINDS must hold A and another of "
-                 "B, C, P, Z")
+                 "B, Z, b, z, P, C")
     return chosen
 
 
-def watchers_for(ocxd, mode):
+def watchers_for(ocxd, kind, mode):
     if mode == "script":
         return ScriptPoller(ocxd)
-    return Watchers(ocxd, mode) if mode else None
+    nice = NICE if kind.islower() else 0
+    return Watchers(ocxd, mode, nice) if mode else None
 
 
 def measure(ocxd, spec, rounds):
@@ -419,7 +480,7 @@ def measure(ocxd, spec, rounds):
     metrics_ms = []
     for i in range(len(kinds()) * rounds):
         kind, mode, _ = kinds()[i % len(kinds())]
-        watchers = watchers_for(ocxd, mode)
+        watchers = watchers_for(ocxd, kind, mode)
         try:
             r = run_round(ocxd, spec, watchers)
         finally:
@@ -497,11 +558,22 @@ def socket_table_ms():
     return statistics.median(times)
 
 
-# The RESULT line's names of each kind's wall and ocxd CPU ratios to A.
+# The RESULT line's names of each kind's wall and ocxd CPU ratios to A,
+# and of the ratios of the page's kinds to the blank page's.
 RESULT_NAMES = {"B": ("console_dispatch_ratio", "ocxd_cpu_ratio"),
-                "C": ("reload_dispatch_ratio", "reload_ocxd_cpu_ratio"),
+                "Z": ("blank_dispatch_ratio", "blank_ocxd_cpu_ratio"),
+                "b": ("niced_console_dispatch_ratio", "niced_ocxd_cpu_ratio"),
+                "z": ("niced_blank_dispatch_ratio",
+                      "niced_blank_ocxd_cpu_ratio"),
                 "P": ("script_dispatch_ratio", "script_ocxd_cpu_ratio"),
-                "Z": ("blank_dispatch_ratio", "blank_ocxd_cpu_ratio")}
+                "C": ("reload_dispatch_ratio", "reload_ocxd_cpu_ratio")}
+OVER_BLANK = (("B", "Z", "console_over_blank_ratio"),
+              ("b", "z", "niced_console_over_blank_ratio"))
+
+
+def prefix(kind):
+    """The RESULT line's prefix of a kind: "b" for B, "nb" for niced b."""
+    return "n" + kind if kind.islower() else kind.lower()
 
 
 def result_fields(runs, wall, cpu):
@@ -509,15 +581,33 @@ def result_fields(runs, wall, cpu):
     for kind, _, _ in kinds()[1:]:
         fields += [(RESULT_NAMES[kind][0], fmt(wall[kind] / wall["A"])),
                    (RESULT_NAMES[kind][1], fmt(cpu[kind] / cpu["A"]))]
+    fields += [(name, fmt(wall[page] / wall[blank]))
+               for page, blank, name in OVER_BLANK
+               if page in wall and blank in wall]
     tasks = runs["A"][0]["tasks"]
     for kind in runs:
-        fields += [("%s_wall_s" % kind.lower(), fmt(wall[kind])),
-                   ("%s_tasks_per_s" % kind.lower(), fmt(tasks / wall[kind])),
-                   ("%s_ocxd_cpu_ms_per_task" % kind.lower(), fmt(cpu[kind]))]
+        fields += [("%s_wall_s" % prefix(kind), fmt(wall[kind])),
+                   ("%s_tasks_per_s" % prefix(kind), fmt(tasks / wall[kind])),
+                   ("%s_ocxd_cpu_ms_per_task" % prefix(kind), fmt(cpu[kind]))]
         if "browser_cpu" in runs[kind][0] and kind != "P":
-            fields.append(("%s_browser_cpu_s" % kind.lower(), fmt(
+            fields.append(("%s_browser_cpu_s" % prefix(kind), fmt(
                 statistics.median(r["browser_cpu"] for r in runs[kind]))))
     return fields
+
+
+def print_ratios(runs, wall, cpu):
+    """Each kind's median wall and ocxd CPU against A's, and the page's
+    against the blank browser's under the same priority."""
+    pairs = [(kind, "A") for kind, _, _ in kinds()[1:]]
+    pairs += [(page, blank) for page, blank, _ in OVER_BLANK
+              if page in wall and blank in wall]
+    for kind, base in pairs:
+        per_round = [b["wall"] / a["wall"]
+                     for a, b in zip(runs[base], runs[kind])]
+        print("wall ratio %s/%s %.3f (per round: %s); ocxd CPU ratio %s/%s "
+              "%.3f" % (kind, base, wall[kind] / wall[base],
+                        " ".join("%.3f" % p for p in per_round), kind, base,
+                        cpu[kind] / cpu[base]))
 
 
 def report(runs, metrics_ms, requests):
@@ -534,12 +624,7 @@ def report(runs, metrics_ms, requests):
         print("median %s (%s): %.3f s, %.1f tasks/s; ocxd CPU %.3f "
               "ms/task%s" % (kind, what, wall[kind], tasks / wall[kind],
                              cpu[kind], browser))
-    for kind, _, _ in kinds()[1:]:
-        pairs = [b["wall"] / a["wall"] for a, b in zip(runs["A"], runs[kind])]
-        print("wall ratio %s/A %.3f (per round: %s); ocxd CPU ratio %s/A "
-              "%.3f" % (kind, wall[kind] / wall["A"],
-                        " ".join("%.3f" % p for p in pairs), kind,
-                        cpu[kind] / cpu["A"]))
+    print_ratios(runs, wall, cpu)
     metrics_p50 = statistics.median(metrics_ms) if metrics_ms else 0.0
     print("/metrics while running: p50 %.2f ms" % metrics_p50)
     for path, ms, cpu_ms, size in requests:

@@ -148,17 +148,22 @@ def write_specs(tmp, source, url, test_task):
     return tiny_path, slow_path
 
 
-def browser():
+def browser(extra_args=(), nice=0):
+    """Headless Chromium under chromedriver, with extra_args added to its
+    command line and, when nice is set, chromedriver and so Chromium at
+    that CPU priority (bench/bench_console.py uses both)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
+                "--window-size=1400,1000") + tuple(extra_args):
         options.add_argument(arg)
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")  # Chromium refuses root else
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    popen = {"preexec_fn": lambda: os.nice(nice)} if nice else {}
+    return webdriver.Chrome(service=Service(CHROMEDRIVER, popen_kw=popen),
+                            options=options)
 
 
 # The pages re-render every second: read through one script each, never

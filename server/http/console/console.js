@@ -82,6 +82,22 @@ function badge(state) {
   return el('span', {class: 'badge ' + state}, state);
 }
 
+// The in-place updates below write only what differs: an unchanged value
+// costs the browser no style, layout or paint.
+function setText(node, text) {
+  text = String(text);
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function setBadge(node, state) {
+  setText(node, state);
+  if (node.className !== 'badge ' + state) node.className = 'badge ' + state;
+}
+
+function setFlag(node, name, on) {
+  if (node[name] !== on) node[name] = on;
+}
+
 function when(ts) {
   if (!ts) return '';
   const d = new Date(ts);
@@ -103,20 +119,34 @@ function duration(start, end) {
 }
 
 function bar(done, total, label) {
-  const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
-  const fill = el('div', {class: 'fill'});
-  fill.style.width = pct.toFixed(1) + '%';
-  return el('div', {class: 'progress' + (total > 0 && done >= total ? ' done' : ''),
-                    'data-value': pct.toFixed(1), title: label},
-            fill, el('span', {}, label));
+  const node = el('div', {class: 'progress'}, el('div', {class: 'fill'}), el('span'));
+  setBar(node, done, total, label);
+  return node;
 }
 
-function evalProgress(e) {
+// Moves a bar made by bar(); the fill is scaled, not resized, so a moving
+// bar is repainted without laying out the row.
+function setBar(node, done, total, label) {
+  const pct = (total > 0 ? Math.min(100, (100 * done) / total) : 0).toFixed(1);
+  if (node.dataset.value === pct && node.title === label) return;
+  node.dataset.value = pct;
+  node.title = label;
+  node.firstChild.style.transform = 'scaleX(' + pct / 100 + ')';
+  setText(node.lastChild, label);
+  node.classList.toggle('done', total > 0 && done >= total);
+}
+
+// [ended, total] tasks of an evaluation, for its progress bar.
+function evalEnded(e) {
   let ended = 0;
   for (const c of e.stage_counts || []) {
     ended += (c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0);
   }
-  const total = e.task_count || 0;
+  return [ended, e.task_count || 0];
+}
+
+function evalProgress(e) {
+  const [ended, total] = evalEnded(e);
   return bar(ended, total, ended + ' / ' + total);
 }
 

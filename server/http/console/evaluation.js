@@ -45,8 +45,9 @@ function evalPath(view, rest) {
 
 // One refresh reads the evaluation (304 when it had no event), then, side
 // by side, only what may have changed: a stage's page of tasks when the
-// stage's counts moved or the page shows READY or running tasks, the
-// results when more eval tasks ended. What came is shown together, in one
+// stage's counts moved or the page shows READY or running tasks (but not
+// a page of all states whose tasks all ended: its tasks and their order
+// are fixed), the results when more eval tasks ended. What came is shown together, in one
 // repaint. Once the evaluation has ended and all is shown, the page stops
 // asking.
 async function refreshEvaluation(view) {
@@ -61,7 +62,7 @@ async function refreshEvaluation(view) {
     const stages = (e.stage_counts || []).map((counts) => {
       const sv = stageOf(view, counts.stage);
       const key = JSON.stringify(counts) + e.state;
-      if (sv.key !== key || (sv.live && Date.now() >= sv.next)) {
+      if ((sv.key !== key && !sv.ended) || (sv.live && Date.now() >= sv.next)) {
         reads.push(readStage(view, sv).then((showIt) => { sv.key = key; return showIt; }));
       }
       return [sv, counts];
@@ -99,24 +100,33 @@ async function readResults(view, key) {
   return () => { if (r.changed) view.results.replaceChildren(resultsView(r.body)); };
 }
 
-// Rebuilt only when the evaluation changed; the running duration ticks on.
+// Built once; then each field is written only when it differs (the running
+// duration ticks on).
 function showMeta(view, e) {
   view.state = e.state;
-  const key = JSON.stringify(e);
-  if (view.metaKey !== key) {
-    view.metaKey = key;
-    view.duration = el('dd', {});
+  if (!view.fields) {
+    const f = view.fields = {
+      name: el('dd', {id: 'eval-name'}), state: badge(''), owner: el('dd'),
+      progress: bar(0, 0, ''), started: el('dd'), duration: el('dd'), workDir: el('dd')};
     view.meta.replaceChildren(
-        el('dt', {}, 'Name'), el('dd', {id: 'eval-name'}, e.name),
-        el('dt', {}, 'State'), el('dd', {id: 'eval-state'}, badge(e.state)),
-        el('dt', {}, 'Owner'), el('dd', {}, ownerName(e.owner)),
-        el('dt', {}, 'Progress'), el('dd', {}, evalProgress(e)),
-        el('dt', {}, 'Started'), el('dd', {}, when(e.create_time)),
-        el('dt', {}, 'Duration'), view.duration,
-        el('dt', {}, 'Work dir'), el('dd', {}, e.work_dir));
+        el('dt', {}, 'Name'), f.name,
+        el('dt', {}, 'State'), el('dd', {id: 'eval-state'}, f.state),
+        el('dt', {}, 'Owner'), f.owner,
+        el('dt', {}, 'Progress'), el('dd', {}, f.progress),
+        el('dt', {}, 'Started'), f.started,
+        el('dt', {}, 'Duration'), f.duration,
+        el('dt', {}, 'Work dir'), f.workDir);
   }
-  view.duration.textContent = duration(e.create_time, e.end_time);
-  view.cancel.disabled = FINAL.has(e.state) || e.state === 'CANCELLING';
+  const f = view.fields;
+  const [ended, total] = evalEnded(e);
+  setText(f.name, e.name);
+  setBadge(f.state, e.state);
+  setText(f.owner, ownerName(e.owner));
+  setBar(f.progress, ended, total, ended + ' / ' + total);
+  setText(f.started, when(e.create_time));
+  setText(f.duration, duration(e.create_time, e.end_time));
+  setText(f.workDir, e.work_dir);
+  setFlag(view.cancel, 'disabled', FINAL.has(e.state) || e.state === 'CANCELLING');
 }
 
 async function cancel(view) {
@@ -134,24 +144,37 @@ async function cancel(view) {
   }
 }
 
+// A task's row; fillRow writes its values. The row stays bound to its task
+// (data-id), and a row whose task changed is filled in place.
 function taskRow(view, t) {
-  const p = t.progress;
+  const c = {id: el('td'), model: el('td'), datasets: el('td'), state: badge(''),
+             attempts: el('td', {class: 'num'}), progress: bar(0, 0, ''),
+             rate: el('td', {class: 'num'}), eta: el('td', {class: 'num'}),
+             reason: el('td', {class: 'reason'})};
+  const tr = el('tr', {class: 'selectable' + (view.selected === t.id ? ' selected' : ''),
+                       'data-id': t.id, onclick: () => follow(view, t.id)},
+      c.id, c.model, c.datasets, el('td', {}, c.state), c.attempts,
+      el('td', {}, c.progress), c.rate, c.eta, c.reason);
+  tr.cells_ = c;
+  fillRow(tr, t);
+  return tr;
+}
+
+function fillRow(tr, t) {
+  const c = tr.cells_, p = t.progress;
   const done = p ? Number(p.done) : 0, total = p ? Number(p.total) : 0;
   const rate = p && p.rate_per_s > 0 ? p.rate_per_s : 0;
-  const eta = rate > 0 && total > done ? seconds((total - done) / rate) : '';
   const ended = FINAL.has(t.state);
-  return el('tr', {class: 'selectable' + (view.selected === t.id ? ' selected' : ''),
-                   'data-id': t.id, onclick: () => follow(view, t.id)},
-      el('td', {}, t.id),
-      el('td', {}, t.model_abbr),
-      el('td', {}, (t.dataset_abbrs || []).join(', ')),
-      el('td', {}, badge(t.state)),
-      el('td', {class: 'num'}, t.attempt_count + ' / ' + t.max_attempts),
-      el('td', {}, p ? bar(done, total, done + ' / ' + total)
-                     : bar(ended && t.state === 'SUCCEEDED' ? 1 : 0, 1, ended ? t.state.toLowerCase() : '')),
-      el('td', {class: 'num'}, rate ? rate.toFixed(1) + '/s' : ''),
-      el('td', {class: 'num'}, eta),
-      el('td', {class: 'reason'}, t.pending_reason || t.reason || ''));
+  setText(c.id, t.id);
+  setText(c.model, t.model_abbr);
+  setText(c.datasets, (t.dataset_abbrs || []).join(', '));
+  setBadge(c.state, t.state);
+  setText(c.attempts, t.attempt_count + ' / ' + t.max_attempts);
+  if (p) setBar(c.progress, done, total, done + ' / ' + total);
+  else setBar(c.progress, ended && t.state === 'SUCCEEDED' ? 1 : 0, 1, ended ? t.state.toLowerCase() : '');
+  setText(c.rate, rate ? rate.toFixed(1) + '/s' : '');
+  setText(c.eta, rate > 0 && total > done ? seconds((total - done) / rate) : '');
+  setText(c.reason, t.pending_reason || t.reason || '');
 }
 
 // A stage's section: its counts, a state filter and one page of its tasks.
@@ -186,8 +209,8 @@ function stageOf(view, stage) {
 
 function showCounts(sv, counts) {
   sv.countsOf = counts;
-  sv.counts.textContent = TASK_STATES.map((s) => [s, counts[s.toLowerCase()] || 0])
-      .filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s.toLowerCase()).join(', ');
+  setText(sv.counts, TASK_STATES.map((s) => [s, counts[s.toLowerCase()] || 0])
+      .filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s.toLowerCase()).join(', '));
   showRange(sv);
 }
 
@@ -208,6 +231,8 @@ async function readStage(view, sv) {
   sv.next = nextAt(900, performance.now() - t0);
   sv.answer = answer.body;
   sv.live = answer.body.tasks.some((t) => LIVE.has(t.state));
+  sv.ended = !sv.state && answer.body.tasks.length > 0 &&
+             answer.body.tasks.every((t) => FINAL.has(t.state));
   return () => {
     if (gen !== sv.gen) return;
     if (answer.changed) showRows(view, sv, answer.body.tasks);
@@ -220,20 +245,21 @@ function refreshStage(view, sv) {
       .catch((err) => { view.error.textContent = err.message; });
 }
 
-// Replaces only the rows whose task changed (all of them when the page
-// holds other tasks): a page where a few tasks moved costs the browser a
-// few rows.
+// Rebuilds the rows only when the page holds other tasks; else fills the
+// rows whose task changed, writing only the cells that differ: a page where
+// a few tasks moved costs the browser a few cells.
 function showRows(view, sv, tasks) {
   const keys = tasks.map((t) => JSON.stringify(t)), old = sv.keys || [];
-  if (sv.rows.children.length !== tasks.length ||
-      tasks.some((t, i) => sv.rows.children[i].dataset.id !== t.id)) {
+  const rows = sv.rows.children;
+  if (!tasks.length || rows.length !== tasks.length ||
+      tasks.some((t, i) => rows[i].dataset.id !== t.id)) {
     sv.rows.replaceChildren(...tasks.map((t) => taskRow(view, t)));
     if (!tasks.length) {
       sv.rows.append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'No tasks here.')));
     }
   } else {
     tasks.forEach((t, i) => {
-      if (keys[i] !== old[i]) sv.rows.children[i].replaceWith(taskRow(view, t));
+      if (keys[i] !== old[i]) fillRow(rows[i], t);
     });
   }
   sv.keys = keys;
@@ -252,10 +278,10 @@ function showRange(sv) {
   const total = (sv.state ? c[sv.state.toLowerCase()] : c.total) || 0;
   const shown = sv.answer ? sv.answer.tasks.length : 0;
   const from = (sv.tokens.length - 1) * PAGE_SIZE;
-  sv.range.textContent = shown ? 'tasks ' + (from + 1) + '–' + (from + shown) + ' of ' + total
-                               : 'no tasks of ' + total;
-  sv.prev.disabled = sv.tokens.length <= 1;
-  sv.nextButton.disabled = !(sv.answer && sv.answer.next_page_token);
+  setText(sv.range, shown ? 'tasks ' + (from + 1) + '–' + (from + shown) + ' of ' + total
+                          : 'no tasks of ' + total);
+  setFlag(sv.prev, 'disabled', sv.tokens.length <= 1);
+  setFlag(sv.nextButton, 'disabled', !(sv.answer && sv.answer.next_page_token));
 }
 
 // The live log of a task: server-sent events from /api/tasks/ID/log.
