@@ -26,7 +26,7 @@ struct StreamOptions {
   // Rows per chunk: a plan of at most this many tasks is not streamed.
   size_t chunk_rows = 32768;
   // Chunks planned ahead of the inserts at most.
-  size_t queued_chunks = 2;
+  size_t queued_chunks = 1;
 };
 
 // Plans `prepared` and stores it; returns Dispatcher::Submit's result (the
