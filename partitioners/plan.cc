@@ -1,6 +1,7 @@
 #include "partitioners/plan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -92,7 +93,10 @@ class StagePlanner {
         sink_(sink),
         planned_(planned) {}
 
-  absl::Status Plan(const PlanOptions& options) {
+  // Partitions the stage and checks the plan's size so far (`*planned_`
+  // grows by this stage's tasks): a too-large plan costs its partitioning
+  // only, and no task is built before both stages are known.
+  absl::Status Partition(const PlanOptions& options) {
     const std::string field = layout::StageName(stage_);
     absl::StatusOr<std::unique_ptr<Partitioner>> partitioner =
         MakePartitioner(cfg_.partitioner());
@@ -106,18 +110,25 @@ class StagePlanner {
     if (!planned.ok()) return planned.status();
     p_ = *std::move(planned);
     OCX_RETURN_IF_ERROR(CheckPartNames(p_, field));
-    // Refused before a task is built: a too-large plan costs its
-    // partitioning only.
     if (options.max_tasks > 0) {
       OCX_RETURN_IF_ERROR(spec::CheckTaskCount(
           *planned_ + static_cast<int64_t>(p_.tasks.size()), options.max_tasks,
           /*at_least=*/infer_));
     }
+    *planned_ += static_cast<int64_t>(p_.tasks.size());
+    return absl::OkStatus();
+  }
+
+  // Builds the partitioned tasks into the sink (the infer stage's first:
+  // the eval stage's refer to them).
+  absl::Status Build(const std::atomic<bool>* cancel) {
     HashInputs();
     int index = 0;
     for (const PlannedTask& planned_task : p_.tasks) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+        return absl::CancelledError("planning was stopped");
+      }
       sink_(MakeTask(planned_task, index++));
-      ++*planned_;
     }
     return absl::OkStatus();
   }
@@ -304,12 +315,15 @@ absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
   state.pair_parts.resize(static_cast<size_t>(spec.models_size()) *
                           spec.datasets_size());
   int64_t planned = 0;
-  for (Stage stage : {ocx::v1::STAGE_INFER, ocx::v1::STAGE_EVAL}) {
-    OCX_RETURN_IF_ERROR(
-        StagePlanner(spec, stage, eval_id, work_dir, &state, sink, &planned)
-            .Plan(options));
-  }
-  return absl::OkStatus();
+  StagePlanner infer(spec, ocx::v1::STAGE_INFER, eval_id, work_dir, &state,
+                     sink, &planned);
+  StagePlanner eval(spec, ocx::v1::STAGE_EVAL, eval_id, work_dir, &state, sink,
+                    &planned);
+  OCX_RETURN_IF_ERROR(infer.Partition(options));
+  OCX_RETURN_IF_ERROR(eval.Partition(options));
+  if (options.on_count) OCX_RETURN_IF_ERROR(options.on_count(planned));
+  OCX_RETURN_IF_ERROR(infer.Build(options.cancel));
+  return eval.Build(options.cancel);
 }
 
 namespace {

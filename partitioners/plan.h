@@ -13,6 +13,7 @@
 #ifndef OCX_PARTITIONERS_PLAN_H_
 #define OCX_PARTITIONERS_PLAN_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -36,8 +37,15 @@ struct PlanOptions {
   std::vector<int64_t> num_samples;
   // Most tasks the plan may have (both stages); 0: no limit. A larger plan
   // is INVALID_ARGUMENT naming the count and the limit, refused after the
-  // stage's partitioning and before its tasks are built.
+  // stage's partitioning and before any task is built.
   int64_t max_tasks = 0;
+  // Called once with the plan's task count (both stages), after both are
+  // partitioned and checked and before the first task reaches the sink; an
+  // error ends planning with it.
+  std::function<absl::Status(int64_t count)> on_count;
+  // Set (by another thread): planning stops before its next task, with
+  // CANCELLED.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Whether the spec's partitioners need dataset sizes (SizePartitioner in

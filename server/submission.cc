@@ -190,9 +190,22 @@ absl::StatusOr<std::string> WorkDirFor(const ocx::v1::EvaluationSpec& spec,
   return ConfineWorkDir(work_dir, RootsFor(policy.work_dir_roots, owner));
 }
 
+// The dataset size cache, read through the store; none without one.
+partitioners::SizeCacheLookup SizeLookup(store::Store* store) {
+  if (store == nullptr) return {};
+  return [store](
+             const std::string& path, const std::string& reader,
+             const partitioners::FileIdentity& file) -> std::optional<int64_t> {
+    auto cached =
+        store->LookupDatasetSize(path, reader, file.size, file.mtime_ns);
+    // A cache that cannot be read is a miss: the file is counted.
+    return cached.ok() ? *cached : std::nullopt;
+  };
+}
+
 }  // namespace
 
-absl::StatusOr<Submission> PrepareSubmission(
+absl::StatusOr<PreparedSubmission> PrepareToPlan(
     const ocx::v1::EvaluationSpec& input, const std::string& name,
     const std::string& request_id, const std::string& eval_id,
     const SubmissionPolicy& policy, bool create_dirs,
@@ -216,40 +229,21 @@ absl::StatusOr<Submission> PrepareSubmission(
   OCX_RETURN_IF_ERROR(CheckGpus(spec, policy.gpus));
   OCX_RETURN_IF_ERROR(CheckTaskProgram(spec, policy.task_program));
   OCX_RETURN_IF_ERROR(CheckServe(spec, policy));
-  partitioners::SizeCacheLookup lookup;
-  if (policy.store != nullptr) {
-    lookup =
-        [store = policy.store](
-            const std::string& path, const std::string& reader,
-            const partitioners::FileIdentity& file) -> std::optional<int64_t> {
-      auto cached =
-          store->LookupDatasetSize(path, reader, file.size, file.mtime_ns);
-      // A cache that cannot be read is a miss: the file is counted.
-      return cached.ok() ? *cached : std::nullopt;
-    };
-  }
   const bool count_files = partitioners::NeedsDatasetSizes(spec);
   if (count_files && policy.caller != nullptr) {
     OCX_RETURN_IF_ERROR(CheckDatasetsReadable(spec, *policy.caller));
   }
-  OCX_ASSIGN_OR_RETURN(
-      partitioners::ResolvedSizes sizes,
-      partitioners::ResolveDatasetSizes(spec, count_files, lookup));
-  partitioners::PlanOptions plan_options;
-  plan_options.num_samples = std::move(sizes.selected);
-  plan_options.max_tasks = limits.max_tasks_per_evaluation();
-  TaskRows tasks;
-  OCX_RETURN_IF_ERROR(
-      partitioners::PlanTasksTo(spec, eval_id, work_dir, plan_options,
-                                [&tasks](ocx::v1::Task t) { tasks.Add(t); }));
-  if (tasks.empty()) {
-    return absl::InvalidArgumentError(
-        "the evaluation has no tasks: check models and datasets");
+  OCX_ASSIGN_OR_RETURN(partitioners::ResolvedSizes sizes,
+                       partitioners::ResolveDatasetSizes(
+                           spec, count_files, SizeLookup(policy.store)));
+  PreparedSubmission prepared;
+  prepared.plan_options.num_samples = std::move(sizes.selected);
+  prepared.plan_options.max_tasks = limits.max_tasks_per_evaluation();
+  // Outputs can be reused only from a work dir that exists.
+  if (policy.store != nullptr && PathExists(work_dir)) {
+    prepared.reuse_store = policy.store;
   }
-  if (policy.store != nullptr) {
-    OCX_RETURN_IF_ERROR(MarkReused(work_dir, policy.store, &tasks));
-  }
-  Submission sub;
+  Submission& sub = prepared.submission;
   // The dispatcher makes the dir, after its request_id check.
   sub.create_work_dir = create_dirs;
   sub.owner_root = std::move(owner_root);
@@ -260,7 +254,6 @@ absl::StatusOr<Submission> PrepareSubmission(
   e.set_request_id(request_id);
   *e.mutable_spec() = std::move(spec);
   e.set_work_dir(work_dir);
-  sub.task_rows = std::move(tasks);
   for (partitioners::CountedSize& c : sizes.counted) {
     store::DatasetSizeRecord& r = sub.dataset_sizes.emplace_back();
     r.path = std::move(c.path);
@@ -269,7 +262,43 @@ absl::StatusOr<Submission> PrepareSubmission(
     r.mtime_ns = c.file.mtime_ns;
     r.num_samples = c.num_samples;
   }
-  return sub;
+  return prepared;
+}
+
+absl::Status CheckPlanCount(int64_t count) {
+  if (count > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "the evaluation has no tasks: check models and datasets");
+}
+
+absl::StatusOr<Submission> PlanAll(PreparedSubmission prepared) {
+  Submission& sub = prepared.submission;
+  const ocx::v1::Evaluation& e = sub.evaluation;
+  partitioners::PlanOptions& options = prepared.plan_options;
+  options.on_count = [&sub](int64_t count) {
+    sub.evaluation.set_task_count(static_cast<int32_t>(count));
+    return CheckPlanCount(count);
+  };
+  TaskRows tasks;
+  OCX_RETURN_IF_ERROR(
+      partitioners::PlanTasksTo(e.spec(), e.id(), e.work_dir(), options,
+                                [&tasks](ocx::v1::Task t) { tasks.Add(t); }));
+  if (prepared.reuse_store != nullptr) {
+    OCX_RETURN_IF_ERROR(MarkReused(e.work_dir(), prepared.reuse_store, &tasks));
+  }
+  sub.task_rows = std::move(tasks);
+  return std::move(sub);
+}
+
+absl::StatusOr<Submission> PrepareSubmission(
+    const ocx::v1::EvaluationSpec& input, const std::string& name,
+    const std::string& request_id, const std::string& eval_id,
+    const SubmissionPolicy& policy, bool create_dirs,
+    const ocx::v1::Owner& owner) {
+  OCX_ASSIGN_OR_RETURN(PreparedSubmission prepared,
+                       PrepareToPlan(input, name, request_id, eval_id, policy,
+                                     create_dirs, owner));
+  return PlanAll(std::move(prepared));
 }
 
 }  // namespace ocx::server

@@ -6,6 +6,10 @@
 // reused. Nothing here writes to the store: new cache entries travel in the
 // Submission to the dispatcher. Thread-safe (no shared state; the store is
 // only read).
+//
+// PrepareSubmission plans the whole evaluation; CreateEvaluation plans
+// through PrepareToPlan and SubmitPlanned (server/submission_stream.h),
+// which streams a large plan into the store.
 #ifndef OCX_SERVER_SUBMISSION_H_
 #define OCX_SERVER_SUBMISSION_H_
 
@@ -16,6 +20,7 @@
 #include "common/identity.h"
 #include "ocx/v1/daemon_config.pb.h"
 #include "ocx/v1/spec.pb.h"
+#include "partitioners/plan.h"
 #include "server/dispatcher/dispatcher.h"
 #include "server/store/store.h"
 
@@ -77,6 +82,33 @@ absl::StatusOr<Submission> PrepareSubmission(
     const std::string& request_id, const std::string& eval_id,
     const SubmissionPolicy& policy, bool create_dirs,
     const ocx::v1::Owner& owner = {});
+
+// A submission checked and ready to plan: PrepareSubmission's work up to
+// the plan (validation, defaults, checks, work dir, dataset sizes).
+struct PreparedSubmission {
+  // Everything but the tasks.
+  Submission submission;
+  // For partitioners::PlanTasksTo: the sizes and the task limit.
+  partitioners::PlanOptions plan_options;
+  // Set when keyed reuse may mark planned tasks (the work dir exists): the
+  // store holding the outputs' records.
+  store::Store* reuse_store = nullptr;
+};
+
+// PrepareSubmission's checks and errors, without the plan.
+absl::StatusOr<PreparedSubmission> PrepareToPlan(
+    const ocx::v1::EvaluationSpec& spec, const std::string& name,
+    const std::string& request_id, const std::string& eval_id,
+    const SubmissionPolicy& policy, bool create_dirs,
+    const ocx::v1::Owner& owner = {});
+
+// Plans every task of `prepared` into its submission's task_rows (the
+// whole plan in memory), reused ones marked, and sets the evaluation's
+// task_count. PrepareSubmission's planning errors.
+absl::StatusOr<Submission> PlanAll(PreparedSubmission prepared);
+
+// INVALID_ARGUMENT for a plan of `count` tasks that has none.
+absl::Status CheckPlanCount(int64_t count);
 
 // A new evaluation id: "e" + 8 characters of [0-9a-z].
 std::string NewEvaluationId();

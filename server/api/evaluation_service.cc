@@ -18,6 +18,7 @@
 #include "server/api/plan_page.h"
 #include "server/api/task_progress.h"
 #include "server/rescore.h"
+#include "server/submission_stream.h"
 #include "spec/limits.h"
 #include "summary/results_proto.h"
 #include "summary/summary_table.h"
@@ -153,13 +154,16 @@ grpc::Status EvaluationServiceImpl::CreateEvaluation(
   if (!may.ok()) return ToGrpcStatus(may);
   SubmissionPolicy policy = policy_;
   policy.caller = &*caller;
-  absl::StatusOr<Submission> sub = PrepareSubmission(
+  absl::StatusOr<PreparedSubmission> prepared = PrepareToPlan(
       req->spec(), req->name(), req->request_id(), NewEvaluationId(), policy,
       /*create_dirs=*/true, OwnerOf(*caller));
-  if (!sub.ok()) return ToGrpcStatus(sub.status());
-  *sub->evaluation.mutable_owner() = OwnerOf(*caller);
-  sub->requested_by = DescribeCaller(*caller);
-  absl::StatusOr<std::string> id = dispatcher_->Submit(*std::move(sub));
+  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  Submission& sub = prepared->submission;
+  *sub.evaluation.mutable_owner() = OwnerOf(*caller);
+  sub.requested_by = DescribeCaller(*caller);
+  // Planned on this thread while the dispatcher stores what is planned.
+  absl::StatusOr<std::string> id =
+      SubmitPlanned(*std::move(prepared), dispatcher_);
   if (!id.ok()) return ToGrpcStatus(id.status());
   return Reply(store_->GetEvaluation(*id), resp);
 }

@@ -36,11 +36,13 @@
 #include "absl/time/time.h"
 #include "common/progress_file.h"
 #include "common/task_rows.h"
+#include "common/task_rows_channel.h"
 #include "common/waker.h"
 #include "ocx/v1/resources.pb.h"
 #include "runners/runner.h"
 #include "server/dispatcher/endpoint_health.h"
 #include "server/dispatcher/fair_share.h"
+#include "server/dispatcher/planned_tasks.h"
 #include "server/dispatcher/retry_policy.h"
 #include "server/dispatcher/server_pools.h"
 #include "server/dispatcher/summary_step.h"
@@ -85,6 +87,12 @@ struct Submission {
   // sweep's parsed tasks would not fit in memory).
   std::vector<ocx::v1::Task> tasks;
   TaskRows task_rows;
+  // Set: more task rows, in chunks, as the planner makes them
+  // (server/submission_stream.h); evaluation.task_count says how many rows
+  // come in all (tasks, task_rows and the stream's). The dispatcher stores
+  // each chunk as it comes, in the submission's savepoint, and stops the
+  // channel when it fails.
+  std::shared_ptr<TaskRowsChannel> task_stream;
   // Dataset sizes counted while planning, stored in the same transaction
   // (the size cache; only the dispatcher writes).
   std::vector<store::DatasetSizeRecord> dataset_sizes;
@@ -335,8 +343,10 @@ class Dispatcher {
   absl::Status ApplySubmit(Command* cmd, int64_t now);
   // Stores a submission's rows inside a savepoint and tracks its tasks.
   absl::Status InsertSubmission(Submission& sub, int64_t now);
-  // Stores its task rows (created now); returns how many are reused.
-  absl::StatusOr<int> InsertTasks(Submission& sub, int64_t now);
+  // Stores its task rows (created now), keeping in `planned` what Track
+  // needs of the rows; returns how many are reused.
+  absl::StatusOr<int> InsertTasks(Submission& sub, int64_t now,
+                                  PlannedTasks* planned);
   absl::Status ApplyCancel(Command* cmd, int64_t now);
   absl::Status ApplyUpdate(const runners::AttemptUpdate& u, int64_t now);
   // An exit of the task's current attempt: the attempt's state and reason

@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "common/work_dir_layout.h"
 #include "server/dispatcher/dispatcher.h"
+#include "server/dispatcher/planned_tasks.h"
 
 namespace ocx::server {
 namespace {
@@ -46,26 +47,11 @@ std::string Dispatcher::IdOf(const EvalEntry& e, Ref ref) {
 
 Dispatcher::QueuedTask* Dispatcher::FindQueued(const std::string& id,
                                                EvalEntry** eval, Ref* ref) {
-  // "<evaluation>-<stage>-<index>", read from the end (ids may hold '-').
-  const size_t dash = id.rfind('-');
-  if (dash == std::string::npos || dash == 0) return nullptr;
-  const size_t stage_dash = id.rfind('-', dash - 1);
-  if (stage_dash == std::string::npos) return nullptr;
+  absl::string_view eval_id;
+  ocx::v1::Stage stage;
   uint32_t index = 0;
-  if (!absl::SimpleAtoi(absl::string_view(id).substr(dash + 1), &index) ||
-      index > kMaxIndex) {
-    return nullptr;
-  }
-  const absl::string_view stage_name =
-      absl::string_view(id).substr(stage_dash + 1, dash - stage_dash - 1);
-  int stage = 0;
-  for (int s : {ocx::v1::STAGE_INFER, ocx::v1::STAGE_EVAL}) {
-    if (stage_name == layout::StageName(static_cast<ocx::v1::Stage>(s))) {
-      stage = s;
-    }
-  }
-  if (stage == 0) return nullptr;
-  auto it = evals_.find(id.substr(0, stage_dash));
+  if (!SplitTaskId(id, &eval_id, &stage, &index)) return nullptr;
+  auto it = evals_.find(std::string(eval_id));
   if (it == evals_.end()) return nullptr;
   std::deque<QueuedTask>& slots = it->second.queued[stage];
   if (index >= slots.size() || slots[index].state == 0) return nullptr;

@@ -1,9 +1,11 @@
 // Dispatcher: applying a submission (ApplySubmit): its work dir, its
 // evaluation row and events, and its task rows (the part that grows with
 // the plan).
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
@@ -32,6 +34,13 @@ std::string By(const std::string& requested_by) {
 absl::Status Dispatcher::ApplySubmit(Command* cmd, int64_t now) {
   Submission& sub = cmd->submission;
   Evaluation& e = sub.evaluation;
+  // Whatever happens here, the planner of a streamed plan is told that no
+  // more of it is taken (after the last chunk: a no-op).
+  absl::Cleanup stop_stream = [&sub] {
+    if (sub.task_stream != nullptr) {
+      sub.task_stream->Stop(absl::CancelledError("the submission ended"));
+    }
+  };
   if (!e.request_id().empty()) {
     OCX_ASSIGN_OR_RETURN(auto existing,
                          store_->FindByRequestId(e.owner(), e.request_id()));
@@ -78,15 +87,19 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   Evaluation& e = sub.evaluation;
   // A savepoint lets one bad submission fail alone inside the group commit.
   OCX_RETURN_IF_ERROR(store_->Savepoint());
+  PlannedTasks planned;
   auto insert = [&]() -> absl::Status {
     e.set_state(Evaluation::QUEUED);
-    const size_t task_count = sub.tasks.size() + sub.task_rows.size();
-    e.set_task_count(static_cast<int32_t>(task_count));
+    if (sub.task_stream == nullptr) {
+      e.set_task_count(
+          static_cast<int32_t>(sub.tasks.size() + sub.task_rows.size()));
+    }
+    const int64_t task_count = e.task_count();
     SetTimestamp(now, e.mutable_create_time());
     SetTimestamp(now, e.mutable_update_time());
     OCX_ASSIGN_OR_RETURN(int64_t seq,
                          store_->InsertEvaluation(e, sub.request_hash));
-    OCX_ASSIGN_OR_RETURN(int reused, InsertTasks(sub, now));
+    OCX_ASSIGN_OR_RETURN(int reused, InsertTasks(sub, now, &planned));
     for (const store::DatasetSizeRecord& r : sub.dataset_sizes) {
       OCX_RETURN_IF_ERROR(store_->PutDatasetSize(r, now));
     }
@@ -111,7 +124,9 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   absl::Status status = insert();
   if (!status.ok()) {
     // Nothing was tracked yet: the entry is added only after every insert
-    // succeeded (an existing evaluation with this id must stay).
+    // succeeded (an existing evaluation with this id must stay). The
+    // planner of a streamed plan stops.
+    if (sub.task_stream != nullptr) sub.task_stream->Stop(status);
     store_->RollbackToSavepoint();
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(
@@ -124,21 +139,18 @@ absl::Status Dispatcher::InsertSubmission(Submission& sub, int64_t now) {
   for (Task& t : sub.tasks) {
     if (!IsFinal(t.state())) Track(std::move(t));
   }
-  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
-    const auto state = static_cast<Task::State>(sub.task_rows.View(i).state);
-    if (IsFinal(state)) continue;
-    // Track keeps no params of a queued task: they are not parsed.
-    const bool queued = state == Task::PENDING || state == Task::READY;
-    Track(sub.task_rows.Get(i, /*with_params=*/!queued));
+  for (size_t i = 0; i < planned.size(); ++i) {
+    if (!IsFinal(planned.state(i))) Track(planned.Get(i));
   }
-  const int64_t rows = static_cast<int64_t>(sub.task_rows.size());
-  sub.task_rows = TaskRows();
+  const int64_t rows = static_cast<int64_t>(planned.size());
+  planned = PlannedTasks();
   ReleaseMemory(rows);
   touched_evals_.insert(e.id());
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now) {
+absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now,
+                                            PlannedTasks* planned) {
   int reused = 0;
   auto stamp = [&](Task& t) {
     SetTimestamp(now, t.mutable_create_time());
@@ -150,11 +162,36 @@ absl::StatusOr<int> Dispatcher::InsertTasks(Submission& sub, int64_t now) {
   };
   for (Task& t : sub.tasks) stamp(t);
   OCX_RETURN_IF_ERROR(store_->InsertTasks(sub.tasks));
-  // Planned rows are stored as they are, with no parse per task.
-  for (size_t i = 0; i < sub.task_rows.size(); ++i) {
-    if (sub.task_rows.View(i).state == Task::SUCCEEDED) ++reused;
+  // Planned rows are stored as they are, with no parse per task, and
+  // dropped once stored.
+  auto insert_rows = [&](const TaskRows& rows) -> absl::Status {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows.View(i).state == Task::SUCCEEDED) ++reused;
+      planned->Add(rows, i);
+    }
+    return store_->InsertTaskRows(rows, now);
+  };
+  OCX_RETURN_IF_ERROR(insert_rows(sub.task_rows));
+  sub.task_rows = TaskRows();
+  if (sub.task_stream == nullptr) return reused;
+  // The evaluation row was stored with the count the planner announced:
+  // the plan must have exactly as many rows.
+  const size_t expected = static_cast<size_t>(sub.evaluation.task_count());
+  size_t stored = sub.tasks.size() + planned->size();
+  for (;;) {
+    OCX_ASSIGN_OR_RETURN(std::optional<TaskRows> chunk, sub.task_stream->Pop());
+    if (!chunk.has_value() || stored + chunk->size() > expected) {
+      if (chunk.has_value()) stored += chunk->size();
+      break;
+    }
+    stored += chunk->size();
+    OCX_RETURN_IF_ERROR(insert_rows(*chunk));
   }
-  OCX_RETURN_IF_ERROR(store_->InsertTaskRows(sub.task_rows, now));
+  if (stored != expected) {
+    return absl::InternalError(
+        absl::StrCat("the plan of ", sub.evaluation.id(), " came with ", stored,
+                     " tasks or more, but its planner counted ", expected));
+  }
   return reused;
 }
 

@@ -3,6 +3,7 @@
 // sensitive to exactly what determines outputs) and keyed reuse.
 #include "partitioners/plan.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -402,6 +403,47 @@ TEST(ReuseTest, SerializedRowsAreMarkedLikeParsedTasks) {
   }
   EXPECT_EQ(i, tasks.size());
   EXPECT_EQ(rows.Get(tasks.size() - 1).id(), tasks.back().id());
+}
+
+// A streamed plan's producer learns the count before the first task (the
+// evaluation row is stored with it), can refuse the plan then, and can
+// stop it between tasks.
+TEST(PlanStreamTest, TheCountComesBeforeTheFirstTaskAndPlanningCanStop) {
+  EvaluationSpec spec = Spec(kSplitSpec);
+  const size_t total = PlanOrDie(spec, {1319, 100}).size();
+  PlanOptions options;
+  options.num_samples = {1319, 100};
+  std::vector<int64_t> counts;
+  size_t seen = 0;
+  options.on_count = [&](int64_t count) {
+    EXPECT_EQ(seen, 0u) << "the count comes before any task";
+    counts.push_back(count);
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(
+      PlanTasksTo(spec, "e1", "/w", options, [&](Task) { ++seen; }).ok());
+  EXPECT_EQ(counts, std::vector<int64_t>{static_cast<int64_t>(total)});
+  EXPECT_EQ(seen, total);
+
+  seen = 0;
+  options.on_count = [](int64_t) {
+    return absl::InvalidArgumentError("no room for them");
+  };
+  absl::Status refused =
+      PlanTasksTo(spec, "e1", "/w", options, [&](Task) { ++seen; });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(seen, 0u);
+
+  options.on_count = nullptr;
+  std::atomic<bool> cancel{false};
+  options.cancel = &cancel;
+  seen = 0;
+  absl::Status stopped = PlanTasksTo(spec, "e1", "/w", options, [&](Task) {
+    if (++seen == 2) cancel = true;
+  });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(seen, 2u);
+  ASSERT_GT(total, 2u);
 }
 
 TEST(TaskRowsTest, RowsLargerThanABufferAndManyBuffersRoundTrip) {
