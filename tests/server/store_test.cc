@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/task_params.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -1027,6 +1028,71 @@ TEST_F(StoreTest, GetTaskReturnsParamsAndAttemptsInOrder) {
   EXPECT_FALSE(g3.has_signal());
   EXPECT_THAT(g3.gpus(), ElementsAre(2, 0));
   EXPECT_EQ(g3.name(), absl::StrCat("ocx-", t.id(), "-3"));
+}
+
+// A task's params by reference as the planner makes them: configs as
+// references into the spec and, with `ids`, the ids, stage and work dir
+// that rows stored before this form also carried.
+Task ParamsByReference(int index, bool ids) {
+  Task t = MakeTask("e1", ocx::v1::STAGE_INFER, index, Task::RUNNING);
+  ocx::v1::TaskParams* p = t.mutable_params();
+  p->clear_task();
+  p->mutable_refs()->set_model(0);
+  p->mutable_refs()->add_datasets(0);
+  p->add_datasets()->mutable_config()->set_abbr("ds0");
+  if (!ids) {
+    p->clear_evaluation_id();
+    p->clear_task_id();
+    p->clear_stage();
+    p->clear_work_dir();
+  }
+  return t;
+}
+
+TEST_F(StoreTest, ParamsByReferenceAreStoredWithoutIdsAndReadWithThem) {
+  // e1-infer-0 as planned now; e1-infer-1 as stored before (with its ids).
+  const Evaluation e = MakeEvaluation("e1");
+  const Task now = ParamsByReference(0, /*ids=*/false);
+  const Task before = ParamsByReference(1, /*ids=*/true);
+  Insert(e, {now, before});
+  {
+    auto conn = Connection::Open(db_path(), /*read_only=*/true);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    auto s = (*conn)->Prepare("SELECT params FROM tasks WHERE id=?");
+    ASSERT_TRUE(s.ok()) << s.status();
+    (*s)->Bind(1, now.id());
+    ASSERT_TRUE(*(*s)->Step());
+    ocx::v1::TaskParams stored;
+    ASSERT_TRUE(stored.ParseFromString((*s)->ColumnBlob(0)));
+    EXPECT_TRUE(MessageDifferencer::Equals(stored, now.params()))
+        << stored.DebugString();
+  }
+  for (const Task* t : {&now, &before}) {
+    // Held and used as stored (by reference), with the ids filled in.
+    ocx::v1::TaskParams held = ParamsByReference(t->index(), true).params();
+    held.set_task_id(t->id());
+    EXPECT_EQ(held.work_dir(), e.work_dir());
+    ocx::v1::TaskParams full = held;
+    ASSERT_TRUE(ExpandTaskParams(e.spec(), &full).ok());
+    auto got = store_->GetTask(t->id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(MessageDifferencer::Equals(got->params(), full))
+        << got->params().DebugString();
+    Task details;
+    details.set_id(t->id());
+    ASSERT_TRUE(store_->Begin().ok());
+    absl::Status read = store_->ReadTaskDetails(&details);
+    auto active = store_->LoadActiveTasks();
+    store_->Rollback();
+    ASSERT_TRUE(read.ok()) << read;
+    EXPECT_TRUE(MessageDifferencer::Equals(details.params(), held))
+        << details.params().DebugString();
+    ASSERT_TRUE(active.ok()) << active.status();
+    ASSERT_EQ(active->size(), 2u);
+    const Task& loaded = (*active)[t->index()].task;
+    EXPECT_TRUE(MessageDifferencer::Equals(loaded.params(), held))
+        << loaded.params().DebugString();
+  }
 }
 
 TEST_F(StoreTest, PutAttemptReplacesTheRow) {
