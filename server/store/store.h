@@ -202,7 +202,9 @@ class Store {
 
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
-  // Unfinished tasks (PENDING..RUNNING) with their latest attempt; params
+  // Unfinished tasks (PENDING..RUNNING) of the evaluations
+  // LoadActiveEvaluations returns, by evaluation id, stage and index, with
+  // their latest attempt; params
   // only for LAUNCHING and RUNNING tasks (the others' come from
   // ReadTaskDetails when they launch: a million queued tasks' params would
   // not fit in the daemon's memory).

@@ -19,6 +19,10 @@ std::vector<std::string> SplitList(const std::string& joined) {
   return absl::StrSplit(joined, ',');
 }
 
+static_assert(Evaluation::QUEUED == 1 && Evaluation::RUNNING == 2 &&
+                  Evaluation::CANCELLING == 5,
+              "kEvaluationIsActive names these states by number");
+
 Task ReadTask(const Statement& s, bool with_params) {
   Task t;
   t.set_id(s.ColumnText(0));

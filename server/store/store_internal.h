@@ -33,6 +33,10 @@ inline constexpr char kTaskColumns[] =
 inline constexpr char kEvaluationWorkDir[] =
     "(SELECT work_dir FROM evaluations e WHERE e.id = tasks.eval_id)";
 
+// An evaluation not in a final state (QUEUED, RUNNING, CANCELLING), as a
+// condition on the evaluations table; checked in store_internal.cc.
+inline constexpr char kEvaluationIsActive[] = "state IN (1, 2, 5)";
+
 inline constexpr char kEvaluationColumns[] =
     "seq, id, name, owner_request_id, state, spec, work_dir, task_count, "
     "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid, "

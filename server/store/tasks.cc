@@ -206,7 +206,10 @@ absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
       writer_->Prepare(absl::StrCat(
           "SELECT ", kTaskColumns, ", CASE WHEN ", live,
           " THEN params ELSE x'' END, CASE WHEN ", live, " THEN ",
-          kEvaluationWorkDir, " ELSE '' END FROM tasks WHERE state < ",
+          kEvaluationWorkDir,
+          " ELSE '' END FROM tasks WHERE eval_id IN (SELECT id FROM "
+          "evaluations WHERE ",
+          internal::kEvaluationIsActive, ") AND state < ",
           static_cast<int>(Task::SUCCEEDED), " ORDER BY eval_id, stage, idx")));
   OCX_ASSIGN_OR_RETURN(
       auto a, writer_->Prepare(absl::StrCat(

@@ -481,20 +481,25 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+// How many indexes named `name` the database at `path` has.
+int64_t IndexCount(const std::string& path, const std::string& name) {
+  auto conn = Connection::Open(path, /*read_only=*/true);
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  if (!conn.ok()) return -1;
+  auto s = (*conn)->Prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type='index' AND name=?");
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return -1;
+  (*s)->Bind(1, name);
+  EXPECT_TRUE(*(*s)->Step());
+  return (*s)->ColumnInt(0);
+}
+
 TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
   store_.reset();
   std::string path = dir_.path() + "/v9.db";
   ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 9));
-  auto index_count = [&path]() -> int64_t {
-    auto conn = Connection::Open(path, /*read_only=*/true);
-    EXPECT_TRUE(conn.ok()) << conn.status();
-    if (!conn.ok()) return -1;
-    auto s = (*conn)->Prepare(
-        "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
-        "name='tasks_counts'");
-    EXPECT_TRUE(s.ok() && *(*s)->Step());
-    return s.ok() ? (*s)->ColumnInt(0) : -1;
-  };
+  auto index_count = [&path] { return IndexCount(path, "tasks_counts"); };
   EXPECT_EQ(index_count(), 1);
   auto opened = Store::Open(path);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -511,6 +516,56 @@ TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id(), "e1-infer-0");
+}
+
+TEST_F(StoreTest, MigrationTenToElevenDropsTheActiveIndexKeepingTheRows) {
+  store_.reset();
+  std::string path = dir_.path() + "/v10.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 10));
+  EXPECT_EQ(IndexCount(path, "tasks_active"), 1);
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), 11);
+  EXPECT_EQ(IndexCount(path, "tasks_active"), 0);
+  auto task = store_->GetTask("e1-infer-0");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->state(), Task::RUNNING);
+  EXPECT_TRUE(MessageDifferencer::Equals(
+      task->params(),
+      MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::RUNNING).params()));
+  // Recovery still finds the running task, its params and its attempt.
+  ASSERT_TRUE(store_->Begin().ok());
+  auto active = store_->LoadActiveTasks();
+  store_->Rollback();
+  ASSERT_TRUE(active.ok()) << active.status();
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].task.id(), "e1-infer-0");
+  EXPECT_TRUE(
+      MessageDifferencer::Equals((*active)[0].task.params(), task->params()));
+  ASSERT_TRUE((*active)[0].last_attempt.has_value());
+  EXPECT_EQ((*active)[0].last_attempt->attempt.number(), 1);
+}
+
+TEST_F(StoreTest, RecoveryReadsTheUnfinishedTasksOfUnfinishedEvaluations) {
+  // e1 runs; e2 ended (its leftover READY row is never recovered).
+  Insert(MakeEvaluation("e1", Evaluation::RUNNING),
+         {MakeTask("e1", ocx::v1::STAGE_INFER, 1, Task::READY),
+          MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::SUCCEEDED),
+          MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::PENDING),
+          MakeTask("e1", ocx::v1::STAGE_INFER, 2, Task::RUNNING)});
+  Insert(MakeEvaluation("e2", Evaluation::FAILED),
+         {MakeTask("e2", ocx::v1::STAGE_INFER, 0, Task::READY)});
+  Insert(MakeEvaluation("e0", Evaluation::CANCELLING),
+         {MakeTask("e0", ocx::v1::STAGE_INFER, 0, Task::READY)});
+  ASSERT_TRUE(store_->Begin().ok());
+  auto active = store_->LoadActiveTasks();
+  store_->Rollback();
+  ASSERT_TRUE(active.ok()) << active.status();
+  std::vector<std::string> ids;
+  for (const ActiveTaskRecord& r : *active) ids.push_back(r.task.id());
+  EXPECT_THAT(
+      ids, ElementsAre("e0-infer-0", "e1-infer-1", "e1-infer-2", "e1-eval-0"));
 }
 
 TEST_F(StoreTest, PlannedRowsAreStoredLikeTasksStampedAtCreation) {
