@@ -481,6 +481,20 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+// Recovery's read: the active tasks, in a transaction of their own.
+absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActive(Store* store) {
+  if (absl::Status begun = store->Begin(); !begun.ok()) return begun;
+  auto active = store->LoadActiveTasks();
+  store->Rollback();
+  return active;
+}
+
+std::vector<std::string> IdsOf(const std::vector<ActiveTaskRecord>& active) {
+  std::vector<std::string> ids;
+  for (const ActiveTaskRecord& r : active) ids.push_back(r.task.id());
+  return ids;
+}
+
 // How many indexes named `name` the database at `path` has.
 int64_t IndexCount(const std::string& path, const std::string& name) {
   auto conn = Connection::Open(path, /*read_only=*/true);
@@ -535,9 +549,7 @@ TEST_F(StoreTest, MigrationTenToElevenDropsTheActiveIndexKeepingTheRows) {
       task->params(),
       MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::RUNNING).params()));
   // Recovery still finds the running task, its params and its attempt.
-  ASSERT_TRUE(store_->Begin().ok());
-  auto active = store_->LoadActiveTasks();
-  store_->Rollback();
+  auto active = LoadActive(store_.get());
   ASSERT_TRUE(active.ok()) << active.status();
   ASSERT_EQ(active->size(), 1u);
   EXPECT_EQ((*active)[0].task.id(), "e1-infer-0");
@@ -558,12 +570,9 @@ TEST_F(StoreTest, RecoveryReadsTheUnfinishedTasksOfUnfinishedEvaluations) {
          {MakeTask("e2", ocx::v1::STAGE_INFER, 0, Task::READY)});
   Insert(MakeEvaluation("e0", Evaluation::CANCELLING),
          {MakeTask("e0", ocx::v1::STAGE_INFER, 0, Task::READY)});
-  ASSERT_TRUE(store_->Begin().ok());
-  auto active = store_->LoadActiveTasks();
-  store_->Rollback();
+  auto active = LoadActive(store_.get());
   ASSERT_TRUE(active.ok()) << active.status();
-  std::vector<std::string> ids;
-  for (const ActiveTaskRecord& r : *active) ids.push_back(r.task.id());
+  std::vector<std::string> ids = IdsOf(*active);
   EXPECT_THAT(
       ids, ElementsAre("e0-infer-0", "e1-infer-1", "e1-infer-2", "e1-eval-0"));
 }
@@ -1295,12 +1304,9 @@ TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {
   Put(running);
   Put(MakeAttempt(tasks[4].id(), 1, Attempt::SUCCEEDED));
 
-  ASSERT_TRUE(store_->Begin().ok());
-  auto active = store_->LoadActiveTasks();
-  store_->Rollback();
+  auto active = LoadActive(store_.get());
   ASSERT_TRUE(active.ok()) << active.status();
-  std::vector<std::string> ids;
-  for (const ActiveTaskRecord& r : *active) ids.push_back(r.task.id());
+  std::vector<std::string> ids = IdsOf(*active);
   EXPECT_THAT(ids, ElementsAre(tasks[0].id(), tasks[1].id(), tasks[2].id(),
                                tasks[3].id()));
   const auto& recs = *active;
