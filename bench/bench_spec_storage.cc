@@ -138,6 +138,8 @@ bool Commit(const ocx::server::Submission& sub, const std::string& db,
       continue;
     }
     ocx::v1::Task full = t;
+    ocx::FillTaskParamsIds(t.evaluation_id(), t.id(), t.stage(),
+                           sub.evaluation.work_dir(), full.mutable_params());
     s = ocx::ExpandTaskParams(sub.evaluation.spec(), full.mutable_params());
     out->params_bytes += full.params().ByteSizeLong();
     if (s.ok()) s = (*store)->InsertTask(full);

@@ -21,6 +21,19 @@ ocx::v1::DatasetConfig DatasetStub(const ocx::v1::DatasetConfig& part) {
   return stub;
 }
 
+void FillTaskParamsIds(absl::string_view evaluation_id,
+                       absl::string_view task_id, ocx::v1::Stage stage,
+                       absl::string_view work_dir,
+                       ocx::v1::TaskParams* params) {
+  if (!params->has_refs()) return;
+  if (params->evaluation_id().empty()) {
+    params->set_evaluation_id(std::string(evaluation_id));
+  }
+  if (params->task_id().empty()) params->set_task_id(std::string(task_id));
+  if (params->stage() == ocx::v1::STAGE_UNSPECIFIED) params->set_stage(stage);
+  if (params->work_dir().empty()) params->set_work_dir(std::string(work_dir));
+}
+
 absl::Status ExpandTaskParams(const ocx::v1::EvaluationSpec& spec,
                               ocx::v1::TaskParams* params) {
   if (!params->has_refs()) return absl::OkStatus();

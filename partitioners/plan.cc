@@ -81,14 +81,13 @@ absl::Status CheckPartNames(const Partitioning& p, const std::string& field) {
 class StagePlanner {
  public:
   StagePlanner(const ocx::v1::EvaluationSpec& spec, Stage stage,
-               const std::string& eval_id, const std::string& work_dir,
-               PlanState* state, const TaskSink& sink, int64_t* planned)
+               const std::string& eval_id, PlanState* state,
+               const TaskSink& sink, int64_t* planned)
       : spec_(spec),
         stage_(stage),
         infer_(stage == ocx::v1::STAGE_INFER),
         cfg_(infer_ ? spec.infer() : spec.eval()),
         eval_id_(eval_id),
-        work_dir_(work_dir),
         state_(state),
         sink_(sink),
         planned_(planned) {}
@@ -171,11 +170,8 @@ class StagePlanner {
     t.set_model_abbr(model.abbr());
     t.set_max_attempts(cfg_.runner().retry() + 1);
     ocx::v1::TaskParams* params = t.mutable_params();
-    params->set_evaluation_id(eval_id_);
-    params->set_task_id(t.id());
-    params->set_stage(stage_);
-    params->set_work_dir(work_dir_);
-    // Configs by reference (common/task_params.h): the spec holds them once.
+    // Configs by reference, and no ids, stage or work dir: the spec and the
+    // task's row hold them once (common/task_params.h).
     *params->mutable_model() = ModelStub(model);
     params->mutable_refs()->set_model(state_->model_index.at(&model));
     int gpus = infer_ ? model.run_cfg().num_gpus() : 0;
@@ -264,7 +260,6 @@ class StagePlanner {
   const bool infer_;
   const ocx::v1::StageConfig& cfg_;
   const std::string& eval_id_;
-  const std::string& work_dir_;
   PlanState* const state_;
   const TaskSink& sink_;
   int64_t* const planned_;
@@ -303,7 +298,7 @@ absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
 
 absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
                          const std::string& eval_id,
-                         const std::string& work_dir,
+                         const std::string& /*work_dir*/,
                          const PlanOptions& options, const TaskSink& sink) {
   PlanState state;
   for (int i = 0; i < spec.models_size(); ++i) {
@@ -315,9 +310,9 @@ absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
   state.pair_parts.resize(static_cast<size_t>(spec.models_size()) *
                           spec.datasets_size());
   int64_t planned = 0;
-  StagePlanner infer(spec, ocx::v1::STAGE_INFER, eval_id, work_dir, &state,
-                     sink, &planned);
-  StagePlanner eval(spec, ocx::v1::STAGE_EVAL, eval_id, work_dir, &state, sink,
+  StagePlanner infer(spec, ocx::v1::STAGE_INFER, eval_id, &state, sink,
+                     &planned);
+  StagePlanner eval(spec, ocx::v1::STAGE_EVAL, eval_id, &state, sink,
                     &planned);
   OCX_RETURN_IF_ERROR(infer.Partition(options));
   OCX_RETURN_IF_ERROR(eval.Partition(options));

@@ -54,11 +54,14 @@ struct PlanOptions {
 bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec);
 
 // Tasks in PENDING (with dependencies) or READY state, ids
-// "<eval_id>-infer-<i>" / "<eval_id>-eval-<i>", params filled (work_dir,
-// datasets with sample counts and costs, expected outputs with their
-// fingerprints, required inputs), max_attempts = retry + 1. The params'
-// model, dataset and task configs are references into `spec`
-// (TaskParams.refs; common/task_params.h ExpandTaskParams fills them in).
+// "<eval_id>-infer-<i>" / "<eval_id>-eval-<i>", params filled (datasets
+// with sample counts and costs, expected outputs with their fingerprints,
+// required inputs), max_attempts = retry + 1. The params are in the form
+// ocxd stores: their model, dataset and task configs are references into
+// `spec` (TaskParams.refs; common/task_params.h ExpandTaskParams fills them
+// in), and their evaluation_id, task_id, stage and work_dir are left to
+// the task and its evaluation (FillTaskParamsIds, with `work_dir`, fills
+// them in; the planner itself does not use `work_dir`).
 // `spec` must be validated with defaults applied. INVALID_ARGUMENT when
 // two dataset parts would write the same output (a dataset named like
 // another's part, "gsm8k_0"), or for sizes the partitioner cannot honour;

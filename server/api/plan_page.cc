@@ -88,6 +88,8 @@ absl::Status FillPlanPage(Submission sub,
   int64_t i = page.start;
   for (; i < n && i - page.start < page.page_size; ++i) {
     ocx::v1::Task t = sub.task_rows.Get(i);
+    FillTaskParamsIds(t.evaluation_id(), t.id(), t.stage(),
+                      sub.evaluation.work_dir(), t.mutable_params());
     if (full) OCX_RETURN_IF_ERROR(ExpandTaskParams(spec, t.mutable_params()));
     const int64_t more = FieldBytes(t);
     // At least one task per page, so that paging always advances.

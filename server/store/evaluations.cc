@@ -94,11 +94,8 @@ absl::StatusOr<std::vector<ActiveEvaluationRecord>>
 Store::LoadActiveEvaluations() {
   OCX_ASSIGN_OR_RETURN(
       auto s, writer_->Prepare(absl::StrCat(
-                  "SELECT ", kEvaluationColumns,
-                  " FROM evaluations WHERE state IN (?,?,?) ORDER BY seq")));
-  s->Bind(1, static_cast<int64_t>(Evaluation::QUEUED))
-      .Bind(2, static_cast<int64_t>(Evaluation::RUNNING))
-      .Bind(3, static_cast<int64_t>(Evaluation::CANCELLING));
+                  "SELECT ", kEvaluationColumns, " FROM evaluations WHERE ",
+                  internal::kEvaluationIsActive, " ORDER BY seq")));
   std::vector<ActiveEvaluationRecord> out;
   while (true) {
     OCX_ASSIGN_OR_RETURN(bool row, s->Step());

@@ -243,6 +243,16 @@ ALTER TABLE evaluations ADD COLUMN predictions_work_dir TEXT NOT NULL
     R"sql(
 DROP INDEX IF EXISTS tasks_counts;
 )sql",
+    // 10 -> 11: the partial index tasks_active (0 -> 1) goes. It held every
+    // unfinished task, so every queued task of a create cost an entry
+    // (about a quarter of the insert CPU of a 1,000,000-task create,
+    // docs/design.md). Recovery, its one
+    // reader, reads the unfinished tasks of unfinished evaluations through
+    // tasks_by_eval instead (it already read every task of those), and
+    // tasks of ended evaluations were never recovered.
+    R"sql(
+DROP INDEX IF EXISTS tasks_active;
+)sql",
 };
 
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);

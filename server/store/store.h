@@ -202,10 +202,11 @@ class Store {
 
   // Evaluations not in a final state, oldest first.
   absl::StatusOr<std::vector<ActiveEvaluationRecord>> LoadActiveEvaluations();
-  // Unfinished tasks (PENDING..RUNNING) with their latest attempt; params
-  // only for LAUNCHING and RUNNING tasks (the others' come from
-  // ReadTaskDetails when they launch: a million queued tasks' params would
-  // not fit in the daemon's memory).
+  // Unfinished tasks (PENDING..RUNNING) of the evaluations
+  // LoadActiveEvaluations returns, by evaluation id, stage and index, with
+  // their latest attempt; params only for LAUNCHING and RUNNING tasks (the
+  // others' come from ReadTaskDetails when they launch: a million queued
+  // tasks' params would not fit in the daemon's memory).
   absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActiveTasks();
   // Sets the name, dataset_abbrs and params (as stored: configs by
   // reference) of `task` from the row of task->id(), the fields the

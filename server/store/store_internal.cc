@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/task_params.h"
 #include "common/time_util.h"
 
 namespace ocx::store::internal {
@@ -17,6 +18,10 @@ std::vector<std::string> SplitList(const std::string& joined) {
   if (joined.empty()) return {};
   return absl::StrSplit(joined, ',');
 }
+
+static_assert(Evaluation::QUEUED == 1 && Evaluation::RUNNING == 2 &&
+                  Evaluation::CANCELLING == 5,
+              "kEvaluationIsActive names these states by number");
 
 Task ReadTask(const Statement& s, bool with_params) {
   Task t;
@@ -41,6 +46,8 @@ Task ReadTask(const Statement& s, bool with_params) {
   if (const std::string params = with_params ? s.ColumnBlob(17) : "";
       !params.empty()) {
     t.mutable_params()->ParseFromString(params);
+    FillTaskParamsIds(t.evaluation_id(), t.id(), t.stage(), s.ColumnText(18),
+                      t.mutable_params());
   }
   return t;
 }

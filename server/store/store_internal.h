@@ -27,6 +27,16 @@ inline constexpr char kTaskColumns[] =
     "depends_on, num_gpus, attempt_count, max_attempts, create_ms, start_ms, "
     "end_ms, next_attempt_ms, reason";
 
+// A task row's evaluation's work dir, which stored params leave out
+// (common/task_params.h FillTaskParamsIds): ReadTask reads it after the
+// params when asked for them.
+inline constexpr char kEvaluationWorkDir[] =
+    "(SELECT work_dir FROM evaluations e WHERE e.id = tasks.eval_id)";
+
+// An evaluation not in a final state (QUEUED, RUNNING, CANCELLING), as a
+// condition on the evaluations table; checked in store_internal.cc.
+inline constexpr char kEvaluationIsActive[] = "state IN (1, 2, 5)";
+
 inline constexpr char kEvaluationColumns[] =
     "seq, id, name, owner_request_id, state, spec, work_dir, task_count, "
     "create_ms, update_ms, end_ms, owner_user, owner_uid, owner_gid, "
@@ -68,8 +78,9 @@ void ReadTime(const Statement& s, int col, M* m,
   }
 }
 
-// Reads kTaskColumns starting at column 0; params from column 17 if asked.
-// Times through ReadTime.
+// Reads kTaskColumns starting at column 0; if asked, params from column 17
+// and the evaluation's work dir from column 18 (kEvaluationWorkDir), with
+// what stored params leave out filled in. Times through ReadTime.
 ocx::v1::Task ReadTask(const Statement& s, bool with_params);
 // Reads kEvaluationColumns from column 0; the seq into `seq` if not null.
 ocx::v1::Evaluation ReadEvaluation(const Statement& s, int64_t* seq);

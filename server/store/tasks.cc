@@ -20,6 +20,7 @@ namespace ocx::store {
 
 using internal::kAddTaskCount;
 using internal::kAttemptColumns;
+using internal::kEvaluationWorkDir;
 using internal::kInsertTask;
 using internal::kPutAttempt;
 using internal::kTaskColumns;
@@ -197,12 +198,18 @@ absl::Status Store::PutAttempt(const AttemptRecord& r) {
 }
 
 absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
+  // Params only of tasks with an attempt under way.
+  const std::string live =
+      absl::StrCat("state >= ", static_cast<int>(Task::LAUNCHING));
   OCX_ASSIGN_OR_RETURN(
       auto s,
       writer_->Prepare(absl::StrCat(
-          "SELECT ", kTaskColumns,
-          ", CASE WHEN state >= ", static_cast<int>(Task::LAUNCHING),
-          " THEN params ELSE x'' END FROM tasks WHERE state < ",
+          "SELECT ", kTaskColumns, ", CASE WHEN ", live,
+          " THEN params ELSE x'' END, CASE WHEN ", live, " THEN ",
+          kEvaluationWorkDir,
+          " ELSE '' END FROM tasks WHERE eval_id IN (SELECT id FROM "
+          "evaluations WHERE ",
+          internal::kEvaluationIsActive, ") AND state < ",
           static_cast<int>(Task::SUCCEEDED), " ORDER BY eval_id, stage, idx")));
   OCX_ASSIGN_OR_RETURN(
       auto a, writer_->Prepare(absl::StrCat(
@@ -229,8 +236,11 @@ absl::StatusOr<std::vector<ActiveTaskRecord>> Store::LoadActiveTasks() {
 absl::Status Store::ReadTaskDetails(Task* task) {
   OCX_ASSIGN_OR_RETURN(
       Statement * s,
-      Cached(kTaskParams,
-             "SELECT name, dataset_abbrs, params FROM tasks WHERE id=?"));
+      Cached(
+          kTaskParams,
+          absl::StrCat("SELECT name, dataset_abbrs, params, eval_id, stage, ",
+                       kEvaluationWorkDir, " FROM tasks WHERE id=?")
+              .c_str()));
   s->Bind(1, task->id());
   absl::StatusOr<bool> row = s->Step();
   if (row.ok() && *row) {
@@ -240,6 +250,9 @@ absl::Status Store::ReadTaskDetails(Task* task) {
       task->add_dataset_abbrs(std::move(abbr));
     }
     task->mutable_params()->ParseFromString(s->ColumnBlob(2));
+    FillTaskParamsIds(s->ColumnText(3), task->id(),
+                      static_cast<ocx::v1::Stage>(s->ColumnInt(4)),
+                      s->ColumnText(5), task->mutable_params());
   }
   s->Reset();
   if (!row.ok()) return row.status();
@@ -331,11 +344,11 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(
 absl::StatusOr<Task> Store::GetTask(const std::string& id) {
   OCX_ASSIGN_OR_RETURN(ReadConnection conn, Reader());
   OCX_ASSIGN_OR_RETURN(
-      auto s,
-      internal::SelectById(conn.get(),
-                           absl::StrCat("SELECT ", kTaskColumns,
-                                        ", params FROM tasks WHERE id=?"),
-                           id, "task"));
+      auto s, internal::SelectById(
+                  conn.get(),
+                  absl::StrCat("SELECT ", kTaskColumns, ", params, ",
+                               kEvaluationWorkDir, " FROM tasks WHERE id=?"),
+                  id, "task"));
   Task t = ReadTask(*s, true);
   if (t.params().has_refs()) {
     // Stored by reference: the configs are in the evaluation's spec.

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/task_params.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -480,20 +481,39 @@ TEST_F(StoreTest, MigrationSevenToEightCountsTheTasksAlreadyStored) {
   EXPECT_EQ(got->stage_counts(0).failed(), 1);
 }
 
+// Recovery's read: the active tasks, in a transaction of their own.
+absl::StatusOr<std::vector<ActiveTaskRecord>> LoadActive(Store* store) {
+  if (absl::Status begun = store->Begin(); !begun.ok()) return begun;
+  auto active = store->LoadActiveTasks();
+  store->Rollback();
+  return active;
+}
+
+std::vector<std::string> IdsOf(const std::vector<ActiveTaskRecord>& active) {
+  std::vector<std::string> ids;
+  for (const ActiveTaskRecord& r : active) ids.push_back(r.task.id());
+  return ids;
+}
+
+// How many indexes named `name` the database at `path` has.
+int64_t IndexCount(const std::string& path, const std::string& name) {
+  auto conn = Connection::Open(path, /*read_only=*/true);
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  if (!conn.ok()) return -1;
+  auto s = (*conn)->Prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type='index' AND name=?");
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return -1;
+  (*s)->Bind(1, name);
+  EXPECT_TRUE(*(*s)->Step());
+  return (*s)->ColumnInt(0);
+}
+
 TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
   store_.reset();
   std::string path = dir_.path() + "/v9.db";
   ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 9));
-  auto index_count = [&path]() -> int64_t {
-    auto conn = Connection::Open(path, /*read_only=*/true);
-    EXPECT_TRUE(conn.ok()) << conn.status();
-    if (!conn.ok()) return -1;
-    auto s = (*conn)->Prepare(
-        "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
-        "name='tasks_counts'");
-    EXPECT_TRUE(s.ok() && *(*s)->Step());
-    return s.ok() ? (*s)->ColumnInt(0) : -1;
-  };
+  auto index_count = [&path] { return IndexCount(path, "tasks_counts"); };
   EXPECT_EQ(index_count(), 1);
   auto opened = Store::Open(path);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -510,6 +530,51 @@ TEST_F(StoreTest, MigrationNineToTenDropsTheCountsIndexKeepingTheRows) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id(), "e1-infer-0");
+}
+
+TEST_F(StoreTest, MigrationTenToElevenDropsTheActiveIndexKeepingTheRows) {
+  store_.reset();
+  std::string path = dir_.path() + "/v10.db";
+  ASSERT_NO_FATAL_FAILURE(WriteOldDatabase(path, 10));
+  EXPECT_EQ(IndexCount(path, "tasks_active"), 1);
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  EXPECT_EQ(UserVersion(path), 11);
+  EXPECT_EQ(IndexCount(path, "tasks_active"), 0);
+  auto task = store_->GetTask("e1-infer-0");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->state(), Task::RUNNING);
+  EXPECT_TRUE(MessageDifferencer::Equals(
+      task->params(),
+      MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::RUNNING).params()));
+  // Recovery still finds the running task, its params and its attempt.
+  auto active = LoadActive(store_.get());
+  ASSERT_TRUE(active.ok()) << active.status();
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].task.id(), "e1-infer-0");
+  EXPECT_TRUE(
+      MessageDifferencer::Equals((*active)[0].task.params(), task->params()));
+  ASSERT_TRUE((*active)[0].last_attempt.has_value());
+  EXPECT_EQ((*active)[0].last_attempt->attempt.number(), 1);
+}
+
+TEST_F(StoreTest, RecoveryReadsTheUnfinishedTasksOfUnfinishedEvaluations) {
+  // e1 runs; e2 ended (its leftover READY row is never recovered).
+  Insert(MakeEvaluation("e1", Evaluation::RUNNING),
+         {MakeTask("e1", ocx::v1::STAGE_INFER, 1, Task::READY),
+          MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::SUCCEEDED),
+          MakeTask("e1", ocx::v1::STAGE_EVAL, 0, Task::PENDING),
+          MakeTask("e1", ocx::v1::STAGE_INFER, 2, Task::RUNNING)});
+  Insert(MakeEvaluation("e2", Evaluation::FAILED),
+         {MakeTask("e2", ocx::v1::STAGE_INFER, 0, Task::READY)});
+  Insert(MakeEvaluation("e0", Evaluation::CANCELLING),
+         {MakeTask("e0", ocx::v1::STAGE_INFER, 0, Task::READY)});
+  auto active = LoadActive(store_.get());
+  ASSERT_TRUE(active.ok()) << active.status();
+  std::vector<std::string> ids = IdsOf(*active);
+  EXPECT_THAT(
+      ids, ElementsAre("e0-infer-0", "e1-infer-1", "e1-infer-2", "e1-eval-0"));
 }
 
 TEST_F(StoreTest, PlannedRowsAreStoredLikeTasksStampedAtCreation) {
@@ -1029,6 +1094,71 @@ TEST_F(StoreTest, GetTaskReturnsParamsAndAttemptsInOrder) {
   EXPECT_EQ(g3.name(), absl::StrCat("ocx-", t.id(), "-3"));
 }
 
+// A task's params by reference as the planner makes them: configs as
+// references into the spec and, with `ids`, the ids, stage and work dir
+// that rows stored before this form also carried.
+Task ParamsByReference(int index, bool ids) {
+  Task t = MakeTask("e1", ocx::v1::STAGE_INFER, index, Task::RUNNING);
+  ocx::v1::TaskParams* p = t.mutable_params();
+  p->clear_task();
+  p->mutable_refs()->set_model(0);
+  p->mutable_refs()->add_datasets(0);
+  p->add_datasets()->mutable_config()->set_abbr("ds0");
+  if (!ids) {
+    p->clear_evaluation_id();
+    p->clear_task_id();
+    p->clear_stage();
+    p->clear_work_dir();
+  }
+  return t;
+}
+
+TEST_F(StoreTest, ParamsByReferenceAreStoredWithoutIdsAndReadWithThem) {
+  // e1-infer-0 as planned now; e1-infer-1 as stored before (with its ids).
+  const Evaluation e = MakeEvaluation("e1");
+  const Task now = ParamsByReference(0, /*ids=*/false);
+  const Task before = ParamsByReference(1, /*ids=*/true);
+  Insert(e, {now, before});
+  {
+    auto conn = Connection::Open(db_path(), /*read_only=*/true);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    auto s = (*conn)->Prepare("SELECT params FROM tasks WHERE id=?");
+    ASSERT_TRUE(s.ok()) << s.status();
+    (*s)->Bind(1, now.id());
+    ASSERT_TRUE(*(*s)->Step());
+    ocx::v1::TaskParams stored;
+    ASSERT_TRUE(stored.ParseFromString((*s)->ColumnBlob(0)));
+    EXPECT_TRUE(MessageDifferencer::Equals(stored, now.params()))
+        << stored.DebugString();
+  }
+  for (const Task* t : {&now, &before}) {
+    // Held and used as stored (by reference), with the ids filled in.
+    ocx::v1::TaskParams held = ParamsByReference(t->index(), true).params();
+    held.set_task_id(t->id());
+    EXPECT_EQ(held.work_dir(), e.work_dir());
+    ocx::v1::TaskParams full = held;
+    ASSERT_TRUE(ExpandTaskParams(e.spec(), &full).ok());
+    auto got = store_->GetTask(t->id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(MessageDifferencer::Equals(got->params(), full))
+        << got->params().DebugString();
+    Task details;
+    details.set_id(t->id());
+    ASSERT_TRUE(store_->Begin().ok());
+    absl::Status read = store_->ReadTaskDetails(&details);
+    auto active = store_->LoadActiveTasks();
+    store_->Rollback();
+    ASSERT_TRUE(read.ok()) << read;
+    EXPECT_TRUE(MessageDifferencer::Equals(details.params(), held))
+        << details.params().DebugString();
+    ASSERT_TRUE(active.ok()) << active.status();
+    ASSERT_EQ(active->size(), 2u);
+    const Task& loaded = (*active)[t->index()].task;
+    EXPECT_TRUE(MessageDifferencer::Equals(loaded.params(), held))
+        << loaded.params().DebugString();
+  }
+}
+
 TEST_F(StoreTest, PutAttemptReplacesTheRow) {
   Task t = MakeTask("e1", ocx::v1::STAGE_INFER, 0, Task::RUNNING);
   Insert(MakeEvaluation("e1"), {t});
@@ -1174,12 +1304,9 @@ TEST_F(StoreTest, LoadActiveTasksReturnsUnfinishedTasksWithLatestAttempt) {
   Put(running);
   Put(MakeAttempt(tasks[4].id(), 1, Attempt::SUCCEEDED));
 
-  ASSERT_TRUE(store_->Begin().ok());
-  auto active = store_->LoadActiveTasks();
-  store_->Rollback();
+  auto active = LoadActive(store_.get());
   ASSERT_TRUE(active.ok()) << active.status();
-  std::vector<std::string> ids;
-  for (const ActiveTaskRecord& r : *active) ids.push_back(r.task.id());
+  std::vector<std::string> ids = IdsOf(*active);
   EXPECT_THAT(ids, ElementsAre(tasks[0].id(), tasks[1].id(), tasks[2].id(),
                                tasks[3].id()));
   const auto& recs = *active;
