@@ -51,6 +51,10 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text) {
       ok = absl::SimpleAtoi(value, &rec.start_ms);
     } else if (key == "end_ms") {
       ok = absl::SimpleAtoi(value, &rec.end_ms);
+    } else if (key == "task_pid") {
+      int pid = 0;
+      ok = absl::SimpleAtoi(value, &pid) && pid > 0;
+      rec.task_pid = pid;
     } else if (key == "reason") {
       rec.reason = std::string(value);
     } else if (key == "claim") {
