@@ -145,6 +145,14 @@ uint64_t Dispatcher::WaitForCommit(uint64_t seen, absl::Duration timeout) {
   return generation_;
 }
 
+absl::Status Dispatcher::CommitWrites() {
+  OCX_RETURN_IF_ERROR(store_->Commit());
+  const int64_t changes = store_->TotalChanges();
+  if (changes != committed_changes_) ++writing_commits_;
+  committed_changes_ = changes;
+  return absl::OkStatus();
+}
+
 void Dispatcher::Committed() {
   absl::MutexLock lock(&mu_);
   ++generation_;
@@ -203,7 +211,7 @@ void Dispatcher::Loop() {
     absl::Status status = store_->Begin();
     if (status.ok()) status = ApplyLaunchResults(NowMillis());
     if (status.ok()) status = RefreshTouched(NowMillis());
-    if (status.ok()) status = store_->Commit();
+    if (status.ok()) status = CommitWrites();
     if (!status.ok()) Fatal("cannot commit launches", status);
     Committed();
   }
@@ -250,7 +258,7 @@ void Dispatcher::Turn() {
     status.Update(Schedule(now, &to_launch));
   }
   if (status.ok()) status = RefreshTouched(now);
-  if (status.ok()) status = store_->Commit();
+  if (status.ok()) status = CommitWrites();
   if (!status.ok()) store_->Rollback();
   // Evaluations whose last task ended: summary, then their end committed,
   // before a Create waiting on this turn returns.
@@ -271,7 +279,7 @@ void Dispatcher::Turn() {
     absl::Status launched = store_->Begin();
     if (launched.ok()) launched = pools_->LaunchPlaced(NowMillis());
     if (launched.ok()) launched = RefreshTouched(NowMillis());
-    if (launched.ok()) launched = store_->Commit();
+    if (launched.ok()) launched = CommitWrites();
     if (launched.ok()) launched = EndEvaluations();
     if (!launched.ok()) Fatal("cannot commit launches", launched);
     Committed();
