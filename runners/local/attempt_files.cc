@@ -80,6 +80,8 @@ namespace {
 // daemon's uid (the shim runs as the daemon). Under a root daemon the
 // attempt dir belongs to the task's owner, who could put a forged claim
 // there naming another process for ocxd to signal.
+// Read through the descriptor that was checked (one open per file: the
+// dispatcher reads two of them per attempt).
 template <typename T>
 absl::StatusOr<T> ParseShimFile(const std::string& path,
                                 absl::StatusOr<T> (*parse)(absl::string_view)) {
@@ -88,13 +90,29 @@ absl::StatusOr<T> ParseShimFile(const std::string& path,
   struct stat st;
   const bool ours =
       fstat(fd, &st) == 0 && st.st_uid == geteuid() && S_ISREG(st.st_mode);
-  close(fd);
   if (!ours) {
+    close(fd);
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": not written by ocx-shim (not a regular file of uid ",
         geteuid(), ")"));
   }
-  return ParseFile(path, parse);
+  std::string text;
+  char buf[4096];  // a record is well under one block
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return PosixError(absl::StrCat("read ", path), err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  absl::StatusOr<T> parsed = parse(text);
+  if (!parsed.ok()) return Annotate(parsed.status(), path);
+  return parsed;
 }
 
 }  // namespace

@@ -353,6 +353,8 @@ void LocalRunner::AppendRunning(const AttemptKey& key, Attempt& a,
 void LocalRunner::AppendExited(const AttemptKey& key, Attempt& a,
                                const ExitRecord& rec,
                                std::vector<AttemptUpdate>& out) {
+  // ReadExitRecord checked the record's claim against DIR/claim.
+  if (!a.claim && rec.claim) a.claim = *rec.claim;
   if (!a.claim) {
     if (absl::StatusOr<Claim> c = ReadClaim(a.attempt_dir); c.ok()) {
       a.claim = *c;

@@ -59,6 +59,9 @@
 //     owner's; the task's child switches to the owner before exec (see
 //     run_as.h); UID 0 is refused (exit code 126) without --allow-root.
 //     Every task starts with umask 027.
+//  h. --log-stderr: FILE is opened (created) before a. and becomes the
+//     shim's stderr, so its own messages land in the log without its
+//     starter creating the log for it.
 //
 // Exit status: 0 recorded; 64 usage; 71 DIR or claim not set up (no exit
 // file); 74 DIR/exit not written; 75 already claimed (stderr says why).
