@@ -96,21 +96,10 @@ absl::StatusOr<T> ParseShimFile(const std::string& path,
         path, ": not written by ocx-shim (not a regular file of uid ",
         geteuid(), ")"));
   }
-  std::string text;
-  char buf[4096];  // a record is well under one block
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return PosixError(absl::StrCat("read ", path), err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
+  absl::StatusOr<std::string> text = ReadFd(fd, path);
   close(fd);
-  absl::StatusOr<T> parsed = parse(text);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<T> parsed = parse(*text);
   if (!parsed.ok()) return Annotate(parsed.status(), path);
   return parsed;
 }
