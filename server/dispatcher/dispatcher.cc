@@ -34,6 +34,11 @@ bool IsFinal(Task::State s) {
 // The loop sleeps at most this long, so that it notices a stop request and
 // keeps the watchdog fed.
 constexpr int64_t kMaxSleepMs = 1000;
+// How long the outcomes of the last launches may wait to be written: long
+// enough that the exits of tasks that end at once (and the launches they
+// free slots for) share that turn's commit, short enough that RUNNING
+// shows at once.
+constexpr int64_t kLaunchResultsDelayMs = 20;
 
 // " by <who>" for an event message (the audit trail), "" when not said.
 std::string By(const std::string& requested_by) {
@@ -198,6 +203,9 @@ void Dispatcher::Loop() {
     int64_t sleep_ms = kMaxSleepMs;
     for (runners::Runner* r : distinct_runners_) {
       sleep_ms = std::min(sleep_ms, r->poll_interval_ms());
+    }
+    if (!launch_results_.empty()) {
+      sleep_ms = std::min(sleep_ms, kLaunchResultsDelayMs);
     }
     if (!backoff_.empty()) {
       sleep_ms =
