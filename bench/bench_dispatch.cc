@@ -24,10 +24,10 @@
 // noisy) and, to split the cost, the same N tasks run by ocx-shim directly
 // with W in flight and no dispatcher ("shim only").
 //
-// "commits" counts the dispatcher's commit generations (Dispatcher::
-// WaitForCommit): one per dispatcher turn, including turns that wrote
-// nothing (a wake-up by a shim's SIGCHLD whose exit the runner reports in a
-// later turn).
+// "commits" counts the dispatcher's commits that changed rows (Dispatcher::
+// writing_commits): a turn woken by a shim's SIGCHLD whose exit the runner
+// reports in a later turn commits nothing and is not counted; "turns" counts
+// every commit generation (Dispatcher::WaitForCommit).
 //
 // Usage: bench_dispatch [--tasks N] [--realistic-tasks M] [--workers W]
 // OCX_BENCH_SHIM=PATH runs that ocx-shim instead of the one built with it.
@@ -127,8 +127,9 @@ double XargsBaseline(const Program& program, int tasks, int workers,
 }
 
 // N runs of `ocx-shim ... -- PROGRAM`, W in flight, spawned as LocalRunner
-// does (new session, stderr to the log) but without the dispatcher or the
-// store. Returns seconds, negative on failure.
+// does (new session, the shim opens the log and makes it its stderr:
+// --log-stderr) but without the dispatcher or the store. Returns seconds,
+// negative on failure.
 double ShimOnly(const Program& program, const std::string& dir, int tasks,
                 int workers) {
   std::string shim = ShimPath();
@@ -149,7 +150,7 @@ double ShimOnly(const Program& program, const std::string& dir, int tasks,
     std::string attempt_dir = absl::StrCat(dir, "/a", i);
     std::string log = absl::StrCat(dir, "/a", i, ".out");
     std::vector<std::string> args = {
-        shim, "--attempt-dir", attempt_dir, "--log", log, "--"};
+        shim, "--attempt-dir", attempt_dir, "--log", log, "--log-stderr", "--"};
     args.insert(args.end(), program.argv.begin(), program.argv.end());
     std::vector<char*> ptrs;
     for (std::string& s : args) ptrs.push_back(s.data());
@@ -158,8 +159,7 @@ double ShimOnly(const Program& program, const std::string& dir, int tasks,
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(),
-                                     O_WRONLY | O_APPEND | O_CREAT, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
@@ -235,7 +235,8 @@ struct OcxRun {
   double seconds = -1;
   double self_cpu = 0;      // the dispatcher thread (process minus main)
   double children_cpu = 0;  // shims and tasks
-  uint64_t commits = 0;
+  uint64_t commits = 0;     // that changed rows
+  uint64_t turns = 0;       // commit generations, writing or not
   int64_t succeeded = 0;
   std::string error;
 };
@@ -271,6 +272,7 @@ OcxRun RunOcx(const Program& program, const std::string& dir, int tasks,
   ocx::server::Submission sub =
       MakeSubmission(program, eval_id, dir + "/work", tasks, workers);
   uint64_t gen0 = dispatcher.WaitForCommit(0, absl::ZeroDuration());
+  const uint64_t writes0 = dispatcher.writing_commits();
   ocx::bench::CpuTimes cpu0 = ocx::bench::ProcessCpu();
   double main0 = ocx::bench::ThreadCpu();
   int64_t start_ms = ocx::NowMillis();
@@ -325,12 +327,14 @@ OcxRun RunOcx(const Program& program, const std::string& dir, int tasks,
   // Without this thread's CPU (it only waits and polls the store).
   run.self_cpu = (cpu1.self - cpu0.self) - (main1 - main0);
   run.children_cpu = cpu1.children - cpu0.children;
-  run.commits = gen - gen0;
+  run.commits = dispatcher.writing_commits() - writes0;
+  run.turns = gen - gen0;
   printf(
       "ocx: submit (insert + commit of %d tasks) took %.1f ms; %llu "
-      "commits\n",
+      "commits that wrote, %llu turns\n",
       tasks, (submitted - start) * 1e3,
-      static_cast<unsigned long long>(run.commits));
+      static_cast<unsigned long long>(run.commits),
+      static_cast<unsigned long long>(run.turns));
   return run;
 }
 
@@ -408,10 +412,11 @@ Measured MeasureProgram(const Program& program, const std::string& dir, int n,
   printf(
       "[%s] CPU ms/task: dispatcher process %.3f, shims+tasks %.3f, "
       "shim-only run %.3f, xargs %.3f; CPU ratio xargs/ocx %.3f; "
-      "%.2f commits/task\n",
+      "%.2f commits/task (that wrote), %.2f turns/task\n",
       name, m.ocx.self_cpu * 1e3 / n, m.ocx.children_cpu * 1e3 / n,
       m.shim_cpu * 1e3, m.xargs_cpu * 1e3, m.xargs_cpu / m.ocx_cpu(),
-      static_cast<double>(m.ocx.commits) / n);
+      static_cast<double>(m.ocx.commits) / n,
+      static_cast<double>(m.ocx.turns) / n);
   if (m.spread() > 1.3) {
     printf(
         "[%s] NOTE: the two xargs runs differ by %.1fx: the machine is "
@@ -439,6 +444,7 @@ void AddFields(const std::string& p, const Measured& m,
       {"children_cpu_ms_per_task", Fmt(m.ocx.children_cpu * 1e3 / n)},
       {"shim_only_cpu_ms_per_task", Fmt(m.shim_cpu * 1e3)},
       {"commits_per_task", Fmt(static_cast<double>(m.ocx.commits) / n)},
+      {"turns_per_task", Fmt(static_cast<double>(m.ocx.turns) / n)},
       {"xargs_cpu_ms_per_task", Fmt(m.xargs_cpu * 1e3)},
       {"cpu_ratio", Fmt(m.xargs_cpu / m.ocx_cpu())},
       {"xargs_spread", Fmt(m.spread(), 2)},

@@ -44,22 +44,25 @@ absl::Status PosixError(absl::string_view context, int err) {
   }
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PosixError(absl::StrCat("open ", path), errno);
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path) {
   std::string data;
   char buf[65536];
   while (true) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return PosixError(absl::StrCat("read ", path), err);
+      return PosixError(absl::StrCat("read ", path), errno);
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
   }
+  return data;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(absl::StrCat("open ", path), errno);
+  absl::StatusOr<std::string> data = ReadFd(fd, path);
   close(fd);
   return data;
 }

@@ -20,6 +20,8 @@ absl::Status PosixError(absl::string_view context, int err);
 
 // Reads a whole file. NOT_FOUND when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Reads `fd` to its end (not closed); `path` names it in errors.
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path);
 
 // What `parse` makes of the text of the file at `path`: ReadFile's errors,
 // or `parse`'s prefixed with `path` ("<path>: <parse error>").

@@ -51,6 +51,10 @@ absl::StatusOr<ExitRecord> ParseExitRecord(absl::string_view text) {
       ok = absl::SimpleAtoi(value, &rec.start_ms);
     } else if (key == "end_ms") {
       ok = absl::SimpleAtoi(value, &rec.end_ms);
+    } else if (key == "task_pid") {
+      int pid = 0;
+      ok = absl::SimpleAtoi(value, &pid) && pid > 0;
+      rec.task_pid = pid;
     } else if (key == "reason") {
       rec.reason = std::string(value);
     } else if (key == "claim") {
@@ -76,6 +80,8 @@ namespace {
 // daemon's uid (the shim runs as the daemon). Under a root daemon the
 // attempt dir belongs to the task's owner, who could put a forged claim
 // there naming another process for ocxd to signal.
+// Read through the descriptor that was checked (one open per file: the
+// dispatcher reads two of them per attempt).
 template <typename T>
 absl::StatusOr<T> ParseShimFile(const std::string& path,
                                 absl::StatusOr<T> (*parse)(absl::string_view)) {
@@ -84,13 +90,18 @@ absl::StatusOr<T> ParseShimFile(const std::string& path,
   struct stat st;
   const bool ours =
       fstat(fd, &st) == 0 && st.st_uid == geteuid() && S_ISREG(st.st_mode);
-  close(fd);
   if (!ours) {
+    close(fd);
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": not written by ocx-shim (not a regular file of uid ",
         geteuid(), ")"));
   }
-  return ParseFile(path, parse);
+  absl::StatusOr<std::string> text = ReadFd(fd, path);
+  close(fd);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<T> parsed = parse(*text);
+  if (!parsed.ok()) return Annotate(parsed.status(), path);
+  return parsed;
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ struct ExitRecord {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   std::string reason;
+  // The task's pid (its `task_pid=` line; 0 when it never started or the
+  // record is from a shim before the line was added).
+  pid_t task_pid = 0;
   // The claim the shim held when it wrote the record (its `claim=` line;
   // absent in records of shims from before it was added).
   std::optional<Claim> claim;

@@ -74,13 +74,11 @@ class SpawnSetup {
 // `ocx-shim --attempt-dir ... -- argv...` for `spec`.
 std::vector<std::string> ShimArgv(const LocalRunner::Options& options,
                                   const LaunchSpec& spec) {
-  std::vector<std::string> args = {options.shim_path,
-                                   "--attempt-dir",
-                                   spec.attempt_dir,
-                                   "--log",
-                                   spec.log_path,
-                                   "--kill-grace-s",
-                                   absl::StrCat(options.kill_grace_s)};
+  std::vector<std::string> args = {
+      options.shim_path, "--attempt-dir",
+      spec.attempt_dir,  "--log",
+      spec.log_path,     "--log-stderr",
+      "--kill-grace-s",  absl::StrCat(options.kill_grace_s)};
   if (spec.run_as.has_value()) {
     const Identity& who = *spec.run_as;
     args.push_back("--run-as");
@@ -210,14 +208,17 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
         "attempt ", spec.name, ": attempt_dir and log_path must be set"));
   }
   // For an owner (run_as), made as theirs and reached without following
-  // links: the directories are theirs to change.
-  FileOwner owner;
-  if (spec.run_as.has_value()) owner = {spec.run_as->uid, spec.run_as->gid};
-  OCX_RETURN_IF_ERROR(MakeDirsFor(spec.attempt_dir, owner));
-  OCX_RETURN_IF_ERROR(MakeDirsFor(Dirname(spec.log_path), owner));
-  OCX_ASSIGN_OR_RETURN(
-      int log_fd,
-      OpenFor(spec.log_path, O_WRONLY | O_APPEND | O_CREAT, kFileMode, owner));
+  // links: the directories are theirs to change. The attempt dir and the
+  // log are the shim's to create (--log-stderr): each new file costs about
+  // a millisecond of CPU on some file systems (runners/shim/README.md,
+  // "Cost per attempt"), better spent in the shim than in the dispatcher's
+  // turn. The log's directory is shared by the stage's attempts.
+  const std::string log_dir = Dirname(spec.log_path);
+  if (!PathExists(log_dir)) {
+    FileOwner owner;
+    if (spec.run_as.has_value()) owner = {spec.run_as->uid, spec.run_as->gid};
+    OCX_RETURN_IF_ERROR(MakeDirsFor(log_dir, owner));
+  }
 
   std::vector<std::string> args = ShimArgv(options_, spec);
   std::vector<std::string> env = TaskEnvironment(spec);
@@ -229,14 +230,15 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   env_ptrs.push_back(nullptr);
 
   SpawnSetup setup;
-  // stdin and stdout on /dev/null; stderr appended to the task log, so the
-  // shim's own messages (e.g. "already claimed") land there. Every other
-  // descriptor of the daemon is closed.
+  // stdin, stdout and stderr on /dev/null until the shim makes the task log
+  // its stderr (--log-stderr), so that its own messages (e.g. "already
+  // claimed") land there. Every other descriptor of the daemon is closed.
   posix_spawn_file_actions_addopen(setup.actions(), STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
   posix_spawn_file_actions_addopen(setup.actions(), STDOUT_FILENO, "/dev/null",
                                    O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(setup.actions(), log_fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(setup.actions(), STDOUT_FILENO,
+                                   STDERR_FILENO);
   posix_spawn_file_actions_addclosefrom_np(setup.actions(), STDERR_FILENO + 1);
   // A new session: the shim outlives ocxd and ocxd's process-group signals
   // do not reach it. SIGTERM/SIGINT start blocked so a Cancel() right after
@@ -256,7 +258,6 @@ absl::StatusOr<pid_t> LocalRunner::SpawnShim(const LaunchSpec& spec) {
   pid_t pid = 0;
   int rc = posix_spawn(&pid, options_.shim_path.c_str(), setup.actions(),
                        setup.attr(), argv_ptrs.data(), env_ptrs.data());
-  close(log_fd);
   if (rc == E2BIG) {
     // The shim carries the task's argv and environment: it is the task
     // that is too big, and no retry makes it smaller.
@@ -352,6 +353,8 @@ void LocalRunner::AppendRunning(const AttemptKey& key, Attempt& a,
 void LocalRunner::AppendExited(const AttemptKey& key, Attempt& a,
                                const ExitRecord& rec,
                                std::vector<AttemptUpdate>& out) {
+  // ReadExitRecord checked the record's claim against DIR/claim.
+  if (!a.claim && rec.claim) a.claim = *rec.claim;
   if (!a.claim) {
     if (absl::StatusOr<Claim> c = ReadClaim(a.attempt_dir); c.ok()) {
       a.claim = *c;

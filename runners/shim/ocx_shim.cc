@@ -6,16 +6,16 @@
 // Usage:
 //   ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] [--timeout-s N]
 //            [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...]
-//            [--allow-root]] -- PROGRAM ARGS...
+//            [--allow-root]] [--log-stderr] -- PROGRAM ARGS...
 //
 // Contract (also in runners/shim/README.md):
 //  a. DIR is created if missing (mkdir -p, 0750). The attempt is claimed by
 //     creating DIR/claim exclusively; its content "<pid> <starttime>\n" (pid
 //     of the shim and field 22 of /proc/<pid>/stat) appears atomically (the
-//     file is written beside and hard-linked into place, so a reader never
-//     sees it empty). If DIR/claim already exists, another shim or a recovery
-//     pass owns the attempt: exit 75 at once; nothing is run and nothing is
-//     left behind in DIR.
+//     file is written unnamed, O_TMPFILE, or beside, and hard-linked into
+//     place, so a reader never sees it empty). If DIR/claim already exists,
+//     another shim or a recovery pass owns the attempt: exit 75 at once;
+//     nothing is run and nothing is left behind in DIR.
 //  b. The shim becomes a session leader (setsid; failure ignored when it
 //     already is one), closes inherited descriptors >= 3, ignores SIGHUP and
 //     SIGPIPE, and takes SIGTERM/SIGINT/SIGCHLD through a signalfd.
@@ -29,7 +29,8 @@
 //     run PROGRAM: <strerror>" is appended to FILE and the task exits 127
 //     (also for a --workdir that cannot be entered); the exit record's
 //     reason is then "cannot run PROGRAM: <strerror>".
-//  d. DIR/task.pid ("<task pid>\n") is written atomically (tmp + rename).
+//  d. DIR/task.pid ("<task pid>\n") appears whole (an O_TMPFILE linked
+//     into place; without O_TMPFILE, tmp + rename) while the task runs.
 //  e. SIGTERM or SIGINT to the shim, or --timeout-s N seconds (N > 0) after
 //     the start: SIGTERM to the task's process group, SIGKILL to the group
 //     --kill-grace-s seconds later (default 10) if the task is still alive.
@@ -39,13 +40,16 @@
 //     starts: nothing is run, the reason is "cancelled before start".
 //  f. When the task has ended, SIGKILL goes to its process group (stragglers
 //     it left behind) and to every other descendant (the shim is a child
-//     subreaper: reaper.h), then DIR/exit is written atomically (tmp +
-//     rename; no fsync: README.md "Crash safety") as lines
+//     subreaper: reaper.h), then DIR/exit appears whole (written over
+//     task.pid's file, which is linked as exit and unlinked as task.pid: no
+//     new file; tmp + rename when the task never started; no fsync:
+//     README.md "Crash safety") as lines
 //         exit_code=<n>   (-1 when killed by a signal or never run)
 //         signal=<n>      (0 when it exited)
 //         start_ms=<epoch ms>
 //         end_ms=<epoch ms>
 //         reason=<text, may be empty>
+//         task_pid=<n>    (only when the task was started)
 //         claim=<the claim's content>
 //     and the shim exits 0. If the log cannot be opened or the task cannot be
 //     started, the exit file records exit_code=-1 and the reason.
@@ -55,6 +59,9 @@
 //     owner's; the task's child switches to the owner before exec (see
 //     run_as.h); UID 0 is refused (exit code 126) without --allow-root.
 //     Every task starts with umask 027.
+//  h. --log-stderr: FILE is opened (created) before a. and becomes the
+//     shim's stderr, so its own messages land in the log without its
+//     starter creating the log for it.
 //
 // Exit status: 0 recorded; 64 usage; 71 DIR or claim not set up (no exit
 // file); 74 DIR/exit not written; 75 already claimed (stderr says why).
@@ -103,6 +110,7 @@ struct Options {
   long kill_grace_s = 10;
   RunAs run_as;
   bool allow_root = false;
+  bool log_stderr = false;
   char** argv = nullptr;  // PROGRAM ARGS..., null-terminated
 };
 
@@ -117,7 +125,7 @@ void Complain(const Buf& b) {
       .S(why)
       .S("\nusage: ocx-shim --attempt-dir DIR --log FILE [--workdir DIR] "
          "[--timeout-s N] [--kill-grace-s N] [--run-as UID:GID[:G1,G2,...] "
-         "[--allow-root]] -- PROGRAM ARGS...");
+         "[--allow-root]] [--log-stderr] -- PROGRAM ARGS...");
   Complain(b);
   _exit(kExitUsage);
 }
@@ -145,6 +153,10 @@ Options ParseArgs(int argc, char** argv) {
     }
     if (strcmp(a, "--allow-root") == 0) {
       o.allow_root = true;
+      continue;
+    }
+    if (strcmp(a, "--log-stderr") == 0) {
+      o.log_stderr = true;
       continue;
     }
     if (i + 1 >= argc) Usage("missing value or PROGRAM");
@@ -218,12 +230,17 @@ struct Outcome {
 
 // The claim line names the attempt's claim: a reader tells a record of
 // this attempt from stale bytes of another one (README.md, "Crash safety").
-bool RecordExit(int dirfd, const Buf& claim, const Outcome& out) {
+// With the task started, the record is written over task.pid (`pid_fd`).
+bool RecordExit(int dirfd, const Buf& claim, pid_t task, int pid_fd,
+                const Outcome& out) {
   Buf b;
   b.S("exit_code=").N(out.exit_code).S("\nsignal=").N(out.signal);
   b.S("\nstart_ms=").N(out.start_ms).S("\nend_ms=").N(out.end_ms);
-  b.S("\nreason=").S(out.reason).S("\nclaim=").S(claim.data);
-  if (!ocx::shim::WriteAtomic(dirfd, "exit", b)) {
+  b.S("\nreason=").S(out.reason);
+  if (task > 0) b.S("\ntask_pid=").N(task);
+  b.S("\nclaim=").S(claim.data);
+  if (pid_fd >= 0 ? !ocx::shim::RecordExitOver(dirfd, pid_fd, b)
+                  : !ocx::shim::WriteAtomic(dirfd, "exit", b)) {
     Buf e;
     e.S("ocx-shim: cannot write exit file: ").S(strerror(errno));
     Complain(e);
@@ -362,10 +379,13 @@ void SetReason(Outcome* out, const Buf& b) {
 }
 
 // Starts the task unless a cancel is already pending or the signalfd / log
-// could not be opened (then out->reason says why). Returns its pid or -1.
+// could not be opened (then out->reason says why). `log_fd` is FILE when
+// already open, else -1. Returns the task's pid or -1.
 pid_t StartTask(const Options& o, pid_t self, int sfd,
-                const sigset_t* empty_mask, Outcome* out) {
-  int log_fd = ocx::shim::OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
+                const sigset_t* empty_mask, int log_fd, Outcome* out) {
+  if (log_fd < 0) {
+    log_fd = ocx::shim::OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
+  }
   sigset_t pending;
   sigemptyset(&pending);
   sigpending(&pending);
@@ -485,6 +505,15 @@ int main(int argc, char** argv) {
   setsid();  // fails (harmlessly) when already a session leader
   ocx::shim::BecomeSubreaper();
 
+  // --log-stderr: FILE is opened first and becomes the shim's stderr too,
+  // so its own messages (e.g. "already claimed") land in the log that its
+  // starter would otherwise have had to create for it.
+  int log_fd = -1;
+  if (o.log_stderr) {
+    log_fd = ocx::shim::OpenLog(o.log, o.run_as.set ? &o.run_as : nullptr);
+    if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
+  }
+
   const pid_t self = getpid();
   Buf claim;
   const int dirfd = OpenAndClaim(o, self, &claim);
@@ -500,15 +529,16 @@ int main(int argc, char** argv) {
         "ocx-shim: refusing to run the task as root (uid 0); the daemon "
         "config's confinement.allow_root_tasks allows it";
   } else {
-    child = StartTask(o, self, sfd, &empty_mask, &out);
+    child = StartTask(o, self, sfd, &empty_mask, log_fd, &out);
   }
+  int pid_fd = -1;
   if (child > 0) {
     Buf pid_line;
     pid_line.N(child).S("\n");
-    ocx::shim::WriteAtomic(dirfd, "task.pid", pid_line);
+    pid_fd = ocx::shim::WriteTaskPid(dirfd, pid_line);
     Supervise(o, child, sfd, &out);
   } else {
     out.end_ms = NowMs();
   }
-  return RecordExit(dirfd, claim, out) ? 0 : kExitNotRecorded;
+  return RecordExit(dirfd, claim, child, pid_fd, out) ? 0 : kExitNotRecorded;
 }

@@ -71,7 +71,53 @@ bool WriteAtomic(int dirfd, const char* name, const Buf& b) {
   return true;
 }
 
+namespace {
+
+// Writes `b` into a new nameless file in dirfd (O_TMPFILE) and links it as
+// `name`, so it appears whole without a temporary name to create and
+// remove. Returns the file, open for reading and writing, or -1 with errno:
+// EEXIST when `name` exists; anything else may mean that the file system
+// has no O_TMPFILE or /proc is not mounted (callers fall back).
+int LinkNew(int dirfd, const char* name, const Buf& b) {
+  int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
+  if (fd < 0) return -1;
+  WriteAll(fd, b.data, b.len);
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) != 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+bool PwriteAll(int fd, const char* data, size_t len) {
+  off_t off = 0;
+  while (len > 0) {
+    ssize_t n = pwrite(fd, data, len, off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    off += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 int Claim(int dirfd, const Buf& content) {
+  int linked = LinkNew(dirfd, "claim", content);
+  if (linked >= 0) {
+    close(linked);
+    return 0;
+  }
+  if (errno == EEXIST) return EEXIST;
+  // No O_TMPFILE (or no /proc): written beside and hard-linked.
   char tmp[64];
   snprintf(tmp, sizeof(tmp), "claim.tmp.%d", static_cast<int>(getpid()));
   int fd = openat(dirfd, tmp,
@@ -93,6 +139,27 @@ int Claim(int dirfd, const Buf& content) {
   WriteAll(fd, content.data, content.len);
   close(fd);
   return 0;
+}
+
+int WriteTaskPid(int dirfd, const Buf& b) {
+  int fd = LinkNew(dirfd, "task.pid", b);
+  if (fd >= 0 || errno == EEXIST) return fd;
+  if (!WriteAtomic(dirfd, "task.pid", b)) return -1;
+  return openat(dirfd, "task.pid", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+}
+
+bool RecordExitOver(int dirfd, int fd, const Buf& b) {
+  // Linked by descriptor, not renamed by name: whatever lies at the name
+  // task.pid now (under --run-as the directory is the owner's), it is this
+  // file that becomes `exit`.
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  if (!PwriteAll(fd, b.data, b.len) || ftruncate(fd, b.len) != 0 ||
+      linkat(AT_FDCWD, path, dirfd, "exit", AT_SYMLINK_FOLLOW) != 0) {
+    return WriteAtomic(dirfd, "exit", b);
+  }
+  unlinkat(dirfd, "task.pid", 0);
+  return true;
 }
 
 }  // namespace ocx::shim

@@ -1,8 +1,8 @@
 // ocx-shim's records in the attempt directory (README.md, contracts a, d
 // and f): the claim, task.pid and the exit record, each appearing whole
-// (written beside and renamed or hard-linked into place), and the small
-// fixed buffer they are formatted in. Plain POSIX/Linux calls, like the
-// rest of the shim; nothing here allocates.
+// (written as an unnamed O_TMPFILE, or beside, and hard-linked or renamed
+// into place), and the small fixed buffer they are formatted in. Plain
+// POSIX/Linux calls, like the rest of the shim; nothing here allocates.
 #ifndef OCX_RUNNERS_SHIM_RECORDS_H_
 #define OCX_RUNNERS_SHIM_RECORDS_H_
 
@@ -32,6 +32,16 @@ bool WriteAtomic(int dirfd, const char* name, const Buf& b);
 // Creates dirfd/claim exclusively with `content`, atomically. Returns 0,
 // EEXIST when already claimed, or another errno.
 int Claim(int dirfd, const Buf& content);
+
+// Creates dirfd/task.pid with `b`, appearing whole, and returns it open for
+// reading and writing (RecordExitOver reuses it), or -1 with errno.
+int WriteTaskPid(int dirfd, const Buf& b);
+
+// Writes the exit record `b` into the open task.pid file `fd` and renames
+// it to dirfd/exit: the record appears whole and costs no new file (on an
+// unjournaled ext4 each new inode costs about a millisecond of CPU under
+// churn, README.md "Cost per attempt"). False with errno set on failure.
+bool RecordExitOver(int dirfd, int fd, const Buf& b);
 
 }  // namespace ocx::shim
 

@@ -34,6 +34,11 @@ bool IsFinal(Task::State s) {
 // The loop sleeps at most this long, so that it notices a stop request and
 // keeps the watchdog fed.
 constexpr int64_t kMaxSleepMs = 1000;
+// How long the outcomes of the last launches may wait to be written: long
+// enough that the exits of tasks that end at once (and the launches they
+// free slots for) share that turn's commit, short enough that RUNNING
+// shows at once.
+constexpr int64_t kLaunchResultsDelayMs = 20;
 
 // " by <who>" for an event message (the audit trail), "" when not said.
 std::string By(const std::string& requested_by) {
@@ -145,6 +150,14 @@ uint64_t Dispatcher::WaitForCommit(uint64_t seen, absl::Duration timeout) {
   return generation_;
 }
 
+absl::Status Dispatcher::CommitWrites() {
+  OCX_RETURN_IF_ERROR(store_->Commit());
+  const int64_t changes = store_->TotalChanges();
+  if (changes != committed_changes_) ++writing_commits_;
+  committed_changes_ = changes;
+  return absl::OkStatus();
+}
+
 void Dispatcher::Committed() {
   absl::MutexLock lock(&mu_);
   ++generation_;
@@ -191,6 +204,9 @@ void Dispatcher::Loop() {
     for (runners::Runner* r : distinct_runners_) {
       sleep_ms = std::min(sleep_ms, r->poll_interval_ms());
     }
+    if (!launch_results_.empty()) {
+      sleep_ms = std::min(sleep_ms, kLaunchResultsDelayMs);
+    }
     if (!backoff_.empty()) {
       sleep_ms =
           std::min(sleep_ms,
@@ -203,7 +219,7 @@ void Dispatcher::Loop() {
     absl::Status status = store_->Begin();
     if (status.ok()) status = ApplyLaunchResults(NowMillis());
     if (status.ok()) status = RefreshTouched(NowMillis());
-    if (status.ok()) status = store_->Commit();
+    if (status.ok()) status = CommitWrites();
     if (!status.ok()) Fatal("cannot commit launches", status);
     Committed();
   }
@@ -250,7 +266,7 @@ void Dispatcher::Turn() {
     status.Update(Schedule(now, &to_launch));
   }
   if (status.ok()) status = RefreshTouched(now);
-  if (status.ok()) status = store_->Commit();
+  if (status.ok()) status = CommitWrites();
   if (!status.ok()) store_->Rollback();
   // Evaluations whose last task ended: summary, then their end committed,
   // before a Create waiting on this turn returns.
@@ -271,7 +287,7 @@ void Dispatcher::Turn() {
     absl::Status launched = store_->Begin();
     if (launched.ok()) launched = pools_->LaunchPlaced(NowMillis());
     if (launched.ok()) launched = RefreshTouched(NowMillis());
-    if (launched.ok()) launched = store_->Commit();
+    if (launched.ok()) launched = CommitWrites();
     if (launched.ok()) launched = EndEvaluations();
     if (!launched.ok()) Fatal("cannot commit launches", launched);
     Committed();

@@ -167,6 +167,11 @@ class Dispatcher {
   // commit generation.
   uint64_t WaitForCommit(uint64_t seen, absl::Duration timeout);
 
+  // Commits that changed rows (a turn woken by a SIGCHLD whose exit the
+  // runner reports later commits nothing): what "one commit per batch of
+  // launches" counts (bench_dispatch's commits_per_task).
+  uint64_t writing_commits() const { return writing_commits_.load(); }
+
   // Epoch ms of the end of the last loop turn (for the systemd watchdog).
   int64_t last_turn_ms() const { return last_turn_ms_.load(); }
 
@@ -506,6 +511,8 @@ class Dispatcher {
   // The runner that launched an attempt (by its recorded backend name).
   runners::Runner* RunnerOfAttempt(const TaskEntry& t) const;
   void Committed();
+  // store_->Commit(), counted in writing_commits_ when it changed rows.
+  absl::Status CommitWrites();
 
   store::Store* const store_;
   const RunnerSet runners_;
@@ -556,6 +563,8 @@ class Dispatcher {
   absl::Mutex mu_;
   std::deque<Command*> commands_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> writing_commits_{0};
+  int64_t committed_changes_ = 0;  // store_->TotalChanges() at the last one
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -101,7 +101,7 @@ absl::Status Dispatcher::EndEvaluations() {
     status = RecordEvaluationState(e, DerivedState(*e), note, now);
     if (!status.ok()) break;
   }
-  if (status.ok()) status = store_->Commit();
+  if (status.ok()) status = CommitWrites();
   if (!status.ok()) store_->Rollback();
   return status;
 }

@@ -30,7 +30,7 @@ absl::Status Dispatcher::Recover() {
     store_->Rollback();
     return Annotate(status, "recovery");
   }
-  OCX_RETURN_IF_ERROR(store_->Commit());
+  OCX_RETURN_IF_ERROR(CommitWrites());
   // Evaluations whose tasks all ended before the restart, but not they
   // themselves: their summary is written (again) and their end recorded.
   return Annotate(EndEvaluations(), "recovery");

@@ -2,6 +2,8 @@
 // evaluations.cc, tasks.cc, events.cc, outputs_and_sizes.cc and servers.cc.
 #include "server/store/store.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -67,6 +69,9 @@ absl::Status Store::Commit() {
   if (committed.ok()) PublishEvents();
   uncommitted_events_.clear();
   return committed;
+}
+int64_t Store::TotalChanges() const {
+  return sqlite3_total_changes64(writer_->raw());
 }
 void Store::Rollback() {
   writer_->Exec("ROLLBACK").IgnoreError();

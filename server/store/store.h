@@ -130,6 +130,9 @@ class Store {
   absl::Status Begin();
   absl::Status Commit();
   void Rollback();
+  // Rows the writer has changed since it opened (sqlite3_total_changes64):
+  // a commit that leaves it as it was wrote nothing.
+  int64_t TotalChanges() const;
   // A nested scope inside the open transaction, so that one failed request
   // can be undone without losing the rest of the group commit.
   absl::Status Savepoint();

@@ -168,11 +168,11 @@ TEST_F(ShimTest, RecordsExitCodeAndAppendsOutputToLog) {
   ASSERT_TRUE(rec.claim.has_value());
   EXPECT_EQ(rec.claim->pid, claim->pid);
   EXPECT_EQ(rec.claim->start_time, claim->start_time);
-  pid_t task = ReadPidFile(dir_ + "/task.pid");
-  EXPECT_GT(task, 0);
-  EXPECT_NE(task, claim->pid);
+  // task.pid's file became the exit record, which names the task.
+  EXPECT_GT(rec.task_pid, 0);
+  EXPECT_NE(rec.task_pid, claim->pid);
   // Nothing but the contract's files is left behind.
-  EXPECT_THAT(ListDir(dir_), ElementsAre("claim", "exit", "task.pid"));
+  EXPECT_THAT(ListDir(dir_), ElementsAre("claim", "exit"));
 }
 
 TEST_F(ShimTest, CreatesMissingAttemptDir) {
@@ -271,6 +271,18 @@ TEST_F(ShimTest, SecondShimOnClaimedAttemptExits75WithoutRunning) {
   EXPECT_THAT(Slurp(root_ + "/shim.err"), HasSubstr("already claimed"));
 }
 
+// --log-stderr (how LocalRunner starts it): the shim creates the log
+// itself and its own messages land there, not on the stderr it was given.
+TEST_F(ShimTest, LogStderrPutsTheShimsMessagesInTheLog) {
+  ASSERT_TRUE(MakeDirs(dir_).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/claim", "1 1\n").ok());
+  ASSERT_FALSE(PathExists(log_));
+  EXPECT_EQ(Run(Args({"/bin/true"}, {"--log-stderr"})), 75);
+  EXPECT_THAT(Slurp(log_), HasSubstr("already claimed"));
+  EXPECT_THAT(Slurp(root_ + "/shim.err"), Not(HasSubstr("already claimed")));
+  EXPECT_THAT(ListDir(dir_), ElementsAre("claim"));
+}
+
 TEST_F(ShimTest, RacingShimsRunTheTaskOnce) {
   std::string marker = root_ + "/marker";
   std::vector<pid_t> shims;
@@ -298,8 +310,11 @@ TEST_F(ShimTest, SigtermCancelsWholeProcessGroup) {
                                ".tmp " + gc + "; wait"}));
   ASSERT_TRUE(WaitFor([&] { return ReadPidFile(gc) > 0; }, kWaitMs));
   pid_t grandchild = ReadPidFile(gc);
+  // The shim writes task.pid once the task has exec'd: the task may have
+  // written its grandchild's pid before that.
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadPidFile(dir_ + "/task.pid") > 0; }, kWaitMs));
   pid_t task = ReadPidFile(dir_ + "/task.pid");
-  ASSERT_GT(task, 0);
   // The claim names the running shim, with its /proc start time.
   absl::StatusOr<Claim> claim = ReadClaim(dir_);
   ASSERT_TRUE(claim.ok()) << claim.status();
@@ -316,6 +331,9 @@ TEST_F(ShimTest, SigtermCancelsWholeProcessGroup) {
   ExitRecord rec = Exit();
   EXPECT_EQ(rec.reason, "cancelled");
   EXPECT_EQ(rec.signal, SIGTERM);
+  // The record took task.pid's place and names the same task.
+  EXPECT_EQ(rec.task_pid, task);
+  EXPECT_FALSE(PathExists(dir_ + "/task.pid"));
   EXPECT_TRUE(WaitFor([&] { return ProcessGone(grandchild); }, kWaitMs));
   EXPECT_TRUE(ProcessGone(task));
 }
