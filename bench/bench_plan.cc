@@ -136,7 +136,7 @@ bool Run(const ocx::v1::EvaluationSpec& spec, const std::string& dir,
     }
     for (int i = 0; i < 3; ++i) {
       double t0 = Now();
-      auto tasks = ocx::partitioners::PlanTasks(applied, name, "/w", options);
+      auto tasks = ocx::partitioners::PlanTasks(applied, name, options);
       plan.push_back(Now() - t0);
       if (!tasks.ok()) return false;
     }

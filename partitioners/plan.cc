@@ -287,19 +287,17 @@ bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec) {
 
 absl::StatusOr<std::vector<Task>> PlanTasks(const ocx::v1::EvaluationSpec& spec,
                                             const std::string& eval_id,
-                                            const std::string& work_dir,
                                             const PlanOptions& options) {
   std::vector<Task> tasks;
-  OCX_RETURN_IF_ERROR(
-      PlanTasksTo(spec, eval_id, work_dir, options,
-                  [&tasks](Task t) { tasks.push_back(std::move(t)); }));
+  OCX_RETURN_IF_ERROR(PlanTasksTo(spec, eval_id, options, [&tasks](Task t) {
+    tasks.push_back(std::move(t));
+  }));
   return tasks;
 }
 
 absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
-                         const std::string& eval_id,
-                         const std::string& /*work_dir*/,
-                         const PlanOptions& options, const TaskSink& sink) {
+                         const std::string& eval_id, const PlanOptions& options,
+                         const TaskSink& sink) {
   PlanState state;
   for (int i = 0; i < spec.models_size(); ++i) {
     state.model_index[&spec.models(i)] = i;
@@ -312,8 +310,7 @@ absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
   int64_t planned = 0;
   StagePlanner infer(spec, ocx::v1::STAGE_INFER, eval_id, &state, sink,
                      &planned);
-  StagePlanner eval(spec, ocx::v1::STAGE_EVAL, eval_id, &state, sink,
-                    &planned);
+  StagePlanner eval(spec, ocx::v1::STAGE_EVAL, eval_id, &state, sink, &planned);
   OCX_RETURN_IF_ERROR(infer.Partition(options));
   OCX_RETURN_IF_ERROR(eval.Partition(options));
   if (options.on_count) OCX_RETURN_IF_ERROR(options.on_count(planned));

@@ -60,24 +60,23 @@ bool NeedsDatasetSizes(const ocx::v1::EvaluationSpec& spec);
 // ocxd stores: their model, dataset and task configs are references into
 // `spec` (TaskParams.refs; common/task_params.h ExpandTaskParams fills them
 // in), and their evaluation_id, task_id, stage and work_dir are left to
-// the task and its evaluation (FillTaskParamsIds, with `work_dir`, fills
-// them in; the planner itself does not use `work_dir`).
+// the task and its evaluation (FillTaskParamsIds fills them in with the
+// evaluation's work dir).
 // `spec` must be validated with defaults applied. INVALID_ARGUMENT when
 // two dataset parts would write the same output (a dataset named like
 // another's part, "gsm8k_0"), or for sizes the partitioner cannot honour;
 // FAILED_PRECONDITION when a needed size is missing from `options`.
 absl::StatusOr<std::vector<ocx::v1::Task>> PlanTasks(
     const ocx::v1::EvaluationSpec& spec, const std::string& eval_id,
-    const std::string& work_dir, const PlanOptions& options = {});
+    const PlanOptions& options = {});
 
 // The same tasks handed to `sink` one at a time, in the same order, as they
 // are planned (the planner keeps none of them: a large sweep's tasks go
 // straight into a TaskRows).
 using TaskSink = std::function<void(ocx::v1::Task)>;
 absl::Status PlanTasksTo(const ocx::v1::EvaluationSpec& spec,
-                         const std::string& eval_id,
-                         const std::string& work_dir,
-                         const PlanOptions& options, const TaskSink& sink);
+                         const std::string& eval_id, const PlanOptions& options,
+                         const TaskSink& sink);
 
 // Says whether the output at `path` (relative to the work dir) exists and
 // was recorded with `fingerprint`.

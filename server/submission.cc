@@ -280,9 +280,8 @@ absl::StatusOr<Submission> PlanAll(PreparedSubmission prepared) {
     return CheckPlanCount(count);
   };
   TaskRows tasks;
-  OCX_RETURN_IF_ERROR(
-      partitioners::PlanTasksTo(e.spec(), e.id(), e.work_dir(), options,
-                                [&tasks](ocx::v1::Task t) { tasks.Add(t); }));
+  OCX_RETURN_IF_ERROR(partitioners::PlanTasksTo(
+      e.spec(), e.id(), options, [&tasks](ocx::v1::Task t) { tasks.Add(t); }));
   if (prepared.reuse_store != nullptr) {
     OCX_RETURN_IF_ERROR(MarkReused(e.work_dir(), prepared.reuse_store, &tasks));
   }

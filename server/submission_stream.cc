@@ -97,12 +97,12 @@ absl::StatusOr<std::string> SubmitPlanned(PreparedSubmission prepared,
   };
   PlanStream stream(&sub, dispatcher, options);
   plan.cancel = stream.cancel();
+  // Copies: `sub` moves to the dispatcher at the first full chunk, while
+  // planning goes on.
   const ocx::v1::EvaluationSpec spec = sub.evaluation.spec();
   const std::string eval_id = sub.evaluation.id();
-  const std::string work_dir = sub.evaluation.work_dir();
-  absl::Status planned =
-      partitioners::PlanTasksTo(spec, eval_id, work_dir, plan,
-                                [&stream](ocx::v1::Task t) { stream.Add(t); });
+  absl::Status planned = partitioners::PlanTasksTo(
+      spec, eval_id, plan, [&stream](ocx::v1::Task t) { stream.Add(t); });
   return stream.Finish(std::move(planned));
 }
 

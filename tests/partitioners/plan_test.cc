@@ -63,12 +63,10 @@ eval:
 
 std::vector<Task> PlanOrDie(const EvaluationSpec& spec,
                             const std::vector<int64_t>& samples,
-                            const std::string& id = "e1",
-                            const std::string& work_dir = "/w/e1") {
+                            const std::string& id = "e1") {
   PlanOptions options;
   options.num_samples = samples;
-  absl::StatusOr<std::vector<Task>> tasks =
-      PlanTasks(spec, id, work_dir, options);
+  absl::StatusOr<std::vector<Task>> tasks = PlanTasks(spec, id, options);
   EXPECT_TRUE(tasks.ok()) << tasks.status();
   return tasks.ok() ? *tasks : std::vector<Task>{};
 }
@@ -197,7 +195,7 @@ infer: {partitioner: {type: SizePartitioner}}
 )");
   PlanOptions options;
   options.num_samples = {1319, 10};
-  auto tasks = PlanTasks(spec, "e1", "/w", options);
+  auto tasks = PlanTasks(spec, "e1", options);
   EXPECT_EQ(tasks.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(tasks.status().message(),
             "infer.partitioner: part 1 of dataset \"gsm8k\" and dataset "
@@ -206,7 +204,7 @@ infer: {partitioner: {type: SizePartitioner}}
 }
 
 TEST(PlanTest, MissingSizesAreAPrecondition) {
-  auto tasks = PlanTasks(Spec(kSplitSpec), "e1", "/w", {});
+  auto tasks = PlanTasks(Spec(kSplitSpec), "e1", {});
   EXPECT_EQ(tasks.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(tasks.status().message(), HasSubstr("datasets[0]: its size"));
 }
@@ -247,7 +245,7 @@ std::map<std::string, std::string> Outputs(const std::vector<Task>& tasks) {
 
 TEST(FingerprintTest, StableAcrossRunsIdsWorkDirsAndRunnerSettings) {
   EvaluationSpec spec = Spec(kSplitSpec);
-  auto a = Outputs(PlanOrDie(spec, {1319, 100}, "e1", "/w/e1"));
+  auto a = Outputs(PlanOrDie(spec, {1319, 100}, "e1"));
   // Another evaluation id, work dir, runner and run settings.
   EvaluationSpec other = spec;
   other.mutable_infer()->mutable_runner()->set_max_num_workers(2);
@@ -257,7 +255,7 @@ TEST(FingerprintTest, StableAcrossRunsIdsWorkDirsAndRunnerSettings) {
   other.mutable_models(0)->set_max_concurrency(32);
   other.mutable_models(1)->set_key_env("OTHER_KEY");
   other.set_work_dir("/elsewhere");
-  auto b = Outputs(PlanOrDie(other, {1319, 100}, "e2", "/elsewhere"));
+  auto b = Outputs(PlanOrDie(other, {1319, 100}, "e2"));
   EXPECT_EQ(a, b);
   // A managed server's scheduling settings do not count; its command does.
   EvaluationSpec served = spec;
@@ -268,8 +266,8 @@ TEST(FingerprintTest, StableAcrossRunsIdsWorkDirsAndRunnerSettings) {
   serve->set_idle_stop_s(5);
   serve->set_max_attempts(1);
   serve->mutable_ready()->set_timeout_s(60);
-  auto c = Outputs(PlanOrDie(served, {1319, 100}, "e3", "/w/e1"));
-  EXPECT_EQ(c, Outputs(PlanOrDie(rescheduled, {1319, 100}, "e4", "/w/e1")));
+  auto c = Outputs(PlanOrDie(served, {1319, 100}, "e3"));
+  EXPECT_EQ(c, Outputs(PlanOrDie(rescheduled, {1319, 100}, "e4")));
   EXPECT_NE(c.at("predictions/m0/gsm8k_0.json"), kGoldenGsm8kPart0);
   // Golden values: a change here invalidates every recorded output, so it
   // must come with a new scheme tag (partitioners/fingerprint.cc).
@@ -369,7 +367,7 @@ OutputMatcher Recorded(const std::map<std::string, std::string>& recorded) {
 TEST(ReuseTest, ResubmittingTheSameSettingsReusesEverything) {
   EvaluationSpec spec = Spec(kSplitSpec);
   std::vector<Task> first = PlanOrDie(spec, {1319, 100});
-  std::vector<Task> again = PlanOrDie(spec, {1319, 100}, "e2", "/w/e1");
+  std::vector<Task> again = PlanOrDie(spec, {1319, 100}, "e2");
   EXPECT_EQ(MarkReusedTasks(&again, Recorded(Outputs(first))),
             static_cast<int>(again.size()));
   for (const Task& t : again) {
@@ -389,7 +387,7 @@ TEST(ReuseTest, SerializedRowsAreMarkedLikeParsedTasks) {
   PlanOptions options;
   options.num_samples = {1319, 100};
   TaskRows rows;
-  ASSERT_TRUE(PlanTasksTo(changed, "e2", "/w/e1", options, [&rows](Task t) {
+  ASSERT_TRUE(PlanTasksTo(changed, "e2", options, [&rows](Task t) {
                 rows.Add(t);
               }).ok());
   ASSERT_EQ(rows.size(), tasks.size());
@@ -420,8 +418,7 @@ TEST(PlanStreamTest, TheCountComesBeforeTheFirstTaskAndPlanningCanStop) {
     counts.push_back(count);
     return absl::OkStatus();
   };
-  ASSERT_TRUE(
-      PlanTasksTo(spec, "e1", "/w", options, [&](Task) { ++seen; }).ok());
+  ASSERT_TRUE(PlanTasksTo(spec, "e1", options, [&](Task) { ++seen; }).ok());
   EXPECT_EQ(counts, std::vector<int64_t>{static_cast<int64_t>(total)});
   EXPECT_EQ(seen, total);
 
@@ -430,7 +427,7 @@ TEST(PlanStreamTest, TheCountComesBeforeTheFirstTaskAndPlanningCanStop) {
     return absl::InvalidArgumentError("no room for them");
   };
   absl::Status refused =
-      PlanTasksTo(spec, "e1", "/w", options, [&](Task) { ++seen; });
+      PlanTasksTo(spec, "e1", options, [&](Task) { ++seen; });
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(seen, 0u);
 
@@ -438,7 +435,7 @@ TEST(PlanStreamTest, TheCountComesBeforeTheFirstTaskAndPlanningCanStop) {
   std::atomic<bool> cancel{false};
   options.cancel = &cancel;
   seen = 0;
-  absl::Status stopped = PlanTasksTo(spec, "e1", "/w", options, [&](Task) {
+  absl::Status stopped = PlanTasksTo(spec, "e1", options, [&](Task) {
     if (++seen == 2) cancel = true;
   });
   EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);

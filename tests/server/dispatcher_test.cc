@@ -223,7 +223,7 @@ class DispatcherTest : public ::testing::Test {
     sub.evaluation.set_request_id(request_id);
     *sub.evaluation.mutable_spec() = spec;
     sub.evaluation.set_work_dir(JoinPath(work_root_, id));
-    auto tasks = partitioners::PlanTasks(spec, id, sub.evaluation.work_dir());
+    auto tasks = partitioners::PlanTasks(spec, id);
     EXPECT_TRUE(tasks.ok()) << tasks.status();
     if (tasks.ok()) sub.tasks = std::move(*tasks);
     return sub;

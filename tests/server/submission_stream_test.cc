@@ -106,7 +106,7 @@ class SubmissionStreamTest : public ::testing::Test {
   TaskRows Rows(const std::string& id, size_t first, size_t n) {
     ocx::v1::EvaluationSpec spec = Spec(2, 3);
     spec::ApplyDefaults(&spec);
-    auto tasks = partitioners::PlanTasks(spec, id, WorkDir(id));
+    auto tasks = partitioners::PlanTasks(spec, id);
     EXPECT_TRUE(tasks.ok()) << tasks.status();
     TaskRows rows;
     for (size_t i = first; tasks.ok() && i < first + n; ++i) {
